@@ -1,0 +1,41 @@
+# SwiftDeploy — the two commands the README documents:
+#   make deploy   set everything up (Python env, Docker engine, images) and deploy the stack here
+#   make test     set everything up and run the whole test suite (unit, integration, e2e)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup deploy test test-deps unit bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+## Python environment + Docker engine, compose v2 and images (idempotent).
+setup: $(STAMP)
+	$(BIN)/inv bootstrap
+
+## The main job: a real, policy-gated deploy of the stack on this machine.
+deploy: setup
+	$(BIN)/inv deploy
+
+## What the tests need besides `setup`: nginx for `nginx -t`, sshd for remote hosts.
+test-deps:
+	bash scripts/install-test-deps.sh
+
+## Every test: unit, integration (real dockerd, nginx, sshd) and the end-to-end walkthrough.
+test: setup test-deps
+	$(BIN)/python -m pytest
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+bench: setup
+	$(BIN)/python scripts/bench.py
+
+clean:
+	-$(BIN)/inv teardown --clean
+	rm -rf $(VENV)

@@ -1,0 +1,201 @@
+"""audit_report.md from the audit events: pure formatting, no I/O.
+
+``render_report(events, verify=..., generated_at=...)`` returns GitHub Markdown:
+title, generation time, integrity line, event counts, hosts, a timeline and the
+policy violations. Cells are escaped (``|`` -> ``\\|``, line breaks -> spaces) so a
+reason such as ``"a | b"`` cannot break a table.
+
+The one-line timeline summary reads these ``data`` keys when present (anything else
+falls back to ``key=value, ...`` of the scalar fields):
+
+- every type: ``summary`` (str) is used as is;
+- ``result`` (str) / ``changed`` (bool) / ``ok`` (bool) -> "changed", "unchanged", "failed"...;
+  ``error`` (str) is appended;
+- mode_change, promote: ``from`` and ``to`` -> "canary → stable";
+- policy_check, policy_violation: ``domain``, ``allow``, ``reasons`` -> "canary: allow";
+- policy_engine_failure: ``domain``, ``reason``/``error``;
+- render: ``files``; validate: ``failed`` (names of failed checks); health: ``elapsed_s``;
+  deploy: ``mode``; lock: ``action``.
+
+Policy violations are ``policy_violation`` events plus ``policy_check`` events with
+``allow: false``; a denied ``policy_check`` directly followed (on the same host) by a
+``policy_violation`` for the same domain and question is listed once.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Callable, Mapping
+
+from tabulate import tabulate
+
+from .audit import VerifyResult
+
+_POLICY_TYPES = ("policy_check", "policy_violation", "policy_engine_failure")
+_MAX_SUMMARY = 120
+
+
+def cell(value: Any) -> str:
+    """A value made safe for one GitHub table cell."""
+    text = "" if value is None else str(value)
+    text = text.replace("\r\n", " ").replace("\r", " ").replace("\n", " ")
+    # "<" would start raw HTML on GitHub ("<none>" vanishes); "|" would end the cell.
+    return text.replace("<", "&lt;").replace("|", "\\|")
+
+
+def _table(headers: list[str], rows: list[list[Any]], colalign: tuple[str, ...] | None = None) -> str:
+    cells = [[cell(v) for v in row] for row in rows]
+    return tabulate(cells, headers=headers, tablefmt="github", disable_numparse=True,
+                    colalign=colalign)
+
+
+def _data(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    data = event.get("data")
+    return data if isinstance(data, Mapping) else {}
+
+
+def _join(parts: list[str]) -> str:
+    return " — ".join(p for p in parts if p)
+
+
+def _status(data: Mapping[str, Any]) -> str:
+    if isinstance(data.get("result"), str):
+        status = data["result"]
+    elif isinstance(data.get("changed"), bool):
+        status = "changed" if data["changed"] else "unchanged"
+    elif isinstance(data.get("ok"), bool):
+        status = "ok" if data["ok"] else "failed"
+    else:
+        status = ""
+    error = data.get("error")
+    return _join([status, str(error) if error else ""])
+
+
+def _names(value: Any) -> str:
+    return ", ".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value or "")
+
+
+def _reasons(value: Any) -> str:
+    return "; ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value or "")
+
+
+def _generic(data: Mapping[str, Any]) -> str:
+    scalars = [f"{k}={v}" for k, v in data.items()
+               if isinstance(v, (str, int, float, bool)) or v is None]
+    return ", ".join(scalars)
+
+
+def _mode_change(data: Mapping[str, Any]) -> str:
+    before = data.get("from", data.get("from_mode", "?"))
+    after = data.get("to", data.get("to_mode", "?"))
+    return _join([f"{before} → {after}", _status(data)])
+
+
+def _policy(data: Mapping[str, Any]) -> str:
+    verdict = "allow" if data.get("allow") is True else "deny"
+    text = f"{data.get('domain', '?')}: {verdict}"
+    reasons = _reasons(data.get("reasons"))
+    return f"{text} ({reasons})" if verdict == "deny" and reasons else text
+
+
+def _engine_failure(data: Mapping[str, Any]) -> str:
+    why = data.get("reason") or data.get("error") or "no usable decision"
+    return f"{data.get('domain', '?')}: policy engine failed — {why}"
+
+
+def _health(data: Mapping[str, Any]) -> str:
+    healthy = data.get("healthy", data.get("ok"))
+    word = "healthy" if healthy is True else "unhealthy" if healthy is False else _status(data)
+    elapsed = data.get("elapsed_s")
+    after = f"after {elapsed:.1f}s" if isinstance(elapsed, (int, float)) else ""
+    return _join([word, after, str(data.get("error") or "")])
+
+
+_SUMMARIES: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    "mode_change": _mode_change,
+    "promote": _mode_change,
+    "policy_check": _policy,
+    "policy_violation": _policy,
+    "policy_engine_failure": _engine_failure,
+    "health": _health,
+    "deploy": lambda d: _join([_status(d), f"mode {d['mode']}" if d.get("mode") else ""]),
+    "render": lambda d: _join([_status(d), _names(d.get("files"))]),
+    "validate": lambda d: _join([_status(d), f"failed: {_names(d['failed'])}" if d.get("failed") else ""]),
+    "lock": lambda d: _join([str(d.get("action") or ""), _status(d)]),
+}
+
+
+def summarize(event: Mapping[str, Any]) -> str:
+    """One line describing what the event says, at most 120 characters."""
+    data = _data(event)
+    if isinstance(data.get("summary"), str):
+        text = data["summary"]
+    else:
+        specific = _SUMMARIES.get(str(event.get("event_type")))
+        text = (specific(data) if specific else "") or _generic(data)
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_SUMMARY else text[: _MAX_SUMMARY - 1] + "…"
+
+
+def violations(events: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Denied policy decisions, each once (see the module docstring)."""
+    found = []
+    for i, event in enumerate(events):
+        kind, data = event.get("event_type"), _data(event)
+        if kind == "policy_violation":
+            found.append(event)
+        elif kind == "policy_check" and data.get("allow") is False:
+            nxt = next((e for e in events[i + 1:] if e.get("host") == event.get("host")
+                        and e.get("event_type") in _POLICY_TYPES), None)
+            same = nxt is not None and nxt.get("event_type") == "policy_violation" and all(
+                _data(nxt).get(k) == data.get(k) for k in ("domain", "question"))
+            if not same:
+                found.append(event)
+    return found
+
+
+def _integrity(verify: VerifyResult | None) -> str:
+    if verify is None:
+        return "**Integrity:** not checked"
+    if verify.ok:
+        return (f"**Integrity:** ✅ hash chain verified ({verify.lines} lines, "
+                f"head `{verify.head_hash[:16]}`)")
+    return f"**Integrity:** ❌ verification FAILED at line {verify.first_bad_line}: {verify.problem}"
+
+
+def _hosts(events: list[Mapping[str, Any]]) -> str:
+    seen: dict[str, list[Any]] = {}
+    for event in events:
+        row = seen.setdefault(str(event.get("host", "?")), [0, event.get("timestamp"), None])
+        row[0] += 1
+        row[2] = event.get("timestamp")
+    rows = [[host, str(n), first, last] for host, (n, first, last) in sorted(seen.items())]
+    return _table(["Host", "Events", "First event", "Last event"], rows,
+                  ("left", "right", "left", "left"))
+
+
+def render_report(events: list[Mapping[str, Any]], *, verify: VerifyResult | None,
+                  generated_at: str) -> str:
+    """The whole report as GitHub Markdown, ending with a newline."""
+    out = ["# SwiftDeploy audit report", "",
+           f"Generated at {cell(generated_at)} from {len(events)} events.", "",
+           _integrity(verify).replace("\n", " "), ""]
+    if not events:
+        out += ["No events have been recorded yet.", ""]
+        return "\n".join(out)
+    counts = Counter(str(e.get("event_type", "?")) for e in events)
+    out += ["## Summary", "", _table(["Event", "Count"], [[k, str(counts[k])] for k in sorted(counts)],
+                                  ("left", "right")), ""]
+    out += ["## Hosts", "", _hosts(events), ""]
+    timeline = [[e.get("timestamp", "?"), e.get("host", "?"), e.get("event_type", "?"), summarize(e)]
+                for e in events]
+    out += ["## Timeline", "", _table(["Timestamp", "Host", "Event", "Summary"], timeline), ""]
+    out += ["## Policy violations", ""]
+    denied = violations(events)
+    if denied:
+        rows = [[e.get("timestamp", "?"), e.get("host", "?"), _data(e).get("domain", "?"),
+                 _data(e).get("question", ""), _reasons(_data(e).get("reasons"))]
+                for e in denied]
+        out += [_table(["Timestamp", "Host", "Domain", "Question", "Reasons"], rows), ""]
+    else:
+        out += ["No policy violations recorded.", ""]
+    return "\n".join(out)

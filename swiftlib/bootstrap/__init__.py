@@ -1,0 +1,53 @@
+"""Make a fresh Debian host able to deploy: Docker engine, compose v2, and the images, with no Docker Hub.
+
+    bootstrap(host, app_image=..., nginx_image=..., app_dir=...) -> [Step, ...]
+
+runs, in order: ensure_docker_engine, ensure_compose_v2, ensure_base_image,
+ensure_nginx_image, ensure_app_image. Each step is idempotent and reports "ok" when
+there was nothing to do, so a second run changes nothing and takes seconds.
+
+Modules: ``commands`` (pure argv/text builders and parsers), ``steps`` (Step, apt),
+``engine`` (dockerd, compose), ``rootfs`` (debootstrap -> cached tarball -> docker import),
+``images`` (base, nginx, app images).
+"""
+from __future__ import annotations
+
+from ..host import Host
+from .engine import DOCKERD_LOG, ensure_compose_v2, ensure_docker_engine
+from .images import (
+    BASE_IMAGE,
+    BASE_PACKAGES,
+    NGINX_IMAGE,
+    ensure_app_image,
+    ensure_base_image,
+    ensure_nginx_image,
+)
+from .rootfs import CACHE_DIR
+from .steps import Apt, Progress, Step, no_progress
+
+__all__ = [
+    "BASE_IMAGE", "BASE_PACKAGES", "CACHE_DIR", "DOCKERD_LOG", "NGINX_IMAGE", "Step", "bootstrap",
+    "ensure_app_image", "ensure_base_image", "ensure_compose_v2", "ensure_docker_engine",
+    "ensure_nginx_image",
+]
+
+
+def bootstrap(
+    host: Host,
+    *,
+    app_image: str,
+    nginx_image: str = NGINX_IMAGE,
+    app_dir: str,
+    base_image: str = BASE_IMAGE,
+    progress: Progress = no_progress,
+) -> list[Step]:
+    """Run every step in order on ``host``; return their outcomes. Raises on the first failure."""
+    apt = Apt(host, progress)  # shared so `apt-get update` runs at most once
+    steps = [
+        ensure_docker_engine(host, progress, apt=apt),
+        ensure_compose_v2(host, progress, apt=apt),
+        ensure_base_image(host, base_image, BASE_PACKAGES, progress, apt=apt),
+        ensure_nginx_image(host, nginx_image, progress, apt=apt),
+        ensure_app_image(host, app_image, app_dir, base_image, progress),
+    ]
+    return steps

@@ -1,0 +1,115 @@
+"""Make a host run a Docker engine and have `docker compose` v2 (installing from Debian when missing)."""
+from __future__ import annotations
+
+import time
+
+from ..errors import CommandFailed
+from ..host import Host
+from . import commands as cmd
+from .steps import Apt, Progress, Step, Timer, has_command, no_progress, require_root
+
+DOCKERD_LOG = "/var/log/swiftdeploy-dockerd.log"
+DOCKER_WAIT_SECONDS = 60.0
+
+
+def docker_answers(host: Host) -> bool:
+    return host.succeeds(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=30)
+
+
+def ensure_docker_engine(host: Host, progress: Progress = no_progress, *, apt: Apt | None = None) -> Step:
+    """A Docker engine answers `docker info` on ``host``: install docker.io and start dockerd if needed.
+
+    Raises ConfigError when it must act but is not root, CommandFailed when dockerd does
+    not come up within DOCKER_WAIT_SECONDS (with the tail of its log).
+    """
+    timer = Timer()
+    if docker_answers(host):
+        version = host.run(["docker", "info", "--format", "{{.ServerVersion}}"]).stdout.strip()
+        return timer.step("docker engine", "ok", f"Docker engine {version} is running")
+    require_root(host, "installing and starting the Docker engine")
+    apt = apt or Apt(host, progress)
+    done: list[str] = []
+    if not (has_command(host, "dockerd") and has_command(host, "docker")):
+        done += [f"installed {' '.join(apt.install(['docker.io', 'iptables']))}"]
+    if host.succeeds(["pgrep", "-x", "dockerd"]):
+        progress("dockerd is already starting; waiting for it")
+    else:
+        progress(f"starting dockerd (log: {DOCKERD_LOG})")
+        host.shell(cmd.dockerd_start_cmdline(DOCKERD_LOG), timeout=30)
+        done.append("started dockerd")
+    deadline = time.monotonic() + DOCKER_WAIT_SECONDS
+    while not docker_answers(host):
+        if time.monotonic() > deadline:
+            log = host.run(cmd.tail_argv(DOCKERD_LOG), check=False).stdout
+            raise CommandFailed(
+                "dockerd", -1, log or "(empty log)", host=host.name,
+                hint=f"dockerd did not answer `docker info` within {DOCKER_WAIT_SECONDS:.0f}s; see {DOCKERD_LOG}",
+            )
+        time.sleep(1)
+    version = host.run(["docker", "info", "--format", "{{.ServerVersion}}"]).stdout.strip()
+    return timer.step("docker engine", "changed", f"{', '.join(done)}; Docker engine {version} answers")
+
+
+def compose_version(host: Host) -> tuple[int, int, int] | None:
+    result = host.run(["docker", "compose", "version"], check=False, timeout=30)
+    return cmd.parse_compose_version(result.stdout) if result.ok else None
+
+
+def _is_v2(version: tuple[int, int, int] | None) -> bool:
+    return bool(version) and version[0] >= 2
+
+
+def _link_debian_plugin(host: Host) -> bool:
+    """Make the docker CLI find Debian's plugin (a CLI outside /usr/bin may not search there)."""
+    if not host.succeeds(["test", "-x", cmd.DEBIAN_COMPOSE_PLUGIN]):
+        return False
+    for argv in cmd.link_plugin_argv():
+        host.run(argv)
+    return True
+
+
+def _add_trixie_source(host: Host) -> str:
+    """Write the pinned trixie source (mirror read from apt's own config); return the sources path."""
+    targets = host.run(["apt-get", "indextargets", "--format", cmd.INDEXTARGETS_FORMAT]).stdout
+    mirror = cmd.pick_debian_mirror(targets, "bookworm")
+    if not mirror:
+        raise CommandFailed(
+            "apt-get indextargets", 1, "no apt source for bookworm found", host=host.name,
+            hint="add the Debian bookworm main repository to the apt sources, then re-run",
+        )
+    host.run(["tee", cmd.TRIXIE_PIN], stdin=cmd.trixie_pin_text())
+    host.run(["tee", cmd.TRIXIE_SOURCES], stdin=cmd.trixie_sources_text(mirror))
+    return cmd.TRIXIE_SOURCES
+
+
+def ensure_compose_v2(host: Host, progress: Progress = no_progress, *, apt: Apt | None = None) -> Step:
+    """`docker compose version` reports 2.x: install Debian's docker-compose (from trixie on bookworm)."""
+    timer = Timer()
+    found = compose_version(host)
+    if found and _is_v2(found):
+        return timer.step("compose v2", "ok", f"docker compose {'.'.join(map(str, found))}")
+    require_root(host, "installing docker compose v2")
+    done = []
+    if not _link_debian_plugin(host) or not _is_v2(compose_version(host)):
+        apt = apt or Apt(host, progress)
+        codename = cmd.parse_os_codename(host.run(["cat", "/etc/os-release"]).stdout)
+        release = None
+        if codename == "bookworm":
+            sources = _add_trixie_source(host)
+            progress("apt-get update (trixie source only)")
+            host.run(cmd.apt_update_argv(only_sources_file=sources), env=cmd.APT_ENV, timeout=600)
+            release = "trixie"
+            done.append("added pinned trixie apt source")
+        apt.install(["docker-compose"], release=release)
+        done.append("installed docker-compose" + (f" from {release}" if release else ""))
+        if not _is_v2(compose_version(host)) and _link_debian_plugin(host):
+            done.append(f"linked the plugin into {cmd.LOCAL_PLUGIN_DIR}")
+    else:
+        done.append(f"linked {cmd.DEBIAN_COMPOSE_PLUGIN} into {cmd.LOCAL_PLUGIN_DIR}")
+    found = compose_version(host)
+    if not found or not _is_v2(found):
+        raise CommandFailed(
+            "docker compose version", 1, f"found {found or 'no compose plugin'}", host=host.name,
+            hint="install docker compose v2 by hand (Debian's docker-compose >= 2 or Docker's plugin)",
+        )
+    return timer.step("compose v2", "changed", f"{'; '.join(done)}; docker compose {'.'.join(map(str, found))}")

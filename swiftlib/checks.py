@@ -1,0 +1,142 @@
+"""Field validators for the manifest: each reads one key path and records a problem
+(``key.path: expected ..., got ...``) instead of stopping at the first one.
+
+Values that reach nginx.conf or docker-compose.yml are restricted here to character
+sets that cannot break out of their context, so no manifest value can inject config.
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Iterable, Mapping
+
+from .errors import ManifestError
+
+# docker reference grammar, simplified: [registry[:port]/]path[:tag][@digest]
+_IMAGE = re.compile(
+    r"^(?:[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?/)?"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
+)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_PROJECT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
+# An email address or URL: no quotes, backslashes, $, braces, ; or whitespace (nginx + JSON safe).
+_CONTACT = re.compile(r"^[A-Za-z0-9@._+:/?=&%#-]{1,200}$")
+_PATH = re.compile(r"^[A-Za-z0-9_./-]{1,255}$")
+
+
+def describe(value: Any) -> str:
+    """How a bad value is shown in an error: quoted strings, YAML-ish names for the rest."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"' if len(value) <= 80 else f'"{value[:77]}..."'
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+class Validator:
+    """Reads typed values out of a merged manifest mapping, collecting problems."""
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.data = data
+        self.problems: list[str] = []
+
+    def problem(self, key: str, text: str) -> None:
+        self.problems.append(f"{key}: {text}")
+
+    def finish(self) -> None:
+        if self.problems:
+            raise ManifestError(self.problems)
+
+    def _get(self, key: str) -> tuple[bool, Any]:
+        node: Any = self.data
+        for part in key.split("."):
+            if not isinstance(node, Mapping):
+                return False, None
+            if part not in node:
+                return False, None
+            node = node[part]
+        return True, node
+
+    def _read(self, key: str, expected: str, ok) -> Any:  # noqa: ANN001 - small callable
+        present, value = self._get(key)
+        if not present:
+            self.problem(key, f"required field is missing (expected {expected})")
+            return None
+        if not ok(value):
+            self.problem(key, f"expected {expected}, got {describe(value)}")
+            return None
+        return value
+
+    def port(self, key: str) -> int:
+        return self.integer(key, 1, 65535)
+
+    def integer(self, key: str, lo: int, hi: int) -> int:
+        expected = f"an integer {lo}-{hi}"
+        return self._read(key, expected, lambda v: type(v) is int and lo <= v <= hi)
+
+    def number(self, key: str, lo: float, hi: float) -> float:
+        expected = f"a number {lo:g}-{hi:g}"
+
+        def ok(v: Any) -> bool:
+            return type(v) in (int, float) and math.isfinite(v) and lo <= v <= hi
+
+        value = self._read(key, expected, ok)
+        return float(value) if value is not None else None  # type: ignore[return-value]
+
+    def choice(self, key: str, allowed: Iterable[str]) -> str:
+        allowed = tuple(allowed)
+        return self._read(key, "one of " + ", ".join(allowed), lambda v: isinstance(v, str) and v in allowed)
+
+    def _pattern(self, key: str, pattern: re.Pattern[str], expected: str) -> str:
+        # fullmatch, not match: a pattern's `$` also matches before a trailing newline.
+        return self._read(key, expected, lambda v: isinstance(v, str) and bool(pattern.fullmatch(v)))
+
+    def image(self, key: str) -> str:
+        return self._pattern(key, _IMAGE, "a docker image reference like name:tag (lowercase, no spaces)")
+
+    def name(self, key: str) -> str:
+        return self._pattern(key, _NAME, "a name of letters, digits, '_', '.', '-' (max 63)")
+
+    def project_name(self, key: str) -> str:
+        return self._pattern(key, _PROJECT, "a compose project name: lowercase letters, digits, '_', '-'")
+
+    def token(self, key: str) -> str:
+        # A YAML `version: 1.0` arrives as a float; say so rather than silently reformatting it.
+        return self._pattern(key, _TOKEN, 'a string of letters, digits, ".", "_", "+", "-" (quote numbers: "1.0")')
+
+    def contact(self, key: str) -> str:
+        return self._pattern(key, _CONTACT, "an email address or URL without spaces, quotes, '$', '{', '}' or ';'")
+
+    def rel_path(self, key: str, *, allow_home: bool = False) -> str:
+        def ok(v: Any) -> bool:
+            if not isinstance(v, str):
+                return False
+            body = v[2:] if allow_home and v.startswith("~/") else v
+            return bool(_PATH.fullmatch(body)) and ".." not in body.split("/")
+
+        hint = "a path of letters, digits, '_', '.', '-', '/' without '..'"
+        return self._read(key, hint, ok)
+
+
+def unknown_keys(raw: Mapping[str, Any], known: Mapping[str, Any]) -> list[str]:
+    """Key paths present in ``raw`` but absent from the ``known`` schema mapping."""
+    found: list[str] = []
+
+    def walk(node: Mapping[str, Any], schema: Mapping[str, Any], prefix: str) -> None:
+        for key, value in node.items():
+            path = f"{prefix}{key}"
+            if key not in schema:
+                found.append(f"{path}: unknown field (known here: {', '.join(sorted(map(str, schema)))})")
+            elif isinstance(schema[key], Mapping) and isinstance(value, Mapping):
+                walk(value, schema[key], path + ".")
+
+    walk(raw, known, "")
+    return found

@@ -1,0 +1,149 @@
+"""One exception tree for everything SwiftDeploy can refuse or fail at.
+
+Each class carries the process exit code the CLI returns for it (DESIGN.md), so
+`tasks.py` maps any error to an exit code in one place.
+
+    SwiftDeployError                 1  unexpected failure
+    ├── ConfigError                  2  invalid manifest, inventory or arguments
+    │   ├── ManifestError                 (carries the key path)
+    │   ├── InventoryError                (carries file and line)
+    │   ├── UsageError                    (bad CLI arguments)
+    │   └── PreflightFailed               (a pre-flight check did not pass)
+    ├── CommandFailed                1  a command on a host exited non-zero
+    ├── LockHeld                     1  another run holds the deploy lock
+    ├── PolicyDenied                 3  the policy engine said no
+    ├── PolicyEngineError            4  no usable decision (fail closed)
+    ├── HealthCheckFailed            5  health or verification failed after acting
+    └── HostUnreachable              6  could not connect to a host
+
+Library code raises these (translating third-party errors with ``raise X from exc``);
+it never prints and never exits.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+
+class SwiftDeployError(Exception):
+    """Root of every error SwiftDeploy raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, host: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.host = host
+
+    def __str__(self) -> str:
+        return f"[{self.host}] {self.message}" if self.host else self.message
+
+
+class ConfigError(SwiftDeployError):
+    """Input the user gave us is wrong: fix the file or the arguments."""
+
+    exit_code = 2
+
+
+class ManifestError(ConfigError):
+    """The manifest is missing, unreadable or invalid.
+
+    ``problems`` lists every ``"key.path: expected ..., got ..."`` line found, so one
+    run reports all of them rather than the first.
+    """
+
+    def __init__(self, problems: Sequence[str] | str, *, path: str | None = None) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        self.path = path
+        where = f"{path}: " if path else ""
+        if len(self.problems) == 1:
+            text = f"{where}{self.problems[0]}"
+        else:
+            text = f"{where}{len(self.problems)} problems\n" + "\n".join(
+                f"  - {p}" for p in self.problems
+            )
+        super().__init__(text)
+
+
+class InventoryError(ConfigError):
+    """An inventory file is malformed or names something that does not exist."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
+        self.path = path
+        self.line = line
+        where = path or ""
+        if path and line:
+            where = f"{path}:{line}"
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class UsageError(ConfigError):
+    """Command-line arguments that cannot work together or are out of range."""
+
+
+class PreflightFailed(ConfigError):
+    """One or more pre-flight checks failed; nothing was started."""
+
+    def __init__(self, message: str, *, checks: Sequence[Any] = (), host: str | None = None) -> None:
+        super().__init__(message, host=host)
+        self.checks = list(checks)
+
+
+class CommandFailed(SwiftDeployError):
+    """A command run on a host exited non-zero."""
+
+    exit_code = 1
+
+    def __init__(
+        self,
+        command: str,
+        exited: int,
+        stderr: str = "",
+        *,
+        host: str | None = None,
+        hint: str = "",
+    ) -> None:
+        self.command = command
+        self.exited = exited
+        self.stderr = stderr
+        tail = stderr.strip().splitlines()[-5:]
+        detail = ("\n    " + "\n    ".join(tail)) if tail else ""
+        extra = f"\n  {hint}" if hint else ""
+        super().__init__(f"`{command}` exited {exited}{detail}{extra}", host=host)
+
+
+class LockHeld(SwiftDeployError):
+    """Another run holds the deploy lock on this host."""
+
+    exit_code = 1
+
+
+class PolicyDenied(SwiftDeployError):
+    """The policy engine answered, and the answer was no."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, decision: Any = None, host: str | None = None) -> None:
+        super().__init__(message, host=host)
+        self.decision = decision
+
+
+class PolicyEngineError(SwiftDeployError):
+    """The policy engine could not give a usable decision; we fail closed."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, *, reason: str = "engine_error", host: str | None = None) -> None:
+        super().__init__(message, host=host)
+        self.reason = reason
+
+
+class HealthCheckFailed(SwiftDeployError):
+    """The stack was changed but did not become healthy in time."""
+
+    exit_code = 5
+
+
+class HostUnreachable(SwiftDeployError):
+    """An SSH connection to a host could not be made."""
+
+    exit_code = 6

@@ -1,0 +1,115 @@
+"""The one seam through which SwiftDeploy touches a machine.
+
+Invoke hands a task a ``Context``; Fabric hands it a ``Connection``. Both have
+``run()``, so ``Host`` wraps either and every step talks to a ``Host`` without
+caring whether it is this machine or one at the end of an SSH connection.
+
+Commands are argv lists (built by ``swiftlib.commands``) and are quoted here, once,
+with ``shlex.join``.
+"""
+from __future__ import annotations
+
+import shlex
+import socket
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from invoke import Context
+from invoke.exceptions import CommandTimedOut, UnexpectedExit
+
+from .errors import CommandFailed, HostUnreachable
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a finished command left behind."""
+
+    command: str
+    stdout: str
+    stderr: str
+    exited: int
+
+    @property
+    def ok(self) -> bool:
+        return self.exited == 0
+
+
+class Host:
+    """A machine to act on: ``Host.local()`` or ``Host.remote(connection)``."""
+
+    def __init__(self, runner: Any, *, name: str = "local", remote: bool = False) -> None:
+        self._runner = runner
+        self.name = name
+        self.is_remote = remote
+
+    @classmethod
+    def local(cls, ctx: Context | None = None) -> "Host":
+        return cls(ctx if ctx is not None else Context(), name="local", remote=False)
+
+    @classmethod
+    def remote(cls, connection: Any, *, name: str | None = None) -> "Host":
+        label = name or f"{connection.user}@{connection.host}:{connection.port}"
+        return cls(connection, name=label, remote=True)
+
+    @property
+    def connection(self) -> Any:
+        """The Fabric connection (remote hosts only), for uploads and tunnels."""
+        return self._runner
+
+    def __repr__(self) -> str:
+        return f"Host({self.name!r})"
+
+    # -- running commands -------------------------------------------------
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        check: bool = True,
+        timeout: float | None = None,
+        env: Mapping[str, str] | None = None,
+        stdin: str | None = None,
+        hint: str = "",
+    ) -> RunResult:
+        """Run one command given as an argv list; raise CommandFailed if check and it fails."""
+        return self.shell(shlex.join(argv), check=check, timeout=timeout, env=env, stdin=stdin, hint=hint)
+
+    def shell(
+        self,
+        command: str,
+        *,
+        check: bool = True,
+        timeout: float | None = None,
+        env: Mapping[str, str] | None = None,
+        stdin: str | None = None,
+        hint: str = "",
+    ) -> RunResult:
+        """Run a shell command line. Callers build it from ``shlex.join``-quoted parts."""
+        kwargs: dict[str, Any] = {"hide": True, "warn": True, "timeout": timeout}
+        if env:
+            kwargs["env"] = dict(env)
+        if stdin is not None:
+            import io
+
+            kwargs["in_stream"] = io.StringIO(stdin)
+        else:
+            kwargs["in_stream"] = False
+        try:
+            result = self._runner.run(command, **kwargs)
+        except CommandTimedOut as exc:
+            raise CommandFailed(command, -1, f"timed out after {timeout}s", host=self.name) from exc
+        except UnexpectedExit as exc:  # only if warn was overridden by config
+            result = exc.result
+        except (socket.timeout, socket.gaierror, ConnectionError, EOFError) as exc:
+            raise HostUnreachable(f"cannot reach host: {exc}", host=self.name) from exc
+        except Exception as exc:  # paramiko's SSHException and friends, without importing paramiko here
+            if type(exc).__module__.startswith("paramiko"):
+                raise HostUnreachable(f"SSH failed: {exc}", host=self.name) from exc
+            raise
+        out = RunResult(command, result.stdout or "", result.stderr or "", result.exited)
+        if check and not out.ok:
+            raise CommandFailed(command, out.exited, out.stderr or out.stdout, host=self.name, hint=hint)
+        return out
+
+    def succeeds(self, argv: Sequence[str], *, timeout: float | None = None) -> bool:
+        """True when the command exits 0 (for probes such as `docker image inspect`)."""
+        return self.run(argv, check=False, timeout=timeout).ok

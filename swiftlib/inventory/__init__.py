@@ -1,0 +1,90 @@
+"""Inventories: Ansible INI, Ansible YAML and SwiftDeploy's native YAML, one model.
+
+Format detection (`detect_format`):
+- `.ini` files are Ansible INI.
+- `.yml`/`.yaml`/`.json` files are YAML; any other file is YAML when it parses as
+  a YAML mapping, otherwise INI (an INI file never parses as a YAML mapping).
+- A YAML file is SwiftDeploy's native format when its top-level keys are a subset
+  of {hosts, groups, vars} and it is not also a valid Ansible layout (the value
+  under `hosts:`/`groups:` is a mapping of host/group names, not of only
+  hosts/children/vars sections). Everything else, typically `all:` at the top, is
+  Ansible YAML.
+
+Not supported, each refused with an InventoryError (exit 2) naming the file:
+inventory directories, executable inventory scripts, inventory plugin configs
+(`plugin:`), comma-separated host lists in place of a file, and vaulted values.
+group_vars/ and host_vars/ next to the file are not read.
+"""
+from __future__ import annotations
+
+import os
+
+from swiftlib.errors import InventoryError
+from swiftlib.inventory.ansible_ini import parse_ansible_ini
+from swiftlib.inventory.ansible_yaml import parse_ansible_yaml
+from swiftlib.inventory.model import Group, Inventory, InventoryHost
+from swiftlib.inventory.native_yaml import is_native, parse_native_yaml
+from swiftlib.inventory.yamlnodes import Doc
+
+__all__ = ["Group", "Inventory", "InventoryHost", "detect_format", "load_inventory", "parse_inventory"]
+
+_YAML_EXT = (".yml", ".yaml", ".json")
+
+
+def _decode(data: bytes, path: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InventoryError("not valid UTF-8 text", path=path, line=line) from exc
+
+
+def detect_format(text: str, path: str | None = None) -> str:
+    """'ini', 'ansible-yaml' or 'native' (see the module docstring)."""
+    ext = os.path.splitext(path or "")[1].lower()
+    if ext == ".ini":
+        return "ini"
+    if ext in _YAML_EXT:
+        doc = Doc(text, path)  # a broken .yml file gets the YAML error, with its line
+    else:
+        try:
+            doc = Doc(text, path)
+        except InventoryError:
+            return "ini"
+        if not doc.is_map(doc.root):
+            return "ini"
+    return "native" if is_native(doc) else "ansible-yaml"
+
+
+def parse_inventory(text: str, path: str | None = None, fmt: str | None = None) -> Inventory:
+    """Parse inventory text; `fmt` forces 'ini', 'ansible-yaml' or 'native'."""
+    fmt = fmt or detect_format(text, path)
+    if text.startswith("$ANSIBLE_VAULT;"):
+        raise InventoryError("vault-encrypted inventories are not supported; decrypt it with "
+                             "`ansible-vault decrypt`", path=path, line=1)
+    if fmt == "ini":
+        return parse_ansible_ini(text, path)
+    doc = Doc(text, path)
+    if fmt == "native":
+        return parse_native_yaml(doc)
+    if fmt == "ansible-yaml":
+        return parse_ansible_yaml(doc)
+    raise ValueError(f"unknown inventory format {fmt!r}")
+
+
+def load_inventory(path: str | os.PathLike[str]) -> Inventory:
+    """Read and parse an inventory file. Raises InventoryError (exit 2)."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise InventoryError("inventory directories are not supported; pass one inventory file", path=path)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        raise InventoryError("inventory file not found", path=path) from None
+    except OSError as exc:
+        raise InventoryError(f"cannot read inventory: {exc.strerror}", path=path) from exc
+    if data.startswith(b"#!") and os.access(path, os.X_OK):
+        raise InventoryError("executable inventory scripts are not supported; save the output of "
+                             "`ansible-inventory -i SCRIPT --list -y` to a YAML file and use that", path=path)
+    return parse_inventory(_decode(data, path), path)

@@ -1,0 +1,202 @@
+"""Accumulate hosts, groups and vars the way Ansible's InventoryData does, then
+freeze them into the model with Ansible's precedence.
+
+The parsers call `add_group`, `add_host`, `add_child`, `set_var` (each with the
+line it came from); `build()` adds the implicit `all`/`ungrouped` rules, computes
+group depth, merges vars and resolves connection values.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from swiftlib.errors import InventoryError
+from swiftlib.inventory.model import Group, Inventory, InventoryHost
+
+OVERRIDES_VAR = "swiftdeploy_overrides"
+_SSH_LIKE = {"ssh", "paramiko", "paramiko_ssh", "smart", "ansible.builtin.ssh", "ansible.builtin.paramiko_ssh"}
+_LOCAL = {"local", "ansible.builtin.local"}
+
+
+@dataclass
+class _Entity:
+    name: str
+    vars: dict[str, Any] = field(default_factory=dict)
+    lines: dict[str, int | None] = field(default_factory=dict)  # var -> line it was set on
+    hosts: list[str] = field(default_factory=list)      # groups: direct hosts
+    children: list[str] = field(default_factory=list)   # groups: child groups
+    parents: list[str] = field(default_factory=list)    # groups: parent groups
+    priority: int = 1                                   # groups: ansible_group_priority
+
+
+class InventoryBuilder:
+    """Mutable staging area shared by the INI, Ansible-YAML and native parsers."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.groups: dict[str, _Entity] = {}
+        self.hosts: dict[str, _Entity] = {}
+        self.warnings: list[str] = []
+        self.add_group("all")
+        self.add_group("ungrouped")
+        self.add_child("all", "ungrouped")
+
+    def error(self, message: str, line: int | None = None) -> InventoryError:
+        return InventoryError(message, path=self.path, line=line)
+
+    def warn(self, message: str, line: int | None = None) -> None:
+        where = f"{self.path}:{line}: " if self.path and line else ""
+        self.warnings.append(where + message)
+
+    def add_group(self, name: str, line: int | None = None) -> None:
+        if not name:
+            raise self.error("empty group name", line)
+        self.groups.setdefault(name, _Entity(name))
+
+    def add_host(self, name: str, group: str | None, port: int | None, line: int | None) -> None:
+        if not name:
+            raise self.error("empty host name", line)
+        if name not in self.hosts:
+            self.hosts[name] = _Entity(name)
+            if port:  # Ansible takes `name:port` only when it first meets the host
+                self.set_var(name, "ansible_port", int(port), line, host=True)
+        if group is not None and name not in self.groups[group].hosts:
+            self.groups[group].hosts.append(name)
+
+    def add_child(self, parent: str, child: str, line: int | None = None) -> None:
+        p, c = self.groups[parent], self.groups[child]
+        if parent == child:
+            raise self.error(f"group {child!r} cannot be a child of itself", line)
+        if child in p.children:
+            return
+        if child in self._ancestors(parent) or child == "all":
+            raise self.error(f"adding group {child!r} as a child of {parent!r} creates a loop", line)
+        p.children.append(child)
+        if parent not in c.parents:
+            c.parents.append(parent)
+
+    def set_var(self, entity: str, key: str, value: Any, line: int | None, *, host: bool = False) -> None:
+        target = self.hosts[entity] if host else self.groups[entity]
+        if not host and key == "ansible_group_priority":
+            try:
+                target.priority = int(value)
+            except (TypeError, ValueError):
+                raise self.error(f"group {entity}: ansible_group_priority must be an integer, got {value!r}", line) from None
+            return
+        target.vars[key] = value
+        target.lines[key] = line
+
+    # -- freezing -----------------------------------------------------------
+
+    def _ancestors(self, group: str) -> set[str]:
+        seen: set[str] = set()
+        todo = list(self.groups[group].parents)
+        while todo:
+            g = todo.pop()
+            if g not in seen:
+                seen.add(g)
+                todo.extend(self.groups[g].parents)
+        return seen
+
+    def _reconcile(self) -> None:
+        for name, g in self.groups.items():
+            if name != "all" and not g.parents:
+                self.add_child("all", name)
+        ungrouped = self.groups["ungrouped"]
+        member_of: dict[str, set[str]] = {h: set() for h in self.hosts}
+        for gname, g in self.groups.items():
+            for h in g.hosts:
+                member_of[h].add(gname)
+        for h, gs in member_of.items():
+            if "ungrouped" in gs and gs - {"all", "ungrouped"}:
+                ungrouped.hosts.remove(h)
+            elif not gs - {"all"}:
+                ungrouped.hosts.append(h)
+
+    def _depths(self) -> dict[str, int]:
+        depth: dict[str, int] = {}
+
+        def walk(name: str, d: int) -> None:
+            if depth.get(name, -1) >= d:
+                return
+            depth[name] = d
+            for child in self.groups[name].children:
+                walk(child, d + 1)
+
+        walk("all", 0)
+        return depth
+
+    def build(self) -> Inventory:
+        self._reconcile()
+        depth = self._depths()
+        host_groups: dict[str, set[str]] = {h: set() for h in self.hosts}
+        for gname, g in self.groups.items():
+            for h in g.hosts:
+                host_groups[h].update({gname} | self._ancestors(gname))
+        hosts = {}
+        for name, ent in self.hosts.items():
+            chain = sorted((self.groups[g] for g in host_groups[name]),
+                           key=lambda g: (depth[g.name], g.priority, g.name))
+            layers = [*chain, ent]
+            merged: dict[str, Any] = {}
+            lines: dict[str, int | None] = {}
+            overrides: dict[str, Any] = {}
+            for layer in layers:
+                merged.update(layer.vars)  # Ansible's default hash_behaviour=replace
+                lines.update(layer.lines)
+                extra = layer.vars.get(OVERRIDES_VAR)
+                if extra is not None:
+                    if not isinstance(extra, dict):
+                        raise self.error(f"{layer.name}: {OVERRIDES_VAR} must be a mapping like "
+                                         f"{{nginx: {{port: 8081}}}}, got {type(extra).__name__}",
+                                         layer.lines.get(OVERRIDES_VAR))
+                    overrides = deep_merge(overrides, extra)
+            hosts[name] = self._host(name, merged, lines, overrides,
+                                     tuple(sorted(host_groups[name] - {"all"})))
+        groups = {n: Group(n, tuple(g.hosts), tuple(g.children), dict(g.vars)) for n, g in self.groups.items()}
+        for clash in sorted(set(self.groups) & set(self.hosts)):
+            self.warnings.append(f"{clash!r} is both a group and a host")
+        return Inventory(hosts=hosts, groups=groups, path=self.path, warnings=tuple(self.warnings))
+
+    def _host(self, name: str, v: dict[str, Any], lines: dict[str, int | None],
+              overrides: dict[str, Any], groups: tuple[str, ...]) -> InventoryHost:
+        def first(*keys: str) -> tuple[str | None, Any]:
+            for k in keys:
+                if v.get(k) is not None:
+                    return k, v[k]
+            return None, None
+
+        port_key, port = first("ansible_port", "ansible_ssh_port")
+        if port is not None:
+            ok = not isinstance(port, bool) and str(port).strip().isdigit() and 0 < int(port) < 65536
+            if not ok:
+                raise self.error(f"host {name}: {port_key} must be an integer 1-65535, got {port!r}",
+                                 lines.get(port_key))
+            port = int(port)
+        conn_key, conn = first("ansible_connection")
+        if conn is None or str(conn) in _SSH_LIKE:
+            connection = "ssh"
+        elif str(conn) in _LOCAL:
+            connection = "local"
+        else:
+            connection = str(conn)
+        _, address = first("ansible_host", "ansible_ssh_host")
+        _, user = first("ansible_user", "ansible_ssh_user")
+        _, key = first("ansible_ssh_private_key_file", "ansible_private_key_file")
+        return InventoryHost(
+            name=name, address=str(address) if address is not None else name, port=port,
+            user=str(user) if user is not None else None,
+            key_file=str(key) if key is not None else None,
+            connection=connection, vars=v, groups=groups, overrides=overrides,
+        )
+
+
+def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """Return base with extra merged in, recursing into mappings; extra wins."""
+    out = dict(base)
+    for k, val in extra.items():
+        if isinstance(val, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], val)
+        else:
+            out[k] = val
+    return out

@@ -1,0 +1,43 @@
+"""Send chaos instructions to the canary through the loopback-only admin listener."""
+from __future__ import annotations
+
+from typing import Any
+
+from .. import http
+from ..errors import CommandFailed, UsageError
+from .context import Project, Target
+
+MODES = ("slow", "error", "recover")
+
+
+def chaos_payload(mode: str, *, rate: float | None, duration: float | None) -> dict[str, Any]:
+    """The /chaos request body for the CLI flags (pure); UsageError for a bad combination."""
+    if mode == "error":
+        if rate is None:
+            raise UsageError("--rate is required with --mode error (0-1)")
+        return {"mode": "error", "rate": rate}
+    if mode == "slow":
+        if duration is None:
+            raise UsageError("--duration is required with --mode slow (seconds)")
+        return {"mode": "slow", "duration": duration}
+    if mode == "recover":
+        return {"mode": "recover"}
+    raise UsageError(f"--mode: expected one of {', '.join(MODES)}, got {mode!r}")
+
+
+def send_chaos(project: Project, target: Target, mode: str, *, rate: float | None, duration: float | None) -> dict:
+    payload = chaos_payload(mode, rate=rate, duration=duration)
+    with target.loopback(target.manifest.nginx.admin_port) as base:
+        try:
+            answer = http.post_json(f"{base}/chaos", payload, timeout=10)
+        except http.HttpUnavailable as exc:
+            raise CommandFailed("POST /chaos", -1, str(exc), host=target.name,
+                                hint="is the stack deployed? (inv deploy)") from exc
+    try:
+        body = answer.json()
+    except ValueError:
+        body = {"raw": answer.body[:200]}
+    if answer.status != 200:
+        raise UsageError(f"/chaos refused (HTTP {answer.status}): {body}", host=target.name)
+    project.audit.append("chaos", {"request": payload, "response": body}, host=target.name)
+    return body

@@ -1,0 +1,91 @@
+"""Steps that start, recreate and remove containers with docker compose."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from .. import commands
+from ..render import COMPOSE_FILE, NGINX_FILE
+from ..results import Reporter, StepResult
+from .context import STATE_FILE, Options, Project, Target
+
+
+def snapshot(target: Target) -> dict[str, str]:
+    """Container name -> "id state" for this compose project (to tell ok from changed)."""
+    argv = commands.containers_of_project(target.compose_project, "{{.Names}} {{.ID}} {{.State}}")
+    out = target.host.run(argv, check=False).stdout
+    rows = (line.split(" ", 1) for line in out.splitlines() if line.strip())
+    return {name: rest for name, rest in rows}
+
+
+def _diff_summary(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    return sorted(name for name in set(before) | set(after) if before.get(name) != after.get(name))
+
+
+def up(project: Project, target: Target, reporter: Reporter, opts: Options,
+       services: Sequence[str] = (), task: str = "up") -> StepResult:
+    """`docker compose up -d` (all services, or the named ones); changed if a container changed."""
+    if opts.check:
+        return reporter.record(StepResult(task, target.name, "skipped", "check mode: no container started"))
+    before = snapshot(target)
+    argv = commands.compose_up(target.project_dir, target.compose_project, services)
+    target.host.run(argv, timeout=600, hint="see `docker compose logs` in the project directory")
+    after = snapshot(target)
+    touched = _diff_summary(before, after)
+    status = "changed" if touched else "ok"
+    msg = f"started/recreated: {', '.join(touched)}" if touched else "all containers already up to date"
+    data = {"services": list(services) or "all", "containers": touched}
+    if touched:
+        project.audit.append(task, data, host=target.name)
+    return reporter.record(StepResult(task, target.name, status, msg, data))
+
+
+def recreate_app(project: Project, target: Target, reporter: Reporter) -> StepResult:
+    """Recreate only the app container so it picks up the new environment; nginx untouched."""
+    argv = commands.compose_recreate(target.project_dir, target.compose_project, "app")
+    target.host.run(argv, timeout=300)
+    return reporter.record(StepResult("recreate app", target.name, "changed", target.manifest.services.container_name))
+
+
+def leftovers(target: Target) -> list[str]:
+    """Containers, network and volume of this project still present on the host."""
+    m = target.manifest
+    found = [f"container {n}" for n in target.host.run(commands.containers_of_project(target.compose_project), check=False).stdout.split()]
+    if target.host.succeeds(["docker", "network", "inspect", m.network.name]):
+        found.append(f"network {m.network.name}")
+    if target.host.succeeds(["docker", "volume", "inspect", m.logs_volume]):
+        found.append(f"volume {m.logs_volume}")
+    return found
+
+
+def teardown(project: Project, target: Target, reporter: Reporter, opts: Options, *, clean: bool) -> StepResult:
+    """Remove containers, network and volume; with clean also the generated files."""
+    present = leftovers(target)
+    generated = [n for n in (COMPOSE_FILE, NGINX_FILE, STATE_FILE) if target.workspace.read(n) is not None]
+    if opts.check:
+        would = present + ([f"file {n}" for n in generated] if clean else [])
+        status = "changed" if would else "ok"
+        return reporter.record(StepResult("teardown", target.name, status,
+                                          "would remove: " + ", ".join(would) if would else "nothing to remove"))
+    if present:
+        if target.workspace.read(COMPOSE_FILE) is not None:
+            argv = commands.compose_down(target.project_dir, target.compose_project)
+        else:
+            argv = commands.compose_down_by_name(target.compose_project)
+        target.host.run(argv, timeout=300)
+        # Compose leaves an external-looking network/volume alone if it was not created by this file.
+        m = target.manifest
+        target.host.run(["docker", "network", "rm", m.network.name], check=False)
+        target.host.run(["docker", "volume", "rm", m.logs_volume], check=False)
+    removed_files = [n for n in generated if clean and target.workspace.remove(n)]
+    remaining = leftovers(target)
+    if remaining:
+        msg = "still present after teardown: " + ", ".join(remaining)
+        reporter.record(StepResult("teardown", target.name, "failed", msg, {}, 1))
+        from ..errors import CommandFailed
+
+        raise CommandFailed("docker compose down", 0, msg, host=target.name)
+    changed = present + [f"file {n}" for n in removed_files]
+    data = {"removed": changed, "clean": clean}
+    project.audit.append("teardown", data, host=target.name)
+    msg = "removed: " + ", ".join(changed) if changed else "nothing to remove"
+    return reporter.record(StepResult("teardown", target.name, "changed" if changed else "ok", msg, data))

@@ -1,0 +1,114 @@
+"""What every lifecycle step works with: the project (controller side) and a target.
+
+``Project`` is the checkout that holds manifest.yaml, templates/ and policies/.
+``Target`` is one Docker host plus the project directory on it, with the manifest
+as it applies to that host (inventory overrides included).
+"""
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from ..audit import AuditLog
+from ..host import Host
+from ..manifest import Manifest
+from ..manifest_file import load_manifest
+from ..workspace import LocalWorkspace, Workspace
+
+STATE_FILE = ".swiftdeploy/state.json"
+
+
+@dataclass
+class Project:
+    root: Path
+    manifest_path: Path
+    manifest: Manifest
+
+    @classmethod
+    def load(cls, manifest_path: str | Path = "manifest.yaml") -> "Project":
+        path = Path(manifest_path).resolve()
+        return cls(root=path.parent, manifest_path=path, manifest=load_manifest(path))
+
+    def reload(self) -> "Project":
+        return Project.load(self.manifest_path)
+
+    @property
+    def templates_dir(self) -> Path:
+        return Path(__file__).resolve().parent.parent.parent / "templates"
+
+    @property
+    def policies_dir(self) -> Path:
+        return (self.root / self.manifest.opa.policies_dir).resolve()
+
+    @property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.root / self.manifest.audit.history_file)
+
+    @property
+    def report_path(self) -> Path:
+        return self.root / self.manifest.audit.report_file
+
+
+@dataclass
+class Target:
+    host: Host
+    workspace: Workspace
+    manifest: Manifest
+    address: str = "127.0.0.1"  # where the controller reaches the host's public port
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def local(cls, project: Project, host: Host | None = None) -> "Target":
+        return cls(host or Host.local(), LocalWorkspace(project.root), project.manifest)
+
+    @property
+    def name(self) -> str:
+        return self.host.name
+
+    @property
+    def project_dir(self) -> str:
+        return self.workspace.root
+
+    @property
+    def compose_project(self) -> str:
+        return self.manifest.deploy.project_name
+
+    def public_url(self, path: str) -> str:
+        return f"http://{self.address}:{self.manifest.nginx.port}{path}"
+
+    @contextmanager
+    def loopback(self, port: int) -> Iterator[str]:
+        """Base URL reaching ``port`` on the target's loopback (an SSH tunnel when remote)."""
+        if not self.host.is_remote:
+            yield f"http://127.0.0.1:{port}"
+            return
+        from ..tunnel import forward  # remote only: keeps paramiko off the local start-up path
+
+        with forward(self.host, port) as local_port:
+            yield f"http://127.0.0.1:{local_port}"
+
+    def read_state(self) -> dict[str, Any]:
+        text = self.workspace.read(STATE_FILE)
+        if not text:
+            return {}
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def write_state(self, **values: Any) -> None:
+        state = self.read_state()
+        state.update(values)
+        self.workspace.write(STATE_FILE, json.dumps(state, indent=2, sort_keys=True) + "\n")
+
+
+@dataclass(frozen=True)
+class Options:
+    """Flags shared by mutating tasks (Ansible's habits)."""
+
+    check: bool = False
+    diff: bool = False

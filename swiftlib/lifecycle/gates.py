@@ -1,0 +1,72 @@
+"""Policy gates: gather the facts, ask the engine, record and enforce its answer.
+
+Python never decides allow/deny here: it measures (host stats, canary window),
+builds the input, and obeys the Decision. Every outcome is audited: policy_check
+(allowed), policy_violation (denied), policy_engine_failure (no usable answer).
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from ..errors import PolicyDenied, PolicyEngineError
+from ..hoststats import collect_host_stats
+from ..policy.decision import Decision
+from ..policy.embedded import EmbeddedEngine
+from ..policy.inputs import canary_input, infrastructure_input
+from ..results import Reporter, StepResult
+from .context import Project, Target
+from .engine_choice import EngineChoice
+
+QUESTIONS = {"infrastructure": "pre_deploy", "canary": "pre_promote"}
+
+
+@contextmanager
+def policy_engine(project: Project, target: Target, choice: EngineChoice, *, ready_seconds: float = 30.0) -> Iterator[Any]:
+    """The engine to ask: in-process Rego, or the OPA sidecar on the target's loopback."""
+    if choice.engine == "embedded":
+        yield EmbeddedEngine(project.policies_dir)
+        return
+    from ..policy.sidecar import SidecarEngine
+
+    opa = target.manifest.opa
+    with target.loopback(opa.port) as base_url:
+        engine = SidecarEngine(base_url, opa.decision_timeout_seconds)
+        engine.wait_ready(ready_seconds)
+        yield engine
+
+
+def decide(project: Project, target: Target, reporter: Reporter, engine: Any,
+           domain: str, policy_input: dict[str, Any], *, task: str) -> Decision:
+    """Ask ``engine`` about ``domain``; audit the outcome; raise unless allowed."""
+    base = {"domain": domain, "context": policy_input.get("context"), "engine": engine.name}
+    try:
+        decision = engine.decide(domain, policy_input)
+    except PolicyEngineError as exc:
+        exc.host = target.name
+        project.audit.append("policy_engine_failure", {**base, "reason": exc.reason, "message": exc.message}, host=target.name)
+        reporter.record(StepResult(task, target.name, "failed", f"{engine.name} engine: {exc.message}",
+                                   {**base, "reason": exc.reason}, exc.exit_code))
+        raise
+    data = {**base, **decision.to_dict(), "input": policy_input}
+    reasons = "; ".join(decision.reasons)
+    if decision.allow:
+        project.audit.append("policy_check", data, host=target.name)
+        reporter.record(StepResult(task, target.name, "ok", f"{domain}: allow ({engine.name}) — {reasons}", data))
+        return decision
+    project.audit.append("policy_violation", data, host=target.name)
+    message = f"{domain} policy denied ({engine.name}): {reasons}"
+    reporter.record(StepResult(task, target.name, "failed", message, data, PolicyDenied.exit_code))
+    raise PolicyDenied(message, decision=decision, host=target.name)
+
+
+def infrastructure_gate(project: Project, target: Target, reporter: Reporter, engine: Any) -> Decision:
+    stats = collect_host_stats(target.host)
+    policy_input = infrastructure_input(stats.to_dict(), target.manifest.infrastructure_limits.to_dict())
+    return decide(project, target, reporter, engine, "infrastructure", policy_input, task="policy: pre_deploy")
+
+
+def canary_gate(project: Project, target: Target, reporter: Reporter, engine: Any, window: dict[str, Any]) -> Decision:
+    metrics = {k: window[k] for k in ("error_rate", "p99_latency_ms", "requests", "window_seconds")}
+    policy_input = canary_input(metrics, target.manifest.canary_limits.to_dict())
+    return decide(project, target, reporter, engine, "canary", policy_input, task="policy: pre_promote")

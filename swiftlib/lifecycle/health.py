@@ -1,0 +1,65 @@
+"""Poll /healthz through nginx until it answers healthy (in the expected mode) or the
+deadline passes; the failure names what was last seen."""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from .. import http
+from ..errors import HealthCheckFailed
+from ..results import Reporter, StepResult
+from .context import Target
+
+
+def judge(answer: http.HttpAnswer, expect_mode: str | None) -> str | None:
+    """None when healthy, else what is wrong (pure)."""
+    if answer.status != 200:
+        return f"HTTP {answer.status}: {answer.body.strip()[:200]}"
+    try:
+        body = answer.json()
+    except ValueError:
+        return f"HTTP 200 but not JSON: {answer.body.strip()[:200]}"
+    if not isinstance(body, dict) or body.get("status") != "ok":
+        return f"unexpected body {answer.body.strip()[:200]}"
+    if expect_mode and body.get("mode") != expect_mode:
+        return f"mode is {body.get('mode')!r}, expected {expect_mode!r}"
+    return None
+
+
+def wait_healthy(
+    url: str,
+    *,
+    deadline_seconds: float,
+    expect_mode: str | None = None,
+    interval: float = 0.5,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict:
+    """Return the healthy /healthz body, or raise HealthCheckFailed with the last observation."""
+    end = clock() + deadline_seconds
+    last = "no attempt made"
+    while True:
+        try:
+            answer = http.get(url, timeout=min(5.0, max(0.5, end - clock())))
+            problem = judge(answer, expect_mode)
+            if problem is None:
+                return answer.json()
+            last = problem
+        except http.HttpUnavailable as exc:
+            last = str(exc)
+        if clock() >= end:
+            raise HealthCheckFailed(f"{url} not healthy after {deadline_seconds:g}s; last saw: {last}")
+        sleep(interval)
+
+
+def health(target: Target, reporter: Reporter, *, expect_mode: str | None = None, deadline: float | None = None) -> StepResult:
+    url = target.public_url("/healthz")
+    seconds = deadline if deadline is not None else target.manifest.deploy.health_timeout_seconds
+    try:
+        body = wait_healthy(url, deadline_seconds=seconds, expect_mode=expect_mode)
+    except HealthCheckFailed as exc:
+        exc.host = target.name
+        reporter.record(StepResult("health", target.name, "failed", exc.message, {"url": url}, exc.exit_code))
+        raise
+    msg = f"{url} ok (mode {body.get('mode')}, version {body.get('version')})"
+    return reporter.record(StepResult("health", target.name, "ok", msg, {"url": url, "healthz": body}))

@@ -1,0 +1,124 @@
+"""Pre-flight checks: everything that must hold before anything is started.
+
+Each check yields PASS or FAIL with a reason. The rendered files are checked from a
+scratch directory inside the project directory, so `--check` runs never touch the
+real generated files.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .. import commands
+from ..errors import ManifestError, PreflightFailed, SwiftDeployError
+from ..manifest import Manifest, build_manifest
+from ..manifest_file import load_raw
+from ..netstat import listening_ports
+from ..render import COMPOSE_FILE, NGINX_FILE
+from ..results import Reporter, StepResult
+from .context import Target
+
+SCRATCH = ".swiftdeploy/preflight"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool
+    reason: str
+
+    def line(self) -> str:
+        return f"  {'PASS' if self.passed else 'FAIL'}  {self.name}: {self.reason}"
+
+
+def manifest_checks(path: Path) -> tuple[list[Check], Manifest | None]:
+    """Checks 1-2: the file exists and is YAML; the fields are present and well-typed."""
+    try:
+        raw = load_raw(path)
+    except ManifestError as exc:
+        return [Check("manifest is readable YAML", False, str(exc)),
+                Check("manifest fields", False, "skipped: the file could not be read")], None
+    first = Check("manifest is readable YAML", True, f"{path.name} parsed")
+    try:
+        manifest = build_manifest(raw)
+    except ManifestError as exc:
+        return [first, Check("manifest fields", False, "; ".join(exc.problems))], None
+    return [first, Check("manifest fields", True, "all required fields present and well-typed")], manifest
+
+
+def _probe(name: str, fn: Callable[[], Check]) -> Check:
+    try:
+        return fn()
+    except SwiftDeployError as exc:
+        return Check(name, False, exc.message)
+
+
+def image_check(target: Target) -> Check:
+    image = target.manifest.services.image
+    if target.host.succeeds(commands.image_exists(image)):
+        return Check("app image present", True, f"{image} is on {target.name}")
+    return Check("app image present", False, f"{image} is not on {target.name}; run `inv bootstrap` to build it")
+
+
+def port_check(target: Target) -> Check:
+    port = target.manifest.nginx.port
+    name = "nginx port free"
+    listening = listening_ports(target.host.run(commands.listening_sockets(), check=False).stdout)
+    if port not in listening:
+        return Check(name, True, f"port {port} is free")
+    owners = target.host.run(commands.containers_publishing(port), check=False).stdout.split()
+    if target.manifest.nginx.container_name in owners:
+        return Check(name, True, f"port {port} is held by this stack's nginx (redeploy)")
+    who = f"container {', '.join(owners)}" if owners else "another process"
+    return Check(name, False, f"port {port} is in use by {who}; free it or change nginx.port")
+
+
+def nginx_check(target: Target, conf_path: str) -> Check:
+    name = "nginx -t"
+    image = target.manifest.nginx.image
+    if target.host.succeeds(commands.image_exists(image)):
+        argv, where = commands.nginx_test_in_container(image, conf_path), f"in {image}"
+    elif target.host.succeeds(["sh", "-c", "command -v nginx"]):
+        argv, where = commands.nginx_test_local(conf_path), "with the host's nginx"
+    else:
+        return Check(name, False, f"neither {image} nor a local nginx is available; run `inv bootstrap`")
+    result = target.host.run(argv, check=False, timeout=60)
+    text = (result.stderr or result.stdout).strip()
+    if result.ok:
+        return Check(name, True, f"configuration accepted {where}")
+    return Check(name, False, f"rejected {where}: {text.splitlines()[-1] if text else 'no output'}")
+
+
+def compose_check(target: Target, compose_path: str) -> Check:
+    argv = commands.compose_config_check(target.project_dir, target.compose_project, compose_path)
+    result = target.host.run(argv, check=False, timeout=60)
+    if result.ok:
+        return Check("docker compose config", True, "compose file accepted")
+    return Check("docker compose config", False, (result.stderr or result.stdout).strip() or "rejected")
+
+
+def host_checks(target: Target, files: dict[str, str]) -> list[Check]:
+    """Checks 3-6 on the target host, against freshly rendered file contents."""
+    target.workspace.write(f"{SCRATCH}/{NGINX_FILE}", files[NGINX_FILE])
+    target.workspace.write(f"{SCRATCH}/{COMPOSE_FILE}", files[COMPOSE_FILE])
+    conf = target.workspace.path(f"{SCRATCH}/{NGINX_FILE}")
+    compose_file = target.workspace.path(f"{SCRATCH}/{COMPOSE_FILE}")
+    return [
+        _probe("app image present", lambda: image_check(target)),
+        _probe("nginx port free", lambda: port_check(target)),
+        _probe("nginx -t", lambda: nginx_check(target, conf)),
+        _probe("docker compose config", lambda: compose_check(target, compose_file)),
+    ]
+
+
+def report(checks: list[Check], target_name: str, reporter: Reporter) -> StepResult:
+    failures = [c for c in checks if not c.passed]
+    data = {"checks": [{"name": c.name, "passed": c.passed, "reason": c.reason} for c in checks]}
+    lines = [c.line() for c in checks]
+    if failures:
+        msg = f"{len(failures)} of {len(checks)} pre-flight checks failed: " + "; ".join(c.name for c in failures)
+        result = StepResult("validate", target_name, "failed", msg, data, PreflightFailed.exit_code)
+        reporter.record(result, lines)
+        raise PreflightFailed(msg, checks=checks, host=target_name)
+    return reporter.record(StepResult("validate", target_name, "ok", f"{len(checks)} checks passed", data), lines)

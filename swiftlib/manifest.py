@@ -1,0 +1,233 @@
+"""The manifest model: typed, immutable, validated once at load time.
+
+``build_manifest(raw)`` turns the parsed YAML mapping into a ``Manifest`` or raises
+``ManifestError`` listing every problem as ``key.path: expected ..., got ...``.
+Defaults live in ``DEFAULTS`` and nowhere else. Pure: no file or network I/O here
+(reading and writing the file is ``manifest_file``).
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from . import checks as c
+from .errors import ManifestError
+
+MODES = ("stable", "canary")
+ENGINES = ("auto", "sidecar", "embedded")
+RESTART_POLICIES = ("no", "always", "on-failure", "unless-stopped")
+NETWORK_DRIVERS = ("bridge", "overlay")
+
+# Every optional field and its default, in one place. Required fields are absent here.
+DEFAULTS: dict[str, Any] = {
+    "services": {"restart_policy": "unless-stopped", "container_name": "swiftdeploy-app"},
+    "nginx": {"proxy_timeout": 30, "admin_port": 8081, "container_name": "swiftdeploy-nginx"},
+    "opa": {
+        "image": "openpolicyagent/opa:1.4.2",
+        "port": 8181,
+        "policies_dir": "./policies",
+        "decision_timeout_seconds": 2.0,
+        "engine": "auto",
+        "container_name": "swiftdeploy-opa",
+    },
+    "network": {"name": "swiftdeploy-net", "driver_type": "bridge"},
+    "logs": {"volume_name": "swiftdeploy-logs"},
+    "policy_limits": {
+        "infrastructure": {"min_disk_free_gb": 10.0, "max_cpu_load": 2.0},
+        "canary": {
+            "max_error_rate": 0.01,
+            "max_p99_latency_ms": 500.0,
+            "evaluation_window_seconds": 60.0,
+            "min_requests": 20,
+        },
+    },
+    "audit": {"history_file": "history.jsonl", "report_file": "audit_report.md"},
+    "deploy": {
+        "project_name": "swiftdeploy",
+        "health_timeout_seconds": 60.0,
+        "remote_dir": "swiftdeploy",
+        "connect_timeout_seconds": 10.0,
+    },
+}
+
+# Fields without a default: the user must write them.
+REQUIRED: dict[str, Any] = {
+    "services": {"image": None, "port": None, "mode": None, "version": None},
+    "nginx": {"image": None, "port": None, "contact": None},
+}
+
+
+@dataclass(frozen=True)
+class AppService:
+    image: str
+    port: int
+    mode: str
+    version: str
+    restart_policy: str
+    container_name: str
+
+
+@dataclass(frozen=True)
+class Nginx:
+    image: str
+    port: int
+    proxy_timeout: int
+    contact: str
+    admin_port: int
+    container_name: str
+
+
+@dataclass(frozen=True)
+class Opa:
+    image: str
+    port: int
+    policies_dir: str
+    decision_timeout_seconds: float
+    engine: str
+    container_name: str
+
+
+@dataclass(frozen=True)
+class Network:
+    name: str
+    driver_type: str
+
+
+@dataclass(frozen=True)
+class InfrastructureLimits:
+    min_disk_free_gb: float
+    max_cpu_load: float
+
+    def to_dict(self) -> dict[str, float]:
+        return {"min_disk_free_gb": self.min_disk_free_gb, "max_cpu_load": self.max_cpu_load}
+
+
+@dataclass(frozen=True)
+class CanaryLimits:
+    max_error_rate: float
+    max_p99_latency_ms: float
+    evaluation_window_seconds: float
+    min_requests: int
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {
+            "max_error_rate": self.max_error_rate,
+            "max_p99_latency_ms": self.max_p99_latency_ms,
+            "evaluation_window_seconds": self.evaluation_window_seconds,
+            "min_requests": self.min_requests,
+        }
+
+
+@dataclass(frozen=True)
+class Audit:
+    history_file: str
+    report_file: str
+
+
+@dataclass(frozen=True)
+class DeploySettings:
+    project_name: str
+    health_timeout_seconds: float
+    remote_dir: str
+    connect_timeout_seconds: float
+
+
+@dataclass(frozen=True)
+class Manifest:
+    services: AppService
+    nginx: Nginx
+    opa: Opa
+    network: Network
+    logs_volume: str
+    infrastructure_limits: InfrastructureLimits
+    canary_limits: CanaryLimits
+    audit: Audit
+    deploy: DeploySettings
+
+    def with_mode(self, mode: str) -> "Manifest":
+        from dataclasses import replace
+
+        return replace(self, services=replace(self.services, mode=mode))
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Mapping merge where ``override`` wins; nested mappings merge key by key."""
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def build_manifest(raw: Any, *, overrides: Mapping[str, Any] | None = None) -> Manifest:
+    """Validate the parsed manifest (plus per-host overrides) into a ``Manifest``."""
+    if not isinstance(raw, Mapping):
+        raise ManifestError(f"top level: expected a mapping of sections, got {c.describe(raw)}")
+    v = c.Validator({})
+    schema = deep_merge(DEFAULTS, REQUIRED)
+    for layer, label in ((raw, ""), (overrides or {}, "override ")):
+        for key, value in layer.items():
+            if key in schema and not isinstance(value, Mapping):
+                v.problem(f"{label}{key}", f"expected a mapping of fields, got {c.describe(value)}")
+        v.problems.extend(label + p for p in c.unknown_keys(layer, schema))
+    if v.problems:
+        v.finish()
+    merged = deep_merge(DEFAULTS, raw)
+    if overrides:
+        merged = deep_merge(merged, overrides)
+    v.data = merged
+
+    services = AppService(
+        image=v.image("services.image"),
+        port=v.port("services.port"),
+        mode=v.choice("services.mode", MODES),
+        version=v.token("services.version"),
+        restart_policy=v.choice("services.restart_policy", RESTART_POLICIES),
+        container_name=v.name("services.container_name"),
+    )
+    nginx = Nginx(
+        image=v.image("nginx.image"),
+        port=v.port("nginx.port"),
+        proxy_timeout=v.integer("nginx.proxy_timeout", 1, 3600),
+        contact=v.contact("nginx.contact"),
+        admin_port=v.port("nginx.admin_port"),
+        container_name=v.name("nginx.container_name"),
+    )
+    opa = Opa(
+        image=v.image("opa.image"),
+        port=v.port("opa.port"),
+        policies_dir=v.rel_path("opa.policies_dir"),
+        decision_timeout_seconds=v.number("opa.decision_timeout_seconds", 0.01, 300),
+        engine=v.choice("opa.engine", ENGINES),
+        container_name=v.name("opa.container_name"),
+    )
+    network = Network(name=v.name("network.name"), driver_type=v.choice("network.driver_type", NETWORK_DRIVERS))
+    logs_volume = v.name("logs.volume_name")
+    infra = InfrastructureLimits(
+        min_disk_free_gb=v.number("policy_limits.infrastructure.min_disk_free_gb", 0, 1e6),
+        max_cpu_load=v.number("policy_limits.infrastructure.max_cpu_load", 0, 1e4),
+    )
+    canary = CanaryLimits(
+        max_error_rate=v.number("policy_limits.canary.max_error_rate", 0, 1),
+        max_p99_latency_ms=v.number("policy_limits.canary.max_p99_latency_ms", 0, 1e7),
+        evaluation_window_seconds=v.number("policy_limits.canary.evaluation_window_seconds", 1, 86400),
+        min_requests=v.integer("policy_limits.canary.min_requests", 0, 10**9),
+    )
+    audit = Audit(history_file=v.rel_path("audit.history_file"), report_file=v.rel_path("audit.report_file"))
+    deploy = DeploySettings(
+        project_name=v.project_name("deploy.project_name"),
+        health_timeout_seconds=v.number("deploy.health_timeout_seconds", 1, 3600),
+        remote_dir=v.rel_path("deploy.remote_dir", allow_home=True),
+        connect_timeout_seconds=v.number("deploy.connect_timeout_seconds", 0.5, 300),
+    )
+    ports = {"nginx.port": nginx.port, "nginx.admin_port": nginx.admin_port, "opa.port": opa.port}
+    seen: dict[int, str] = {}
+    for key, port in ports.items():
+        if port in seen:
+            v.problem(key, f"must differ from {seen[port]} ({port})")
+        seen[port] = key
+    v.finish()
+    return Manifest(services, nginx, opa, network, logs_volume, infra, canary, audit, deploy)

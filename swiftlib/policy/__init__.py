@@ -1,0 +1,35 @@
+"""Policy gates: the decision model, input builders, both engines and the case runner.
+
+All allow/deny logic lives in policies/*.rego; this package only builds the input, asks an
+engine and validates the answer. Every engine has ``.name`` and ``.decide(domain, input)``
+returning a ``Decision`` or raising ``PolicyEngineError`` (fail closed):
+
+- ``EmbeddedEngine(policies_dir)`` evaluates in-process with regopy (rego-cpp);
+- ``SidecarEngine(base_url, timeout)`` asks an OPA server over its REST API.
+"""
+from __future__ import annotations
+
+from .cases import Case, CaseResult, Engine, check_case, load_case_dir, load_cases, run_cases
+from .decision import Decision, decision_entrypoint, decision_query
+from .embedded import EmbeddedEngine
+from .inputs import CANARY_CONTEXT, INFRASTRUCTURE_CONTEXT, canary_input, infrastructure_input
+from .sidecar import SidecarEngine
+
+__all__ = [
+    "CANARY_CONTEXT",
+    "INFRASTRUCTURE_CONTEXT",
+    "Case",
+    "CaseResult",
+    "Decision",
+    "EmbeddedEngine",
+    "Engine",
+    "SidecarEngine",
+    "canary_input",
+    "check_case",
+    "decision_entrypoint",
+    "decision_query",
+    "infrastructure_input",
+    "load_case_dir",
+    "load_cases",
+    "run_cases",
+]

@@ -1,0 +1,72 @@
+"""Pure builders for policy input documents.
+
+Python never decides: these only shape what was measured and what the manifest allows
+into the documents the policies read (see policies/*.rego for the contract).
+
+Numbers are normalised so every engine formats them alike: float fields become floats
+(rego-cpp formats ``sprintf("%.2f", [3])`` where OPA errors), count fields become ints.
+A value that is not a number (a string, None, a bool) is passed through untouched, and NaN or
+infinity becomes null, so the policy denies and names the field instead of Python repairing it.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+INFRASTRUCTURE_CONTEXT = "pre_deploy"
+CANARY_CONTEXT = "pre_promote"
+
+_INFRA_FLOATS = {
+    "stats": ("disk_free_gb", "cpu_load", "mem_available_mb"),
+    "limits": ("min_disk_free_gb", "max_cpu_load"),
+}
+_INFRA_INTS = {"stats": ("cpu_count",), "limits": ()}
+
+_CANARY_FLOATS = {
+    "metrics": ("error_rate", "p99_latency_ms", "window_seconds"),
+    "limits": ("max_error_rate", "max_p99_latency_ms"),
+}
+_CANARY_INTS = {"metrics": ("requests",), "limits": ("min_requests",)}
+
+
+def infrastructure_input(
+    stats: Mapping[str, Any], limits: Mapping[str, Any], context: str = INFRASTRUCTURE_CONTEXT
+) -> dict[str, Any]:
+    """Input for data.swiftdeploy.infrastructure.decision."""
+    return {
+        "context": context,
+        "stats": _normalise(stats, _INFRA_FLOATS["stats"], _INFRA_INTS["stats"]),
+        "limits": _normalise(limits, _INFRA_FLOATS["limits"], _INFRA_INTS["limits"]),
+    }
+
+
+def canary_input(
+    metrics: Mapping[str, Any], limits: Mapping[str, Any], context: str = CANARY_CONTEXT
+) -> dict[str, Any]:
+    """Input for data.swiftdeploy.canary.decision."""
+    return {
+        "context": context,
+        "metrics": _normalise(metrics, _CANARY_FLOATS["metrics"], _CANARY_INTS["metrics"]),
+        "limits": _normalise(limits, _CANARY_FLOATS["limits"], _CANARY_INTS["limits"]),
+    }
+
+
+def _normalise(values: Mapping[str, Any], floats: tuple[str, ...], ints: tuple[str, ...]) -> dict[str, Any]:
+    out = dict(values)
+    for key in floats + ints:
+        # NaN/inf are not JSON (OPA would answer 400); null makes the policy name the field.
+        if key in out and _is_number(out[key]) and not math.isfinite(out[key]):
+            out[key] = None
+    for key in floats:
+        if key in out and _is_number(out[key]):
+            out[key] = float(out[key])
+    for key in ints:
+        # Only whole values become ints; 7.5 requests stays 7.5 for the policy to refuse.
+        if key in out and _is_number(out[key]) and float(out[key]).is_integer():
+            out[key] = int(out[key])
+    return out
+
+
+def _is_number(value: Any) -> bool:
+    # bool is an int subclass; True must not become 1.0 and slip past the policy's type check.
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

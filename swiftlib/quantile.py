@@ -1,0 +1,60 @@
+"""Prometheus' histogram_quantile() for one set of classic buckets, in pure Python.
+
+Mirrors `bucketQuantile` in Prometheus' promql/quantile.go and its documented rules:
+
+- buckets are (upper bound, cumulative count); the last must be +Inf;
+- linear interpolation inside the bucket the rank falls in, with 0 as the lower
+  bound of the first bucket (when its upper bound is above 0, else that bound);
+- a rank in the +Inf bucket returns the upper bound of the last finite bucket;
+- counts that dip (float noise, a scrape racing an observation) are made monotonic.
+
+Where Prometheus answers NaN (no observations) we answer 0.0, which is what the
+status view and the policy input want; a quantile outside [0, 1] is a caller bug.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+
+def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float:
+    """The q-quantile (0 <= q <= 1) of observations in cumulative `buckets`.
+
+    Raises ValueError when q is out of range or the buckets lack +Inf or any finite bound.
+    """
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"quantile must be between 0 and 1, got {q}")
+    merged: dict[float, float] = {}
+    for bound, count in buckets:  # equal bounds are summed, as Prometheus coalesces them
+        merged[float(bound)] = merged.get(float(bound), 0.0) + float(count)
+    ordered = sorted(merged.items())
+    if not ordered or not math.isinf(ordered[-1][0]) or ordered[-1][0] < 0:
+        raise ValueError("buckets must include the +Inf bucket")
+    if len(ordered) < 2:
+        raise ValueError("buckets need at least one finite upper bound besides +Inf")
+
+    bounds = [b for b, _ in ordered]
+    counts: list[float] = []
+    for _, count in ordered:  # cumulative counts never go down
+        counts.append(max(count, counts[-1]) if counts else count)
+
+    observations = counts[-1]
+    if observations <= 0:
+        return 0.0
+    rank = q * observations
+    # First finite bucket reaching the rank; for q=0 skip empty leading buckets
+    # (Prometheus would divide 0 by 0 there).
+    b = next(
+        (i for i in range(len(bounds) - 1) if counts[i] >= rank),
+        len(bounds) - 1,
+    )
+    if b == len(bounds) - 1:
+        return bounds[-2]
+    if b == 0 and bounds[0] <= 0:
+        return bounds[0]
+    start, end, in_bucket = 0.0, bounds[b], counts[b]
+    if b > 0:
+        start = bounds[b - 1]
+        in_bucket -= counts[b - 1]
+        rank -= counts[b - 1]
+    return start + (end - start) * (rank / in_bucket)

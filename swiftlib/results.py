@@ -1,0 +1,133 @@
+"""Ansible-shaped results: one line per step and host, and a PLAY RECAP.
+
+Pure formatting and bookkeeping; the CLI decides where the lines go. A run collects
+``StepResult``s, prints them as they happen (``TASK [name]`` / ``ok: [host]`` ...)
+and ends with a recap whose counts and exit code follow DESIGN.md.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from .errors import SwiftDeployError
+
+STATUSES = ("ok", "changed", "failed", "skipped", "unreachable")
+
+
+@dataclass
+class StepResult:
+    task: str
+    host: str
+    status: str  # one of STATUSES
+    msg: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    exit_code: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"task": self.task, "host": self.host, "status": self.status, "msg": self.msg}
+        if self.data:
+            out["data"] = self.data
+        if self.exit_code:
+            out["exit_code"] = self.exit_code
+        return out
+
+
+def failed(task: str, host: str, error: SwiftDeployError, **data: Any) -> StepResult:
+    status = "unreachable" if error.exit_code == 6 else "failed"
+    return StepResult(task, host, status, error.message, dict(data), error.exit_code)
+
+
+def task_header(task: str, width: int = 80) -> str:
+    head = f"TASK [{task}] "
+    return head + "*" * max(3, width - len(head))
+
+
+def format_result(result: StepResult) -> str:
+    """One Ansible-style line (plus indented detail lines) for a result."""
+    host = result.host
+    if result.status == "unreachable":
+        payload = {"msg": result.msg, "unreachable": True, "changed": False}
+        return f"fatal: [{host}]: UNREACHABLE! => {json.dumps(payload)}"
+    if result.status == "failed":
+        payload = {"msg": result.msg, "changed": False, "exit_code": result.exit_code}
+        return f"failed: [{host}] => {json.dumps(payload)}"
+    line = f"{result.status}: [{host}]"
+    return f"{line} => {result.msg}" if result.msg else line
+
+
+@dataclass
+class Recap:
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    exit_codes: dict[str, int] = field(default_factory=dict)
+
+    def add(self, result: StepResult) -> None:
+        row = self.counts.setdefault(result.host, {s: 0 for s in STATUSES})
+        row[result.status] += 1
+        if result.exit_code and not self.exit_codes.get(result.host):
+            self.exit_codes[result.host] = result.exit_code
+
+    def exit_code(self) -> int:
+        """The run's exit code: the most telling of the hosts' codes (unreachable first)."""
+        codes = set(self.exit_codes.values())
+        for code in (6, 4, 3, 2, 5, 1):
+            if code in codes:
+                return code
+        return 0
+
+    def lines(self) -> list[str]:
+        out = ["PLAY RECAP " + "*" * 69]
+        for host, c in self.counts.items():
+            out.append(
+                f"{host:<26} : ok={c['ok']:<4} changed={c['changed']:<4} unreachable={c['unreachable']:<4} "
+                f"failed={c['failed']:<4} skipped={c['skipped']:<4} rescued=0    ignored=0"
+            )
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {host: dict(c) for host, c in self.counts.items()}
+
+
+class Reporter:
+    """Streams results as Ansible does and keeps the recap. ``emit`` receives text lines."""
+
+    def __init__(self, emit: Callable[[str], None], *, quiet: bool = False) -> None:
+        self.emit = emit
+        self.quiet = quiet
+        self.recap = Recap()
+        self.results: list[StepResult] = []
+        self._last_task: str | None = None
+
+    def record(self, result: StepResult, detail: Iterable[str] = ()) -> StepResult:
+        self.results.append(result)
+        self.recap.add(result)
+        if not self.quiet:
+            if result.task != self._last_task:
+                self.emit("")
+                self.emit(task_header(result.task))
+                self._last_task = result.task
+            self.emit(format_result(result))
+            for line in detail:
+                self.emit(line)
+        return result
+
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            self.emit(text)
+
+    def finish(self) -> int:
+        if not self.quiet:
+            self.emit("")
+            for line in self.recap.lines():
+                self.emit(line)
+        return self.recap.exit_code()
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "results": [r.to_dict() for r in self.results],
+                "recap": self.recap.to_dict(),
+                "exit_code": self.recap.exit_code(),
+            },
+            indent=2,
+        )
