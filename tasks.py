@@ -289,7 +289,11 @@ def audit(ctx: Context, manifest: str = DEFAULT_MANIFEST, verify: bool = False) 
             reporter.record(StepResult("audit verify", "local", "ok", f"{result.lines} lines, hash chain intact"))
             return
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        text = render_report(log.read() if result.ok else [], verify=result, generated_at=now)
+        try:
+            events = log.read()
+        except SwiftDeployError:
+            events = []  # unreadable lines: the report still shows the integrity failure
+        text = render_report(events, verify=result, generated_at=now)
         atomic_write_text(project.report_path, text)
         reporter.record(StepResult("audit report", "local", "changed", f"wrote {project.report_path.name} ({result.lines} events)"))
 

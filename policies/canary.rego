@@ -91,7 +91,7 @@ violations contains [4, msg] if {
 	is_number(rate)
 	is_number(maximum)
 	rate > maximum
-	msg := concat("", ["error rate ", lib.percent(rate), " exceeds the maximum ", lib.percent(maximum)])
+	msg := concat("", ["error rate ", lib.beside_percent(rate, maximum), " exceeds the maximum ", lib.percent(maximum)])
 }
 
 violations contains [5, msg] if {
@@ -100,7 +100,7 @@ violations contains [5, msg] if {
 	is_number(p99)
 	is_number(maximum)
 	p99 > maximum
-	msg := concat("", ["p99 latency ", lib.fixed2(p99), " ms exceeds the maximum ", lib.fixed2(maximum), " ms"])
+	msg := concat("", ["p99 latency ", lib.beside(p99, maximum), " ms exceeds the maximum ", lib.fixed2(maximum), " ms"])
 }
 
 failures := [msg | some v in sort(violations); msg := v[1]]
@@ -109,7 +109,7 @@ default reasons := ["canary policy could not state its reasons; check the policy
 
 reasons := failures if {
 	not allow
-	count(failures) > 0
+	failures != []
 }
 
 reasons := [concat("", [

@@ -60,7 +60,7 @@ violations contains [3, msg] if {
 	is_number(disk)
 	is_number(minimum)
 	disk < minimum
-	msg := concat("", ["disk free ", lib.fixed2(disk), " GB is below the minimum ", lib.fixed2(minimum), " GB"])
+	msg := concat("", ["disk free ", lib.beside(disk, minimum), " GB is below the minimum ", lib.fixed2(minimum), " GB"])
 }
 
 violations contains [4, msg] if {
@@ -69,7 +69,7 @@ violations contains [4, msg] if {
 	is_number(load)
 	is_number(maximum)
 	load > maximum
-	msg := concat("", ["cpu load ", lib.fixed2(load), " exceeds the maximum ", lib.fixed2(maximum)])
+	msg := concat("", ["cpu load ", lib.beside(load, maximum), " exceeds the maximum ", lib.fixed2(maximum)])
 }
 
 failures := [msg | some v in sort(violations); msg := v[1]]
@@ -78,7 +78,7 @@ default reasons := ["infrastructure policy could not state its reasons; check th
 
 reasons := failures if {
 	not allow
-	count(failures) > 0
+	failures != []
 }
 
 reasons := [concat("", [

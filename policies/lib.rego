@@ -99,24 +99,36 @@ plain_token(s) if regex.match(`^[A-Za-z0-9_.:-]{1,64}$`, s)
 # --- number formatting -----------------------------------------------------------
 
 # 3.2 -> "3.20", 10 -> "10.00", -0.5 -> "-0.50"
-fixed2(x) := concat("", [minus_sign(x, cents), format_int(whole, 10), ".", pad2(cents - (whole * 100))]) if {
-	cents := round(abs(x) * 100)
-	whole := floor(cents / 100)
-}
+fixed2(x) := from_units(round(x * 100), 100, 2)
+
+# 9.9999 -> "9.9999"; used when two decimals would make a value look equal to its limit.
+fixed4(x) := from_units(round(x * 10000), 10000, 4)
 
 # 0.412 -> "41.20%"
 percent(ratio) := concat("", [fixed2(ratio * 100), "%"])
+
+# An observed value next to its limit, with enough decimals that they never look equal:
+# "disk free 9.9990 GB is below the minimum 10.00 GB", not "10.00 ... 10.00".
+beside(x, limit) := fixed2(x) if fixed2(x) != fixed2(limit)
+
+beside(x, limit) := fixed4(x) if fixed2(x) == fixed2(limit)
+
+beside_percent(ratio, limit) := percent(ratio) if percent(ratio) != percent(limit)
+
+beside_percent(ratio, limit) := concat("", [fixed4(ratio * 100), "%"]) if percent(ratio) == percent(limit)
+
+# A whole number of 1/scale units as a decimal string with `places` digits after the point.
+from_units(units, scale, places) := concat("", [minus_sign(units), format_int(whole, 10), ".", padded]) if {
+	whole := floor(abs(units) / scale)
+	digits := format_int(abs(units) - (whole * scale), 10)
+	padded := concat("", [substring("0000", 0, places - count(digits)), digits])
+}
 
 # 60 -> "60", 7.0 -> "7", 2.5 -> "2.50"
 plain(x) := format_int(x, 10) if x == floor(x)
 
 plain(x) := fixed2(x) if x != floor(x)
 
-minus_sign(x, cents) := "-" if {
-	x < 0
-	cents > 0
-} else := ""
+minus_sign(units) := "-" if units < 0
 
-pad2(n) := concat("", ["0", format_int(n, 10)]) if n < 10
-
-pad2(n) := format_int(n, 10) if n >= 10
+minus_sign(units) := "" if units >= 0

@@ -9,13 +9,15 @@ The one-line timeline summary reads these ``data`` keys when present (anything e
 falls back to ``key=value, ...`` of the scalar fields):
 
 - every type: ``summary`` (str) is used as is;
-- ``result`` (str) / ``changed`` (bool) / ``ok`` (bool) -> "changed", "unchanged", "failed"...;
-  ``error`` (str) is appended;
+- ``result`` or ``status`` (str) / ``changed`` (bool) / ``ok`` (bool) -> "changed",
+  "unchanged", "failed"...; ``error`` (str) is appended;
 - mode_change, promote: ``from`` and ``to`` -> "canary → stable";
 - policy_check, policy_violation: ``domain``, ``allow``, ``reasons`` -> "canary: allow";
-- policy_engine_failure: ``domain``, ``reason``/``error``;
+- policy_engine_failure: ``domain``, ``reason``, ``message``/``error``;
 - render: ``files``; validate: ``failed`` (names of failed checks); health: ``elapsed_s``;
-  deploy: ``mode``; lock: ``action``.
+  deploy: ``mode``; up: ``containers``; lock: ``action``.
+
+The fallback also shows scalars one level down (``request.mode=slow``).
 
 Policy violations are ``policy_violation`` events plus ``policy_check`` events with
 ``allow: false``; a denied ``policy_check`` directly followed (on the same host) by a
@@ -58,8 +60,9 @@ def _join(parts: list[str]) -> str:
 
 
 def _status(data: Mapping[str, Any]) -> str:
-    if isinstance(data.get("result"), str):
-        status = data["result"]
+    word = data.get("result", data.get("status"))
+    if isinstance(word, str):
+        status = word
     elif isinstance(data.get("changed"), bool):
         status = "changed" if data["changed"] else "unchanged"
     elif isinstance(data.get("ok"), bool):
@@ -78,10 +81,18 @@ def _reasons(value: Any) -> str:
     return "; ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value or "")
 
 
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
 def _generic(data: Mapping[str, Any]) -> str:
-    scalars = [f"{k}={v}" for k, v in data.items()
-               if isinstance(v, (str, int, float, bool)) or v is None]
-    return ", ".join(scalars)
+    parts = []
+    for key, value in data.items():
+        if _scalar(value):
+            parts.append(f"{key}={value}")
+        elif isinstance(value, Mapping):
+            parts += [f"{key}.{k}={v}" for k, v in value.items() if _scalar(v)]
+    return ", ".join(parts)
 
 
 def _mode_change(data: Mapping[str, Any]) -> str:
@@ -98,8 +109,9 @@ def _policy(data: Mapping[str, Any]) -> str:
 
 
 def _engine_failure(data: Mapping[str, Any]) -> str:
-    why = data.get("reason") or data.get("error") or "no usable decision"
-    return f"{data.get('domain', '?')}: policy engine failed — {why}"
+    why = data.get("reason") or "no usable decision"
+    detail = data.get("message") or data.get("error")
+    return _join([f"{data.get('domain', '?')}: policy engine failed", str(why), str(detail or "")])
 
 
 def _health(data: Mapping[str, Any]) -> str:
@@ -120,6 +132,7 @@ _SUMMARIES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "deploy": lambda d: _join([_status(d), f"mode {d['mode']}" if d.get("mode") else ""]),
     "render": lambda d: _join([_status(d), _names(d.get("files"))]),
     "validate": lambda d: _join([_status(d), f"failed: {_names(d['failed'])}" if d.get("failed") else ""]),
+    "up": lambda d: _join([_status(d), f"containers: {_names(d['containers'])}" if d.get("containers") else ""]),
     "lock": lambda d: _join([str(d.get("action") or ""), _status(d)]),
 }
 
@@ -180,7 +193,10 @@ def render_report(events: list[Mapping[str, Any]], *, verify: VerifyResult | Non
            f"Generated at {cell(generated_at)} from {len(events)} events.", "",
            _integrity(verify).replace("\n", " "), ""]
     if not events:
-        out += ["No events have been recorded yet.", ""]
+        if verify is not None and verify.lines:
+            out += [f"The history has {verify.lines} lines, but no events were passed to the report.", ""]
+        else:
+            out += ["No events have been recorded yet.", ""]
         return "\n".join(out)
     counts = Counter(str(e.get("event_type", "?")) for e in events)
     out += ["## Summary", "", _table(["Event", "Count"], [[k, str(counts[k])] for k in sorted(counts)],

@@ -126,8 +126,12 @@ class Validator:
         return self._read(key, hint, ok)
 
 
-def unknown_keys(raw: Mapping[str, Any], known: Mapping[str, Any]) -> list[str]:
-    """Key paths present in ``raw`` but absent from the ``known`` schema mapping."""
+def shape_problems(raw: Mapping[str, Any], known: Mapping[str, Any]) -> list[str]:
+    """Key paths in ``raw`` that the ``known`` schema lacks, and sections that are not mappings.
+
+    Checked at every depth: ``policy_limits: {canary: 5}`` must say that ``canary`` is
+    not a mapping, not that each of its fields is missing.
+    """
     found: list[str] = []
 
     def walk(node: Mapping[str, Any], schema: Mapping[str, Any], prefix: str) -> None:
@@ -135,8 +139,11 @@ def unknown_keys(raw: Mapping[str, Any], known: Mapping[str, Any]) -> list[str]:
             path = f"{prefix}{key}"
             if key not in schema:
                 found.append(f"{path}: unknown field (known here: {', '.join(sorted(map(str, schema)))})")
-            elif isinstance(schema[key], Mapping) and isinstance(value, Mapping):
-                walk(value, schema[key], path + ".")
+            elif isinstance(schema[key], Mapping):
+                if isinstance(value, Mapping):
+                    walk(value, schema[key], path + ".")
+                else:
+                    found.append(f"{path}: expected a mapping of fields, got {describe(value)}")
 
     walk(raw, known, "")
     return found

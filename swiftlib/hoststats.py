@@ -6,7 +6,7 @@ parse (`parse_stats`) and run (`collect_host_stats`) are separate.
 
 Units are SI, as `df -h --si` and most dashboards print them: disk_free_gb is
 bytes / 1e9 and mem_available_mb is bytes / 1e6 (df -k and /proc/meminfo count KiB,
-which we convert). Policy limits in the manifest are written in the same units.
+which we convert). Policy limits in the manifest must use the same units.
 """
 from __future__ import annotations
 

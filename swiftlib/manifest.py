@@ -169,10 +169,7 @@ def build_manifest(raw: Any, *, overrides: Mapping[str, Any] | None = None) -> M
     v = c.Validator({})
     schema = deep_merge(DEFAULTS, REQUIRED)
     for layer, label in ((raw, ""), (overrides or {}, "override ")):
-        for key, value in layer.items():
-            if key in schema and not isinstance(value, Mapping):
-                v.problem(f"{label}{key}", f"expected a mapping of fields, got {c.describe(value)}")
-        v.problems.extend(label + p for p in c.unknown_keys(layer, schema))
+        v.problems.extend(label + p for p in c.shape_problems(layer, schema))
     if v.problems:
         v.finish()
     merged = deep_merge(DEFAULTS, raw)

@@ -28,15 +28,14 @@ class _StrictLoader(yaml.SafeLoader):
 
 
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen: set[Any] = set()
+    seen: dict[Any, int] = {}  # key -> line of its first occurrence
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
-            mark = key_node.start_mark
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (line {mark.line + 1})", mark
+                None, None, f"duplicate key {key!r} (first at line {seen[key]}); keep only one", key_node.start_mark
             )
-        seen.add(key)
+        seen[key] = key_node.start_mark.line + 1
     return loader.construct_mapping(node, deep=deep)
 
 
@@ -120,7 +119,10 @@ def set_mode(path: Path, mode: str) -> bool:
         raise ManifestError("services: expected a mapping of fields; fix the file before promoting", path=str(path))
     if before["services"].get("mode") == mode:
         return False
-    new_text = replace_scalar(text, ("services", "mode"), mode)
+    try:
+        new_text = replace_scalar(text, ("services", "mode"), mode)
+    except ManifestError as exc:
+        raise ManifestError(exc.problems, path=str(path)) from exc
     try:
         after = parse_manifest_text(new_text, path=str(path))
     except ManifestError:

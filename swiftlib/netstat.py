@@ -12,7 +12,7 @@ def listening_ports(proc_net_tcp: str) -> dict[int, set[str]]:
         if len(fields) < 4 or fields[0] == "sl" or ":" not in fields[1]:
             continue
         address, _, port_hex = fields[1].rpartition(":")
-        if fields[3] != LISTEN:
+        if fields[3].upper() != LISTEN:
             continue
         try:
             port = int(port_hex, 16)
@@ -23,7 +23,14 @@ def listening_ports(proc_net_tcp: str) -> dict[int, set[str]]:
 
 
 def is_loopback(address_hex: str) -> bool:
-    """True for 127.0.0.0/8 (IPv4, little-endian hex) and ::1 (IPv6 hex)."""
-    if len(address_hex) == 8:
-        return address_hex[-2:] == "7F"
-    return address_hex == "00000000000000000000000001000000"
+    """True for 127.0.0.0/8 (IPv4, little-endian hex), ::1 and ::ffff:127.0.0.0/104 (IPv6 hex).
+
+    /proc prints an IPv6 address as four 32-bit words, each in host (little-endian) order,
+    so ::1 is ...01000000 and the IPv4-mapped ::ffff:127.0.0.1 is ...FFFF00000100007F.
+    """
+    address = address_hex.upper()
+    if len(address) == 8:
+        return address[-2:] == "7F"
+    if len(address) == 32 and address.startswith("0000000000000000FFFF0000"):
+        return address[-2:] == "7F"
+    return address == "00000000000000000000000001000000"

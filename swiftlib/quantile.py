@@ -8,8 +8,11 @@ Mirrors `bucketQuantile` in Prometheus' promql/quantile.go and its documented ru
 - a rank in the +Inf bucket returns the upper bound of the last finite bucket;
 - counts that dip (float noise, a scrape racing an observation) are made monotonic.
 
-Where Prometheus answers NaN (no observations) we answer 0.0, which is what the
+Where Prometheus answers NaN (no observations; q=0 with an empty first bucket) we
+answer 0.0, resp. the lower bound of the first non-empty bucket, which is what the
 status view and the policy input want; a quantile outside [0, 1] is a caller bug.
+The cases in tests/unit/test_metrics.py were checked against `promtool test rules`
+(Prometheus 2.53): all equal except those two NaNs.
 """
 from __future__ import annotations
 
@@ -45,7 +48,7 @@ def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> floa
     # First finite bucket reaching the rank; for q=0 skip empty leading buckets
     # (Prometheus would divide 0 by 0 there).
     b = next(
-        (i for i in range(len(bounds) - 1) if counts[i] >= rank),
+        (i for i in range(len(bounds) - 1) if counts[i] >= rank and counts[i] > 0),
         len(bounds) - 1,
     )
     if b == len(bounds) - 1:

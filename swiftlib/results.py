@@ -43,16 +43,23 @@ def task_header(task: str, width: int = 80) -> str:
     return head + "*" * max(3, width - len(head))
 
 
+def _payload(payload: dict[str, Any]) -> str:
+    """JSON as Ansible's default callback prints it: sorted keys, non-ASCII kept."""
+    return json.dumps(payload, sort_keys=True, ensure_ascii=False)
+
+
 def format_result(result: StepResult) -> str:
     """One Ansible-style line (plus indented detail lines) for a result."""
     host = result.host
     if result.status == "unreachable":
         payload = {"msg": result.msg, "unreachable": True, "changed": False}
-        return f"fatal: [{host}]: UNREACHABLE! => {json.dumps(payload)}"
+        return f"fatal: [{host}]: UNREACHABLE! => {_payload(payload)}"
     if result.status == "failed":
+        # Ansible's shape for a failed task (``failed: [h] =>`` is its per-loop-item line).
         payload = {"msg": result.msg, "changed": False, "exit_code": result.exit_code}
-        return f"failed: [{host}] => {json.dumps(payload)}"
-    line = f"{result.status}: [{host}]"
+        return f"fatal: [{host}]: FAILED! => {_payload(payload)}"
+    label = "skipping" if result.status == "skipped" else result.status  # Ansible's word
+    line = f"{label}: [{host}]"
     return f"{line} => {result.msg}" if result.msg else line
 
 
@@ -64,6 +71,8 @@ class Recap:
     def add(self, result: StepResult) -> None:
         row = self.counts.setdefault(result.host, {s: 0 for s in STATUSES})
         row[result.status] += 1
+        if result.status == "changed":
+            row["ok"] += 1  # as in Ansible: ok counts every task that succeeded, changed or not
         if result.exit_code and not self.exit_codes.get(result.host):
             self.exit_codes[result.host] = result.exit_code
 
@@ -77,10 +86,11 @@ class Recap:
 
     def lines(self) -> list[str]:
         out = ["PLAY RECAP " + "*" * 69]
-        for host, c in self.counts.items():
+        for host in sorted(self.counts):  # Ansible sorts the recap by host name
+            c = self.counts[host]
             out.append(
                 f"{host:<26} : ok={c['ok']:<4} changed={c['changed']:<4} unreachable={c['unreachable']:<4} "
-                f"failed={c['failed']:<4} skipped={c['skipped']:<4} rescued=0    ignored=0"
+                f"failed={c['failed']:<4} skipped={c['skipped']:<4} rescued=0    ignored=0   "
             )
         return out
 

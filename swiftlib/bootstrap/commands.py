@@ -140,6 +140,23 @@ def debootstrap_argv(
     return [*argv, suite, target, mirror]
 
 
+def untar_argv(tarball: str, target: str) -> list[str]:
+    return ["tar", "--numeric-owner", "-C", target, "-xf", tarball]
+
+
+# Debian images carry this too: packages installed in a build must not start services.
+POLICY_RC_D = "#!/bin/sh\n# installed by swiftdeploy bootstrap: never start services while building an image\nexit 101\n"
+
+
+def chroot_apt_install_argv(root: str, packages: Sequence[str]) -> list[str]:
+    """apt-get install inside a debootstrapped root (its apt lists come from debootstrap)."""
+    return [
+        "chroot", root, "env", "DEBIAN_FRONTEND=noninteractive", f"PATH={STANDARD_PATH}",
+        "apt-get", "install", "-y", "-q", "--no-install-recommends",
+        "-o", "Dpkg::Options::=--force-unsafe-io", *packages,
+    ]
+
+
 def rootfs_slim_argvs(rootfs: str) -> list[list[str]]:
     """Drop what a container never needs: apt indexes and .debs, docs, man pages, translations."""
     root = rootfs.rstrip("/")

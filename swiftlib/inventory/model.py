@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from swiftlib.errors import InventoryError
+from swiftlib.inventory.patterns import match_hosts
 
 SUPPORTED_CONNECTIONS = ("ssh", "local")
 
@@ -82,8 +83,6 @@ class Inventory:
         Raises UsageError when the pattern (or a term of it) matches nothing, and
         InventoryError when a selected host uses a connection SwiftDeploy lacks.
         """
-        from swiftlib.inventory.patterns import match_hosts
-
         names = list(self.hosts) if pattern is None else match_hosts(self, pattern)
         chosen = [self.hosts[n] for n in names]
         for host in chosen:

@@ -6,6 +6,7 @@ anything of another shape is refused (fail closed), never guessed at.
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,17 @@ def decision_entrypoint(domain: str) -> str:
 def decision_query(domain: str) -> str:
     """``data.swiftdeploy.<domain>.decision``."""
     return "data." + decision_entrypoint(domain).replace("/", ".")
+
+
+def input_body(input: Any) -> str:
+    """``{"input": ...}`` as JSON, the body OPA expects; refuse what is not JSON (sets, NaN)."""
+    try:
+        return json.dumps({"input": input}, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise PolicyEngineError(
+            f"policy input is not a JSON document ({exc}); build it with swiftlib.policy.inputs",
+            reason="bad_input",
+        ) from exc
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PolicyEngineError
-from .decision import PACKAGE_ROOT, Decision, decision_entrypoint, decision_query
+from .decision import PACKAGE_ROOT, Decision, decision_entrypoint, decision_query, input_body
+
 
 class EmbeddedEngine:
     """Evaluate the policies in-process with regopy."""
@@ -42,7 +43,8 @@ class EmbeddedEngine:
     def decide(self, domain: str, input: dict[str, Any]) -> Decision:
         """Evaluate ``data.swiftdeploy.<domain>.decision`` for ``input``."""
         query = decision_query(domain)
-        document = _as_json_document(input)
+        # What OPA would receive over HTTP: JSON only (tuples become lists; NaN and sets are refused).
+        document = json.loads(input_body(input))["input"]
         with self._lock:
             rego = self._load_locked()
             bundle = self._bundle_locked(rego, domain, query)
@@ -124,14 +126,6 @@ class EmbeddedEngine:
                 ) from exc
         self._interpreter = rego
         return rego
-
-
-def _as_json_document(value: Any) -> Any:
-    """What OPA would receive over HTTP: JSON only (tuples become lists; NaN is refused)."""
-    try:
-        return json.loads(json.dumps(value, allow_nan=False))
-    except (TypeError, ValueError) as exc:
-        raise PolicyEngineError(f"policy input is not a JSON document: {exc}", reason="engine_error") from exc
 
 
 def _first_line(exc: BaseException) -> str:

@@ -7,7 +7,7 @@ OPA's contract (ENVIRONMENT.md): ``POST /v1/data/<path>`` with ``{"input": ...}`
 Every way the exchange can go wrong is its own PolicyEngineError ``reason`` with its own
 message, and every one of them fails closed (exit code 4):
 ``connection_refused``, ``unavailable``, ``timeout``, ``http_status``, ``not_json``,
-``no_result``, ``bad_shape``.
+``no_result``, ``bad_shape`` (and ``bad_input`` before anything is sent).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from typing import Any
 import requests
 
 from ..errors import PolicyEngineError
-from .decision import Decision, decision_entrypoint
+from .decision import Decision, decision_entrypoint, input_body
 
 
 class SidecarEngine:
@@ -42,7 +42,6 @@ class SidecarEngine:
         """Poll GET /health until it answers 200; raise PolicyEngineError(reason="unavailable")."""
         url = f"{self.base_url}/health"
         deadline = time.monotonic() + deadline_seconds
-        last = "no answer yet"
         while True:
             remaining = deadline - time.monotonic()
             try:
@@ -52,19 +51,23 @@ class SidecarEngine:
                 last = f"HTTP {response.status_code}"
             except requests.RequestException as exc:
                 last = _short(exc)
-            if time.monotonic() + interval > deadline:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 raise PolicyEngineError(
                     f"OPA at {self.base_url} was not ready within {deadline_seconds:g}s "
                     f"(GET /health: {last}); check that the opa service is running (docker compose ps, logs opa)",
                     reason="unavailable",
                 )
-            time.sleep(interval)
+            time.sleep(min(interval, remaining))
 
     def decide(self, domain: str, input: dict[str, Any]) -> Decision:
         """POST the input to /v1/data/swiftdeploy/<domain>/decision and validate the answer."""
         url = f"{self.base_url}/v1/data/{decision_entrypoint(domain)}"
+        body = input_body(input)
         try:
-            response = self._session.post(url, json={"input": input}, timeout=self.timeout)
+            response = self._session.post(
+                url, data=body, headers={"Content-Type": "application/json"}, timeout=self.timeout
+            )
         except requests.Timeout as exc:  # before ConnectionError: ConnectTimeout is both
             raise PolicyEngineError(
                 f"OPA at {self.base_url} did not answer within {self.timeout:g}s (POST {url}); "

@@ -253,6 +253,8 @@ def test_report_of_empty_history_says_so():
     report = render_report([], verify=VerifyResult(True, 0, None, ""), generated_at="now")
     assert "No events have been recorded yet." in report
     assert "## Timeline" not in report
+    unread = render_report([], verify=VerifyResult(False, 7, 3, "bad"), generated_at="now")
+    assert "has 7 lines, but no events" in unread and "No events have been recorded" not in unread
 
 
 def test_report_shows_failed_verification():
@@ -269,7 +271,13 @@ def test_report_shows_failed_verification():
     ("deploy", {"changed": False, "error": "boom"}, "unchanged — boom"),
     ("health", {"healthy": False, "elapsed_s": 30}, "unhealthy — after 30.0s"),
     ("lock", {"action": "acquired"}, "acquired"),
-    ("whatever", {"x": 1, "nested": {"y": 2}}, "x=1"),
+    ("deploy", {"status": "ok", "mode": "canary", "version": "1.2"}, "ok — mode canary"),
+    ("up", {"services": "all", "containers": ["app", "nginx"]}, "containers: app, nginx"),
+    ("policy_engine_failure", {"domain": "canary", "reason": "timeout", "message": "no answer in 5s"},
+     "canary: policy engine failed — timeout — no answer in 5s"),
+    ("chaos", {"request": {"mode": "slow", "duration": 2}, "response": {"ok": True}},
+     "request.mode=slow, request.duration=2, response.ok=True"),
+    ("whatever", {"x": 1, "nested": {"y": 2, "deep": {"z": 3}}, "items": [1]}, "x=1, nested.y=2"),
     ("up", {"summary": "multi\nline   text"}, "multi line text"),
     ("status_scrape", {"blob": "z" * 300}, "blob=" + "z" * 114 + "…"),
 ])

@@ -1,0 +1,1 @@
+"""SwiftDeploy's library: everything tasks.py does lives here (see README, Architecture)."""

@@ -1,0 +1,87 @@
+"""A throwaway SwiftDeploy project for integration tests: its own ports, names and limits,
+so tests never collide with a stack deployed from the repository's own manifest."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import requests
+import yaml
+
+from tests.conftest import REPO
+
+
+def make_project(directory: Path, *, prefix: str = "sdtest", base_port: int = 18080, **overrides) -> Path:
+    """Write manifest.yaml (+ policies/) into ``directory``; returns the manifest path."""
+    manifest = yaml.safe_load((REPO / "manifest.yaml").read_text())
+    manifest["services"]["container_name"] = f"{prefix}-app"
+    manifest["nginx"].update(port=base_port, admin_port=base_port + 1, container_name=f"{prefix}-nginx",
+                             contact="oncall@example.com")
+    manifest["opa"].update(port=base_port + 101, container_name=f"{prefix}-opa", engine="embedded")
+    manifest["network"]["name"] = f"{prefix}-net"
+    manifest["logs"]["volume_name"] = f"{prefix}-logs"
+    manifest["deploy"] = {"project_name": prefix, "health_timeout_seconds": 90}
+    # Tests run on a busy 2-core machine: judge the policies' logic, not this box's load.
+    manifest["policy_limits"]["infrastructure"] = {"min_disk_free_gb": 0.5, "max_cpu_load": 1000.0}
+    manifest["policy_limits"]["canary"].update(evaluation_window_seconds=4, min_requests=10)
+    for section, values in overrides.items():
+        manifest.setdefault(section, {}).update(values)
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(REPO / "policies", directory / "policies", dirs_exist_ok=True)
+    path = directory / "manifest.yaml"
+    path.write_text(yaml.safe_dump(manifest, sort_keys=False))
+    return path
+
+
+def docker(*args: str, check: bool = True) -> str:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check).stdout.strip()
+
+
+def container_id_and_start(name: str) -> str:
+    return docker("inspect", "--format", "{{.Id}} {{.State.StartedAt}}", name)
+
+
+def wait_for(url: str, predicate, timeout: float = 60.0) -> requests.Response:
+    end = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < end:
+        try:
+            last = requests.get(url, timeout=3)
+            if predicate(last):
+                return last
+        except requests.RequestException as exc:
+            last = exc
+        time.sleep(0.5)
+    raise AssertionError(f"{url}: condition not met in {timeout}s; last: {last!r}")
+
+
+class Traffic:
+    """Bounded background traffic to one URL (loopback only), stopped by the test."""
+
+    def __init__(self, url: str, *, interval: float = 0.05) -> None:
+        import threading
+
+        self.url, self.interval = url, interval
+        self.codes: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        deadline = time.monotonic() + 300  # never outlive a test by much
+        with requests.Session() as session:
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                try:
+                    self.codes.append(session.get(self.url, timeout=5).status_code)
+                except requests.RequestException:
+                    self.codes.append(0)
+                time.sleep(self.interval)
+
+    def __enter__(self) -> "Traffic":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)

@@ -1,0 +1,125 @@
+"""The engine on a real Docker host: deploy, what nginx serves, promote round trip, teardown.
+
+One stack is deployed for the module (deploying is the slow part) and the tests
+run in file order against it, as a user would walk through it.
+"""
+from __future__ import annotations
+
+import socket
+
+import pytest
+import requests
+import yaml
+
+from tests.conftest import run_inv
+from tests.integration.stack import Traffic, container_id_and_start, docker, make_project, wait_for
+
+PREFIX = "sdlife"
+PORT = 18080
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory):
+    path = make_project(tmp_path_factory.mktemp("lifecycle"), prefix=PREFIX, base_port=PORT)
+    yield path
+    run_inv(path, "teardown", "--clean")
+
+
+def url(path: str, port: int = PORT) -> str:
+    return f"http://127.0.0.1:{port}{path}"
+
+
+def test_deploy_brings_the_stack_up(manifest):
+    result = run_inv(manifest, "deploy")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "TASK [policy: pre_deploy]" in result.stdout
+    assert "PLAY RECAP" in result.stdout and "failed=0" in result.stdout
+    answer = requests.get(url("/"), timeout=5)
+    assert answer.status_code == 200
+    assert answer.headers["X-Deployed-By"] == "swiftdeploy"
+    body = answer.json()
+    assert body["message"] == "Welcome to SwiftDeploy" and body["mode"] == "stable"
+    assert "X-Mode" not in answer.headers
+    assert (manifest.parent / "docker-compose.yml").is_file() and (manifest.parent / "nginx.conf").is_file()
+
+
+def test_second_deploy_changes_nothing(manifest):
+    result = run_inv(manifest, "deploy")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "changed=0" in result.stdout, result.stdout
+
+
+def test_only_nginx_is_public(manifest):
+    assert docker("port", f"{PREFIX}-app") == ""  # nothing published for the app
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", 3000), timeout=2).close()
+    published = docker("port", f"{PREFIX}-nginx").splitlines()
+    assert any(line.endswith(f"0.0.0.0:{PORT}") for line in published), published
+    admin = [line for line in published if line.startswith(f"{PORT + 1}/tcp")]
+    assert admin and all("127.0.0.1:" in line for line in admin), published
+
+
+def test_operator_endpoints_only_on_the_admin_port(manifest):
+    public = requests.get(url("/metrics"), timeout=5)
+    assert public.status_code == 404 and public.headers["Content-Type"].startswith("application/json")
+    assert public.json()["error"] == "not found"
+    assert requests.post(url("/chaos"), json={"mode": "recover"}, timeout=5).status_code == 404
+    admin = requests.get(url("/metrics", PORT + 1), timeout=5)
+    assert admin.status_code == 200 and "http_requests_total" in admin.text
+
+
+def test_access_log_is_structured(manifest):
+    requests.get(url("/healthz"), timeout=5)
+    logs = docker("logs", "--tail", "20", f"{PREFIX}-nginx")
+    lines = [line for line in logs.splitlines() if "GET /healthz" in line]
+    assert lines, logs
+    timestamp, status, took, upstream, request = lines[-1].split(" | ")
+    assert status == "200" and took.endswith("s") and upstream.endswith(":3000")
+    assert request.startswith("GET /healthz HTTP/1.1")
+
+
+def test_stopped_app_gives_json_502_with_contact(manifest):
+    docker("stop", "--time", "2", f"{PREFIX}-app")
+    try:
+        answer = wait_for(url("/"), lambda r: r.status_code == 502, timeout=30)
+        assert answer.headers["Content-Type"].startswith("application/json")
+        assert answer.headers["X-Deployed-By"] == "swiftdeploy"
+        assert answer.json() == {"error": "bad gateway", "code": 502, "service": "swiftdeploy",
+                                 "contact": "oncall@example.com"}
+        health = run_inv(manifest, "health", "--timeout", "3")
+        assert health.returncode == 5 and "502" in health.stdout, health.stdout
+    finally:
+        docker("start", f"{PREFIX}-app")
+    wait_for(url("/healthz"), lambda r: r.status_code == 200, timeout=60)
+
+
+def test_promote_canary_then_stable(manifest):
+    nginx_before = container_id_and_start(f"{PREFIX}-nginx")
+    app_before = container_id_and_start(f"{PREFIX}-app")
+    result = run_inv(manifest, "promote", "--mode", "canary")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert yaml.safe_load(manifest.read_text())["services"]["mode"] == "canary"
+    answer = requests.get(url("/"), timeout=5)
+    assert answer.headers.get("X-Mode") == "canary" and answer.json()["mode"] == "canary"
+    assert container_id_and_start(f"{PREFIX}-nginx") == nginx_before  # nginx untouched
+    assert container_id_and_start(f"{PREFIX}-app") != app_before
+
+    again = run_inv(manifest, "promote", "--mode", "canary")
+    assert again.returncode == 0 and "already in canary mode" in again.stdout
+
+    with Traffic(url("/")):
+        result = run_inv(manifest, "promote", "--mode", "stable")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "canary: allow" in result.stdout
+    assert requests.get(url("/healthz"), timeout=5).json()["mode"] == "stable"
+    assert container_id_and_start(f"{PREFIX}-nginx") == nginx_before
+
+
+def test_teardown_leaves_nothing(manifest):
+    result = run_inv(manifest, "teardown")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert docker("ps", "-a", "--filter", f"label=com.docker.compose.project={PREFIX}", "--format", "{{.Names}}") == ""
+    assert docker("network", "ls", "--filter", f"name=^{PREFIX}-net$", "--format", "{{.Name}}") == ""
+    assert docker("volume", "ls", "--filter", f"name=^{PREFIX}-logs$", "--format", "{{.Name}}") == ""
+    again = run_inv(manifest, "teardown", "--clean")
+    assert again.returncode == 0 and not (manifest.parent / "docker-compose.yml").exists()

@@ -1,0 +1,83 @@
+"""Malformed inventories: every error names the file and the line, and exits 2."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from swiftlib.errors import InventoryError
+from swiftlib.inventory import load_inventory
+
+MALFORMED = Path(__file__).resolve().parents[1] / "fixtures" / "inventories" / "malformed"
+
+CASES = {
+    "unterminated_range.ini": (3, "unterminated host range"),
+    "bad_section.ini": (2, "invalid section header '[web servers]'"),
+    "unknown_section_type.ini": (4, "unknown type 'kids'"),
+    "undefined_child.ini": (6, "includes undefined group 'missing'"),
+    "host_var_without_eq.ini": (3, "expected key=value host variable after 'web2'"),
+    "vars_without_eq.ini": (5, "expected key=value in [web:vars]"),
+    "vars_for_undefined_group.ini": (4, "[nope:vars]"),
+    "range_width.ini": (2, "same number of digits"),
+    "range_step_zero.ini": (3, "positive integer"),
+    "children_loop.ini": (4, "creates a loop"),
+    "trailing_colon.ini": (3, "reserved for a port"),
+    "invalid_port.ini": (2, "ansible_port must be an integer 1-65535, got '80a'"),
+    "invalid_group_port.ini": (5, "got 70000"),
+    "bad_indent.yml": (6, "invalid YAML"),
+    "hosts_list.yml": (4, "`hosts:` must be a mapping"),
+    "yaml_unterminated_range.yml": (3, "unterminated host range"),
+    "yaml_int_host.yml": (3, "must be a string; quote numbers"),
+    "yaml_not_mapping.yml": (1, "must be a mapping of group names"),
+    "plugin_config.yml": (1, "plugin configuration files are not supported"),
+    "overrides_not_mapping.yml": (3, "swiftdeploy_overrides must be a mapping"),
+    "vaulted_value.yml": (4, "!vault"),
+    "native_unknown_key.yml": (4, "unknown key 'adress'"),
+    "native_undefined_host.yml": (5, "'web9' is not defined under hosts:"),
+    "native_undefined_child.yml": (5, "'db' is not defined under groups:"),
+    "native_bad_port.yml": (4, "got '22x'"),
+}
+
+
+def test_every_malformed_fixture_has_a_case() -> None:
+    assert {p.name for p in MALFORMED.iterdir()} == set(CASES)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_error_names_file_and_line(name: str) -> None:
+    line, fragment = CASES[name]
+    path = MALFORMED / name
+    with pytest.raises(InventoryError) as info:
+        load_inventory(path)
+    err = info.value
+    assert (err.path, err.line) == (str(path), line)
+    assert str(err).startswith(f"{path}:{line}: ")
+    assert fragment in str(err)
+    assert err.exit_code == 2
+
+
+def test_missing_file_and_directory(tmp_path: Path) -> None:
+    with pytest.raises(InventoryError, match="not found"):
+        load_inventory(tmp_path / "nope.ini")
+    with pytest.raises(InventoryError, match="directories are not supported"):
+        load_inventory(tmp_path)
+
+
+def test_executable_script_is_refused(tmp_path: Path) -> None:
+    script = tmp_path / "inventory.py"
+    script.write_text("#!/usr/bin/env python3\nprint('{}')\n")
+    script.chmod(0o755)
+    with pytest.raises(InventoryError, match="scripts are not supported"):
+        load_inventory(script)
+
+
+def test_vault_file_and_bad_utf8(tmp_path: Path) -> None:
+    vaulted = tmp_path / "hosts"
+    vaulted.write_text("$ANSIBLE_VAULT;1.1;AES256\n6162\n")
+    with pytest.raises(InventoryError, match="vault-encrypted"):
+        load_inventory(vaulted)
+    latin = tmp_path / "latin.ini"
+    latin.write_bytes(b"[web]\nweb1\ncaf\xe9\n")
+    with pytest.raises(InventoryError) as info:
+        load_inventory(latin)
+    assert info.value.line == 3

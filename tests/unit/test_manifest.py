@@ -1,0 +1,148 @@
+"""swiftlib.manifest: validation driven by fixture files.
+
+Every tests/fixtures/manifests/bad/*.yaml starts with one or more ``# expect: TEXT``
+lines; loading it must raise ManifestError (exit code 2) whose message contains each
+TEXT exactly. Good manifests load and take the defaults README.md documents.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from swiftlib.errors import ConfigError, ManifestError
+from swiftlib.manifest import DEFAULTS, REQUIRED, build_manifest, deep_merge
+from swiftlib.manifest_file import load_manifest
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "manifests"
+REPO = Path(__file__).resolve().parents[2]
+BAD = sorted((FIXTURES / "bad").glob("*.yaml"))
+PREFIX = "# expect: "
+
+
+def expectations(path: Path) -> list[str]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    found = []
+    for line in lines:
+        if not line.startswith(PREFIX):
+            break
+        found.append(line[len(PREFIX):])
+    return found
+
+
+def test_the_bad_table_is_big_and_well_formed():
+    assert len(BAD) >= 25
+    for path in BAD:
+        assert path.read_text().startswith(PREFIX), f"{path.name}: first line must be '{PREFIX}...'"
+        assert all(expectations(path)), f"{path.name}: empty expectation"
+
+
+@pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
+def test_bad_manifest_is_rejected_with_the_expected_message(path: Path):
+    with pytest.raises(ManifestError) as info:
+        load_manifest(path)
+    err = info.value
+    assert err.exit_code == 2 and isinstance(err, ConfigError)
+    message = str(err)
+    assert message.startswith(f"{path}: "), "the error names the file"
+    for text in expectations(path):
+        assert text in message, f"expected {text!r} in:\n{message}"
+
+
+def test_several_problems_are_reported_together_one_per_line():
+    with pytest.raises(ManifestError) as info:
+        load_manifest(FIXTURES / "bad" / "several_problems.yaml")
+    assert len(info.value.problems) == 3
+    assert str(info.value).splitlines()[1:] == [f"  - {p}" for p in info.value.problems]
+
+
+def test_minimal_manifest_takes_the_documented_defaults():
+    m = load_manifest(FIXTURES / "good" / "minimal.yaml")
+    assert (m.services.image, m.services.port, m.services.mode, m.services.version) == (
+        "swiftdeploy-app:1.0.0", 3000, "stable", "1.0.0")
+    assert m.services.restart_policy == "unless-stopped"
+    assert m.services.container_name == "swiftdeploy-app"
+    assert (m.nginx.port, m.nginx.admin_port, m.nginx.proxy_timeout) == (8080, 8081, 30)
+    assert m.nginx.container_name == "swiftdeploy-nginx"
+    assert (m.opa.image, m.opa.port, m.opa.policies_dir) == ("openpolicyagent/opa:1.4.2", 8181, "./policies")
+    assert (m.opa.decision_timeout_seconds, m.opa.engine) == (2.0, "auto")
+    assert (m.network.name, m.network.driver_type, m.logs_volume) == ("swiftdeploy-net", "bridge", "swiftdeploy-logs")
+    assert m.infrastructure_limits.to_dict() == {"min_disk_free_gb": 10.0, "max_cpu_load": 2.0}
+    assert m.canary_limits.to_dict() == {
+        "max_error_rate": 0.01, "max_p99_latency_ms": 500.0, "evaluation_window_seconds": 60.0, "min_requests": 20}
+    assert (m.audit.history_file, m.audit.report_file) == ("history.jsonl", "audit_report.md")
+    assert m.deploy.project_name == "swiftdeploy" and m.deploy.remote_dir == "swiftdeploy"
+    assert (m.deploy.health_timeout_seconds, m.deploy.connect_timeout_seconds) == (60.0, 10.0)
+
+
+def test_every_field_overrides_its_default():
+    m = load_manifest(FIXTURES / "good" / "every_field.yaml")
+    assert m.services.image == "registry.example.com:5000/team/app:2.1.0-rc.1"
+    assert (m.services.mode, m.services.version, m.services.restart_policy) == ("canary", "2.1.0+build.7", "on-failure")
+    assert m.nginx.contact == "https://status.example.com/contact?team=ops#page"
+    assert (m.nginx.port, m.nginx.admin_port, m.nginx.proxy_timeout) == (80, 9090, 5)
+    assert (m.opa.port, m.opa.engine, m.opa.decision_timeout_seconds) == (9181, "embedded", 0.5)
+    assert (m.network.name, m.network.driver_type) == ("my_net.1", "overlay")
+    assert m.canary_limits.min_requests == 0 and isinstance(m.canary_limits.max_p99_latency_ms, float)
+    assert m.infrastructure_limits.max_cpu_load == 4.0 and isinstance(m.infrastructure_limits.max_cpu_load, float)
+    assert m.deploy.remote_dir == "~/deployments/app" and m.deploy.project_name == "my_project-2"
+
+
+def test_the_projects_own_manifest_is_valid():
+    m = load_manifest(REPO / "manifest.yaml")
+    assert m.services.mode in ("stable", "canary")
+
+
+def test_every_default_is_a_value_the_validator_accepts():
+    raw = yaml.safe_load((FIXTURES / "good" / "minimal.yaml").read_text())
+    explicit = deep_merge(DEFAULTS, raw)
+    assert build_manifest(explicit) == build_manifest(raw)
+    for section, fields in REQUIRED.items():  # required fields have no default to fall back on
+        for name in fields:
+            assert name not in DEFAULTS.get(section, {}), f"{section}.{name} is both required and defaulted"
+
+
+def test_manifest_is_immutable_and_with_mode_copies():
+    m = load_manifest(FIXTURES / "good" / "minimal.yaml")
+    with pytest.raises(AttributeError):
+        m.services.mode = "canary"  # type: ignore[misc]
+    canary = m.with_mode("canary")
+    assert canary.services.mode == "canary" and m.services.mode == "stable"
+    assert canary.nginx == m.nginx
+
+
+def test_overrides_win_and_are_validated_with_a_label():
+    raw = yaml.safe_load((FIXTURES / "good" / "minimal.yaml").read_text())
+    m = build_manifest(raw, overrides={"nginx": {"port": 9000}, "deploy": {"remote_dir": "apps/sd"}})
+    assert m.nginx.port == 9000 and m.nginx.contact == "ops@example.com" and m.deploy.remote_dir == "apps/sd"
+    with pytest.raises(ManifestError) as info:
+        build_manifest(raw, overrides={"nginx": {"prot": 9000}, "opa": 5})
+    assert "override nginx.prot: unknown field" in str(info.value)
+    assert "override opa: expected a mapping of fields, got 5" in str(info.value)
+    with pytest.raises(ManifestError, match=r'nginx\.port: expected an integer 1-65535, got "x"'):
+        build_manifest(raw, overrides={"nginx": {"port": "x"}})
+
+
+def test_build_does_not_mutate_its_input():
+    raw = yaml.safe_load((FIXTURES / "good" / "minimal.yaml").read_text())
+    before = copy.deepcopy(raw)
+    build_manifest(raw, overrides={"nginx": {"port": 9000}})
+    assert raw == before
+
+
+@pytest.mark.parametrize("value", ["a@b.c\n", "a@b.c\r", "x y", "a'b", 'a"b', "a$b", "a{b", "a}b", "a;b", "a\\b", ""])
+def test_contact_refuses_every_character_that_could_break_out(value):
+    raw = yaml.safe_load((FIXTURES / "good" / "minimal.yaml").read_text())
+    raw["nginx"]["contact"] = value
+    with pytest.raises(ManifestError, match=r"^nginx\.contact: expected an email address or URL"):
+        build_manifest(raw)
+
+
+def test_deep_merge_merges_nested_and_copies():
+    base = {"a": {"b": 1, "c": [1]}, "d": 1}
+    out = deep_merge(base, {"a": {"b": 2}, "e": {"f": 1}})
+    assert out == {"a": {"b": 2, "c": [1]}, "d": 1, "e": {"f": 1}}
+    out["a"]["c"].append(2)
+    assert base["a"]["c"] == [1]

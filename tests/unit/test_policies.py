@@ -1,0 +1,262 @@
+"""The policies themselves, their input builders, the decision model and the case runner.
+
+Every case in tests/policy_cases/*.yaml runs through the embedded engine (regopy), one test
+per case; the same tables run through the sidecar engine in test_policy_engines.py.
+"""
+from __future__ import annotations
+
+import math
+import random
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from swiftlib.errors import ConfigError, PolicyEngineError
+from swiftlib.policy import (
+    Case,
+    Decision,
+    EmbeddedEngine,
+    canary_input,
+    check_case,
+    infrastructure_input,
+    load_case_dir,
+    load_cases,
+    run_cases,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+POLICIES = ROOT / "policies"
+CASES = ROOT / "tests" / "policy_cases"
+FIXTURES = ROOT / "tests" / "fixtures" / "policy"
+
+ALL_CASES = load_case_dir(CASES)
+
+
+@pytest.fixture(scope="module")
+def engine() -> EmbeddedEngine:
+    return EmbeddedEngine(POLICIES)
+
+
+# --- the case tables ---------------------------------------------------------------
+
+@pytest.mark.parametrize("case", ALL_CASES, ids=[f"{c.domain}: {c.name}" for c in ALL_CASES])
+def test_policy_case(engine: EmbeddedEngine, case: Case) -> None:
+    result = check_case(engine, case)
+    assert result.passed, result.detail
+
+
+def test_case_tables_cover_both_outcomes_for_both_domains() -> None:
+    for domain in ("infrastructure", "canary"):
+        outcomes = {c.allow for c in ALL_CASES if c.domain == domain}
+        assert outcomes == {True, False}, domain
+
+
+def test_every_passing_decision_has_exactly_one_passed_reason(engine: EmbeddedEngine) -> None:
+    for case in ALL_CASES:
+        decision = engine.decide(case.domain, case.input)
+        if decision.allow:
+            assert len(decision.reasons) == 1
+            assert decision.reasons[0].startswith(f"{case.domain} policy passed")
+        else:
+            assert not any("policy passed" in r for r in decision.reasons), case.name
+
+
+def test_run_cases_reports_a_wrong_expectation(engine: EmbeddedEngine, tmp_path: Path) -> None:
+    table = {
+        "domain": "canary",
+        "cases": [
+            {"name": "claims allow", "input": None, "allow": True, "reasons_contain": ["nope"]},
+            {"name": "claims exact reasons", "input": None, "allow": False, "reasons": ["other"]},
+        ],
+    }
+    (tmp_path / "canary.yaml").write_text(yaml.safe_dump(table))
+    results = run_cases(engine, tmp_path)
+    assert [r.passed for r in results] == [False, False]
+    assert "allow is False, expected True" in results[0].detail
+    assert "no reason contains 'nope'" in results[0].detail
+    assert "expected ['other']" in results[1].detail
+
+
+def test_run_cases_reports_engine_errors_as_failed_cases(tmp_path: Path) -> None:
+    (tmp_path / "missing.yaml").write_text(
+        yaml.safe_dump({"cases": [{"name": "x", "input": {}, "allow": False, "reasons": ["x"]}]})
+    )
+    [result] = run_cases(EmbeddedEngine(POLICIES), tmp_path)
+    assert result.domain == "missing"  # the file name is the default domain
+    assert not result.passed and result.detail.startswith("engine error (no_result)")
+
+
+BAD_TABLES = yaml.safe_load((FIXTURES / "bad_case_tables.yaml").read_text())
+
+
+@pytest.mark.parametrize("entry", BAD_TABLES, ids=[e["name"] for e in BAD_TABLES])
+def test_load_cases_refuses_malformed_tables(entry: dict, tmp_path: Path) -> None:
+    path = tmp_path / "table.yaml"
+    path.write_text(yaml.safe_dump(entry["table"]))
+    with pytest.raises(ConfigError) as caught:
+        load_cases(path)
+    assert entry["error"] in str(caught.value)
+    assert str(path) in str(caught.value)
+
+
+def test_load_case_dir_needs_case_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no \\*.yaml policy case files"):
+        load_case_dir(tmp_path)
+
+
+# --- the policies agree with their written specification -----------------------------
+
+def _random_infra(rng: random.Random) -> tuple[dict, bool]:
+    stats = {"disk_free_gb": rng.choice([0.0, 5.0, 10.0, 10.01, 9.99, rng.uniform(0, 100)]),
+             "cpu_load": rng.choice([0.0, 1.0, 2.0, 2.01, rng.uniform(0, 8)]),
+             "cpu_count": rng.randint(1, 64), "mem_available_mb": rng.uniform(0, 65536)}
+    limits = {"min_disk_free_gb": rng.choice([0.0, 5.0, 10.0, rng.uniform(0, 100)]),
+              "max_cpu_load": rng.choice([0.0, 1.0, 2.0, rng.uniform(0, 8)])}
+    context = rng.choice(["pre_deploy"] * 5 + ["pre_promote"])
+    expected = (context == "pre_deploy" and stats["disk_free_gb"] >= limits["min_disk_free_gb"]
+                and stats["cpu_load"] <= limits["max_cpu_load"])
+    return infrastructure_input(stats, limits, context=context), expected
+
+
+def _random_canary(rng: random.Random) -> tuple[dict, bool]:
+    metrics = {"error_rate": rng.choice([0.0, 0.01, 0.0101, rng.random()]),
+               "p99_latency_ms": rng.choice([0.0, 500.0, 500.5, rng.uniform(0, 2000)]),
+               "requests": rng.choice([0, 19, 20, 21, rng.randint(0, 5000)]),
+               "window_seconds": rng.choice([30.0, 60.0, 300.0])}
+    limits = {"max_error_rate": rng.choice([0.0, 0.01, 0.05, rng.random()]),
+              "max_p99_latency_ms": rng.choice([100.0, 500.0, rng.uniform(0, 2000)]),
+              "min_requests": rng.choice([0, 1, 20, rng.randint(0, 500)])}
+    context = rng.choice(["pre_promote"] * 5 + ["pre_deploy"])
+    expected = (context == "pre_promote" and metrics["requests"] >= limits["min_requests"]
+                and metrics["error_rate"] <= limits["max_error_rate"]
+                and metrics["p99_latency_ms"] <= limits["max_p99_latency_ms"])
+    return canary_input(metrics, limits, context=context), expected
+
+
+@pytest.mark.parametrize("domain,make", [("infrastructure", _random_infra), ("canary", _random_canary)])
+def test_allow_matches_the_specification_for_random_inputs(engine: EmbeddedEngine, domain: str, make) -> None:
+    """Limits come only from the input: the decision follows them wherever they are set."""
+    rng = random.Random(20240601)
+    seen = set()
+    for _ in range(300):
+        document, expected = make(rng)
+        decision = engine.decide(domain, document)
+        assert decision.allow is expected, (document, decision.reasons)
+        # one reason per failed condition, or exactly one passed reason
+        assert decision.reasons, document
+        seen.add(expected)
+    assert seen == {True, False}
+
+
+def test_no_threshold_is_written_in_the_decision_policies() -> None:
+    for name in ("infrastructure.rego", "canary.rego"):
+        text = (POLICIES / name).read_text()
+        code = "\n".join(line.split("#", 1)[0] for line in text.splitlines())
+        code = re.sub(r"contains \[\d+,", "contains [", code)  # reason ordering, not thresholds
+        code = re.sub(r"\bv\[1\]", "v[]", code)  # the message of an [order, message] pair
+        code = re.sub(r'"[^"\n]*"', '""', code)  # message text
+        assert re.findall(r"(?<![\w.])\d+(?:\.\d+)?", code) == [], name
+
+
+def test_policies_use_rego_v1_syntax() -> None:
+    for path in POLICIES.glob("*.rego"):
+        text = path.read_text()
+        assert "import rego.v1" in text, path.name
+        assert "import future.keywords" not in text, path.name
+
+
+# --- input builders -------------------------------------------------------------------
+
+def test_infrastructure_input_coerces_numbers_for_every_engine() -> None:
+    stats = {"disk_free_gb": 3, "cpu_load": 1, "cpu_count": 2.0, "mem_available_mb": 512, "extra": "kept"}
+    limits = {"min_disk_free_gb": 10, "max_cpu_load": 2}
+    document = infrastructure_input(stats, limits)
+    assert document == {
+        "context": "pre_deploy",
+        "stats": {"disk_free_gb": 3.0, "cpu_load": 1.0, "cpu_count": 2, "mem_available_mb": 512.0, "extra": "kept"},
+        "limits": {"min_disk_free_gb": 10.0, "max_cpu_load": 2.0},
+    }
+    assert type(document["stats"]["disk_free_gb"]) is float
+    assert type(document["stats"]["cpu_count"]) is int
+    assert stats["disk_free_gb"] == 3 and type(stats["disk_free_gb"]) is int  # caller's mapping untouched
+
+
+def test_canary_input_keeps_counts_whole_and_rates_float() -> None:
+    document = canary_input(
+        {"error_rate": 0, "p99_latency_ms": 120, "requests": 340.0, "window_seconds": 60},
+        {"max_error_rate": 1, "max_p99_latency_ms": 500, "min_requests": 20.0},
+        context="pre_promote",
+    )
+    assert document["metrics"] == {"error_rate": 0.0, "p99_latency_ms": 120.0, "requests": 340, "window_seconds": 60.0}
+    assert document["limits"] == {"max_error_rate": 1.0, "max_p99_latency_ms": 500.0, "min_requests": 20}
+    assert type(document["metrics"]["requests"]) is int
+    assert type(document["metrics"]["error_rate"]) is float
+
+
+@pytest.mark.parametrize(
+    "value,expected",
+    [("3.2", "3.2"), (None, None), (True, True), ([1], [1]), (float("nan"), None), (float("inf"), None)],
+    ids=["string", "none", "bool", "list", "nan", "inf"],
+)
+def test_builders_never_repair_a_wrong_value(value, expected) -> None:
+    stats = {"disk_free_gb": value, "cpu_load": 0.1, "cpu_count": 1, "mem_available_mb": 1.0}
+    assert infrastructure_input(stats, {})["stats"]["disk_free_gb"] == expected
+
+
+def test_fractional_requests_stay_fractional_so_the_policy_refuses_them(engine: EmbeddedEngine) -> None:
+    document = canary_input(
+        {"error_rate": 0.0, "p99_latency_ms": 1.0, "requests": 20.5, "window_seconds": 60.0},
+        {"max_error_rate": 0.01, "max_p99_latency_ms": 500.0, "min_requests": 20},
+    )
+    assert document["metrics"]["requests"] == 20.5
+    decision = engine.decide("canary", document)
+    assert not decision.allow
+    assert decision.reasons == ("input.metrics.requests must be a whole number, got 20.50",)
+
+
+def test_builder_output_reads_the_same_whatever_number_types_came_in(engine: EmbeddedEngine) -> None:
+    limits = {"min_disk_free_gb": 10, "max_cpu_load": 2}
+    as_int = engine.decide("infrastructure", infrastructure_input(
+        {"disk_free_gb": 3, "cpu_load": 1, "cpu_count": 2, "mem_available_mb": 100}, limits))
+    as_float = engine.decide("infrastructure", infrastructure_input(
+        {"disk_free_gb": 3.0, "cpu_load": 1.0, "cpu_count": 2, "mem_available_mb": 100.0}, limits))
+    assert as_int == as_float
+    assert as_int.reasons == ("disk free 3.00 GB is below the minimum 10.00 GB",)
+
+
+def test_nan_from_a_collector_denies_naming_the_field(engine: EmbeddedEngine) -> None:
+    document = canary_input(
+        {"error_rate": math.nan, "p99_latency_ms": 1.0, "requests": 50, "window_seconds": 60.0},
+        {"max_error_rate": 0.01, "max_p99_latency_ms": 500.0, "min_requests": 20},
+    )
+    decision = engine.decide("canary", document)
+    assert not decision.allow
+    assert decision.reasons == ("input.metrics.error_rate must be a number, got null",)
+
+
+# --- the decision model ---------------------------------------------------------------
+
+SHAPES = yaml.safe_load((FIXTURES / "decision_shapes.yaml").read_text())
+
+
+@pytest.mark.parametrize("entry", SHAPES, ids=[e["name"] for e in SHAPES])
+def test_decision_from_result_validates_shape(entry: dict) -> None:
+    if entry.get("ok"):
+        decision = Decision.from_result(entry["result"], engine="test")
+        assert decision.to_dict() == entry["result"]
+        assert isinstance(decision.reasons, tuple)
+    else:
+        with pytest.raises(PolicyEngineError) as caught:
+            Decision.from_result(entry["result"], engine="test")
+        assert caught.value.reason == "bad_shape"
+        assert caught.value.exit_code == 4
+        assert entry["problem"] in str(caught.value)
+        assert "policy engine 'test'" in str(caught.value)
+
+
+def test_decision_is_immutable() -> None:
+    decision = Decision("canary", "q", True, ("canary policy passed",))
+    with pytest.raises(AttributeError):
+        decision.allow = False  # type: ignore[misc]
