@@ -52,6 +52,19 @@ def _run(json_out: bool = False, quiet: bool = False) -> Iterator[Reporter]:
         raise Exit(code=code)
 
 
+def _number(flag: str, text: str, *, minimum: float = 0.0) -> float | None:
+    """Parse a numeric CLI flag ourselves so a bad value gets exit 2 and a clear message."""
+    if text == "":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"{flag}: expected a number, got {text!r}") from None
+    if value != value or value < minimum:
+        raise UsageError(f"{flag}: expected a number >= {minimum:g}, got {text!r}")
+    return value
+
+
 def _local(ctx: Context, manifest: str):
     from swiftlib.host import Host
     from swiftlib.lifecycle.context import Project, Target
@@ -111,8 +124,10 @@ def validate(ctx: Context, manifest: str = DEFAULT_MANIFEST) -> None:
             preflight.report(checks, "local", reporter)
         project = Project.load(path)
         target = Target.local(project, Host.local(ctx))
-        files = render_step.rendered_files(project, target, choose_engine(target))
-        preflight.report(checks + preflight.host_checks(target, files), target.name, reporter)
+        choice = choose_engine(target)
+        files = render_step.rendered_files(project, target, choice)
+        checks += preflight.host_checks(target, files, include_opa=choice.include_opa)
+        preflight.report(checks, target.name, reporter)
 
 
 @task(help={"manifest": "path to manifest.yaml", "check": "start nothing; say what would happen"})
@@ -127,13 +142,14 @@ def up(ctx: Context, manifest: str = DEFAULT_MANIFEST, check: bool = False) -> N
 
 @task(help={"manifest": "path to manifest.yaml", "timeout": "seconds to wait (default: deploy.health_timeout_seconds)",
             "mode": "also require this mode (stable|canary)"})
-def health(ctx: Context, manifest: str = DEFAULT_MANIFEST, timeout: float = 0, mode: str = "") -> None:
+def health(ctx: Context, manifest: str = DEFAULT_MANIFEST, timeout: str = "", mode: str = "") -> None:
     """Poll /healthz through nginx until healthy or the deadline; exit 5 naming what it last saw."""
     from swiftlib.lifecycle import health as health_step
 
     with _run() as reporter:
         _, target = _local(ctx, manifest)
-        health_step.health(target, reporter, expect_mode=mode or None, deadline=timeout or None)
+        deadline = _number("--timeout", timeout)
+        health_step.health(target, reporter, expect_mode=mode or None, deadline=deadline)
 
 
 @task(help={"manifest": "path to manifest.yaml", "check": "change nothing; report what would change and what the gates decide",
@@ -219,7 +235,7 @@ def policy_test(ctx: Context, manifest: str = DEFAULT_MANIFEST, engine: str = "e
 
 @task(help={"manifest": "path to manifest.yaml", "interval": "seconds between frames", "once": "print one frame and exit",
             "json": "print one frame as JSON and exit"})
-def status(ctx: Context, manifest: str = DEFAULT_MANIFEST, interval: float = 2.0, once: bool = False, json: bool = False) -> None:
+def status(ctx: Context, manifest: str = DEFAULT_MANIFEST, interval: str = "2", once: bool = False, json: bool = False) -> None:
     """Live dashboard: mode, chaos, req/s, error rate, p99, uptime and both policies' decisions (Ctrl-C to stop)."""
     import json as jsonlib
     import time
@@ -229,6 +245,7 @@ def status(ctx: Context, manifest: str = DEFAULT_MANIFEST, interval: float = 2.0
     from swiftlib.lifecycle.status import format_frame, take_frame
 
     try:
+        pause = _number("--interval", interval, minimum=0.1) or 2.0
         project, target = _local(ctx, manifest)
         with gates.policy_engine(project, target, choose_engine(target)) as engine:
             while True:
@@ -242,7 +259,7 @@ def status(ctx: Context, manifest: str = DEFAULT_MANIFEST, interval: float = 2.0
                 print(format_frame(frame), flush=True)
                 if once:
                     return
-                time.sleep(interval)
+                time.sleep(pause)
     except KeyboardInterrupt:
         return
     except SwiftDeployError as exc:
@@ -252,15 +269,15 @@ def status(ctx: Context, manifest: str = DEFAULT_MANIFEST, interval: float = 2.0
 
 @task(help={"mode": "slow, error or recover", "rate": "error probability 0-1 (mode error)",
             "duration": "seconds of delay per request (mode slow)", "manifest": "path to manifest.yaml"})
-def chaos(ctx: Context, mode: str = "", rate: float = -1, duration: float = -1, manifest: str = DEFAULT_MANIFEST) -> None:
+def chaos(ctx: Context, mode: str = "", rate: str = "", duration: str = "", manifest: str = DEFAULT_MANIFEST) -> None:
     """Inject chaos into the canary through the loopback-only admin port (POST /chaos)."""
     from swiftlib.lifecycle.chaos import send_chaos
     from swiftlib.results import StepResult
 
     with _run() as reporter:
         project, target = _local(ctx, manifest)
-        answer = send_chaos(project, target, mode, rate=rate if rate >= 0 else None,
-                            duration=duration if duration >= 0 else None)
+        answer = send_chaos(project, target, mode, rate=_number("--rate", rate),
+                            duration=_number("--duration", duration))
         reporter.record(StepResult("chaos", target.name, "changed", jsonlib_dumps(answer)))
 
 
@@ -303,3 +320,28 @@ ns.add_task(policy_test)
 ns.add_task(status)
 ns.add_task(chaos)
 ns.add_task(audit)
+
+
+@task(help={"inventory": "inventory file (Ansible INI/YAML or SwiftDeploy YAML)", "limit": "Ansible host pattern",
+            "list": "print the resolved inventory as `ansible-inventory --list` JSON", "graph": "print a group tree"})
+def inventory(ctx: Context, inventory: str = "", limit: str = "", list: bool = False, graph: bool = False) -> None:  # noqa: A002
+    """Show how SwiftDeploy resolves an inventory (hosts, groups, variables) before you deploy with it."""
+    from swiftlib.inventory import load_inventory
+    from swiftlib.inventory.output import to_ansible_list, to_graph
+
+    try:
+        if not inventory:
+            raise UsageError("-i/--inventory FILE is required")
+        inv = load_inventory(inventory)
+        for warning in inv.warnings:
+            _err(f"[WARNING]: {warning}")
+        if graph:
+            print(to_graph(inv))
+        else:
+            print(json.dumps(to_ansible_list(inv, limit=limit or None), indent=4, default=str))
+    except SwiftDeployError as exc:
+        _err(f"ERROR: {exc}")
+        raise Exit(code=exc.exit_code)
+
+
+ns.add_task(inventory)

@@ -191,6 +191,11 @@ def docker_import_argv(
     return [*argv, tarball, name]
 
 
+def dockerfile_on(image: str, lines: Sequence[str]) -> str:
+    """A Dockerfile adding metadata ``lines`` on top of ``image`` (built from stdin, no context)."""
+    return "".join(f"{line}\n" for line in [f"FROM {image}", *lines])
+
+
 def docker_build_argv(
     name: str,
     context_dir: str,
@@ -221,7 +226,8 @@ def parse_image_inspect(text: str) -> dict:
 
 def tree_digest_cmdline(directory: str) -> str:
     """Shell line printing one sha256 over every file's path and content under ``directory``."""
-    find = shlex.join(["find", ".", "-type", "f", "!", "-name", "*.pyc", "!", "-path", "*/__pycache__/*", "-print0"])
+    find = shlex.join(["find", ".", "-type", "f", "!", "-name", "*.pyc", "!", "-path", "*/__pycache__/*",
+                       "!", "-path", "./.pytest_cache/*", "-print0"])
     return (
         f"cd {shlex.quote(directory)} && {find} | LC_ALL=C sort -z "
         "| xargs -0 -r sha256sum | sha256sum | cut -d' ' -f1"

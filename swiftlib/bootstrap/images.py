@@ -11,7 +11,7 @@ from typing import Sequence
 from ..errors import CommandFailed
 from ..host import Host
 from . import commands as cmd
-from .rootfs import RECIPE_LABEL, Recipe, import_image, inspect_image
+from .rootfs import RECIPE_LABEL, Recipe, drop_replaced, import_image, inspect_image
 from .steps import Apt, Progress, Step, Timer, no_progress
 
 BASE_IMAGE = "swiftdeploy/python-base:bookworm"
@@ -38,7 +38,8 @@ def base_recipe(packages: Sequence[str] = BASE_PACKAGES) -> Recipe:
 def nginx_recipe() -> Recipe:
     return Recipe(
         packages=NGINX_PACKAGES,
-        changes=(*_ENV, 'CMD ["nginx", "-g", "daemon off;"]', "STOPSIGNAL SIGQUIT", "EXPOSE 80"),
+        changes=(*_ENV, 'CMD ["nginx", "-g", "daemon off;"]', "EXPOSE 80"),
+        dockerfile_lines=("STOPSIGNAL SIGQUIT",),
         labels=(("org.opencontainers.image.description",
                  "nginx built locally from Debian bookworm's nginx-light package (not the Docker Hub image)"),),
         # Like the official image: the default logs go to the container's stdout/stderr.
@@ -129,7 +130,9 @@ def ensure_app_image(
         except CommandFailed as exc:
             failure = exc
             continue
-        size = (inspect_image(host, name) or {}).get("size", 0)
+        built = inspect_image(host, name) or {}
+        drop_replaced(host, found, built)
+        size = built.get("size", 0)
         note = "" if base == preferred_base else f" ({preferred_base} not available)"
         return timer.step("app image", "changed", f"built {name} on {base}{note} ({cmd.human_size(size)})")
     if failure:

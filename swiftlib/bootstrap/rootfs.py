@@ -29,13 +29,16 @@ class Recipe:
     labels: tuple[tuple[str, str], ...] = ()
     # Extra argv run against the root filesystem before packing; "{root}" is replaced by its path.
     tweaks: tuple[tuple[str, ...], ...] = field(default=())
+    # Dockerfile lines `docker import --change` refuses (STOPSIGNAL, HEALTHCHECK): applied by a
+    # metadata-only `docker build` on top of the imported image.
+    dockerfile_lines: tuple[str, ...] = ()
     suite: str = "bookworm"
 
     @property
     def digest(self) -> str:
         return cmd.recipe_digest(
             suite=self.suite, packages=self.packages, changes=self.changes,
-            labels=self.labels, tweaks=self.tweaks,
+            labels=self.labels, tweaks=self.tweaks, dockerfile_lines=self.dockerfile_lines,
         )
 
     def all_labels(self) -> dict[str, str]:
@@ -125,6 +128,7 @@ def _pack(host: Host, root: str, tarball: str) -> None:
 def import_image(host: Host, name: str, recipe: Recipe, progress: Progress, apt: Apt) -> dict:
     """Build (or reuse the cached rootfs of) ``recipe`` and docker-import it as ``name``; return its inspect."""
     tarball = build_tarball(host, recipe, progress, apt)
+    previous = inspect_image(host, name)
     progress(f"docker import {name}")
     host.run(
         cmd.docker_import_argv(
@@ -133,7 +137,18 @@ def import_image(host: Host, name: str, recipe: Recipe, progress: Progress, apt:
         ),
         timeout=600,
     )
-    return inspect_image(host, name) or {}
+    if recipe.dockerfile_lines:
+        host.run(["docker", "build", "-q", "-t", name, "-"], stdin=cmd.dockerfile_on(name, recipe.dockerfile_lines),
+                 timeout=300)
+    current = inspect_image(host, name) or {}
+    drop_replaced(host, previous, current)
+    return current
+
+
+def drop_replaced(host: Host, previous: dict | None, current: dict | None) -> None:
+    """Remove the image a rebuild untagged, so rebuilds do not pile up (kept if still in use)."""
+    if previous and current and previous["id"] != current["id"]:
+        host.run(["docker", "image", "rm", previous["id"]], check=False, timeout=120)
 
 
 def inspect_image(host: Host, name: str) -> dict | None:

@@ -33,9 +33,9 @@ def up(project: Project, target: Target, reporter: Reporter, opts: Options,
     touched = _diff_summary(before, after)
     status = "changed" if touched else "ok"
     msg = f"started/recreated: {', '.join(touched)}" if touched else "all containers already up to date"
-    data = {"services": list(services) or "all", "containers": touched}
+    data = {"step": task, "services": list(services) or "all", "containers": touched}
     if touched:
-        project.audit.append(task, data, host=target.name)
+        project.audit.append("up", data, host=target.name)
     return reporter.record(StepResult(task, target.name, status, msg, data))
 
 

@@ -27,7 +27,7 @@ def deploy(project: Project, target: Target, reporter: Reporter, opts: Options) 
     render_step.render(project, target, reporter, choice, opts)
     files = render_step.rendered_files(project, target, choice)
     manifest_checks, _ = preflight.manifest_checks(project.manifest_path)
-    preflight.report(manifest_checks + preflight.host_checks(target, files), target.name, reporter)
+    preflight.report(manifest_checks + preflight.host_checks(target, files, include_opa=choice.include_opa), target.name, reporter)
     if choice.include_opa:
         compose_steps.up(project, target, reporter, opts, services=["opa"], task="start policy engine")
     if opts.check and choice.include_opa:

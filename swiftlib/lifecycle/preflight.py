@@ -61,17 +61,29 @@ def image_check(target: Target) -> Check:
     return Check("app image present", False, f"{image} is not on {target.name}; run `inv bootstrap` to build it")
 
 
-def port_check(target: Target) -> Check:
-    port = target.manifest.nginx.port
-    name = "nginx port free"
+def port_check(target: Target, *, include_opa: bool = False) -> Check:
+    """The stack's host ports are free, or held by this very stack (a redeploy)."""
+    m = target.manifest
+    wanted = {m.nginx.port: ("nginx.port", m.nginx.container_name),
+              m.nginx.admin_port: ("nginx.admin_port", m.nginx.container_name)}
+    if include_opa:
+        wanted[m.opa.port] = ("opa.port", m.opa.container_name)
     listening = listening_ports(target.host.run(commands.listening_sockets(), check=False).stdout)
-    if port not in listening:
-        return Check(name, True, f"port {port} is free")
-    owners = target.host.run(commands.containers_publishing(port), check=False).stdout.split()
-    if target.manifest.nginx.container_name in owners:
-        return Check(name, True, f"port {port} is held by this stack's nginx (redeploy)")
-    who = f"container {', '.join(owners)}" if owners else "another process"
-    return Check(name, False, f"port {port} is in use by {who}; free it or change nginx.port")
+    problems, ours = [], []
+    for port, (field, owner) in sorted(wanted.items()):
+        if port not in listening:
+            continue
+        holders = target.host.run(commands.containers_publishing(port), check=False).stdout.split()
+        if owner in holders:
+            ours.append(str(port))
+            continue
+        who = f"container {', '.join(holders)}" if holders else "another process"
+        problems.append(f"port {port} ({field}) is in use by {who}")
+    name = "ports free"
+    if problems:
+        return Check(name, False, "; ".join(problems) + "; free it or change the manifest")
+    ports = ", ".join(str(p) for p in sorted(wanted))
+    return Check(name, True, f"ports {ports} free" + (f" (held by this stack: {', '.join(ours)})" if ours else ""))
 
 
 def nginx_check(target: Target, conf_path: str) -> Check:
@@ -98,7 +110,7 @@ def compose_check(target: Target, compose_path: str) -> Check:
     return Check("docker compose config", False, (result.stderr or result.stdout).strip() or "rejected")
 
 
-def host_checks(target: Target, files: dict[str, str]) -> list[Check]:
+def host_checks(target: Target, files: dict[str, str], *, include_opa: bool = False) -> list[Check]:
     """Checks 3-6 on the target host, against freshly rendered file contents."""
     target.workspace.write(f"{SCRATCH}/{NGINX_FILE}", files[NGINX_FILE])
     target.workspace.write(f"{SCRATCH}/{COMPOSE_FILE}", files[COMPOSE_FILE])
@@ -106,7 +118,7 @@ def host_checks(target: Target, files: dict[str, str]) -> list[Check]:
     compose_file = target.workspace.path(f"{SCRATCH}/{COMPOSE_FILE}")
     return [
         _probe("app image present", lambda: image_check(target)),
-        _probe("nginx port free", lambda: port_check(target)),
+        _probe("ports free", lambda: port_check(target, include_opa=include_opa)),
         _probe("nginx -t", lambda: nginx_check(target, conf)),
         _probe("docker compose config", lambda: compose_check(target, compose_file)),
     ]

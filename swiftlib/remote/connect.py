@@ -135,7 +135,7 @@ def _load_known_hosts(client: paramiko.SSHClient, files: list[str]) -> None:
                 raise ConfigError(f"{path}: cannot read known_hosts: {exc.strerror or exc}") from exc
 
 
-def _where(spec: HostSpec, conn: Connection) -> str:
+def _where(conn: Connection) -> str:
     return f"{conn.user}@{conn.host}:{conn.port}"
 
 
@@ -150,38 +150,72 @@ def connect(
     accept_new_host_keys: bool = False,
     known_hosts: str | None = None,
 ) -> Host:
-    """Open an SSH connection to ``spec`` and return ``Host.remote(connection)``.
+    """Open an SSH connection to ``spec`` and return ``Host.remote(connection, name=spec.name)``.
 
     ``known_hosts``: the file to verify against and record new keys in (default:
     ~/.ssh/config's UserKnownHostsFile, else ~/.ssh/known_hosts; the system-wide
     file is also read). Raises HostUnreachable (exit 6), or ConfigError (exit 2)
     when the key file named by the spec does not exist.
     """
-    key_files = []
+    kwargs: dict[str, Any] = {}
     if spec.key_file:
         key_file = os.path.expanduser(spec.key_file)
         if not os.path.isfile(key_file):
             raise ConfigError(f"SSH key file {spec.key_file} not found; fix the host's key setting", host=spec.name)
-        key_files = [key_file]
-    timeout = float(connect_timeout)
-    kwargs: dict[str, Any] = {"timeout": timeout, "banner_timeout": timeout, "auth_timeout": timeout}
-    if key_files:
-        kwargs["key_filename"] = key_files
+        kwargs["key_filename"] = [key_file]
     conn = Connection(spec.address, user=spec.user, port=spec.port, connect_kwargs=kwargs)
-    conn.connect_timeout = None  # the float timeout above wins; Fabric would int() it (0.5 -> none)
+    return open_connection(conn, name=spec.name, connect_timeout=connect_timeout,
+                           accept_new_host_keys=accept_new_host_keys, known_hosts=known_hosts)
+
+
+def open_connection(
+    conn: Connection,
+    *,
+    name: str | None = None,
+    connect_timeout: float | None = None,
+    accept_new_host_keys: bool = False,
+    known_hosts: str | None = None,
+) -> Host:
+    """Verify host keys and open a Connection made elsewhere; return it as a ``Host``.
+
+    For the Connection ``fab -H host task`` hands a task: Fabric's own client
+    accepts any host key (AutoAddPolicy, no known_hosts), so it is replaced by a
+    client with the policy described in the module docstring before connecting.
+    ``connect_timeout`` None keeps Fabric's (``fab -t``/ssh_config) setting.
+    """
+    if conn.is_connected:
+        conn.close()
+    label = name or f"{conn.user}@{conn.host}:{conn.port}"
+    if connect_timeout is not None:
+        timeout: float | None = float(connect_timeout)
+        # Fabric int()s its own connect_timeout (0.5 -> no timeout at all): pass ours to paramiko.
+        conn.connect_timeout = None
+        conn.connect_kwargs = dict(conn.connect_kwargs, timeout=timeout, banner_timeout=timeout, auth_timeout=timeout)
+    else:
+        timeout = conn.connect_timeout
+    given = conn.connect_kwargs.get("key_filename") or []
+    key_files = [given] if isinstance(given, str) else list(given)
+    conn.client = paramiko.SSHClient()
     files = _known_hosts_files(conn, known_hosts)
     _load_known_hosts(conn.client, files)
     conn.client.set_missing_host_key_policy(_AcceptNewKeys(files[0]) if accept_new_host_keys else _RefuseNewKeys())
-    where = _where(spec, conn)
+    _open(conn, label, files[0], key_files, timeout)
+    return Host.remote(conn, name=label)
+
+
+def _open(conn: Connection, name: str, known_hosts: str, key_files: list[str], timeout: float | None) -> None:
+    """``conn.open()`` with every failure translated into a HostUnreachable that says what to do."""
+    where = _where(conn)
+    limit = f"{timeout:g}s" if timeout else "the connect timeout"
     try:
         conn.open()
     except _UnknownHostKey as exc:
         conn.close()
         raise HostUnreachable(
-            f"host key of {exc.hostname} ({exc.key.get_name()} {exc.key.fingerprint}) is not in {files[0]}; "
+            f"host key of {exc.hostname} ({exc.key.get_name()} {exc.key.fingerprint}) is not in {known_hosts}; "
             "check the fingerprint with the host's owner, then rerun with --accept-new-host-keys to record it "
-            f"(or add it yourself: ssh-keyscan -p {conn.port} {conn.host} >> {files[0]})",
-            host=spec.name,
+            f"(or add it yourself: ssh-keyscan -p {conn.port} {conn.host} >> {known_hosts})",
+            host=name,
         ) from exc
     except paramiko.BadHostKeyException as exc:
         conn.close()
@@ -189,9 +223,9 @@ def connect(
             f"HOST KEY CHANGED for {_hostkey_name(conn)}: known_hosts has {exc.expected_key.get_name()} "
             f"{exc.expected_key.fingerprint}, the server offered {exc.key.get_name()} {exc.key.fingerprint}. "
             "Someone may be intercepting the connection (man-in-the-middle), so it was refused. If the host was "
-            f"really re-keyed, remove the old entry with `ssh-keygen -f {files[0]} -R '{_hostkey_name(conn)}'` "
+            f"really re-keyed, remove the old entry with `ssh-keygen -f {known_hosts} -R '{_hostkey_name(conn)}'` "
             "and connect again with --accept-new-host-keys",
-            host=spec.name,
+            host=name,
         ) from exc
     except paramiko.AuthenticationException as exc:
         conn.close()
@@ -199,21 +233,22 @@ def connect(
         raise HostUnreachable(
             f"authentication failed for {where} (tried {tried}the SSH agent and ~/.ssh keys): check the user "
             "and key (`--hosts user@host`, inventory ansible_user / ansible_ssh_private_key_file)",
-            host=spec.name,
+            host=name,
         ) from exc
     except socket.gaierror as exc:
         conn.close()
-        raise HostUnreachable(f"cannot resolve {conn.host}: {exc.strerror or exc}", host=spec.name) from exc
+        raise HostUnreachable(f"cannot resolve {conn.host}: {exc.strerror or exc}", host=name) from exc
     except (socket.timeout, TimeoutError) as exc:
         conn.close()
-        raise HostUnreachable(f"no answer from {where} within {timeout:g}s (connect timeout)", host=spec.name) from exc
+        raise HostUnreachable(f"no answer from {where} within {limit} (connect timeout)", host=name) from exc
     except paramiko.ssh_exception.NoValidConnectionsError as exc:
         conn.close()
-        raise HostUnreachable(f"connection refused by {where}: is sshd running on that port?", host=spec.name) from exc
+        raise HostUnreachable(f"connection refused by {where}: is sshd running on that port?", host=name) from exc
     except (paramiko.SSHException, EOFError, OSError) as exc:
         conn.close()
-        if "banner" in str(exc):
-            raise HostUnreachable(f"no SSH greeting from {where} within {timeout:g}s: is that port an SSH server?",
-                                  host=spec.name) from exc
-        raise HostUnreachable(f"cannot open SSH to {where}: {exc}", host=spec.name) from exc
-    return Host.remote(conn, name=spec.name)
+        # paramiko reports a silent peer as a banner error, or (racing its own thread) as
+        # "No existing session" from the auth step that follows the failed handshake.
+        if "banner" in str(exc) or "No existing session" in str(exc):
+            raise HostUnreachable(f"no SSH greeting from {where} within {limit}: is that port an SSH server?",
+                                  host=name) from exc
+        raise HostUnreachable(f"cannot open SSH to {where}: {exc}", host=name) from exc

@@ -103,3 +103,20 @@ def test_unresolvable_name(known_hosts: Path) -> None:
     spec = HostSpec("nx", "no-such-host.invalid", 22, "root")
     with pytest.raises(HostUnreachable, match="cannot resolve no-such-host.invalid"):
         connect(spec, connect_timeout=2, known_hosts=str(known_hosts))
+
+
+def test_fabric_connection_is_hardened(sshd_factory, known_hosts: Path) -> None:
+    """The Connection `fab -H` hands a task would accept any key; open_connection verifies it."""
+    from fabric import Connection
+
+    from swiftlib.remote.connect import open_connection
+
+    server = sshd_factory(1)
+    conn = Connection(server.address, user="root", port=server.port,
+                      connect_kwargs={"key_filename": [str(server.client.private)]})
+    with pytest.raises(HostUnreachable, match="--accept-new-host-keys"):
+        open_connection(conn, connect_timeout=5, known_hosts=str(known_hosts))
+    host = open_connection(conn, connect_timeout=5, accept_new_host_keys=True, known_hosts=str(known_hosts))
+    assert host.name == f"root@{server.address}:{server.port}"
+    assert host.run(["true"]).ok
+    host.connection.close()
