@@ -65,18 +65,85 @@ def _number(flag: str, text: str, *, minimum: float = 0.0) -> float | None:
     return value
 
 
-def _local(ctx: Context, manifest: str):
-    from swiftlib.host import Host
-    from swiftlib.lifecycle.context import Project, Target
+@contextmanager
+def _single(ctx: Context, manifest: str, hosts: str = "", inventory: str = "", limit: str = "",
+            accept_new_host_keys: bool = False, connect_timeout: str = ""):
+    """Project and target for tasks that watch one host (status, chaos): this machine by default."""
+    from swiftlib.lifecycle.context import Project
+    from swiftlib.lifecycle.fleet import FleetOptions, open_target
 
     project = Project.load(manifest)
-    return project, Target.local(project, Host.local(ctx))
+    specs = _specs(ctx, hosts, inventory, limit)
+    if len(specs) != 1:
+        raise UsageError(f"this task watches one host, but {len(specs)} were selected; narrow it with --limit")
+    opts = FleetOptions(connect_timeout=_number("--connect-timeout", connect_timeout, minimum=0.1),
+                        accept_new_host_keys=accept_new_host_keys)
+    with open_target(project, specs[0], opts, local_ctx=None if _is_fabric(ctx) else ctx) as target:
+        yield project, target
+
+
+def _is_fabric(ctx: Context) -> bool:
+    return type(ctx).__module__.startswith("fabric")
+
+
+def _specs(ctx: Context, hosts: str, inventory: str, limit: str):
+    """Targets from --hosts / --inventory --limit, or the Connection `fab -H` handed us."""
+    from swiftlib.lifecycle.fleet import TargetSpec, target_specs
+
+    if _is_fabric(ctx):
+        from swiftlib.remote.connect import HostSpec
+
+        keys = ctx.connect_kwargs.get("key_filename") or []
+        key = keys if isinstance(keys, str) else (keys[0] if keys else None)
+        spec = HostSpec(f"{ctx.host}:{ctx.port}", ctx.host, ctx.port, ctx.user, key)
+        return [TargetSpec(spec.name, spec)]
+    return target_specs(hosts, inventory, limit)
+
+
+def _fleet(ctx: Context, manifest: str, action, *, hosts: str, inventory: str, limit: str, serial: str = "",
+           max_fail_percentage: str = "", accept_new_host_keys: bool = False, connect_timeout: str = "",
+           json_out: bool = False, lock: str | None = None, check: bool = False) -> None:
+    """Run ``action(project, target, reporter)`` on every selected host, then print the recap."""
+    from swiftlib.lifecycle.context import Project
+    from swiftlib.lifecycle.fleet import FleetOptions, run_fleet
+
+    with _run(json_out=json_out) as reporter:
+        project = Project.load(manifest)
+        specs = _specs(ctx, hosts, inventory, limit)
+        opts = FleetOptions(serial=serial, max_fail_percentage=max_fail_percentage,
+                            connect_timeout=_number("--connect-timeout", connect_timeout, minimum=0.1),
+                            accept_new_host_keys=accept_new_host_keys)
+        run_fleet(project, specs, action, reporter, opts, lock_command=lock, check=check,
+                  local_ctx=None if _is_fabric(ctx) else ctx)
 
 
 def _opts(check: bool, diff: bool):
     from swiftlib.lifecycle.context import Options
 
     return Options(check=check, diff=diff)
+
+
+FLEET_HELP = {
+    "manifest": "path to manifest.yaml",
+    "hosts": "comma-separated [user@]host[:port] to act on over SSH (default: this machine)",
+    "inventory": "inventory file (Ansible INI/YAML or SwiftDeploy YAML)",
+    "limit": "Ansible host pattern selecting inventory hosts",
+    "serial": "hosts per batch: N or N% (default: all at once)",
+    "max-fail-percentage": "stop before the next batch when more than P% of a batch failed",
+    "accept-new-host-keys": "record unknown SSH host keys (changed keys are always refused)",
+    "connect-timeout": "SSH connect timeout in seconds (default: deploy.connect_timeout_seconds)",
+    "json": "print the results and recap as one JSON document",
+}
+
+
+def _help(**extra: str) -> dict[str, str]:
+    return {**FLEET_HELP, **extra}
+
+
+def _single_help(**extra: str) -> dict[str, str]:
+    """Help for tasks that watch one host: no batches, no fleet JSON."""
+    skip = ("serial", "max-fail-percentage", "json")
+    return {**{k: v for k, v in FLEET_HELP.items() if k not in skip}, **extra}
 
 
 @task(help={"manifest": "path to manifest.yaml"})
@@ -97,120 +164,160 @@ def bootstrap(ctx: Context, manifest: str = DEFAULT_MANIFEST) -> None:
                                        f"{step.message} ({step.seconds:.1f}s)"))
 
 
-@task(aliases=["init"], help={"manifest": "path to manifest.yaml", "check": "write nothing; say what would change",
-            "diff": "print a unified diff of each changed file"})
-def render(ctx: Context, manifest: str = DEFAULT_MANIFEST, check: bool = False, diff: bool = False) -> None:
-    """Render docker-compose.yml and nginx.conf from the manifest (changed/ok per file)."""
+@task(aliases=["init"], help=_help(check="write nothing; say what would change",
+                                   diff="print a unified diff of each changed file"))
+def render(ctx: Context, manifest: str = DEFAULT_MANIFEST, check: bool = False, diff: bool = False,
+           hosts: str = "", inventory: str = "", limit: str = "", serial: str = "", max_fail_percentage: str = "",
+           accept_new_host_keys: bool = False, connect_timeout: str = "", json: bool = False) -> None:
+    """Render docker-compose.yml and nginx.conf from the manifest into each host's project directory (changed/ok per file)."""
     from swiftlib.lifecycle import render_step
     from swiftlib.lifecycle.engine_choice import choose_engine
 
-    with _run() as reporter:
-        project, target = _local(ctx, manifest)
+    def action(project, target, reporter):
         render_step.render(project, target, reporter, choose_engine(target), _opts(check, diff))
 
+    _fleet(ctx, manifest, action, hosts=hosts, inventory=inventory, limit=limit, serial=serial,
+           max_fail_percentage=max_fail_percentage, accept_new_host_keys=accept_new_host_keys,
+           connect_timeout=connect_timeout, json_out=json, check=True)
 
-@task(help={"manifest": "path to manifest.yaml"})
-def validate(ctx: Context, manifest: str = DEFAULT_MANIFEST) -> None:
-    """Pre-flight checks (manifest, app image, nginx port, nginx -t, compose config); exit 2 on any FAIL."""
-    from swiftlib.host import Host
+
+@task(help=_help())
+def validate(ctx: Context, manifest: str = DEFAULT_MANIFEST, hosts: str = "", inventory: str = "", limit: str = "",
+             serial: str = "", max_fail_percentage: str = "", accept_new_host_keys: bool = False,
+             connect_timeout: str = "", json: bool = False) -> None:
+    """Pre-flight checks (manifest, app image, ports, nginx -t, compose config), PASS/FAIL each; exit 2 on any FAIL."""
     from swiftlib.lifecycle import preflight, render_step
-    from swiftlib.lifecycle.context import Project, Target
     from swiftlib.lifecycle.engine_choice import choose_engine
 
-    with _run() as reporter:
-        path = Path(manifest).resolve()
-        checks, parsed = preflight.manifest_checks(path)
-        if parsed is None:
+    path = Path(manifest).resolve()
+    checks, parsed = preflight.manifest_checks(path)
+    if parsed is None:
+        with _run(json_out=json) as reporter:
             preflight.report(checks, "local", reporter)
-        project = Project.load(path)
-        target = Target.local(project, Host.local(ctx))
+
+    def action(project, target, reporter):
         choice = choose_engine(target)
         files = render_step.rendered_files(project, target, choice)
-        checks += preflight.host_checks(target, files, include_opa=choice.include_opa)
-        preflight.report(checks, target.name, reporter)
+        preflight.report(checks + preflight.host_checks(target, files, include_opa=choice.include_opa),
+                         target.name, reporter)
+
+    _fleet(ctx, manifest, action, hosts=hosts, inventory=inventory, limit=limit, serial=serial,
+           max_fail_percentage=max_fail_percentage, accept_new_host_keys=accept_new_host_keys,
+           connect_timeout=connect_timeout, json_out=json, check=True)
 
 
-@task(help={"manifest": "path to manifest.yaml", "check": "start nothing; say what would happen"})
-def up(ctx: Context, manifest: str = DEFAULT_MANIFEST, check: bool = False) -> None:
+@task(help=_help(check="start nothing; say what would happen"))
+def up(ctx: Context, manifest: str = DEFAULT_MANIFEST, check: bool = False, hosts: str = "", inventory: str = "",
+       limit: str = "", serial: str = "", max_fail_percentage: str = "", accept_new_host_keys: bool = False,
+       connect_timeout: str = "", json: bool = False) -> None:
     """`docker compose up -d` for the rendered stack (no gates; prefer `inv deploy`)."""
     from swiftlib.lifecycle import compose_steps
 
-    with _run() as reporter:
-        project, target = _local(ctx, manifest)
+    def action(project, target, reporter):
         compose_steps.up(project, target, reporter, _opts(check, False))
 
+    _fleet(ctx, manifest, action, hosts=hosts, inventory=inventory, limit=limit, serial=serial,
+           max_fail_percentage=max_fail_percentage, accept_new_host_keys=accept_new_host_keys,
+           connect_timeout=connect_timeout, json_out=json, lock="up", check=check)
 
-@task(help={"manifest": "path to manifest.yaml", "timeout": "seconds to wait (default: deploy.health_timeout_seconds)",
-            "mode": "also require this mode (stable|canary)"})
-def health(ctx: Context, manifest: str = DEFAULT_MANIFEST, timeout: str = "", mode: str = "") -> None:
+
+@task(help=_help(timeout="seconds to wait (default: deploy.health_timeout_seconds)",
+                 mode="also require this mode (stable|canary)"))
+def health(ctx: Context, manifest: str = DEFAULT_MANIFEST, timeout: str = "", mode: str = "", hosts: str = "",
+           inventory: str = "", limit: str = "", serial: str = "", max_fail_percentage: str = "",
+           accept_new_host_keys: bool = False, connect_timeout: str = "", json: bool = False) -> None:
     """Poll /healthz through nginx until healthy or the deadline; exit 5 naming what it last saw."""
     from swiftlib.lifecycle import health as health_step
 
-    with _run() as reporter:
-        _, target = _local(ctx, manifest)
-        deadline = _number("--timeout", timeout)
+    deadline = _number("--timeout", timeout) if timeout else None
+
+    def action(project, target, reporter):
         health_step.health(target, reporter, expect_mode=mode or None, deadline=deadline)
 
+    _fleet(ctx, manifest, action, hosts=hosts, inventory=inventory, limit=limit, serial=serial,
+           max_fail_percentage=max_fail_percentage, accept_new_host_keys=accept_new_host_keys,
+           connect_timeout=connect_timeout, json_out=json, check=True)
 
-@task(help={"manifest": "path to manifest.yaml", "check": "change nothing; report what would change and what the gates decide",
-            "diff": "show diffs of the rendered files"})
-def deploy(ctx: Context, manifest: str = DEFAULT_MANIFEST, check: bool = False, diff: bool = False) -> None:
-    """render → validate → policy(pre_deploy) → up → health. Exit 3 if the policy denies (nothing started)."""
+
+@task(help=_help(check="change nothing; report what would change and what the gates decide",
+                 diff="show diffs of the rendered files"))
+def deploy(ctx: Context, manifest: str = DEFAULT_MANIFEST, check: bool = False, diff: bool = False, hosts: str = "",
+           inventory: str = "", limit: str = "", serial: str = "", max_fail_percentage: str = "",
+           accept_new_host_keys: bool = False, connect_timeout: str = "", json: bool = False) -> None:
+    """render → validate → policy(pre_deploy) → up → health on each host. Exit 3 if a policy denies (nothing started there)."""
     from swiftlib.lifecycle import flows
 
-    with _run() as reporter:
-        project, target = _local(ctx, manifest)
+    def action(project, target, reporter):
         flows.deploy(project, target, reporter, _opts(check, diff))
 
+    _fleet(ctx, manifest, action, hosts=hosts, inventory=inventory, limit=limit, serial=serial,
+           max_fail_percentage=max_fail_percentage, accept_new_host_keys=accept_new_host_keys,
+           connect_timeout=connect_timeout, json_out=json, lock="deploy", check=check)
 
-@task(help={"mode": "canary or stable", "manifest": "path to manifest.yaml",
-            "check": "change nothing; report the gate's decision and what would change"})
-def promote(ctx: Context, mode: str = "", manifest: str = DEFAULT_MANIFEST, check: bool = False) -> None:
+
+@task(help=_help(mode="canary or stable", check="change nothing; report the gate's decision and what would change"))
+def promote(ctx: Context, mode: str = "", manifest: str = DEFAULT_MANIFEST, check: bool = False, hosts: str = "",
+            inventory: str = "", limit: str = "", serial: str = "", max_fail_percentage: str = "",
+            accept_new_host_keys: bool = False, connect_timeout: str = "", json: bool = False) -> None:
     """Switch the app to --mode canary|stable. Going to stable asks the canary policy first (exit 3 if denied)."""
     from swiftlib.lifecycle import flows
 
-    with _run() as reporter:
-        if mode not in ("canary", "stable"):
-            raise UsageError(f"--mode: expected canary or stable, got {mode!r}")
-        project, target = _local(ctx, manifest)
+    if mode not in ("canary", "stable"):
+        _err(f"ERROR: --mode: expected canary or stable, got {mode!r}")
+        raise Exit(code=UsageError.exit_code)
+
+    def action(project, target, reporter):
         flows.promote(project, target, reporter, _opts(check, False), mode,
-                      on_wait=lambda s: _emit(f"  ... measuring the canary for {s:g}s"))
+                      on_wait=None if json else (lambda s: _emit(f"  ... [{target.name}] measuring the canary for {s:g}s")))
+
+    _fleet(ctx, manifest, action, hosts=hosts, inventory=inventory, limit=limit, serial=serial,
+           max_fail_percentage=max_fail_percentage, accept_new_host_keys=accept_new_host_keys,
+           connect_timeout=connect_timeout, json_out=json, lock="promote", check=check)
 
 
-@task(help={"manifest": "path to manifest.yaml", "clean": "also delete the generated files",
-            "check": "remove nothing; say what would be removed"})
-def teardown(ctx: Context, manifest: str = DEFAULT_MANIFEST, clean: bool = False, check: bool = False) -> None:
+@task(help=_help(clean="also delete the generated files", check="remove nothing; say what would be removed"))
+def teardown(ctx: Context, manifest: str = DEFAULT_MANIFEST, clean: bool = False, check: bool = False, hosts: str = "",
+             inventory: str = "", limit: str = "", serial: str = "", max_fail_percentage: str = "",
+             accept_new_host_keys: bool = False, connect_timeout: str = "", json: bool = False) -> None:
     """Remove the stack's containers, network and volume (--clean: and generated files)."""
     from swiftlib.lifecycle import compose_steps
 
-    with _run() as reporter:
-        project, target = _local(ctx, manifest)
+    def action(project, target, reporter):
         compose_steps.teardown(project, target, reporter, _opts(check, False), clean=clean)
+
+    _fleet(ctx, manifest, action, hosts=hosts, inventory=inventory, limit=limit, serial=serial,
+           max_fail_percentage=max_fail_percentage, accept_new_host_keys=accept_new_host_keys,
+           connect_timeout=connect_timeout, json_out=json, lock="teardown", check=check)
 
 
 ns = Collection(bootstrap, render, validate, up, health, deploy, promote, teardown)
 
 
 
-@task(name="opa-check", help={"context": "pre_deploy (infrastructure policy) or pre_promote (canary policy)",
-                             "manifest": "path to manifest.yaml", "json": "print the decision as JSON"})
-def opa_check(ctx: Context, context: str = "pre_deploy", manifest: str = DEFAULT_MANIFEST, json: bool = False) -> None:
+@task(name="opa-check", help=_help(context="pre_deploy (infrastructure policy) or pre_promote (canary policy)"))
+def opa_check(ctx: Context, context: str = "pre_deploy", manifest: str = DEFAULT_MANIFEST, hosts: str = "",
+              inventory: str = "", limit: str = "", serial: str = "", max_fail_percentage: str = "",
+              accept_new_host_keys: bool = False, connect_timeout: str = "", json: bool = False) -> None:
     """Ask the policy engine now and print its decision: exit 0 allow, 3 deny, 4 engine failure."""
     from swiftlib.lifecycle import canary_window, gates
     from swiftlib.lifecycle.engine_choice import choose_engine
 
-    with _run(json_out=json) as reporter:
-        if context not in ("pre_deploy", "pre_promote"):
-            raise UsageError(f"--context: expected pre_deploy or pre_promote, got {context!r}")
-        project, target = _local(ctx, manifest)
-        choice = choose_engine(target)
-        with gates.policy_engine(project, target, choice) as engine:
+    if context not in ("pre_deploy", "pre_promote"):
+        _err(f"ERROR: --context: expected pre_deploy or pre_promote, got {context!r}")
+        raise Exit(code=UsageError.exit_code)
+
+    def action(project, target, reporter):
+        with gates.policy_engine(project, target, choose_engine(target)) as engine:
             if context == "pre_deploy":
                 gates.infrastructure_gate(project, target, reporter, engine)
             else:
-                window = canary_window.measure(target, on_wait=None if json else
-                                               (lambda s: _emit(f"  ... measuring the canary for {s:g}s"))).to_dict()
+                wait = None if json else (lambda s: _emit(f"  ... [{target.name}] measuring the canary for {s:g}s"))
+                window = canary_window.measure(target, on_wait=wait).to_dict()
                 gates.canary_gate(project, target, reporter, engine, window)
+
+    _fleet(ctx, manifest, action, hosts=hosts, inventory=inventory, limit=limit, serial=serial,
+           max_fail_percentage=max_fail_percentage, accept_new_host_keys=accept_new_host_keys,
+           connect_timeout=connect_timeout, json_out=json, check=True)
 
 
 @task(name="policy-test", help={"manifest": "path to manifest.yaml", "engine": "embedded (default) or sidecar"})
@@ -221,8 +328,7 @@ def policy_test(ctx: Context, manifest: str = DEFAULT_MANIFEST, engine: str = "e
     from swiftlib.policy.cases import run_cases
     from swiftlib.results import StepResult
 
-    with _run() as reporter:
-        project, target = _local(ctx, manifest)
+    with _run() as reporter, _single(ctx, manifest) as (project, target):
         with gates.policy_engine(project, target, EngineChoice(engine, "--engine")) as policy_engine:
             results = run_cases(policy_engine, HERE / "tests" / "policy_cases")
         failed = [r for r in results if not r.passed]
@@ -233,9 +339,11 @@ def policy_test(ctx: Context, manifest: str = DEFAULT_MANIFEST, engine: str = "e
                                    f"{len(results) - len(failed)}/{len(results)} cases passed", {}, 1 if failed else 0))
 
 
-@task(help={"manifest": "path to manifest.yaml", "interval": "seconds between frames", "once": "print one frame and exit",
-            "json": "print one frame as JSON and exit"})
-def status(ctx: Context, manifest: str = DEFAULT_MANIFEST, interval: str = "2", once: bool = False, json: bool = False) -> None:
+@task(help=_single_help(interval="seconds between frames", once="print one frame and exit",
+                 json="print one frame as JSON and exit"))
+def status(ctx: Context, manifest: str = DEFAULT_MANIFEST, interval: str = "2", once: bool = False, json: bool = False,
+           hosts: str = "", inventory: str = "", limit: str = "", accept_new_host_keys: bool = False,
+           connect_timeout: str = "") -> None:
     """Live dashboard: mode, chaos, req/s, error rate, p99, uptime and both policies' decisions (Ctrl-C to stop)."""
     import json as jsonlib
     import time
@@ -246,8 +354,8 @@ def status(ctx: Context, manifest: str = DEFAULT_MANIFEST, interval: str = "2", 
 
     try:
         pause = _number("--interval", interval, minimum=0.1) or 2.0
-        project, target = _local(ctx, manifest)
-        with gates.policy_engine(project, target, choose_engine(target)) as engine:
+        with _single(ctx, manifest, hosts, inventory, limit, accept_new_host_keys, connect_timeout) as (project, target), \
+                gates.policy_engine(project, target, choose_engine(target)) as engine:
             while True:
                 frame = take_frame(target, engine)
                 project.audit.append("status_scrape", {k: v for k, v in frame.items() if k != "host_stats"}, host=target.name)
@@ -267,15 +375,17 @@ def status(ctx: Context, manifest: str = DEFAULT_MANIFEST, interval: str = "2", 
         raise Exit(code=exc.exit_code)
 
 
-@task(help={"mode": "slow, error or recover", "rate": "error probability 0-1 (mode error)",
-            "duration": "seconds of delay per request (mode slow)", "manifest": "path to manifest.yaml"})
-def chaos(ctx: Context, mode: str = "", rate: str = "", duration: str = "", manifest: str = DEFAULT_MANIFEST) -> None:
+@task(help=_single_help(mode="slow, error or recover", rate="error probability 0-1 (mode error)",
+                 duration="seconds of delay per request (mode slow)"))
+def chaos(ctx: Context, mode: str = "", rate: str = "", duration: str = "", manifest: str = DEFAULT_MANIFEST,
+          hosts: str = "", inventory: str = "", limit: str = "", accept_new_host_keys: bool = False,
+          connect_timeout: str = "") -> None:
     """Inject chaos into the canary through the loopback-only admin port (POST /chaos)."""
     from swiftlib.lifecycle.chaos import send_chaos
     from swiftlib.results import StepResult
 
-    with _run() as reporter:
-        project, target = _local(ctx, manifest)
+    with _run() as reporter, _single(ctx, manifest, hosts, inventory, limit, accept_new_host_keys,
+                                     connect_timeout) as (project, target):
         answer = send_chaos(project, target, mode, rate=_number("--rate", rate),
                             duration=_number("--duration", duration))
         reporter.record(StepResult("chaos", target.name, "changed", jsonlib_dumps(answer)))

@@ -7,6 +7,7 @@ and ends with a recap whose counts and exit code follow DESIGN.md.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -107,8 +108,14 @@ class Reporter:
         self.recap = Recap()
         self.results: list[StepResult] = []
         self._last_task: str | None = None
+        self._lock = threading.Lock()  # hosts of a batch record from their own threads
 
     def record(self, result: StepResult, detail: Iterable[str] = ()) -> StepResult:
+        with self._lock:
+            self._record(result, detail)
+        return result
+
+    def _record(self, result: StepResult, detail: Iterable[str]) -> None:
         self.results.append(result)
         self.recap.add(result)
         if not self.quiet:
@@ -119,7 +126,6 @@ class Reporter:
             self.emit(format_result(result))
             for line in detail:
                 self.emit(line)
-        return result
 
     def note(self, text: str) -> None:
         if not self.quiet:

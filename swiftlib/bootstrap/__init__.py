@@ -26,7 +26,8 @@ from .rootfs import CACHE_DIR
 from .steps import Apt, Progress, Step, no_progress
 
 __all__ = [
-    "BASE_IMAGE", "BASE_PACKAGES", "CACHE_DIR", "DOCKERD_LOG", "NGINX_IMAGE", "Step", "bootstrap",
+    "BASE_IMAGE", "BASE_PACKAGES", "CACHE_DIR", "DOCKERD_LOG", "NGINX_IMAGE", "Apt", "Progress", "Step",
+    "bootstrap", "no_progress",
     "ensure_app_image", "ensure_base_image", "ensure_compose_v2", "ensure_docker_engine",
     "ensure_nginx_image",
 ]

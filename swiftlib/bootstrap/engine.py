@@ -3,50 +3,59 @@ from __future__ import annotations
 
 import time
 
-from ..errors import CommandFailed
+from ..errors import CommandFailed, ConfigError
 from ..host import Host
 from . import commands as cmd
-from .steps import Apt, Progress, Step, Timer, has_command, no_progress, require_root
+from .steps import Apt, Progress, Step, Timer, has_command, is_root, no_progress, require_root
 
 DOCKERD_LOG = "/var/log/swiftdeploy-dockerd.log"
 DOCKER_WAIT_SECONDS = 60.0
 
 
-def docker_answers(host: Host) -> bool:
-    return host.succeeds(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=30)
+def server_version(host: Host) -> str | None:
+    """The engine's version when `docker info` answers, else None."""
+    result = host.run(["docker", "info", "--format", "{{.ServerVersion}}"], check=False, timeout=30)
+    version = result.stdout.strip() if result.ok else ""
+    return version or None
 
 
 def ensure_docker_engine(host: Host, progress: Progress = no_progress, *, apt: Apt | None = None) -> Step:
     """A Docker engine answers `docker info` on ``host``: install docker.io and start dockerd if needed.
 
-    Raises ConfigError when it must act but is not root, CommandFailed when dockerd does
-    not come up within DOCKER_WAIT_SECONDS (with the tail of its log).
+    Raises ConfigError when it must act but is not root, CommandFailed when dockerd dies
+    or does not answer within DOCKER_WAIT_SECONDS (with the tail of its log).
     """
     timer = Timer()
-    if docker_answers(host):
-        version = host.run(["docker", "info", "--format", "{{.ServerVersion}}"]).stdout.strip()
+    version = server_version(host)
+    if version:
         return timer.step("docker engine", "ok", f"Docker engine {version} is running")
+    running = host.succeeds(["pgrep", "-x", "dockerd"])
+    if running and not is_root(host):
+        raise ConfigError(
+            f"dockerd runs on {host.name} but `docker info` fails for this user: add the user to "
+            "the docker group (then log in again) or run the bootstrap as root.",
+            host=host.name,
+        )
     require_root(host, "installing and starting the Docker engine")
     apt = apt or Apt(host, progress)
     done: list[str] = []
     if not (has_command(host, "dockerd") and has_command(host, "docker")):
-        done += [f"installed {' '.join(apt.install(['docker.io', 'iptables']))}"]
-    if host.succeeds(["pgrep", "-x", "dockerd"]):
+        done.append(f"installed {' '.join(apt.install(['docker.io', 'iptables']))}")
+    if running:
         progress("dockerd is already starting; waiting for it")
     else:
         progress(f"starting dockerd (log: {DOCKERD_LOG})")
         host.shell(cmd.dockerd_start_cmdline(DOCKERD_LOG), timeout=30)
         done.append("started dockerd")
     deadline = time.monotonic() + DOCKER_WAIT_SECONDS
-    while not docker_answers(host):
-        if time.monotonic() > deadline:
+    while not (version := server_version(host)):
+        gone = not host.succeeds(["pgrep", "-x", "dockerd"])
+        if gone or time.monotonic() > deadline:
             log = host.run(cmd.tail_argv(DOCKERD_LOG), check=False).stdout
-            raise CommandFailed(
-                "dockerd", -1, log or "(empty log)", host=host.name,
-                hint=f"dockerd did not answer `docker info` within {DOCKER_WAIT_SECONDS:.0f}s; see {DOCKERD_LOG}",
-            )
+            why = "dockerd exited" if gone else f"dockerd did not answer within {DOCKER_WAIT_SECONDS:.0f}s"
+            raise CommandFailed("dockerd", -1, log or "(empty log)", host=host.name,
+                                hint=f"{why}; see {DOCKERD_LOG} on {host.name}")
         time.sleep(1)
-    version = host.run(["docker", "info", "--format", "{{.ServerVersion}}"]).stdout.strip()
     return timer.step("docker engine", "changed", f"{', '.join(done)}; Docker engine {version} answers")
 
 
@@ -56,7 +65,7 @@ def compose_version(host: Host) -> tuple[int, int, int] | None:
 
 
 def _is_v2(version: tuple[int, int, int] | None) -> bool:
-    return bool(version) and version[0] >= 2
+    return version is not None and version[0] >= 2
 
 
 def _link_debian_plugin(host: Host) -> bool:

@@ -49,7 +49,9 @@ def deploy(project: Project, target: Target, reporter: Reporter, opts: Options) 
 def promote(project: Project, target: Target, reporter: Reporter, opts: Options, mode: str,
             on_wait: Callable[[float], None] | None = None) -> Project:
     """Switch the app to ``mode``; returns the reloaded project. No-op (ok) if already there."""
-    current = target.manifest.services.mode
+    # What runs on the host is the truth; the manifest may already say `mode` after
+    # another host of the fleet was promoted.
+    current = target.read_state().get("mode") or target.manifest.services.mode
     if current == mode:
         reporter.record(StepResult("promote", target.name, "ok", f"already in {mode} mode; nothing to do"))
         return project
@@ -64,10 +66,11 @@ def promote(project: Project, target: Target, reporter: Reporter, opts: Options,
     if opts.check:
         reporter.record(StepResult("promote", target.name, "changed", f"would switch {current} → {mode}"))
         return project
-    set_mode(project.manifest_path, mode)
+    edited = set_mode(project.manifest_path, mode)
     project = project.reload()
     target.manifest = target.manifest.with_mode(mode)
-    reporter.record(StepResult("manifest", target.name, "changed", f"services.mode: {current} → {mode}"))
+    reporter.record(StepResult("manifest", target.name, "changed" if edited else "ok",
+                               f"services.mode: {current} → {mode}" if edited else f"services.mode already {mode}"))
     render_step.render(project, target, reporter, choice, opts)
     compose_steps.recreate_app(project, target, reporter)
     health.health(target, reporter, expect_mode=mode)

@@ -27,6 +27,7 @@ from swiftlib.bootstrap import (
 from swiftlib.bootstrap.commands import parse_compose_version
 from swiftlib.bootstrap.images import APP_HASH_LABEL
 from swiftlib.bootstrap.rootfs import BUILT_FROM_LABEL, inspect_image
+from swiftlib.bootstrap.steps import require_root
 from swiftlib.errors import ConfigError
 from swiftlib.host import Host
 
@@ -179,8 +180,16 @@ class _AsNobody:
         return self._ctx.run(wrapped, **kwargs)
 
 
-def test_not_root_and_no_engine_reachable_says_root_is_needed():
+def test_a_user_who_cannot_reach_the_running_engine_is_told_what_to_do():
     host = Host(_AsNobody(), name="nobody@local")
     assert not host.succeeds(["docker", "info"]), "nobody must not reach the root-owned docker socket"
-    with pytest.raises(ConfigError, match="needs root"):
+    with pytest.raises(ConfigError, match="docker group") as caught:
         ensure_docker_engine(host)
+    assert caught.value.exit_code == 2
+
+
+def test_installing_as_a_non_root_user_says_root_is_needed():
+    host = Host(_AsNobody(), name="nobody@local")
+    with pytest.raises(ConfigError, match="needs root on host nobody@local"):
+        require_root(host, "installing docker compose v2")
+    require_root(Host.local(), "anything")  # root passes

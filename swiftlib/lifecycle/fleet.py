@@ -1,0 +1,154 @@
+"""Run a lifecycle action on one host or many: this machine, `--hosts`, or an inventory.
+
+``target_specs`` turns the CLI's host arguments into ``TargetSpec``s; ``run_fleet``
+opens each target (an SSH connection and the remote project directory, or this
+machine), prepares a remote host (policies, images), takes the host's deploy lock
+for mutating actions and runs the action, batch by batch (``--serial``), the hosts
+of a batch in parallel threads. A host's failure never stops the others; the recap
+gives each host's counts and the run's exit code.
+"""
+from __future__ import annotations
+
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from ..errors import SwiftDeployError, UsageError
+from ..host import Host
+from ..manifest import build_manifest
+from ..manifest_file import load_raw
+from ..results import Reporter, StepResult
+from .context import Project, Target
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    name: str
+    ssh: Any = None  # swiftlib.remote.connect.HostSpec, or None for this machine
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_local(self) -> bool:
+        return self.ssh is None
+
+
+@dataclass(frozen=True)
+class FleetOptions:
+    serial: str = ""
+    max_fail_percentage: str = ""
+    connect_timeout: float | None = None
+    accept_new_host_keys: bool = False
+    parallel: bool = True
+
+
+def target_specs(hosts: str = "", inventory: str = "", limit: str = "") -> list[TargetSpec]:
+    """The hosts a run acts on: this machine by default."""
+    if hosts and inventory:
+        raise UsageError("--hosts and --inventory cannot be combined; use one")
+    if hosts:
+        from ..remote.connect import parse_host_list
+
+        if limit:
+            raise UsageError("--limit needs --inventory")
+        return [TargetSpec(spec.name, spec) for spec in parse_host_list(hosts)]
+    if inventory:
+        from ..inventory import load_inventory
+        from ..remote.connect import HostSpec
+
+        specs = []
+        for host in load_inventory(inventory).select(limit or None):
+            ssh = None if host.connection == "local" else HostSpec.from_inventory(host)
+            specs.append(TargetSpec(host.name, ssh, host.manifest_overrides()))
+        return specs
+    if limit:
+        raise UsageError("--limit needs --inventory")
+    return [TargetSpec("local")]
+
+
+@contextmanager
+def open_target(project: Project, spec: TargetSpec, opts: FleetOptions, *, local_ctx: Any = None) -> Iterator[Target]:
+    """A Target for ``spec``, with the manifest as it applies to that host."""
+    manifest = project.manifest
+    if spec.overrides:
+        manifest = build_manifest(load_raw(project.manifest_path), overrides=spec.overrides)
+    if spec.is_local:
+        host = Host.local(local_ctx)
+        target = Target.local(project, host)
+        target.manifest = manifest
+        if spec.name != "local":
+            host.name = spec.name
+        yield target
+        return
+    from ..remote.connect import connect
+    from ..remote.workspace import RemoteWorkspace
+
+    timeout = opts.connect_timeout or manifest.deploy.connect_timeout_seconds
+    host = connect(spec.ssh, connect_timeout=timeout, accept_new_host_keys=opts.accept_new_host_keys)
+    host.name = spec.name
+    try:
+        workspace = RemoteWorkspace(host, manifest.deploy.remote_dir)
+        yield Target(host, workspace, manifest, address=spec.ssh.address, overrides=spec.overrides)
+    finally:
+        host.connection.close()
+
+
+def prepare_remote(project: Project, target: Target, reporter: Reporter, *, check: bool) -> None:
+    """Put policies and images on a remote host (only what is missing or changed)."""
+    if not target.host.is_remote:
+        return
+    from ..remote.images import ensure_image
+
+    if check:
+        reporter.record(StepResult("prepare host", target.name, "skipped", "check mode: nothing uploaded"))
+        return
+    policies_dir = target.manifest.opa.policies_dir.removeprefix("./").rstrip("/")
+    changed = target.workspace.sync_dir(project.policies_dir, policies_dir)
+    images = [target.manifest.services.image, target.manifest.nginx.image]
+    local = Host.local()
+    if local.succeeds(["docker", "image", "inspect", target.manifest.opa.image]):
+        images.append(target.manifest.opa.image)
+    shipped = [image for image in images if ensure_image(local, target.host, image) == "changed"]
+    what = [f"policies: {', '.join(changed)}"] if changed else []
+    what += [f"image {image} (docker save | ssh | docker load)" for image in shipped]
+    reporter.record(StepResult("prepare host", target.name, "changed" if what else "ok",
+                               "; ".join(what) if what else "policies and images already on the host"))
+
+
+def run_fleet(
+    project: Project,
+    specs: list[TargetSpec],
+    action: Callable[[Project, Target, Reporter], Any],
+    reporter: Reporter,
+    opts: FleetOptions,
+    *,
+    lock_command: str | None = None,
+    check: bool = False,
+    local_ctx: Any = None,
+) -> None:
+    """Run ``action`` on every target; record unreachable/failed hosts that no step recorded."""
+    from ..remote import lock as deploy_lock
+    from ..remote.batches import parse_max_fail_percentage, parse_serial
+    from ..remote.runner import run_on_hosts
+
+    serial = parse_serial(opts.serial) if opts.serial else None
+    max_fail = parse_max_fail_percentage(opts.max_fail_percentage) if opts.max_fail_percentage else None
+
+    def on_host(spec: TargetSpec) -> str:
+        with ExitStack() as stack:
+            target = stack.enter_context(open_target(project, spec, opts, local_ctx=local_ctx))
+            if lock_command and not check:
+                stack.enter_context(deploy_lock.acquire(target.host, target.workspace, lock_command))
+            prepare_remote(project, target, reporter, check=check)
+            action(project, target, reporter)
+        return "ok"
+
+    outcomes = run_on_hosts(specs, on_host, serial=serial, max_fail_percentage=max_fail, parallel=opts.parallel)
+    recorded = {r.host for r in reporter.results if r.status in ("failed", "unreachable")}
+    for name, outcome in outcomes.items():
+        if outcome.status in ("failed", "unreachable") and name not in recorded:
+            error = outcome.error
+            code = error.exit_code if isinstance(error, SwiftDeployError) else 1
+            reporter.record(StepResult("connect" if outcome.status == "unreachable" else "run", name,
+                                       outcome.status, outcome.msg, {}, code))
+        elif outcome.status == "skipped":
+            reporter.record(StepResult("run", name, "skipped", "not run: an earlier batch failed too often"))
