@@ -102,7 +102,7 @@ def _specs(ctx: Context, hosts: str, inventory: str, limit: str):
 
 def _fleet(ctx: Context, manifest: str, action, *, hosts: str, inventory: str, limit: str, serial: str = "",
            max_fail_percentage: str = "", accept_new_host_keys: bool = False, connect_timeout: str = "",
-           json_out: bool = False, lock: str | None = None, check: bool = False) -> None:
+           json_out: bool = False, lock: str | None = None, check: bool = False, prepare: bool = True) -> None:
     """Run ``action(project, target, reporter)`` on every selected host, then print the recap."""
     from swiftlib.lifecycle.context import Project
     from swiftlib.lifecycle.fleet import FleetOptions, run_fleet
@@ -114,7 +114,7 @@ def _fleet(ctx: Context, manifest: str, action, *, hosts: str, inventory: str, l
                             connect_timeout=_number("--connect-timeout", connect_timeout, minimum=0.1),
                             accept_new_host_keys=accept_new_host_keys)
         run_fleet(project, specs, action, reporter, opts, lock_command=lock, check=check,
-                  local_ctx=None if _is_fabric(ctx) else ctx)
+                  local_ctx=None if _is_fabric(ctx) else ctx, prepare=prepare)
 
 
 def _opts(check: bool, diff: bool):
@@ -287,7 +287,7 @@ def teardown(ctx: Context, manifest: str = DEFAULT_MANIFEST, clean: bool = False
 
     _fleet(ctx, manifest, action, hosts=hosts, inventory=inventory, limit=limit, serial=serial,
            max_fail_percentage=max_fail_percentage, accept_new_host_keys=accept_new_host_keys,
-           connect_timeout=connect_timeout, json_out=json, lock="teardown", check=check)
+           connect_timeout=connect_timeout, json_out=json, lock="teardown", check=check, prepare=False)
 
 
 ns = Collection(bootstrap, render, validate, up, health, deploy, promote, teardown)
@@ -307,7 +307,7 @@ def opa_check(ctx: Context, context: str = "pre_deploy", manifest: str = DEFAULT
         raise Exit(code=UsageError.exit_code)
 
     def action(project, target, reporter):
-        with gates.policy_engine(project, target, choose_engine(target)) as engine:
+        with gates.policy_engine(project, target, choose_engine(target), reporter=reporter) as engine:
             if context == "pre_deploy":
                 gates.infrastructure_gate(project, target, reporter, engine)
             else:
@@ -455,3 +455,47 @@ def inventory(ctx: Context, inventory: str = "", limit: str = "", list: bool = F
 
 
 ns.add_task(inventory)
+
+
+@task(help=_help(status="show who holds the deploy lock on each host (the default)",
+                 release="remove the lock when its run is gone (stale) or it is ours",
+                 force="with --release: remove the lock even while its holder looks alive"))
+def lock(ctx: Context, manifest: str = DEFAULT_MANIFEST, status: bool = False, release: bool = False,
+         force: bool = False, hosts: str = "", inventory: str = "", limit: str = "", serial: str = "",
+         max_fail_percentage: str = "", accept_new_host_keys: bool = False, connect_timeout: str = "",
+         json: bool = False) -> None:
+    """Show (--status, the default) or remove (--release [--force]) the deploy lock on each host."""
+    from swiftlib.remote import lock as deploy_lock
+    from swiftlib.results import StepResult
+
+    if status and release:
+        _err("ERROR: --status and --release cannot be combined; use one")
+        raise Exit(code=UsageError.exit_code)
+    if force and not release:
+        _err("ERROR: --force only applies to --release")
+        raise Exit(code=UsageError.exit_code)
+
+    def action(project, target, reporter):
+        if release:
+            info = deploy_lock.release(target.host, target.workspace, force=force)
+            if info is None:
+                reporter.record(StepResult("lock release", target.name, "ok", "no deploy lock was held"))
+            else:
+                reporter.record(StepResult("lock release", target.name, "changed", f"released the lock of {info.describe()}"))
+            return
+        info = deploy_lock.status(target.host, target.workspace)
+        if info is None:
+            reporter.record(StepResult("lock status", target.name, "ok", "free: no deploy lock held"))
+            return
+        stale = info.stale_reason()
+        note = f"; looks stale ({stale}): `inv lock --release` removes it" if stale else ""
+        reporter.record(StepResult("lock status", target.name, "ok", f"held by {info.describe()}{note}",
+                                   {"holder": info.holder, "pid": info.pid, "time": info.time,
+                                    "command": info.command, "message": info.message, "stale": stale}))
+
+    _fleet(ctx, manifest, action, hosts=hosts, inventory=inventory, limit=limit, serial=serial,
+           max_fail_percentage=max_fail_percentage, accept_new_host_keys=accept_new_host_keys,
+           connect_timeout=connect_timeout, json_out=json, check=True, prepare=False)
+
+
+ns.add_task(lock)

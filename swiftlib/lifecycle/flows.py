@@ -33,7 +33,7 @@ def deploy(project: Project, target: Target, reporter: Reporter, opts: Options) 
     if opts.check and choice.include_opa:
         reporter.record(StepResult("policy: pre_deploy", target.name, "skipped", "check mode: the OPA sidecar is not started"))
     else:
-        with gates.policy_engine(project, target, choice) as engine:
+        with gates.policy_engine(project, target, choice, reporter=reporter) as engine:
             gates.infrastructure_gate(project, target, reporter, engine)
     up = compose_steps.up(project, target, reporter, opts)
     if opts.check:
@@ -61,7 +61,7 @@ def promote(project: Project, target: Target, reporter: Reporter, opts: Options,
         reporter.record(StepResult("canary window", target.name, "ok",
                                    f"{window['requests']} requests, error rate {window['error_rate']:.2%}, "
                                    f"p99 {window['p99_latency_ms']:.0f} ms over {window['window_seconds']:.0f}s", window))
-        with gates.policy_engine(project, target, choice) as engine:
+        with gates.policy_engine(project, target, choice, reporter=reporter) as engine:
             gates.canary_gate(project, target, reporter, engine, window)
     if opts.check:
         reporter.record(StepResult("promote", target.name, "changed", f"would switch {current} → {mode}"))

@@ -22,8 +22,13 @@ QUESTIONS = {"infrastructure": "pre_deploy", "canary": "pre_promote"}
 
 
 @contextmanager
-def policy_engine(project: Project, target: Target, choice: EngineChoice, *, ready_seconds: float = 30.0) -> Iterator[Any]:
-    """The engine to ask: in-process Rego, or the OPA sidecar on the target's loopback."""
+def policy_engine(project: Project, target: Target, choice: EngineChoice, *, ready_seconds: float = 30.0,
+                  reporter: Reporter | None = None) -> Iterator[Any]:
+    """The engine to ask: in-process Rego, or the OPA sidecar on the target's loopback.
+
+    A sidecar that never becomes ready is a policy engine failure like any other:
+    audited, reported, exit 4.
+    """
     if choice.engine == "embedded":
         yield EmbeddedEngine(project.policies_dir)
         return
@@ -32,7 +37,15 @@ def policy_engine(project: Project, target: Target, choice: EngineChoice, *, rea
     opa = target.manifest.opa
     with target.loopback(opa.port) as base_url:
         engine = SidecarEngine(base_url, opa.decision_timeout_seconds)
-        engine.wait_ready(ready_seconds)
+        try:
+            engine.wait_ready(ready_seconds)
+        except PolicyEngineError as exc:
+            exc.host = target.name
+            data = {"engine": "sidecar", "reason": exc.reason, "message": exc.message}
+            project.audit.append("policy_engine_failure", data, host=target.name)
+            if reporter is not None:
+                reporter.record(StepResult("policy engine", target.name, "failed", exc.message, data, exc.exit_code))
+            raise
         yield engine
 
 

@@ -115,6 +115,31 @@ def test_promote_canary_then_stable(manifest):
     assert container_id_and_start(f"{PREFIX}-nginx") == nginx_before
 
 
+def test_check_mode_touches_nothing(manifest):
+    names = [f"{PREFIX}-app", f"{PREFIX}-nginx"]
+    before = {name: container_id_and_start(name) for name in names}
+    original = manifest.read_bytes()
+    rendered = (manifest.parent / "nginx.conf").read_bytes()
+    # A pending change: --check --diff must show it and write nothing.
+    manifest.write_text(manifest.read_text().replace("proxy_timeout: 30", "proxy_timeout: 45"))
+    edited = manifest.read_bytes()
+    try:
+        deploy = run_inv(manifest, "deploy", "--check", "--diff")
+        assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+        assert "would change: nginx.conf" in deploy.stdout
+        assert "+    proxy_read_timeout 45s;" in deploy.stdout
+        assert "skipping: [local]" in deploy.stdout  # up is skipped in check mode
+        promote = run_inv(manifest, "promote", "--mode", "canary", "--check")
+        assert promote.returncode == 0 and "would switch stable → canary" in promote.stdout, promote.stdout
+        teardown = run_inv(manifest, "teardown", "--check")
+        assert teardown.returncode == 0 and "would remove" in teardown.stdout, teardown.stdout
+        assert manifest.read_bytes() == edited
+        assert (manifest.parent / "nginx.conf").read_bytes() == rendered
+        assert {name: container_id_and_start(name) for name in names} == before
+    finally:
+        manifest.write_bytes(original)
+
+
 def test_teardown_leaves_nothing(manifest):
     result = run_inv(manifest, "teardown")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Benchmark SwiftDeploy on this machine; every figure comes with a baseline from the same run.
+
+    .venv/bin/python scripts/bench.py [--rounds 5]
+
+Measures (median of rounds where repeatable):
+  - `inv render` (warm)             vs  `inv --list` (Invoke's own start-up: the floor for any task)
+  - `inv deploy` (warm, no change)  vs  `docker compose up -d` on the same running stack (what a script does)
+  - `inv deploy` (cold)             vs  the same, for scale
+  - policy decision latency: embedded (regopy, in-process) vs sidecar (HTTP to the OPA stand-in container)
+  - `inv promote --mode stable`     vs  the canary evaluation window it must wait
+Runs on loopback only and tears down what it started.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.conftest import run_inv  # noqa: E402
+from tests.integration.stack import Traffic, make_project  # noqa: E402
+
+PREFIX, PORT = "sdbench", 22080
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def must(result: subprocess.CompletedProcess) -> None:
+    if result.returncode != 0:
+        raise SystemExit(f"benchmark step failed (exit {result.returncode}):\n{result.stdout}\n{result.stderr}")
+
+
+def median_time(fn, rounds: int) -> float:
+    return statistics.median(timed(fn) for _ in range(rounds))
+
+
+def decision_latency(engine, domain: str, policy_input: dict, n: int = 200) -> float:
+    engine.decide(domain, policy_input)  # warm-up (compile / connection)
+    start = time.perf_counter()
+    for _ in range(n):
+        engine.decide(domain, policy_input)
+    return (time.perf_counter() - start) / n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="swiftdeploy-bench-") as tmp:
+        manifest = make_project(Path(tmp), prefix=PREFIX, base_port=PORT)
+        try:
+            inv_floor = median_time(lambda: must(subprocess.run([sys.executable, "-m", "invoke", "-r", str(REPO), "--list"],
+                                                                capture_output=True, text=True)), args.rounds)
+            must(run_inv(manifest, "render"))
+            figures["render_s"] = median_time(lambda: must(run_inv(manifest, "render")), args.rounds)
+            figures["invoke_floor_s"] = inv_floor
+
+            must(run_inv(manifest, "teardown", "--clean"))
+            figures["deploy_cold_s"] = timed(lambda: must(run_inv(manifest, "deploy")))
+            figures["deploy_warm_s"] = median_time(lambda: must(run_inv(manifest, "deploy")), args.rounds)
+            compose = ["docker", "compose", "-f", str(manifest.parent / "docker-compose.yml"), "-p", PREFIX, "up", "-d"]
+            figures["compose_up_warm_s"] = median_time(
+                lambda: subprocess.run(compose, capture_output=True, check=True), args.rounds)
+
+            from swiftlib.policy import EmbeddedEngine
+            from swiftlib.policy.inputs import canary_input
+
+            sample = canary_input({"error_rate": 0.0, "p99_latency_ms": 20.0, "requests": 100, "window_seconds": 30.0},
+                                  {"max_error_rate": 0.01, "max_p99_latency_ms": 500.0, "min_requests": 20})
+            figures["decision_embedded_ms"] = 1000 * decision_latency(EmbeddedEngine(REPO / "policies"), "canary", sample)
+            figures.update(sidecar_latency(sample))
+
+            must(run_inv(manifest, "promote", "--mode", "canary"))
+            with Traffic(f"http://127.0.0.1:{PORT}/"):
+                figures["promote_stable_s"] = timed(lambda: must(run_inv(manifest, "promote", "--mode", "stable")))
+            figures["evaluation_window_s"] = 4.0
+        finally:
+            run_inv(manifest, "teardown", "--clean")
+    report(figures)
+
+
+def sidecar_latency(sample: dict) -> dict[str, float]:
+    """Decision latency through HTTP to the OPA stand-in container (the sidecar code path)."""
+    from swiftlib.policy.sidecar import SidecarEngine
+    from tests.opa_standin.build import prepare_context
+
+    image, name, port = "swiftdeploy-test/opa-standin:local", "sdbench-opa", 22181
+    with tempfile.TemporaryDirectory() as ctx:
+        context = prepare_context(ctx)
+        subprocess.run(["docker", "build", "-q", "--build-arg", "BASE_IMAGE=swiftdeploy/python-base:bookworm",
+                        "-t", image, str(context)], check=True, capture_output=True)
+    subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+    subprocess.run(["docker", "run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8181",
+                    "-v", f"{REPO / 'policies'}:/policies:ro", image], check=True, capture_output=True)
+    try:
+        engine = SidecarEngine(f"http://127.0.0.1:{port}", 2.0)
+        engine.wait_ready(30)
+        return {"decision_sidecar_ms": 1000 * decision_latency(engine, "canary", sample)}
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+
+
+def report(f: dict[str, float]) -> None:
+    rows = [
+        ("inv render (warm)", f"{f['render_s']:.2f} s", f"{f['render_s'] / f['invoke_floor_s']:.2f}x Invoke start-up ({f['invoke_floor_s']:.2f} s)"),
+        ("inv deploy (warm, no change)", f"{f['deploy_warm_s']:.2f} s",
+         f"{f['deploy_warm_s'] / f['compose_up_warm_s']:.2f}x bare `docker compose up -d` ({f['compose_up_warm_s']:.2f} s)"),
+        ("inv deploy (cold)", f"{f['deploy_cold_s']:.2f} s", f"{f['deploy_cold_s'] / f['compose_up_warm_s']:.2f}x bare compose up"),
+        ("decision, embedded", f"{f['decision_embedded_ms']:.2f} ms", "1.00x (baseline)"),
+        ("decision, sidecar (HTTP)", f"{f['decision_sidecar_ms']:.2f} ms",
+         f"{f['decision_sidecar_ms'] / f['decision_embedded_ms']:.2f}x embedded"),
+        ("inv promote --mode stable", f"{f['promote_stable_s']:.2f} s",
+         f"{f['promote_stable_s'] / f['evaluation_window_s']:.2f}x the {f['evaluation_window_s']:g} s window it waits"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    for name, value, ratio in rows:
+        print(f"{name:<{width}}  {value:>10}  {ratio}")
+    print(json.dumps(f, indent=2))
+
+
+if __name__ == "__main__":
+    main()
