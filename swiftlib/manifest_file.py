@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError as RuamelError
 
 from .errors import ManifestError
 from .fileio import atomic_write_text
@@ -90,6 +88,10 @@ _SCALAR = re.compile(r"""^(?:"(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s#,\[\]{}]+)"""
 
 def replace_scalar(text: str, key_path: tuple[str, ...], new_value: str) -> str:
     """Return ``text`` with the plain string scalar at ``key_path`` replaced, all else untouched."""
+    # ruamel is only needed to locate the scalar; importing it lazily keeps every other task's start-up fast.
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError as RuamelError
+
     try:
         doc = YAML(typ="rt").load(text)
         node = doc

@@ -13,7 +13,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-from ..errors import SwiftDeployError, UsageError
+from ..errors import LockHeld, SwiftDeployError, UsageError
 from ..host import Host
 from ..manifest import build_manifest
 from ..manifest_file import load_raw
@@ -124,8 +124,13 @@ def run_fleet(
     lock_command: str | None = None,
     check: bool = False,
     local_ctx: Any = None,
+    prepare: bool = True,
 ) -> None:
-    """Run ``action`` on every target; record unreachable/failed hosts that no step recorded."""
+    """Run ``action`` on every target; record unreachable/failed hosts that no step recorded.
+
+    ``prepare`` False: the action needs neither policies nor images on the host
+    (teardown, lock), so none are shipped.
+    """
     from ..remote import lock as deploy_lock
     from ..remote.batches import parse_max_fail_percentage, parse_serial
     from ..remote.runner import run_on_hosts
@@ -137,8 +142,13 @@ def run_fleet(
         with ExitStack() as stack:
             target = stack.enter_context(open_target(project, spec, opts, local_ctx=local_ctx))
             if lock_command and not check:
-                stack.enter_context(deploy_lock.acquire(target.host, target.workspace, lock_command))
-            prepare_remote(project, target, reporter, check=check)
+                try:
+                    stack.enter_context(deploy_lock.acquire(target.host, target.workspace, lock_command))
+                except LockHeld as exc:  # name the step in the output, not a generic "run"
+                    reporter.record(StepResult("deploy lock", target.name, "failed", exc.message, {}, exc.exit_code))
+                    raise
+            if prepare:
+                prepare_remote(project, target, reporter, check=check)
             action(project, target, reporter)
         return "ok"
 
@@ -151,4 +161,4 @@ def run_fleet(
             reporter.record(StepResult("connect" if outcome.status == "unreachable" else "run", name,
                                        outcome.status, outcome.msg, {}, code))
         elif outcome.status == "skipped":
-            reporter.record(StepResult("run", name, "skipped", "not run: an earlier batch failed too often"))
+            reporter.record(StepResult("run", name, "skipped", outcome.msg or "not run: an earlier batch failed too often"))

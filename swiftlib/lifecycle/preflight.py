@@ -6,6 +6,7 @@ real generated files.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -116,12 +117,15 @@ def host_checks(target: Target, files: dict[str, str], *, include_opa: bool = Fa
     target.workspace.write(f"{SCRATCH}/{COMPOSE_FILE}", files[COMPOSE_FILE])
     conf = target.workspace.path(f"{SCRATCH}/{NGINX_FILE}")
     compose_file = target.workspace.path(f"{SCRATCH}/{COMPOSE_FILE}")
-    return [
-        _probe("app image present", lambda: image_check(target)),
-        _probe("ports free", lambda: port_check(target, include_opa=include_opa)),
-        _probe("nginx -t", lambda: nginx_check(target, conf)),
-        _probe("docker compose config", lambda: compose_check(target, compose_file)),
+    probes = [
+        ("app image present", lambda: image_check(target)),
+        ("ports free", lambda: port_check(target, include_opa=include_opa)),
+        ("nginx -t", lambda: nginx_check(target, conf)),
+        ("docker compose config", lambda: compose_check(target, compose_file)),
     ]
+    # The checks are independent host round trips (nginx -t starts a container): run them together.
+    with ThreadPoolExecutor(max_workers=len(probes)) as pool:
+        return list(pool.map(lambda probe: _probe(*probe), probes))
 
 
 def report(checks: list[Check], target_name: str, reporter: Reporter) -> StepResult:
