@@ -33,7 +33,8 @@ def deploy(project: Project, target: Target, reporter: Reporter, opts: Options) 
     if opts.check and choice.include_opa:
         reporter.record(StepResult("policy: pre_deploy", target.name, "skipped", "check mode: the OPA sidecar is not started"))
     else:
-        with gates.policy_engine(project, target, choice, reporter=reporter) as engine:
+        # Just started: allow the OPA container time to load the policies.
+        with gates.policy_engine(project, target, choice, reporter=reporter, ready_seconds=30.0) as engine:
             gates.infrastructure_gate(project, target, reporter, engine)
     up = compose_steps.up(project, target, reporter, opts)
     if opts.check:

@@ -22,7 +22,7 @@ QUESTIONS = {"infrastructure": "pre_deploy", "canary": "pre_promote"}
 
 
 @contextmanager
-def policy_engine(project: Project, target: Target, choice: EngineChoice, *, ready_seconds: float = 30.0,
+def policy_engine(project: Project, target: Target, choice: EngineChoice, *, ready_seconds: float | None = None,
                   reporter: Reporter | None = None) -> Iterator[Any]:
     """The engine to ask: in-process Rego, or the OPA sidecar on the target's loopback.
 
@@ -38,7 +38,8 @@ def policy_engine(project: Project, target: Target, choice: EngineChoice, *, rea
     with target.loopback(opa.port) as base_url:
         engine = SidecarEngine(base_url, opa.decision_timeout_seconds)
         try:
-            engine.wait_ready(ready_seconds)
+            # A sidecar that is already up answers at once; give one that is starting a little time.
+            engine.wait_ready(ready_seconds if ready_seconds is not None else max(3.0, 3 * opa.decision_timeout_seconds))
         except PolicyEngineError as exc:
             exc.host = target.name
             data = {"engine": "sidecar", "reason": exc.reason, "message": exc.message}

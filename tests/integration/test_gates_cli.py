@@ -1,0 +1,132 @@
+"""The policy gates as a user meets them: `inv opa-check` and `inv deploy` exit codes, audit events,
+and nothing started when a gate says no.
+
+The sidecar cases talk to a local HTTP server that answers as OPA's REST API documents
+(`GET /health` 200 {}, `POST /v1/data/<path>` 200 {"result": ...}) and evaluates the real
+policies with the embedded engine; failures are injected per test.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from tests.conftest import REPO, run_inv
+from tests.integration.stack import docker, make_project
+
+OPA_PORT = 23181
+
+
+class FakeOpa(BaseHTTPRequestHandler):
+    mode = "real"  # real | status500 | no_result | not_json
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _answer(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._answer(200, b"{}") if self.path == "/health" else self._answer(404, b"{}")
+
+    def do_POST(self) -> None:  # noqa: N802
+        from swiftlib.policy import EmbeddedEngine
+
+        payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        domain = self.path.split("/")[4]
+        if self.mode == "status500":
+            return self._answer(500, b'{"code":"internal_error","message":"boom"}')
+        if self.mode == "no_result":
+            return self._answer(200, b"{}")
+        if self.mode == "not_json":
+            return self._answer(200, b"<html>proxy error</html>")
+        decision = EmbeddedEngine(REPO / "policies").decide(domain, payload["input"])
+        self._answer(200, json.dumps({"result": decision.to_dict()}).encode())
+
+
+@pytest.fixture
+def fake_opa():
+    server = ThreadingHTTPServer(("127.0.0.1", OPA_PORT), FakeOpa)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield FakeOpa
+    server.shutdown()
+    server.server_close()
+    FakeOpa.mode = "real"
+
+
+def sidecar_project(tmp_path, **limits):
+    infra = {"min_disk_free_gb": 0.5, "max_cpu_load": 1000.0, **limits}
+    return make_project(tmp_path, prefix="sdgate", base_port=23080,
+                        opa={"engine": "sidecar", "port": OPA_PORT}, policy_limits={"infrastructure": infra})
+
+
+def events(manifest) -> list[dict]:
+    path = manifest.parent / "history.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_opa_check_allows_through_the_sidecar(tmp_path, fake_opa):
+    manifest = sidecar_project(tmp_path)
+    result = run_inv(manifest, "opa-check", "--context", "pre_deploy", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["results"][0]["data"]["allow"] is True and doc["exit_code"] == 0
+    assert events(manifest)[-1]["event_type"] == "policy_check"
+
+
+def test_opa_check_denies_with_exit_3(tmp_path, fake_opa):
+    manifest = sidecar_project(tmp_path, min_disk_free_gb=1e6)
+    result = run_inv(manifest, "opa-check")
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "is below the minimum" in result.stdout
+    assert events(manifest)[-1]["event_type"] == "policy_violation"
+
+
+@pytest.mark.parametrize("mode, expected", [
+    ("status500", "500"),
+    ("no_result", "no decision"),
+    ("not_json", "JSON"),
+])
+def test_opa_check_fails_closed_on_bad_answers(tmp_path, fake_opa, mode, expected):
+    fake_opa.mode = mode
+    manifest = sidecar_project(tmp_path)
+    result = run_inv(manifest, "opa-check")
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert expected in result.stdout
+    last = events(manifest)[-1]
+    assert last["event_type"] == "policy_engine_failure" and last["data"]["engine"] == "sidecar"
+
+
+def test_opa_check_fails_closed_when_nothing_listens(tmp_path):
+    manifest = sidecar_project(tmp_path)
+    result = run_inv(manifest, "opa-check")
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert events(manifest)[-1]["event_type"] == "policy_engine_failure"
+
+
+def test_denied_deploy_starts_nothing(tmp_path):
+    manifest = make_project(tmp_path, prefix="sddeny", base_port=23280,
+                            policy_limits={"infrastructure": {"min_disk_free_gb": 1e6, "max_cpu_load": 1000.0}})
+    result = run_inv(manifest, "deploy")
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "infrastructure policy denied" in result.stdout
+    assert docker("ps", "-a", "--filter", "label=com.docker.compose.project=sddeny", "--format", "{{.Names}}") == ""
+    kinds = [e["event_type"] for e in events(manifest)]
+    assert "policy_violation" in kinds and "up" not in kinds and "deploy" not in kinds
+
+
+def test_invalid_manifest_renders_and_starts_nothing(tmp_path):
+    manifest = make_project(tmp_path, prefix="sdbad", base_port=23380)
+    manifest.write_text(manifest.read_text().replace("port: 23380", 'port: "80a"'))
+    for task in ("render", "deploy", "validate"):
+        result = run_inv(manifest, task)
+        assert result.returncode == 2, (task, result.stdout, result.stderr)
+        assert 'nginx.port: expected an integer 1-65535, got "80a"' in result.stdout + result.stderr
+    assert not (tmp_path / "docker-compose.yml").exists() and not (tmp_path / "nginx.conf").exists()
