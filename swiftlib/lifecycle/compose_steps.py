@@ -17,6 +17,21 @@ def snapshot(target: Target) -> dict[str, str]:
     return {name: rest for name, rest in rows}
 
 
+def expected_containers(target: Target, services: Sequence[str] = ()) -> list[str]:
+    """Container names the rendered compose file defines (for the named services, or all)."""
+    import yaml
+
+    try:
+        defined = yaml.safe_load(target.workspace.read(COMPOSE_FILE) or "") or {}
+    except yaml.YAMLError:
+        defined = {}
+    m = target.manifest
+    # The manifest's own services even when the file is not written yet (a --check before the first deploy).
+    names = {"app": m.services.container_name, "nginx": m.nginx.container_name}
+    names.update({name: spec.get("container_name", name) for name, spec in (defined.get("services") or {}).items()})
+    return [names[s] for s in (services or names) if s in names]
+
+
 def _diff_summary(before: dict[str, str], after: dict[str, str]) -> list[str]:
     return sorted(name for name in set(before) | set(after) if before.get(name) != after.get(name))
 
@@ -24,9 +39,14 @@ def _diff_summary(before: dict[str, str], after: dict[str, str]) -> list[str]:
 def up(project: Project, target: Target, reporter: Reporter, opts: Options,
        services: Sequence[str] = (), task: str = "up") -> StepResult:
     """`docker compose up -d` (all services, or the named ones); changed if a container changed."""
-    if opts.check:
-        return reporter.record(StepResult(task, target.name, "skipped", "check mode: no container started"))
     before = snapshot(target)
+    if opts.check:
+        missing = [n for n in expected_containers(target, services) if not before.get(n, "").endswith(" running")]
+        if missing:
+            return reporter.record(StepResult(task, target.name, "changed", f"would start: {', '.join(missing)}",
+                                              {"check": True, "containers": missing}))
+        return reporter.record(StepResult(task, target.name, "ok", "check mode: all containers running",
+                                          {"check": True}))
     argv = commands.compose_up(target.project_dir, target.compose_project, services)
     target.host.run(argv, timeout=600, hint="see `docker compose logs` in the project directory")
     after = snapshot(target)

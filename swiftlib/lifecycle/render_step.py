@@ -22,10 +22,10 @@ def render(project: Project, target: Target, reporter: Reporter, engine: EngineC
     verb = "would change" if opts.check else "changed"
     msg = f"{verb}: {', '.join(changed)}" if changed else "up to date: " + ", ".join(files)
     detail = [c.diff.rstrip("\n") for c in changes if c.diff] if opts.diff else []
-    result = StepResult(
-        "render", target.name, "changed" if changed else "ok", msg,
-        {"files": {c.name: c.status for c in changes}, "engine": engine.engine, "check": opts.check},
-    )
+    data = {"files": {c.name: c.status for c in changes}, "engine": engine.engine, "check": opts.check}
+    if opts.diff:
+        data["diffs"] = {c.name: c.diff for c in changes if c.diff}
+    result = StepResult("render", target.name, "changed" if changed else "ok", msg, data)
     if not opts.check and changed:
-        project.audit.append("render", result.data, host=target.name)
+        project.audit.append("render", {k: v for k, v in data.items() if k != "diffs"}, host=target.name)
     return reporter.record(result, detail)

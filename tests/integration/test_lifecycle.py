@@ -128,7 +128,7 @@ def test_check_mode_touches_nothing(manifest):
         assert deploy.returncode == 0, deploy.stdout + deploy.stderr
         assert "would change: nginx.conf" in deploy.stdout
         assert "+    proxy_read_timeout 45s;" in deploy.stdout
-        assert "skipping: [local]" in deploy.stdout  # up is skipped in check mode
+        assert "ok: [local] => check mode: all containers running" in deploy.stdout
         promote = run_inv(manifest, "promote", "--mode", "canary", "--check")
         assert promote.returncode == 0 and "would switch stable → canary" in promote.stdout, promote.stdout
         teardown = run_inv(manifest, "teardown", "--check")
