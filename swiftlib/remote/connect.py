@@ -229,12 +229,7 @@ def _open(conn: Connection, name: str, known_hosts: str, key_files: list[str], t
         ) from exc
     except paramiko.AuthenticationException as exc:
         conn.close()
-        tried = f"key {', '.join(key_files)}, " if key_files else ""
-        raise HostUnreachable(
-            f"authentication failed for {where} (tried {tried}the SSH agent and ~/.ssh keys): check the user "
-            "and key (`--hosts user@host`, inventory ansible_user / ansible_ssh_private_key_file)",
-            host=name,
-        ) from exc
+        raise _auth_failed(where, key_files, name) from exc
     except socket.gaierror as exc:
         conn.close()
         raise HostUnreachable(f"cannot resolve {conn.host}: {exc.strerror or exc}", host=name) from exc
@@ -246,9 +241,20 @@ def _open(conn: Connection, name: str, known_hosts: str, key_files: list[str], t
         raise HostUnreachable(f"connection refused by {where}: is sshd running on that port?", host=name) from exc
     except (paramiko.SSHException, EOFError, OSError) as exc:
         conn.close()
+        if "No authentication methods available" in str(exc):  # no key given, found or in an agent
+            raise _auth_failed(where, key_files, name) from exc
         # paramiko reports a silent peer as a banner error, or (racing its own thread) as
         # "No existing session" from the auth step that follows the failed handshake.
         if "banner" in str(exc) or "No existing session" in str(exc):
             raise HostUnreachable(f"no SSH greeting from {where} within {limit}: is that port an SSH server?",
                                   host=name) from exc
         raise HostUnreachable(f"cannot open SSH to {where}: {exc}", host=name) from exc
+
+
+def _auth_failed(where: str, key_files: list[str], name: str) -> HostUnreachable:
+    tried = f"key {', '.join(key_files)}, " if key_files else ""
+    return HostUnreachable(
+        f"authentication failed for {where} (tried {tried}the SSH agent and ~/.ssh keys): check the user "
+        "and key (`--hosts user@host`, inventory ansible_user / ansible_ssh_private_key_file)",
+        host=name,
+    )

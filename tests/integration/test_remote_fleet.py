@@ -1,0 +1,195 @@
+"""Many remote Docker hosts over real SSH (issue 4): inventories, batches, failures, host keys.
+
+Three "remote hosts" are this machine behind real sshds on 127.0.0.41-43, each with its own
+stack (prefixes sdr2-sdr4) from the per-host overrides of tests/fixtures/remote_fleet/fleet.yml
+(SwiftDeploy's inventory format). batch_failure.yml (Ansible's YAML format) puts a host that
+fails pre-flight first, to show --serial / --max-fail-percentage stopping the next batch.
+The fleet is deployed once for the module; connection failures use their own servers.
+"""
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.integration.fleet_env import ClientHome, RemoteSshd, leftovers, remove_stack, render_inventory
+from tests.integration.sshd import client_key, closed_port, free_port  # noqa: F401 - fixture
+from tests.integration.stack import make_project
+
+pytestmark = [pytest.mark.sshd, pytest.mark.docker]
+
+HOSTS = {"web1": ("127.0.0.41", "sdr2", 21110), "web2": ("127.0.0.42", "sdr3", 21120),
+         "web3": ("127.0.0.43", "sdr4", 21130)}
+BUSY_PORT = 21140  # bad1's nginx port in batch_failure.yml, held by the test
+RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)", re.M)
+
+
+def ok(result: subprocess.CompletedProcess, code: int = 0) -> subprocess.CompletedProcess:
+    assert result.returncode == code, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def recap(output: str) -> dict[str, dict[str, int]]:
+    keys = ("ok", "changed", "unreachable", "failed", "skipped")
+    return {m[0]: dict(zip(keys, map(int, m[1:]))) for m in RECAP.findall(output)}
+
+
+def host_events(manifest: Path) -> list[str]:
+    history = manifest.parent / "history.jsonl"
+    return [json.loads(line).get("host") for line in history.read_text().splitlines()] if history.exists() else []
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory, client_key):  # noqa: F811
+    base = tmp_path_factory.mktemp("sshd-fleet")
+    started = {}
+    try:
+        for name, (address, _, _) in HOSTS.items():
+            started[name] = RemoteSshd(base / name, address, client_key).start()
+        yield started
+    finally:
+        for server in started.values():
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory, client_key, servers):  # noqa: F811
+    return ClientHome(tmp_path_factory.mktemp("home-fleet"), client_key, tuple(servers.values()))
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory, home, servers, client_key):  # noqa: F811
+    """(manifest, native inventory, Ansible inventory); everything torn down at the end."""
+    root = tmp_path_factory.mktemp("proj-fleet")
+    remote = tmp_path_factory.mktemp("remote-fleet")
+    manifest = make_project(root, prefix="sdr2", base_port=21100, deploy={"remote_dir": str(remote / "base")})
+    values = dict(KEY=client_key.private, ROOT=remote, BUSY_PORT=BUSY_PORT,
+                  **{f"{n.upper()}_PORT": s.port for n, s in servers.items()})
+    native = render_inventory("fleet.yml", root / "fleet.yml", **values)
+    ansible = render_inventory("batch_failure.yml", root / "batch_failure.yml", **values)
+    yield manifest, native, ansible
+    home.inv(manifest, "teardown", "--clean", "--inventory", str(native))
+    home.inv(manifest, "teardown", "--clean", "--inventory", str(ansible))
+    for _, prefix, _ in HOSTS.values():
+        remove_stack(prefix)
+    remove_stack("sdr5")
+
+
+def test_three_hosts_deploy_in_parallel(fleet, home):
+    manifest, native, _ = fleet
+    result = ok(home.inv(manifest, "deploy", "--inventory", str(native)))
+    counts = recap(result.stdout)
+    assert sorted(counts) == sorted(HOSTS), result.stdout
+    for name, (address, prefix, port) in HOSTS.items():
+        assert counts[name]["failed"] == counts[name]["unreachable"] == 0 and counts[name]["changed"] >= 2
+        answer = requests.get(f"http://{address}:{port}/healthz", timeout=5)
+        assert answer.status_code == 200 and answer.json()["mode"] == "stable"
+        assert sorted(leftovers(prefix).split()) == sorted([f"{prefix}-app", f"{prefix}-nginx"]), leftovers(prefix)
+    # Three threads appended to one audit log: every event names its host, the chain is intact.
+    hosts = host_events(manifest)
+    for name in HOSTS:
+        assert hosts.count(name) >= 3, hosts
+    ok(home.inv(manifest, "audit", "--verify"))
+
+
+def test_limit_picks_hosts_of_the_inventory(fleet, home):
+    manifest, native, _ = fleet
+    result = ok(home.inv(manifest, "health", "--inventory", str(native), "--limit", "web2"))
+    assert list(recap(result.stdout)) == ["web2"], result.stdout
+    result = ok(home.inv(manifest, "lock", "--inventory", str(native), "--limit", "web*:!web1"))
+    assert sorted(recap(result.stdout)) == ["web2", "web3"], result.stdout
+
+
+@pytest.mark.parametrize("serial, ran", [("1", ["bad1"]), ("2", ["bad1", "web2"])])
+def test_failed_batch_stops_the_next(fleet, home, serial, ran):
+    manifest, _, ansible = fleet
+    before = host_events(manifest)
+    with socket.socket() as busy:
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        busy.bind(("0.0.0.0", BUSY_PORT))
+        busy.listen(1)
+        result = home.inv(manifest, "deploy", "--inventory", str(ansible), "--serial", serial,
+                          "--max-fail-percentage", "0")
+    ok(result, 2)  # the pre-flight failure's code (DESIGN.md: 2 invalid input)
+    out = result.stdout
+    counts = recap(out)
+    assert sorted(counts) == ["bad1", "web2", "web3"], out  # every host is accounted for
+    assert counts["bad1"]["failed"] == 1 and f"{BUSY_PORT}" in out
+    skipped = [h for h in ("web2", "web3") if h not in ran]
+    for name in skipped:
+        assert counts[name] == {"ok": 0, "changed": 0, "unreachable": 0, "failed": 0, "skipped": 1}, out
+        assert f"skipping: [{name}] => not run: batch 1 had 1 of {len(ran)} hosts fail, " \
+               "more than --max-fail-percentage 0" in out
+    if "web2" in ran:
+        assert counts["web2"]["failed"] == 0 and counts["web2"]["ok"] >= 5 and counts["web2"]["changed"] == 0
+    after = host_events(manifest)[len(before):]
+    assert not set(skipped) & set(after), after  # the skipped batch never touched its hosts
+    assert leftovers("sdr5") == ""  # the failing host started nothing
+    # The failed host's deploy lock was given back.
+    lock = ok(home.inv(manifest, "lock", "--inventory", str(ansible), "--limit", "bad1"))
+    assert "free: no deploy lock held" in lock.stdout
+
+
+def test_unreachable_hosts_fail_fast(fleet, home, servers, tmp_path):
+    manifest, _, _ = fleet
+    refused = f"root@127.0.0.44:{closed_port('127.0.0.44')}"
+    started = time.monotonic()
+    result = ok(home.inv(manifest, "deploy", "--hosts", refused, "--connect-timeout", "3"), 6)
+    assert time.monotonic() - started < 3 + 5
+    name = refused.split("@")[1]
+    assert recap(result.stdout)[name]["unreachable"] == 1 and "connection refused" in result.stdout
+
+    # A port that accepts TCP but never speaks SSH: the connect timeout ends it.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.45", 0))
+        silent.listen(8)
+        target = f"root@127.0.0.45:{silent.getsockname()[1]}"
+        started = time.monotonic()
+        result = ok(home.inv(manifest, "deploy", "--hosts", target, "--connect-timeout", "2"), 6)
+        took = time.monotonic() - started
+    assert took < 2 + 5, f"took {took:.1f}s with a 2 s connect timeout"
+    assert "within 2s" in result.stdout, result.stdout
+
+    # One unreachable host does not stop the others; the run still ends 6.
+    good = servers["web1"].host_spec
+    result = ok(home.inv(manifest, "lock", "--hosts", f"{good},{refused}"), 6)
+    counts = recap(result.stdout)
+    assert counts[name]["unreachable"] == 1 and counts[good.split("@")[1]]["ok"] == 1, result.stdout
+
+
+def test_unknown_and_changed_host_keys(fleet, client_key, tmp_path):  # noqa: F811
+    manifest, _, _ = fleet
+    server = RemoteSshd(tmp_path / "sshd", "127.0.0.46", client_key).start()
+    try:
+        home = ClientHome(tmp_path / "home", client_key)  # trusts nobody yet
+        unknown = ok(home.inv(manifest, "render", "--check", "--hosts", server.host_spec), 6)
+        assert "is not in" in unknown.stdout and "--accept-new-host-keys" in unknown.stdout, unknown.stdout
+        assert home.known_hosts.read_text() == ""  # refusing records nothing
+
+        ok(home.inv(manifest, "render", "--check", "--hosts", server.host_spec, "--accept-new-host-keys"))
+        assert home.known_hosts.read_text() == server.known_hosts_line() + "\n"
+        ok(home.inv(manifest, "render", "--check", "--hosts", server.host_spec))  # known now: no flag needed
+
+        server.stop()
+        server.regenerate_host_key()
+        server.start()
+        changed = ok(home.inv(manifest, "render", "--check", "--hosts", server.host_spec,
+                              "--accept-new-host-keys"), 6)
+        assert "HOST KEY CHANGED" in changed.stdout and "man-in-the-middle" in changed.stdout
+        assert server.known_hosts_line() not in home.known_hosts.read_text()  # the old key stays
+    finally:
+        server.stop()
+
+
+def test_no_usable_key_is_an_authentication_failure(fleet, servers, client_key, tmp_path):  # noqa: F811
+    manifest, _, _ = fleet
+    keyless = ClientHome(tmp_path / "home", client_key, (servers["web1"],), identity=False)
+    result = ok(keyless.inv(manifest, "lock", "--hosts", servers["web1"].host_spec), 6)
+    assert "authentication failed for root@127.0.0.41" in result.stdout, result.stdout
+    assert "check the user and key" in result.stdout
