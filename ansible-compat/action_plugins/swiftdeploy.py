@@ -102,24 +102,6 @@ def file_diffs(before: Mapping[str, str | None], after: Mapping[str, str]) -> li
             for name, text in after.items() if before.get(name) != text]
 
 
-def report_pending_start(target: Any, reporter: Any) -> None:
-    """In check mode the library's `up` step says "skipped" even when containers would start;
-    turn it into "changed" naming them, so --check on a stopped stack is not a false ok."""
-    from swiftlib.lifecycle.compose_steps import snapshot
-    from swiftlib.results import StepResult
-
-    skipped = [i for i, r in enumerate(reporter.results)
-               if r.task == "up" and r.status == "skipped" and r.host == target.name]
-    if not skipped:
-        return  # the flow stopped before `up` (a gate said no)
-    running = snapshot(target)  # container name -> "id state"
-    wanted = (target.manifest.services.container_name, target.manifest.nginx.container_name)
-    missing = [name for name in wanted if not running.get(name, "").endswith(" running")]
-    if missing:
-        reporter.results[skipped[-1]] = StepResult("up", target.name, "changed", "check mode: would start "
-                                                   + ", ".join(missing), {"containers": missing})
-
-
 def summarize(results: list[Any], code: int, state: str, check: bool) -> dict[str, Any]:
     """The module result Ansible shows for one host, from SwiftDeploy's step results."""
     changed_steps = [r.task for r in results if r.status == "changed"]
@@ -198,8 +180,6 @@ class ActionModule(ActionBase):
                 diffs.extend(file_diffs({n: target.workspace.read(n) for n in after}, after))
             if state == "deployed":
                 flows.deploy(project, target, reporter, options)
-                if check:
-                    report_pending_start(target, reporter)
             else:
                 flows.promote(project, target, reporter, options, mode)
 
