@@ -77,10 +77,15 @@ def leftovers(target: Target) -> list[str]:
     return found
 
 
+# Files SwiftDeploy writes into a project directory (`--clean` removes them).
+GENERATED = (COMPOSE_FILE, NGINX_FILE, STATE_FILE, ".swiftdeploy/scrapes.json",
+             f".swiftdeploy/preflight/{COMPOSE_FILE}", f".swiftdeploy/preflight/{NGINX_FILE}")
+
+
 def teardown(project: Project, target: Target, reporter: Reporter, opts: Options, *, clean: bool) -> StepResult:
     """Remove containers, network and volume; with clean also the generated files."""
     present = leftovers(target)
-    generated = [n for n in (COMPOSE_FILE, NGINX_FILE, STATE_FILE) if target.workspace.read(n) is not None]
+    generated = [n for n in GENERATED if target.workspace.read(n) is not None]
     if opts.check:
         would = present + ([f"file {n}" for n in generated] if clean else [])
         status = "changed" if would else "ok"
@@ -97,6 +102,12 @@ def teardown(project: Project, target: Target, reporter: Reporter, opts: Options
         target.host.run(["docker", "network", "rm", m.network.name], check=False)
         target.host.run(["docker", "volume", "rm", m.logs_volume], check=False)
     removed_files = [n for n in generated if clean and target.workspace.remove(n)]
+    if clean and target.host.is_remote:
+        # Policies were uploaded by SwiftDeploy there; locally they are the user's source and stay.
+        policies = target.workspace.path(target.policies_subdir)
+        if target.host.succeeds(["test", "-d", policies]):
+            target.host.run(["rm", "-rf", "--", policies])
+            removed_files.append("policies/")
     remaining = leftovers(target)
     if remaining:
         msg = "still present after teardown: " + ", ".join(remaining)

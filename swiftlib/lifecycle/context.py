@@ -76,6 +76,11 @@ class Target:
     def compose_project(self) -> str:
         return self.manifest.deploy.project_name
 
+    @property
+    def policies_subdir(self) -> str:
+        """Where the OPA sidecar's policies live inside the project directory."""
+        return self.manifest.opa.policies_dir.removeprefix("./").rstrip("/")
+
     def public_url(self, path: str) -> str:
         return f"http://{self.address}:{self.manifest.nginx.port}{path}"
 

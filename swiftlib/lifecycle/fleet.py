@@ -101,8 +101,7 @@ def prepare_remote(project: Project, target: Target, reporter: Reporter, *, chec
     if check:
         reporter.record(StepResult("prepare host", target.name, "skipped", "check mode: nothing uploaded"))
         return
-    policies_dir = target.manifest.opa.policies_dir.removeprefix("./").rstrip("/")
-    changed = target.workspace.sync_dir(project.policies_dir, policies_dir)
+    changed = target.workspace.sync_dir(project.policies_dir, target.policies_subdir)
     images = [target.manifest.services.image, target.manifest.nginx.image]
     local = Host.local()
     if local.succeeds(["docker", "image", "inspect", target.manifest.opa.image]):

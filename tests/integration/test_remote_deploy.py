@@ -239,5 +239,7 @@ def test_teardown_over_ssh(manifest, home, server, remote_dir):
     assert "TASK [prepare host]" not in result.stdout  # nothing shipped just to remove it
     assert leftovers(PREFIX) == ""
     assert not (remote_dir / "docker-compose.yml").exists() and not (remote_dir / "nginx.conf").exists()
+    assert not (remote_dir / "policies").exists()  # uploaded by SwiftDeploy, so removed by --clean
+    assert (manifest.parent / "policies").is_dir()  # the controller's policies are the user's source
     with pytest.raises(requests.RequestException):
         requests.get(f"http://{ADDRESS}:{PORT}/", timeout=3)
