@@ -16,16 +16,15 @@ import importlib.util
 import json
 import os
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 import yaml
 
-from tests.conftest import REPO, run_inv
+from tests.conftest import REPO, ansible_tool, run_inv
+from tests.integration.fleet_env import stack_overrides
 from tests.integration.sshd import client_key, closed_port, known_hosts, sshd_factory  # noqa: F401
 from tests.integration.stack import container_id_and_start, docker, make_project, wait_for
 
@@ -41,12 +40,7 @@ RESULT = re.compile(r"^(?:ok|changed|fatal): \[([^\]]+)\](?:: (?:FAILED|UNREACHA
 
 
 def _tool(name: str) -> str:
-    # prefer the script next to this interpreter (skips slow version-manager shims)
-    beside = Path(sys.executable).with_name(name)
-    found = str(beside) if beside.exists() else shutil.which(name)
-    if not found:
-        pytest.fail(f"{name} not found: install ansible-core (pip install ansible-core)")
-    return found
+    return ansible_tool(name)
 
 
 def test_documentation_matches_the_plugin_arguments() -> None:
@@ -269,14 +263,7 @@ def test_unreachable_host_is_reported_as_unreachable(env, manifest: Path, tmp_pa
 
 
 def _ssh_inventory(path: Path, server: Any, remote_dir: Path, *, local: bool = False) -> Path:
-    overrides = {
-        "services": {"container_name": f"{SSH_PREFIX}-app"},
-        "nginx": {"port": SSH_PORT, "admin_port": SSH_PORT + 1, "container_name": f"{SSH_PREFIX}-nginx"},
-        "opa": {"port": SSH_PORT + 101, "container_name": f"{SSH_PREFIX}-opa"},
-        "network": {"name": f"{SSH_PREFIX}-net"},
-        "logs": {"volume_name": f"{SSH_PREFIX}-logs"},
-        "deploy": {"project_name": SSH_PREFIX, "remote_dir": str(remote_dir)},
-    }
+    overrides = stack_overrides(SSH_PREFIX, SSH_PORT, remote_dir)
     host = {"ansible_host": server.address, "ansible_port": server.port, "ansible_user": "root",
             "ansible_ssh_private_key_file": str(server.client.private), "swiftdeploy_overrides": overrides}
     path.write_text(yaml.safe_dump({"all": {"children": {"docker_hosts": {"hosts": {"sshbox": host}}}}}))

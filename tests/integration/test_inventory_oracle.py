@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import ansible_tool
 import yaml
 
 from swiftlib.errors import InventoryError, UsageError
@@ -41,12 +41,7 @@ LIMIT_CASES = [("01_basic.ini", "web:db"), ("13_forward_children.ini", "europe:!
 
 
 def _tool(name: str) -> str:
-    # prefer the script next to this interpreter (skips slow version-manager shims)
-    beside = Path(sys.executable).with_name(name)
-    found = str(beside) if beside.exists() else shutil.which(name)
-    if not found:
-        pytest.fail(f"{name} not found: install ansible-core (pip install ansible-core)")
-    return found
+    return ansible_tool(name)
 
 
 @pytest.fixture(scope="module")
