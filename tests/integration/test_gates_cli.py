@@ -130,3 +130,17 @@ def test_invalid_manifest_renders_and_starts_nothing(tmp_path):
         assert result.returncode == 2, (task, result.stdout, result.stderr)
         assert 'nginx.port: expected an integer 1-65535, got "80a"' in result.stdout + result.stderr
     assert not (tmp_path / "docker-compose.yml").exists() and not (tmp_path / "nginx.conf").exists()
+
+
+def test_audit_verify_names_the_tampered_line(tmp_path, fake_opa):
+    manifest = sidecar_project(tmp_path)
+    for _ in range(3):
+        assert run_inv(manifest, "opa-check").returncode == 0
+    assert run_inv(manifest, "audit", "--verify").returncode == 0
+    history = manifest.parent / "history.jsonl"
+    lines = history.read_text().splitlines()
+    lines[1] = lines[1].replace('"allow":true', '"allow":false')
+    history.write_text("\n".join(lines) + "\n")
+    result = run_inv(manifest, "audit", "--verify")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "line 2" in result.stdout

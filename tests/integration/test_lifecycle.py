@@ -115,6 +115,30 @@ def test_promote_canary_then_stable(manifest):
     assert container_id_and_start(f"{PREFIX}-nginx") == nginx_before
 
 
+def test_status_dashboard_runs_until_ctrl_c(manifest):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    once = run_inv(manifest, "status", "--once")
+    assert once.returncode == 0, once.stdout + once.stderr
+    assert "mode" in once.stdout and "ALLOW infrastructure" in once.stdout
+    live = subprocess.Popen([sys.executable, "-m", "invoke", "-r", str(REPO), "status", "--manifest", str(manifest),
+                             "--interval", "0.5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(4)
+        live.send_signal(signal.SIGINT)
+        out, errors = live.communicate(timeout=20)
+    finally:
+        live.kill()
+    assert live.returncode == 0, errors
+    assert out.count("SwiftDeploy status") >= 2  # it refreshed
+    assert "Traceback" not in errors
+
+
 def test_check_mode_touches_nothing(manifest):
     names = [f"{PREFIX}-app", f"{PREFIX}-nginx"]
     before = {name: container_id_and_start(name) for name in names}
