@@ -44,19 +44,20 @@ def fail_usage(message: str) -> NoReturn:
 def reporting(json_out: bool = False) -> Iterator[Reporter]:
     """A Reporter for one run; a SwiftDeployError becomes its exit code after the recap."""
     reporter = Reporter(emit, quiet=json_out)
-    code = 0
+    code, error = 0, None
     try:
         yield reporter
     except SwiftDeployError as exc:
         code = exc.exit_code
         if not reporter.results or reporter.results[-1].status not in ("failed", "unreachable"):
+            error = str(exc)  # no step reported it: say it here (and in the JSON document)
             err(f"ERROR: {exc}")
     except KeyboardInterrupt:
         err("interrupted")
-        code = 130
+        code, error = 130, "interrupted"
     code = code or reporter.finish()
     if json_out:
-        print(reporter.to_json())
+        print(reporter.to_json(exit_code=code, error=error))
     if code:
         raise Exit(code=code)
 
@@ -81,7 +82,7 @@ def _specs(ctx: Context, hosts: HostFlags):
         keys = ctx.connect_kwargs.get("key_filename") or []
         key = keys if isinstance(keys, str) else (keys[0] if keys else None)
         spec = HostSpec(f"{ctx.host}:{ctx.port}", ctx.host, ctx.port, ctx.user, key)
-        return [TargetSpec(spec.name, spec)]
+        return [TargetSpec(spec.name, spec, connection=ctx)]
     return target_specs(hosts.hosts, hosts.inventory, hosts.limit)
 
 
@@ -94,10 +95,12 @@ def _fleet_options(hosts: HostFlags):
 
 
 def fleet(ctx: Context, manifest: str, action: Callable[[Any, Any, Reporter], Any], hosts: HostFlags, *,
-          lock: str | None = None, check: bool = False, read_only: bool = False, prepare: bool = True) -> None:
+          lock: str | None = None, message: str = "", check: bool = False, read_only: bool = False,
+          prepare: bool = True) -> None:
     """Run ``action(project, target, reporter)`` on every selected host, then print the recap.
 
-    ``lock`` names the per-host deploy lock a mutating task takes; ``read_only`` tasks take none.
+    ``lock`` names the per-host deploy lock a mutating task takes (``message`` is recorded with it);
+    ``read_only`` tasks take no lock and ship nothing to the host.
     """
     from swiftlib.lifecycle.context import Project
     from swiftlib.lifecycle.fleet import run_fleet
@@ -105,8 +108,8 @@ def fleet(ctx: Context, manifest: str, action: Callable[[Any, Any, Reporter], An
     with reporting(json_out=hosts.json) as reporter:
         project = Project.load(manifest)
         run_fleet(project, _specs(ctx, hosts), action, reporter, _fleet_options(hosts),
-                  lock_command=None if read_only else lock, check=check or read_only,
-                  local_ctx=None if _is_fabric(ctx) else ctx, prepare=prepare)
+                  lock_command=None if read_only else lock, lock_message=message, check=check,
+                  local_ctx=None if _is_fabric(ctx) else ctx, prepare=prepare and not read_only)
 
 
 @contextmanager
@@ -195,7 +198,12 @@ def health(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, tim
     """Poll /healthz through nginx until healthy or the deadline; exit 5 naming what it last saw."""
     from swiftlib.lifecycle import health as health_step
 
-    deadline = number("--timeout", timeout)
+    if mode not in ("", "canary", "stable"):
+        fail_usage(f"--mode: expected canary or stable, got {mode!r}")
+    try:
+        deadline = number("--timeout", timeout, minimum=0.1)
+    except UsageError as exc:
+        fail_usage(exc.message)
 
     def action(project, target, reporter):
         health_step.health(target, reporter, expect_mode=mode or None, deadline=deadline)
@@ -204,20 +212,22 @@ def health(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, tim
 
 
 @fleet_task(help={"check": "change nothing; report what would change and what the gates decide",
-                  "diff": "show diffs of the rendered files"})
+                  "diff": "show diffs of the rendered files", "message": "note recorded with each host's deploy lock"})
 def deploy(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, check: bool = False,
-           diff: bool = False) -> None:
+           diff: bool = False, message: str = "") -> None:
     """render → validate → policy(pre_deploy) → up → health on each host. Exit 3 if a policy denies (nothing started there)."""
     from swiftlib.lifecycle import flows
 
     def action(project, target, reporter):
         flows.deploy(project, target, reporter, options(check, diff))
 
-    fleet(ctx, manifest, action, hosts, lock="deploy", check=check)
+    fleet(ctx, manifest, action, hosts, lock="deploy", message=message, check=check)
 
 
-@fleet_task(help={"mode": "canary or stable", "check": "change nothing; report the gate's decision and what would change"})
-def promote(ctx: Context, hosts: HostFlags, mode: str = "", manifest: str = DEFAULT_MANIFEST, check: bool = False) -> None:
+@fleet_task(help={"mode": "canary or stable", "check": "change nothing; report the gate's decision and what would change",
+                  "diff": "show diffs of the re-rendered files", "message": "note recorded with each host's deploy lock"})
+def promote(ctx: Context, hosts: HostFlags, mode: str = "", manifest: str = DEFAULT_MANIFEST, check: bool = False,
+            diff: bool = False, message: str = "") -> None:
     """Switch the app to --mode canary|stable. Going to stable asks the canary policy first (exit 3 if denied)."""
     from swiftlib.lifecycle import flows
 
@@ -225,14 +235,16 @@ def promote(ctx: Context, hosts: HostFlags, mode: str = "", manifest: str = DEFA
         fail_usage(f"--mode: expected canary or stable, got {mode!r}")
 
     def action(project, target, reporter):
-        flows.promote(project, target, reporter, options(check), mode, on_wait=_measuring(target.name, hosts.json))
+        flows.promote(project, target, reporter, options(check, diff), mode, on_wait=_measuring(target.name, hosts.json))
 
-    fleet(ctx, manifest, action, hosts, lock="promote", check=check)
+    fleet(ctx, manifest, action, hosts, lock="promote", message=message, check=check)
 
 
-@fleet_task(help={"clean": "also delete the generated files", "check": "remove nothing; say what would be removed"})
+@fleet_task(help={"clean": "also delete the generated files (the audit trail stays)",
+                  "check": "remove nothing; say what would be removed",
+                  "message": "note recorded with each host's deploy lock"})
 def teardown(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, clean: bool = False,
-             check: bool = False) -> None:
+             check: bool = False, message: str = "") -> None:
     """Remove the stack's containers, network and volume (--clean: and generated files)."""
     from swiftlib.lifecycle import compose_steps
 
@@ -240,7 +252,7 @@ def teardown(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, c
         compose_steps.teardown(project, target, reporter, options(check), clean=clean)
 
     # Nothing to ship to a host whose stack is being removed.
-    fleet(ctx, manifest, action, hosts, lock="teardown", check=check, prepare=False)
+    fleet(ctx, manifest, action, hosts, lock="teardown", message=message, check=check, prepare=False)
 
 
 @fleet_task(name="opa-check", help={"context": "pre_deploy (infrastructure policy) or pre_promote (canary policy)"})
@@ -349,8 +361,11 @@ def policy_test(ctx: Context, manifest: str = DEFAULT_MANIFEST, engine: str = "e
     from swiftlib.lifecycle.engine_choice import EngineChoice
     from swiftlib.policy.cases import run_cases
 
+    if engine not in ("embedded", "sidecar"):
+        fail_usage(f"--engine: expected embedded or sidecar, got {engine!r}")
     with reporting() as reporter, single_target(ctx, manifest, HostFlags()) as (project, target):
-        with gates.policy_engine(project, target, EngineChoice(engine, "--engine")) as policy_engine:
+        # A test run is not a deployment decision: nothing goes into the audit trail.
+        with gates.policy_engine(project, target, EngineChoice(engine, "--engine"), audit=False) as policy_engine:
             results = run_cases(policy_engine, HERE / "tests" / "policy_cases")
         failed = [r for r in results if not r.passed]
         for r in failed:
@@ -382,8 +397,9 @@ def audit(ctx: Context, manifest: str = DEFAULT_MANIFEST, verify: bool = False) 
             events = []  # unreadable lines: the report still shows the integrity failure
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         atomic_write_text(project.report_path, render_report(events, verify=result, generated_at=now))
+        unread = f", {result.lines - len(events)} lines unreadable" if result.lines > len(events) else ""
         reporter.record(StepResult("audit report", "local", "changed",
-                                   f"wrote {project.report_path.name} ({result.lines} events)"))
+                                   f"wrote {project.report_path.name} ({len(events)} events{unread})"))
 
 
 @task(help={"inventory": "inventory file (Ansible INI/YAML or SwiftDeploy YAML)", "limit": "Ansible host pattern",

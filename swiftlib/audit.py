@@ -174,11 +174,21 @@ class AuditLog:
                       "actor": who, "data": dict(data)}
             return build_line(record, prev_line)
 
-        return json.loads(locked_append_line(self.path, make_line))
+        try:
+            return json.loads(locked_append_line(self.path, make_line))
+        except OSError as exc:
+            raise self._unusable(exc) from exc
+
+    def _unusable(self, exc: OSError) -> ConfigError:
+        return ConfigError(f"{self.path}: cannot use as the audit history ({exc.strerror}); "
+                           "check audit.history_file in the manifest")
 
     def _raw_lines(self) -> tuple[list[bytes], bool]:
         """Lines without newlines, and whether the file ends with a newline."""
-        raw = locked_read_bytes(self.path)
+        try:
+            raw = locked_read_bytes(self.path)
+        except OSError as exc:
+            raise self._unusable(exc) from exc
         if not raw:
             return [], True
         lines = raw.split(b"\n")

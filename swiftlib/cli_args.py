@@ -63,8 +63,11 @@ def fleet_task(*, single: bool = False, help: dict[str, str] | None = None, **ta
 
         extra = [inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=f.default, annotation=f.type)
                  for f in shared]
-        # Shared flags first, so their short forms (-h hosts, -i inventory, -l limit) are the same on every task.
-        wrapper.__signature__ = inspect.Signature([ctx_param, *extra, *own])  # type: ignore[attr-defined]
+        # --manifest, then the shared flags, then the task's own: the short forms are then the same on
+        # every task (-m manifest, -h hosts, -i inventory, -l limit).
+        first = [p for p in own if p.name == "manifest"]
+        rest = [p for p in own if p.name != "manifest"]
+        wrapper.__signature__ = inspect.Signature([ctx_param, *first, *extra, *rest])  # type: ignore[attr-defined]
         wanted = {name.replace("-", "_") for name in HELP} & ({f.name for f in shared} | own_names)
         merged = {k: v for k, v in HELP.items() if k.replace("-", "_") in wanted}
         return task(help={**merged, **(help or {})}, **task_kwargs)(wrapper)

@@ -138,12 +138,13 @@ class Reporter:
                 self.emit(line)
         return self.recap.exit_code()
 
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "results": [r.to_dict() for r in self.results],
-                "recap": self.recap.to_dict(),
-                "exit_code": self.recap.exit_code(),
-            },
-            indent=2,
-        )
+    def to_json(self, *, exit_code: int | None = None, error: str | None = None) -> str:
+        """The run as one document; ``error`` is a failure no step reported (e.g. a bad manifest)."""
+        doc: dict = {
+            "results": [r.to_dict() for r in self.results],
+            "recap": self.recap.to_dict(),
+            "exit_code": self.recap.exit_code() if exit_code is None else exit_code,
+        }
+        if error:
+            doc["error"] = error
+        return json.dumps(doc, indent=2)

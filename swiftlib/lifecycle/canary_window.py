@@ -40,11 +40,13 @@ def load_cache(target: Target) -> list[dict]:
     return [d for d in data if isinstance(d, dict) and "taken_at" in d and "text" in d] if isinstance(data, list) else []
 
 
-def scrape(target: Target, *, clock: Callable[[], float] = time.time) -> Scrape:
-    """Scrape now, remember the raw text for later windows, return it parsed."""
+def scrape(target: Target, *, clock: Callable[[], float] = time.time, remember: bool = True) -> Scrape:
+    """Scrape now, remember the raw text for later windows (unless a --check run), return it parsed."""
     text = fetch_metrics_text(target)
     taken_at = clock()
     parsed = parse_scrape(text, taken_at=taken_at)
+    if not remember:
+        return parsed
     horizon = taken_at - 4 * target.manifest.canary_limits.evaluation_window_seconds
     cache = [d for d in load_cache(target) if horizon <= d["taken_at"] < taken_at]
     cache.append({"taken_at": taken_at, "text": text})
@@ -64,14 +66,14 @@ def cached_baseline(target: Target, now: float, window: float) -> Scrape | None:
         return None
 
 
-def measure(target: Target, *, sleep: Callable[[float], None] = time.sleep,
-            clock: Callable[[], float] = time.time, on_wait: Callable[[float], None] | None = None) -> WindowStats:
+def measure(target: Target, *, sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time,
+            on_wait: Callable[[float], None] | None = None, remember: bool = True) -> WindowStats:
     """Window statistics for the canary gate."""
     window = target.manifest.canary_limits.evaluation_window_seconds
     baseline = cached_baseline(target, clock(), window)
     if baseline is None:
-        baseline = scrape(target, clock=clock)
+        baseline = scrape(target, clock=clock, remember=remember)
         if on_wait:
             on_wait(window)
         sleep(window)
-    return window_stats(baseline, scrape(target, clock=clock))
+    return window_stats(baseline, scrape(target, clock=clock, remember=remember))

@@ -17,6 +17,10 @@ def snapshot(target: Target) -> dict[str, str]:
     return {name: rest for name, rest in rows}
 
 
+def app_running(target: Target) -> bool:
+    return snapshot(target).get(target.manifest.services.container_name, "").endswith(" running")
+
+
 def expected_containers(target: Target, services: Sequence[str] = ()) -> list[str]:
     """Container names the rendered compose file defines (for the named services, or all)."""
     import yaml

@@ -26,6 +26,7 @@ class TargetSpec:
     name: str
     ssh: Any = None  # swiftlib.remote.connect.HostSpec, or None for this machine
     overrides: dict[str, Any] = field(default_factory=dict)
+    connection: Any = None  # the Connection `fab -H` made (its options kept), verified before use
 
     @property
     def is_local(self) -> bool:
@@ -79,11 +80,15 @@ def open_target(project: Project, spec: TargetSpec, opts: FleetOptions, *, local
             host.name = spec.name
         yield target
         return
-    from ..remote.connect import connect
+    from ..remote.connect import connect, open_connection
     from ..remote.workspace import RemoteWorkspace
 
     timeout = opts.connect_timeout or manifest.deploy.connect_timeout_seconds
-    host = connect(spec.ssh, connect_timeout=timeout, accept_new_host_keys=opts.accept_new_host_keys)
+    if spec.connection is not None:
+        host = open_connection(spec.connection, name=spec.name, connect_timeout=opts.connect_timeout,
+                               accept_new_host_keys=opts.accept_new_host_keys)
+    else:
+        host = connect(spec.ssh, connect_timeout=timeout, accept_new_host_keys=opts.accept_new_host_keys)
     host.name = spec.name
     try:
         workspace = RemoteWorkspace(host, manifest.deploy.remote_dir)
@@ -121,6 +126,7 @@ def run_fleet(
     opts: FleetOptions,
     *,
     lock_command: str | None = None,
+    lock_message: str = "",
     check: bool = False,
     local_ctx: Any = None,
     prepare: bool = True,
@@ -142,7 +148,8 @@ def run_fleet(
             target = stack.enter_context(open_target(project, spec, opts, local_ctx=local_ctx))
             if lock_command and not check:
                 try:
-                    stack.enter_context(deploy_lock.acquire(target.host, target.workspace, lock_command))
+                    stack.enter_context(deploy_lock.acquire(target.host, target.workspace, lock_command,
+                                                            lock_message))
                 except LockHeld as exc:  # name the step in the output, not a generic "run"
                     reporter.record(StepResult("deploy lock", target.name, "failed", exc.message, {}, exc.exit_code))
                     raise

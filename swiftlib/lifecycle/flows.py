@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ..errors import UsageError
 from ..manifest_file import set_mode
 from ..results import Reporter, StepResult
 from . import canary_window, compose_steps, gates, health, preflight, render_step
@@ -21,7 +22,21 @@ def _engine_step(target: Target, reporter: Reporter, choice: EngineChoice) -> No
     reporter.record(StepResult("policy engine", target.name, "ok", f"{choice.engine}: {choice.why}", {"engine": choice.engine}))
 
 
+def _refuse_gate_bypass(target: Target, reporter: Reporter) -> None:
+    """A host still running the canary must reach stable through the canary gate, not a deploy.
+
+    (After a fleet promotion the shared manifest says stable even for hosts whose gate said no.)
+    """
+    running = target.read_state().get("mode")
+    if running == "canary" and target.manifest.services.mode == "stable" and compose_steps.app_running(target):
+        msg = ("the app on this host runs in canary mode but the manifest says stable; "
+               "run `inv promote --mode stable` so the canary policy decides (deploy does not skip that gate)")
+        reporter.record(StepResult("deploy", target.name, "failed", msg, {}, UsageError.exit_code))
+        raise UsageError(msg, host=target.name)
+
+
 def deploy(project: Project, target: Target, reporter: Reporter, opts: Options) -> None:
+    _refuse_gate_bypass(target, reporter)
     choice = choose_engine(target, fresh=True)
     _engine_step(target, reporter, choice)
     render_step.render(project, target, reporter, choice, opts)
@@ -30,8 +45,9 @@ def deploy(project: Project, target: Target, reporter: Reporter, opts: Options) 
     preflight.report(manifest_checks + preflight.host_checks(target, files, include_opa=choice.include_opa), target.name, reporter)
     if choice.include_opa:
         compose_steps.up(project, target, reporter, opts, services=["opa"], task="start policy engine")
-    if opts.check and choice.include_opa:
-        reporter.record(StepResult("policy: pre_deploy", target.name, "skipped", "check mode: the OPA sidecar is not started"))
+    if opts.check:
+        with gates.engine_for_check(project, target, choice) as engine:
+            gates.infrastructure_gate(project, target, reporter, engine)
     else:
         # Just started: allow the OPA container time to load the policies.
         with gates.policy_engine(project, target, choice, reporter=reporter, ready_seconds=30.0) as engine:
@@ -58,7 +74,7 @@ def promote(project: Project, target: Target, reporter: Reporter, opts: Options,
         return project
     choice = choose_engine(target)
     if mode == "stable":
-        window = canary_window.measure(target, on_wait=on_wait).to_dict()
+        window = canary_window.measure(target, on_wait=on_wait, remember=not opts.check).to_dict()
         reporter.record(StepResult("canary window", target.name, "ok",
                                    f"{window['requests']} requests, error rate {window['error_rate']:.2%}, "
                                    f"p99 {window['p99_latency_ms']:.0f} ms over {window['window_seconds']:.0f}s", window))

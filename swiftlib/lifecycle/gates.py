@@ -6,7 +6,7 @@ builds the input, and obeys the Decision. Every outcome is audited: policy_check
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Iterator
 
 from ..errors import PolicyDenied, PolicyEngineError
@@ -23,7 +23,7 @@ QUESTIONS = {"infrastructure": "pre_deploy", "canary": "pre_promote"}
 
 @contextmanager
 def policy_engine(project: Project, target: Target, choice: EngineChoice, *, ready_seconds: float | None = None,
-                  reporter: Reporter | None = None) -> Iterator[Any]:
+                  reporter: Reporter | None = None, audit: bool = True) -> Iterator[Any]:
     """The engine to ask: in-process Rego, or the OPA sidecar on the target's loopback.
 
     A sidecar that never becomes ready is a policy engine failure like any other:
@@ -43,11 +43,30 @@ def policy_engine(project: Project, target: Target, choice: EngineChoice, *, rea
         except PolicyEngineError as exc:
             exc.host = target.name
             data = {"engine": "sidecar", "reason": exc.reason, "message": exc.message}
-            project.audit.append("policy_engine_failure", data, host=target.name)
+            if audit:
+                project.audit.append("policy_engine_failure", data, host=target.name)
             if reporter is not None:
                 reporter.record(StepResult("policy engine", target.name, "failed", exc.message, data, exc.exit_code))
             raise
         yield engine
+
+
+def _sidecar_answers(target: Target) -> bool:
+    from ..policy.sidecar import SidecarEngine
+
+    with target.loopback(target.manifest.opa.port) as base_url:
+        try:
+            SidecarEngine(base_url, target.manifest.opa.decision_timeout_seconds).wait_ready(1.0)
+            return True
+        except PolicyEngineError:
+            return False
+
+
+def engine_for_check(project: Project, target: Target, choice: EngineChoice) -> AbstractContextManager[Any]:
+    """Check mode starts nothing: ask a sidecar that already runs, else the same policies in-process."""
+    if choice.engine == "sidecar" and _sidecar_answers(target):
+        return policy_engine(project, target, choice, ready_seconds=1.0)
+    return nullcontext(EmbeddedEngine(project.policies_dir))
 
 
 def decide(project: Project, target: Target, reporter: Reporter, engine: Any,

@@ -59,6 +59,13 @@ def image_check(target: Target) -> Check:
     image = target.manifest.services.image
     if target.host.succeeds(commands.image_exists(image)):
         return Check("app image present", True, f"{image} is on {target.name}")
+    if target.host.is_remote:
+        from ..host import Host
+
+        if Host.local().succeeds(commands.image_exists(image)):
+            return Check("app image present", True, f"{image} will be streamed from this machine (docker save | docker load)")
+        return Check("app image present", False, f"{image} is on neither {target.name} nor this machine; "
+                                                 "run `inv bootstrap` here to build it")
     return Check("app image present", False, f"{image} is not on {target.name}; run `inv bootstrap` to build it")
 
 
@@ -113,10 +120,10 @@ def compose_check(target: Target, compose_path: str) -> Check:
 
 def host_checks(target: Target, files: dict[str, str], *, include_opa: bool = False) -> list[Check]:
     """Checks 3-6 on the target host, against freshly rendered file contents."""
-    target.workspace.write(f"{SCRATCH}/{NGINX_FILE}", files[NGINX_FILE])
-    target.workspace.write(f"{SCRATCH}/{COMPOSE_FILE}", files[COMPOSE_FILE])
-    conf = target.workspace.path(f"{SCRATCH}/{NGINX_FILE}")
-    compose_file = target.workspace.path(f"{SCRATCH}/{COMPOSE_FILE}")
+    scratch = [f"{SCRATCH}/{NGINX_FILE}", f"{SCRATCH}/{COMPOSE_FILE}"]
+    target.workspace.write(scratch[0], files[NGINX_FILE])
+    target.workspace.write(scratch[1], files[COMPOSE_FILE])
+    conf, compose_file = (target.workspace.path(name) for name in scratch)
     probes = [
         ("app image present", lambda: image_check(target)),
         ("ports free", lambda: port_check(target, include_opa=include_opa)),
@@ -124,8 +131,12 @@ def host_checks(target: Target, files: dict[str, str], *, include_opa: bool = Fa
         ("docker compose config", lambda: compose_check(target, compose_file)),
     ]
     # The checks are independent host round trips (nginx -t starts a container): run them together.
-    with ThreadPoolExecutor(max_workers=len(probes)) as pool:
-        return list(pool.map(lambda probe: _probe(*probe), probes))
+    try:
+        with ThreadPoolExecutor(max_workers=len(probes)) as pool:
+            return list(pool.map(lambda probe: _probe(*probe), probes))
+    finally:  # scratch copies only: nothing of them stays on the host
+        for name in scratch:
+            target.workspace.remove(name)
 
 
 def report(checks: list[Check], target_name: str, reporter: Reporter) -> StepResult:

@@ -164,6 +164,18 @@ def test_check_mode_touches_nothing(manifest):
         manifest.write_bytes(original)
 
 
+def test_deploy_never_moves_a_canary_to_stable_past_the_gate(manifest):
+    assert run_inv(manifest, "promote", "--mode", "canary").returncode == 0
+    # As after a fleet promotion that other hosts passed: the shared manifest already says stable.
+    manifest.write_text(manifest.read_text().replace("mode: canary", "mode: stable"))
+    app_before = container_id_and_start(f"{PREFIX}-app")
+    result = run_inv(manifest, "deploy")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "inv promote --mode stable" in result.stdout
+    assert container_id_and_start(f"{PREFIX}-app") == app_before
+    assert requests.get(url("/healthz"), timeout=5).json()["mode"] == "canary"
+
+
 def test_teardown_leaves_nothing(manifest):
     result = run_inv(manifest, "teardown")
     assert result.returncode == 0, result.stdout + result.stderr
