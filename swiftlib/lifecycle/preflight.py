@@ -118,8 +118,24 @@ def compose_check(target: Target, compose_path: str) -> Check:
     return Check("docker compose config", False, (result.stderr or result.stdout).strip() or "rejected")
 
 
+def engine_check(target: Target) -> Check:
+    result = target.host.run(commands.docker_info(), check=False, timeout=30)
+    if result.ok:
+        return Check("docker engine", True, f"Docker {result.stdout.strip()} answers on {target.name}")
+    said = (result.stderr or result.stdout).strip().splitlines()
+    hint = ("run `inv bootstrap` (as root) to install and start it"
+            if not target.host.is_remote else "start Docker there, or give the SSH user access to it")
+    return Check("docker engine", False, f"no Docker engine answers on {target.name} ({said[-1] if said else 'no output'}); {hint}")
+
+
 def host_checks(target: Target, files: dict[str, str], *, include_opa: bool = False) -> list[Check]:
-    """Checks 3-6 on the target host, against freshly rendered file contents."""
+    """Checks on the target host, against freshly rendered file contents.
+
+    Without a Docker engine the other checks would only repeat its absence, so they wait for it.
+    """
+    engine = _probe("docker engine", lambda: engine_check(target))
+    if not engine.passed:
+        return [engine]
     scratch = [f"{SCRATCH}/{NGINX_FILE}", f"{SCRATCH}/{COMPOSE_FILE}"]
     target.workspace.write(scratch[0], files[NGINX_FILE])
     target.workspace.write(scratch[1], files[COMPOSE_FILE])
@@ -133,7 +149,7 @@ def host_checks(target: Target, files: dict[str, str], *, include_opa: bool = Fa
     # The checks are independent host round trips (nginx -t starts a container): run them together.
     try:
         with ThreadPoolExecutor(max_workers=len(probes)) as pool:
-            return list(pool.map(lambda probe: _probe(*probe), probes))
+            return [engine, *pool.map(lambda probe: _probe(*probe), probes)]
     finally:  # scratch copies only: nothing of them stays on the host
         for name in scratch:
             target.workspace.remove(name)

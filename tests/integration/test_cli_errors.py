@@ -61,3 +61,18 @@ def test_audit_history_that_is_a_directory_is_a_clear_error(manifest):
     result = run_inv(manifest, "audit", "--verify")
     assert result.returncode == 2 and "cannot use as the audit history" in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_no_docker_engine_is_named_as_such(manifest):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    env = dict(os.environ, DOCKER_HOST="unix:///nonexistent/docker.sock")
+    result = subprocess.run([sys.executable, "-m", "invoke", "-r", str(REPO), "deploy", "--manifest", str(manifest)],
+                            capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "FAIL  docker engine: no Docker engine answers on local" in result.stdout
+    assert "inv bootstrap" in result.stdout
