@@ -96,6 +96,8 @@ def test_walkthrough(manifest):
     ok(run_inv(manifest, "chaos", "--mode", "recover"))
     with Traffic(public("/")):
         time.sleep(WINDOW * 1.5 + 1)
+        # The gate judges the recent window: the canary that failed is still the same container.
+        assert container_id_and_start(f"{PREFIX}-app") == app_before
         promoted = run_inv(manifest, "promote", "--mode", "stable")
     ok(promoted)
     assert "canary: allow (sidecar)" in promoted.stdout
