@@ -109,29 +109,46 @@ class Reporter:
         self.results: list[StepResult] = []
         self._last_task: str | None = None
         self._lock = threading.Lock()  # hosts of a batch record from their own threads
+        self._held: dict[str, list[tuple[StepResult, list[str]]]] = {}
+
+    def hold(self, host: str) -> None:
+        """Keep ``host``'s lines until ``release(host)``: parallel hosts print as whole blocks."""
+        with self._lock:
+            self._held.setdefault(host, [])
+
+    def release(self, host: str) -> None:
+        with self._lock:
+            for result, detail in self._held.pop(host, []):
+                self._print(result, detail)
 
     def record(self, result: StepResult, detail: Iterable[str] = ()) -> StepResult:
         with self._lock:
-            self._record(result, detail)
+            self.results.append(result)
+            self.recap.add(result)
+            if result.host in self._held:
+                self._held[result.host].append((result, list(detail)))
+            else:
+                self._print(result, detail)
         return result
 
-    def _record(self, result: StepResult, detail: Iterable[str]) -> None:
-        self.results.append(result)
-        self.recap.add(result)
-        if not self.quiet:
-            if result.task != self._last_task:
-                self.emit("")
-                self.emit(task_header(result.task))
-                self._last_task = result.task
-            self.emit(format_result(result))
-            for line in detail:
-                self.emit(line)
+    def _print(self, result: StepResult, detail: Iterable[str]) -> None:
+        if self.quiet:
+            return
+        if result.task != self._last_task:
+            self.emit("")
+            self.emit(task_header(result.task))
+            self._last_task = result.task
+        self.emit(format_result(result))
+        for line in detail:
+            self.emit(line)
 
     def note(self, text: str) -> None:
         if not self.quiet:
             self.emit(text)
 
     def finish(self) -> int:
+        for host in list(self._held):
+            self.release(host)
         if not self.quiet:
             self.emit("")
             for line in self.recap.lines():

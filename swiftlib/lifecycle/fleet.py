@@ -143,7 +143,18 @@ def run_fleet(
     serial = parse_serial(opts.serial) if opts.serial else None
     max_fail = parse_max_fail_percentage(opts.max_fail_percentage) if opts.max_fail_percentage else None
 
+    grouped = opts.parallel and len(specs) > 1
+
     def on_host(spec: TargetSpec) -> str:
+        if not grouped:
+            return _run_host(spec)
+        reporter.hold(spec.name)  # one block per host when it is done, not interleaved lines
+        try:
+            return _run_host(spec)
+        finally:
+            reporter.release(spec.name)
+
+    def _run_host(spec: TargetSpec) -> str:
         with ExitStack() as stack:
             target = stack.enter_context(open_target(project, spec, opts, local_ctx=local_ctx))
             if lock_command and not check:

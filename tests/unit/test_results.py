@@ -148,3 +148,20 @@ def test_failed_maps_errors_to_status_and_exit_code(error, status: str, code: in
 def test_unreachable_line_is_ansible_shaped_and_keeps_unicode():
     line = format_result(StepResult("up", "h", "unreachable", "hôte injoignable", exit_code=6))
     assert line == 'fatal: [h]: UNREACHABLE! => {"changed": false, "msg": "hôte injoignable", "unreachable": true}'
+
+
+def test_held_hosts_print_as_blocks_in_completion_order():
+    lines: list[str] = []
+    reporter = Reporter(lines.append)
+    reporter.hold("a")
+    reporter.hold("b")
+    reporter.record(StepResult("render", "a", "changed"))
+    reporter.record(StepResult("render", "b", "ok"))
+    reporter.record(StepResult("up", "b", "ok"))
+    assert lines == []  # nothing yet: both hosts still running
+    reporter.release("b")
+    reporter.record(StepResult("up", "a", "changed"))
+    reporter.release("a")
+    shown = [line for line in lines if line and not line.startswith("TASK")]
+    assert shown == ["ok: [b]", "ok: [b]", "changed: [a]", "changed: [a]"]
+    assert reporter.recap.counts["a"]["changed"] == 2 and reporter.recap.counts["b"]["ok"] == 2
