@@ -46,16 +46,12 @@ def compose_down(project_dir: str, project_name: str, *, volumes: bool = True) -
     return compose(project_dir, project_name, *args)
 
 
-def compose_ps_json(project_dir: str, project_name: str) -> list[str]:
-    return compose(project_dir, project_name, "ps", "--all", "--format", "json")
 
 
 def image_exists(image: str) -> list[str]:
     return ["docker", "image", "inspect", "--format", "{{.Id}}", image]
 
 
-def container_state(name: str) -> list[str]:
-    return ["docker", "inspect", "--format", "{{.Id}} {{.State.Status}} {{.State.StartedAt}}", name]
 
 
 def containers_of_project(project_name: str, fmt: str = "{{.Names}}") -> list[str]:
@@ -66,12 +62,8 @@ def containers_of_project(project_name: str, fmt: str = "{{.Names}}") -> list[st
     ]
 
 
-def stop_container(name: str) -> list[str]:
-    return ["docker", "stop", "--time", "5", name]
 
 
-def start_container(name: str) -> list[str]:
-    return ["docker", "start", name]
 
 
 def nginx_test_in_container(image: str, conf_path: str, upstream_host: str = "app") -> list[str]:
@@ -98,8 +90,6 @@ def containers_publishing(port: int) -> list[str]:
     return ["docker", "ps", "--filter", f"publish={port}", "--format", "{{.Names}}"]
 
 
-def docker_root_dir() -> list[str]:
-    return ["docker", "info", "--format", "{{.DockerRootDir}}"]
 
 
 def docker_info() -> list[str]:

@@ -11,9 +11,10 @@ def rendered_files(project: Project, target: Target, engine: EngineChoice) -> di
     return render_all(target.manifest, project.templates_dir, include_opa=engine.include_opa)
 
 
-def render(project: Project, target: Target, reporter: Reporter, engine: EngineChoice, opts: Options) -> StepResult:
+def render(project: Project, target: Target, reporter: Reporter, engine: EngineChoice, opts: Options,
+           files: dict[str, str] | None = None) -> StepResult:
     """Write docker-compose.yml and nginx.conf where they differ; `changed` if any did."""
-    files = rendered_files(project, target, engine)
+    files = files if files is not None else rendered_files(project, target, engine)
     changes: list[FileChange] = [compare(name, target.workspace.read(name), text) for name, text in files.items()]
     changed = [c.name for c in changes if c.status == "changed"]
     if not opts.check:

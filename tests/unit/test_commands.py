@@ -46,6 +46,6 @@ def test_builders_return_fresh_lists():
 
 
 def test_a_hostile_argument_stays_one_quoted_word():
-    argv = commands.stop_container("app; rm -rf / #")
+    argv = commands.image_exists("app; rm -rf / #")
     assert argv[-1] == "app; rm -rf / #"
-    assert shlex.join(argv) == "docker stop --time 5 'app; rm -rf / #'"
+    assert shlex.join(argv) == "docker image inspect --format '{{.Id}}' 'app; rm -rf / #'"
