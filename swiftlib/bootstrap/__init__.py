@@ -2,12 +2,12 @@
 
     bootstrap(host, app_image=..., nginx_image=..., app_dir=...) -> [Step, ...]
 
-runs, in order: ensure_docker_engine, ensure_compose_v2, ensure_base_image,
+runs, in order: ensure_system_libraries, ensure_docker_engine, ensure_compose_v2, ensure_base_image,
 ensure_nginx_image, ensure_app_image. Each step is idempotent and reports "ok" when
 there was nothing to do, so a second run changes nothing and takes seconds.
 
 Modules: ``commands`` (pure argv/text builders and parsers), ``steps`` (Step, apt),
-``engine`` (dockerd, compose), ``rootfs`` (debootstrap -> cached tarball -> docker import),
+``syslibs`` (shared libraries Python dependencies load), ``engine`` (dockerd, compose), ``rootfs`` (debootstrap -> cached tarball -> docker import),
 ``images`` (base, nginx, app images).
 """
 from __future__ import annotations
@@ -24,12 +24,13 @@ from .images import (
 )
 from .rootfs import CACHE_DIR
 from .steps import Apt, Progress, Step, no_progress
+from .syslibs import ensure_system_libraries
 
 __all__ = [
     "BASE_IMAGE", "BASE_PACKAGES", "CACHE_DIR", "DOCKERD_LOG", "NGINX_IMAGE", "Apt", "Progress", "Step",
     "bootstrap", "no_progress",
     "ensure_app_image", "ensure_base_image", "ensure_compose_v2", "ensure_docker_engine",
-    "ensure_nginx_image",
+    "ensure_nginx_image", "ensure_system_libraries",
 ]
 
 
@@ -45,6 +46,7 @@ def bootstrap(
     """Run every step in order on ``host``; return their outcomes. Raises on the first failure."""
     apt = Apt(host, progress)  # shared so `apt-get update` runs at most once
     steps = [
+        ensure_system_libraries(host, progress, apt=apt),
         ensure_docker_engine(host, progress, apt=apt),
         ensure_compose_v2(host, progress, apt=apt),
         ensure_base_image(host, base_image, BASE_PACKAGES, progress, apt=apt),

@@ -102,8 +102,10 @@ class EmbeddedEngine:
         except ImportError as exc:
             raise PolicyEngineError(
                 "the embedded policy engine needs the regopy package (pip install regopy)",
-                reason="engine_error",
+                reason="unavailable",
             ) from exc
+        except OSError as exc:  # its native library, or one it links against, does not load
+            raise PolicyEngineError(_load_failure(exc), reason="unavailable") from exc
         files = sorted(self.policies_dir.rglob("*.rego")) if self.policies_dir.is_dir() else []
         if not files:
             raise PolicyEngineError(
@@ -126,6 +128,17 @@ class EmbeddedEngine:
                 ) from exc
         self._interpreter = rego
         return rego
+
+
+def _load_failure(exc: OSError) -> str:
+    """What to tell a user whose regopy cannot load a shared library, and how to get it."""
+    from ..bootstrap.syslibs import package_for
+
+    package = package_for(str(exc))
+    fix = (f"install Debian's {package} (`apt-get install {package}`, or run `inv bootstrap` as root)"
+           if package else "reinstall regopy for this platform")
+    return (f"the embedded policy engine (regopy) cannot load its native library: {_first_line(exc)}; "
+            f"{fix}, or set opa.engine: sidecar to ask an OPA container instead")
 
 
 def _first_line(exc: BaseException) -> str:

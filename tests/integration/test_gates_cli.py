@@ -144,3 +144,26 @@ def test_audit_verify_names_the_tampered_line(tmp_path, fake_opa):
     result = run_inv(manifest, "audit", "--verify")
     assert result.returncode == 2, result.stdout + result.stderr
     assert "line 2" in result.stdout
+
+
+def test_embedded_engine_names_a_missing_system_library(tmp_path):
+    """A minimal Debian lacks libatomic1, which regopy loads: the gate fails closed and says how to fix it.
+
+    The library is hidden for real in a private mount namespace (root, as in CI).
+    """
+    import subprocess
+    import sys
+
+    found = subprocess.run(["sh", "-c", "ldconfig -p | grep -m1 'libatomic.so.1 ' | sed 's/.*=> //'"],
+                           capture_output=True, text=True).stdout.strip()
+    assert found, "libatomic1 must be installed here (inv bootstrap installs it)"
+    manifest = make_project(tmp_path, prefix="sdlib", base_port=23480)
+    argv = [sys.executable, "-m", "invoke", "-r", str(REPO), "opa-check", "--manifest", str(manifest)]
+    hide = f"mount --bind /dev/null {found} && exec \"$@\""
+    result = subprocess.run(["unshare", "-m", "sh", "-c", hide, "sh", *argv],
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "libatomic" in result.stdout and "apt-get install libatomic1" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    last = events(manifest)[-1]
+    assert last["event_type"] == "policy_engine_failure" and last["data"]["reason"] == "unavailable"

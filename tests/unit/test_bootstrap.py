@@ -181,3 +181,15 @@ def test_base_recipe_has_what_the_app_dockerfile_imports():
     assert {"python3-flask", "python3-prometheus-client", "gunicorn"} <= set(recipe.packages)
     assert any(c.startswith("ENV PATH=") for c in recipe.changes)
     json.loads(recipe.changes[-1].removeprefix("CMD "))
+
+
+@pytest.mark.parametrize("message, package", [
+    ("libatomic.so.1: cannot open shared object file: No such file or directory", "libatomic1"),
+    ("/lib/x86_64-linux-gnu/libatomic.so.1: file too short", "libatomic1"),
+    ("libfoo.so.3: cannot open shared object file", None),
+    ("something else went wrong", None),
+])
+def test_a_load_error_names_the_debian_package(message, package):
+    from swiftlib.bootstrap.syslibs import package_for
+
+    assert package_for(message) == package
