@@ -35,7 +35,7 @@ pytestmark = pytest.mark.docker
 
 APP_DIR = Path(__file__).resolve().parents[2] / "app"
 APP_IMAGE = "swiftdeploy-app:bootstrap-test"
-STEP_NAMES = ["docker engine", "compose v2", "base image", "nginx image", "app image"]
+STEP_NAMES = ["system libraries", "docker engine", "compose v2", "base image", "nginx image", "app image"]
 MINIMAL_NGINX_CONF = """\
 worker_processes 1;
 pid /tmp/nginx.pid;
