@@ -115,6 +115,18 @@ class Validator:
     def contact(self, key: str) -> str:
         return self._pattern(key, _CONTACT, "an email address or URL without spaces, quotes, '$', '{', '}' or ';'")
 
+    def percent_steps(self, key: str, most: int = 10) -> tuple[int, ...]:
+        """A non-empty list of at most ``most`` percentages 1-100, strictly increasing."""
+        expected = f"a list of 1-{most} integers 1-100, each larger than the one before (e.g. [10, 25, 50])"
+
+        def ok(v: Any) -> bool:
+            return (isinstance(v, list) and 0 < len(v) <= most
+                    and all(type(x) is int and 1 <= x <= 100 for x in v)
+                    and all(a < b for a, b in zip(v, v[1:])))
+
+        value = self._read(key, expected, ok)
+        return tuple(value) if value is not None else None  # type: ignore[return-value]
+
     def rel_path(self, key: str, *, allow_home: bool = False) -> str:
         def ok(v: Any) -> bool:
             if not isinstance(v, str):

@@ -43,6 +43,9 @@ DEFAULTS: dict[str, Any] = {
         },
     },
     "audit": {"history_file": "history.jsonl", "report_file": "audit_report.md"},
+    # canary.image and canary.version default to the stable ones (see OPTIONAL).
+    "canary": {"weight": 10, "steps": [10, 25, 50]},
+    "hooks": {"dir": "hooks"},
     "deploy": {
         "project_name": "swiftdeploy",
         "health_timeout_seconds": 60.0,
@@ -50,6 +53,9 @@ DEFAULTS: dict[str, Any] = {
         "connect_timeout_seconds": 10.0,
     },
 }
+
+# Fields whose default is another field's value, filled in by build_manifest.
+OPTIONAL: dict[str, Any] = {"canary": {"image": None, "version": None}}
 
 # Fields without a default: the user must write them.
 REQUIRED: dict[str, Any] = {
@@ -66,6 +72,16 @@ class AppService:
     version: str
     restart_policy: str
     container_name: str
+
+
+@dataclass(frozen=True)
+class Canary:
+    """The canary track: what it runs, its share of traffic, and the steps of `inv rollout`."""
+
+    image: str
+    version: str
+    weight: int  # percent of public requests while a canary runs
+    steps: tuple[int, ...]  # rollout weights, strictly increasing
 
 
 @dataclass(frozen=True)
@@ -144,6 +160,8 @@ class Manifest:
     canary_limits: CanaryLimits
     audit: Audit
     deploy: DeploySettings
+    canary: Canary
+    hooks_dir: str
 
     def with_mode(self, mode: str) -> "Manifest":
         from dataclasses import replace
@@ -167,7 +185,7 @@ def build_manifest(raw: Any, *, overrides: Mapping[str, Any] | None = None) -> M
     if not isinstance(raw, Mapping):
         raise ManifestError(f"top level: expected a mapping of sections, got {c.describe(raw)}")
     v = c.Validator({})
-    schema = deep_merge(DEFAULTS, REQUIRED)
+    schema = deep_merge(deep_merge(DEFAULTS, REQUIRED), OPTIONAL)
     for layer, label in ((raw, ""), (overrides or {}, "override ")):
         v.problems.extend(label + p for p in c.shape_problems(layer, schema))
     if v.problems:
@@ -220,6 +238,15 @@ def build_manifest(raw: Any, *, overrides: Mapping[str, Any] | None = None) -> M
         remote_dir=v.rel_path("deploy.remote_dir", allow_home=True),
         connect_timeout_seconds=v.number("deploy.connect_timeout_seconds", 0.5, 300),
     )
+    # The canary runs the stable image and version unless told otherwise.
+    given = merged.get("canary") or {}
+    canary_track = Canary(
+        image=v.image("canary.image") if "image" in given else services.image,
+        version=v.token("canary.version") if "version" in given else services.version,
+        weight=v.integer("canary.weight", 1, 100),
+        steps=v.percent_steps("canary.steps"),
+    )
+    hooks_dir = v.rel_path("hooks.dir")
     ports = {"nginx.port": nginx.port, "nginx.admin_port": nginx.admin_port, "opa.port": opa.port}
     seen: dict[int, str] = {}
     for key, port in ports.items():
@@ -227,4 +254,4 @@ def build_manifest(raw: Any, *, overrides: Mapping[str, Any] | None = None) -> M
             v.problem(key, f"must differ from {seen[port]} ({port})")
         seen[port] = key
     v.finish()
-    return Manifest(services, nginx, opa, network, logs_volume, infra, canary, audit, deploy)
+    return Manifest(services, nginx, opa, network, logs_volume, infra, canary, audit, deploy, canary_track, hooks_dir)
