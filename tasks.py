@@ -240,6 +240,45 @@ def promote(ctx: Context, hosts: HostFlags, mode: str = "", manifest: str = DEFA
     fleet(ctx, manifest, action, hosts, lock="promote", message=message, check=check)
 
 
+@fleet_task(help={"check": "change nothing; report what would change",
+                  "reason": "why (recorded in the audit trail)", "message": "note recorded with each host's deploy lock"})
+def rollback(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, check: bool = False,
+             reason: str = "", message: str = "") -> None:
+    """Remove the canary and send all traffic back to stable. Never gated; exit 0 when nothing to do."""
+    from swiftlib.lifecycle import flows
+
+    def action(project, target, reporter):
+        flows.rollback(project, target, reporter, options(check), reason=reason)
+
+    fleet(ctx, manifest, action, hosts, lock="rollback", message=message, check=check)
+
+
+def _rollout_progress(quiet: bool):
+    if quiet:
+        return None
+    return lambda p: emit(f"  ... [{p['host']}] step {p['step']}/{p['steps']} at {p['weight']}%: "
+                          f"{p['requests']} requests, error rate {p['error_rate']:.2%}, "
+                          f"p99 {p['p99_latency_ms']:.0f} ms, {p['seconds_left']:.0f}s left in the window")
+
+
+@fleet_task(help={"check": "change nothing; report the plan", "message": "note recorded with each host's deploy lock"})
+def rollout(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, check: bool = False,
+            message: str = "") -> None:
+    """Canary through canary.steps, one gated window each; a deny rolls back (exit 3), the last step promotes."""
+    from swiftlib.lifecycle.rollout import rollout as run_rollout
+
+    def action(project, target, reporter):
+        try:
+            run_rollout(project, target, reporter, options(check), progress=_rollout_progress(hosts.json))
+        except KeyboardInterrupt:
+            split = target.read_state().get("weight")
+            err(f"interrupted: on {target.name} the canary keeps {split}% of the traffic beside stable; "
+                "finish with `inv rollback` or `inv promote --mode stable`")
+            raise
+
+    fleet(ctx, manifest, action, hosts, lock="rollout", message=message, check=check)
+
+
 @fleet_task(help={"clean": "also delete the generated files (the audit trail stays)",
                   "check": "remove nothing; say what would be removed",
                   "message": "note recorded with each host's deploy lock"})
@@ -269,8 +308,9 @@ def opa_check(ctx: Context, hosts: HostFlags, context: str = "pre_deploy", manif
             if context == "pre_deploy":
                 gates.infrastructure_gate(project, target, reporter, engine)
             else:
-                window = canary_window.measure(target, on_wait=_measuring(target.name, hosts.json)).to_dict()
-                gates.canary_gate(project, target, reporter, engine, window)
+                stats, baseline = canary_window.measure(target, on_wait=_measuring(target.name, hosts.json))
+                gates.canary_gate(project, target, reporter, engine, stats.to_dict(),
+                                  baseline.to_dict() if baseline else None)
 
     fleet(ctx, manifest, action, hosts, read_only=True)
 
@@ -425,5 +465,5 @@ def inventory(ctx: Context, inventory: str = "", limit: str = "", list: bool = F
         raise Exit(code=exc.exit_code)
 
 
-ns = Collection(bootstrap, render, validate, up, health, deploy, promote, teardown, opa_check, policy_test,
+ns = Collection(bootstrap, render, validate, up, health, deploy, promote, rollback, rollout, teardown, opa_check, policy_test,
                 status, chaos, audit, inventory, lock)

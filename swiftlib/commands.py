@@ -66,15 +66,63 @@ def containers_of_project(project_name: str, fmt: str = "{{.Names}}") -> list[st
 
 
 
-def nginx_test_in_container(image: str, conf_path: str, upstream_host: str = "app") -> list[str]:
-    """`nginx -t` in a throwaway container of the manifest's image, with the upstream resolvable."""
+def nginx_test_in_container(image: str, conf_path: str, traffic_dir: str) -> list[str]:
+    """`nginx -t` in a throwaway container of the manifest's image, with the traffic split beside it."""
     return [
         "docker", "run", "--rm",
-        "--add-host", f"{upstream_host}:127.0.0.1",
         "-v", f"{conf_path}:/etc/nginx/nginx.conf:ro",
+        "-v", f"{traffic_dir}:/etc/nginx/nginx.d:ro",
         "--entrypoint", "nginx",
         image, "-t", "-c", "/etc/nginx/nginx.conf",
     ]
+
+
+def nginx_test_running(container: str) -> list[str]:
+    """`nginx -t` inside the running nginx container: the config a reload would load."""
+    return ["docker", "exec", container, "nginx", "-t", "-q"]
+
+
+def nginx_reload(container: str) -> list[str]:
+    """Graceful reload: new workers take new connections, old ones finish theirs and exit."""
+    return ["docker", "exec", container, "nginx", "-s", "reload"]
+
+
+# Worker PIDs from /proc (the nginx images may lack ps); nginx renames workers "nginx: worker process".
+_WORKERS = ('cd /proc && for p in [0-9]*; do case "$(tr "\\0" " " < "$p/cmdline" 2>/dev/null)" in '
+            '"nginx: worker process"*) echo "$p";; esac; done')
+
+
+def nginx_worker_pids(container: str) -> list[str]:
+    return ["docker", "exec", container, "sh", "-c", _WORKERS]
+
+
+def compose_start_service(project_dir: str, project_name: str, service: str) -> list[str]:
+    """Create or update one service only (recreated only if its config changed); neighbours untouched."""
+    return compose(project_dir, project_name, "up", "-d", "--no-deps", service)
+
+
+def compose_config_hash(project_dir: str, project_name: str, service: str) -> list[str]:
+    """The config hash compose would give ``service`` now (`<service> <hash>`)."""
+    return compose(project_dir, project_name, "config", "--hash", service)
+
+
+def container_label(container: str, label: str) -> list[str]:
+    return ["docker", "inspect", "--format", f'{{{{index .Config.Labels "{label}"}}}}', container]
+
+
+def container_health(container: str) -> list[str]:
+    """`running healthy`, `running starting`, `exited none`, ..."""
+    return ["docker", "inspect", "--format",
+            "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}", container]
+
+
+def stop_container(container: str, grace_seconds: int = 10) -> list[str]:
+    """SIGTERM, then SIGKILL after the grace period (gunicorn finishes in-flight requests on SIGTERM)."""
+    return ["docker", "stop", "--time", str(grace_seconds), container]
+
+
+def remove_container(container: str) -> list[str]:
+    return ["docker", "rm", "--force", container]
 
 
 def nginx_test_local(conf_path: str) -> list[str]:

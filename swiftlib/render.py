@@ -7,6 +7,7 @@ the output depends on nothing but the manifest, so re-rendering is byte-identica
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +17,12 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
 from .errors import SwiftDeployError
 from .manifest import Manifest
+from .tracks import SERVICES, TRAFFIC_FILE, Split, running_tracks, split_clients_lines, split_for
 
 COMPOSE_FILE = "docker-compose.yml"
 NGINX_FILE = "nginx.conf"
-TEMPLATES = {COMPOSE_FILE: "docker-compose.yml.j2", NGINX_FILE: "nginx.conf.j2"}
+# nginx.conf first: the compose file carries its digest, so a changed config recreates nginx.
+TEMPLATES = {NGINX_FILE: "nginx.conf.j2", TRAFFIC_FILE: "traffic.conf.j2", COMPOSE_FILE: "docker-compose.yml.j2"}
 
 
 def yaml_str(value: Any) -> str:
@@ -51,7 +54,9 @@ def make_environment(templates_dir: Path) -> Environment:
     return env
 
 
-def render_context(manifest: Manifest, *, include_opa: bool) -> dict[str, Any]:
+def render_context(manifest: Manifest, *, include_opa: bool, bridge: bool = False,
+                   split: Split | None = None) -> dict[str, Any]:
+    split = split if split is not None else split_for(manifest)
     return {
         "services": manifest.services,
         "nginx": manifest.nginx,
@@ -60,20 +65,37 @@ def render_context(manifest: Manifest, *, include_opa: bool) -> dict[str, Any]:
         "logs_volume": manifest.logs_volume,
         "deploy": manifest.deploy,
         "include_opa": include_opa,
+        "tracks": running_tracks(manifest, bridge=bridge),
+        "track_services": list(SERVICES.items()),
+        "shares": split_clients_lines(split),
+        "split_line": ", ".join(f"{t}={p}" for t, p in split.items()),
     }
 
 
-def render_all(manifest: Manifest, templates_dir: Path, *, include_opa: bool) -> dict[str, str]:
-    """File name -> rendered text, for every generated file."""
+def render_all(manifest: Manifest, templates_dir: Path, *, include_opa: bool, bridge: bool = False,
+               split: Split | None = None) -> dict[str, str]:
+    """File name -> rendered text, for every generated file.
+
+    ``bridge`` adds the `next` track (a version change of stable in progress); ``split``
+    overrides the manifest's traffic split (a transition's intermediate step).
+    """
     env = make_environment(templates_dir)
-    context = render_context(manifest, include_opa=include_opa)
+    context = render_context(manifest, include_opa=include_opa, bridge=bridge, split=split)
     out: dict[str, str] = {}
     for name, template in TEMPLATES.items():
+        if name == COMPOSE_FILE:
+            context["nginx_conf_sha256"] = hashlib.sha256(out[NGINX_FILE].encode()).hexdigest()[:16]
         try:
             out[name] = env.get_template(template).render(context)
         except TemplateError as exc:
             raise SwiftDeployError(f"templates/{template}: {exc}") from exc
     return out
+
+
+def render_traffic(manifest: Manifest, templates_dir: Path, split: Split) -> str:
+    """The traffic file for ``split`` (a transition's step, or the manifest's own split)."""
+    context = render_context(manifest, include_opa=False, split=split)
+    return make_environment(templates_dir).get_template(TEMPLATES[TRAFFIC_FILE]).render(context)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,12 @@
-"""Measure the canary over the last ``evaluation_window_seconds``, as Prometheus' rate() does.
+"""Measure a track over the last ``evaluation_window_seconds``, as Prometheus' rate() does.
 
-Every scrape of the app's /metrics (by `inv status` or by a gate) is kept for a while
-in the target's state directory. The gate compares the newest scrape with one taken
-about a window earlier; when no such scrape exists it takes one, waits the window
-and takes another. Either way the numbers describe recent traffic, not the whole
-life of the container, and nothing is restarted to reset them.
+Each track (stable, canary) is scraped on its own through nginx's admin listener
+(`/tracks/<track>/metrics`), so the canary gate judges the canary's own requests and
+the stable track's window of the same period is its baseline. Every scrape is kept for
+a while in the target's state directory, one file per track. The gate compares the
+newest scrape with one taken about a window earlier; when no such scrape exists it takes
+one, waits the window and takes another. Either way the numbers describe recent traffic,
+not the whole life of the container, and nothing is restarted to reset them.
 """
 from __future__ import annotations
 
@@ -16,47 +18,55 @@ from .. import http
 from ..metrics import MetricsUnavailable, Scrape, WindowStats, parse_scrape, window_stats
 from .context import Target
 
-SCRAPES_FILE = ".swiftdeploy/scrapes.json"
 TOLERANCE = 1.5  # a cached baseline may be up to 1.5 windows old
 
 
-def fetch_metrics_text(target: Target) -> str:
+def scrapes_file(track: str) -> str:
+    return f".swiftdeploy/scrapes-{track}.json"
+
+
+SCRAPES_FILES = tuple(scrapes_file(t) for t in ("stable", "canary"))
+
+
+def fetch_metrics_text(target: Target, track: str = "canary") -> str:
     with target.loopback(target.manifest.nginx.admin_port) as base:
-        url = f"{base}/metrics"
+        url = f"{base}/tracks/{track}/metrics"
         try:
             answer = http.get(url, timeout=5)
         except http.HttpUnavailable as exc:
-            raise MetricsUnavailable(f"cannot scrape the app's metrics: {exc}", host=target.name) from exc
+            raise MetricsUnavailable(f"cannot scrape the {track} track's metrics: {exc}", host=target.name) from exc
     if answer.status != 200:
-        raise MetricsUnavailable(f"{url} answered HTTP {answer.status}", host=target.name)
+        hint = "; is a canary running? (inv promote --mode canary)" if track == "canary" else ""
+        raise MetricsUnavailable(f"the {track} track's metrics answered HTTP {answer.status}{hint}", host=target.name)
     return answer.body
 
 
-def load_cache(target: Target) -> list[dict]:
+def load_cache(target: Target, track: str = "canary") -> list[dict]:
     try:
-        data = json.loads(target.workspace.read(SCRAPES_FILE) or "[]")
+        data = json.loads(target.workspace.read(scrapes_file(track)) or "[]")
     except ValueError:
         return []
     return [d for d in data if isinstance(d, dict) and "taken_at" in d and "text" in d] if isinstance(data, list) else []
 
 
-def scrape(target: Target, *, clock: Callable[[], float] = time.time, remember: bool = True) -> Scrape:
-    """Scrape now, remember the raw text for later windows (unless a --check run), return it parsed."""
-    text = fetch_metrics_text(target)
+def scrape(target: Target, *, track: str = "canary", clock: Callable[[], float] = time.time,
+           remember: bool = True) -> Scrape:
+    """Scrape one track now, remember the raw text for later windows (unless a --check run), return it parsed."""
+    text = fetch_metrics_text(target, track)
     taken_at = clock()
     parsed = parse_scrape(text, taken_at=taken_at)
     if not remember:
         return parsed
     horizon = taken_at - 4 * target.manifest.canary_limits.evaluation_window_seconds
-    cache = [d for d in load_cache(target) if horizon <= d["taken_at"] < taken_at]
+    cache = [d for d in load_cache(target, track) if horizon <= d["taken_at"] < taken_at]
     cache.append({"taken_at": taken_at, "text": text})
-    target.workspace.write(SCRAPES_FILE, json.dumps(cache))
+    target.workspace.write(scrapes_file(track), json.dumps(cache))
     return parsed
 
 
-def cached_baseline(target: Target, now: float, window: float) -> Scrape | None:
+def cached_baseline(target: Target, now: float, window: float, track: str = "canary") -> Scrape | None:
     """The newest remembered scrape at least one window (and at most TOLERANCE windows) old."""
-    candidates = [d for d in load_cache(target) if window <= now - d["taken_at"] <= window * TOLERANCE]
+    candidates = [d for d in load_cache(target, track) if window <= now - d["taken_at"] <= window * TOLERANCE]
     if not candidates:
         return None
     best = max(candidates, key=lambda d: d["taken_at"])
@@ -66,14 +76,33 @@ def cached_baseline(target: Target, now: float, window: float) -> Scrape | None:
         return None
 
 
+def _scrape_both(target: Target, clock: Callable[[], float], remember: bool) -> tuple[Scrape, Scrape | None]:
+    """The canary now, and stable at the same moment when it runs (at 100% canary it may not)."""
+    now = clock()
+    canary = scrape(target, track="canary", clock=lambda: now, remember=remember)
+    try:
+        stable = scrape(target, track="stable", clock=lambda: now, remember=remember)
+    except MetricsUnavailable:
+        stable = None
+    return canary, stable
+
+
 def measure(target: Target, *, sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time,
-            on_wait: Callable[[float], None] | None = None, remember: bool = True) -> WindowStats:
-    """Window statistics for the canary gate."""
+            on_wait: Callable[[float], None] | None = None, remember: bool = True,
+            fresh: bool = False) -> tuple[WindowStats, WindowStats | None]:
+    """The canary's window for the gate, and the stable track's window of the same period (or None).
+
+    ``fresh`` ignores remembered scrapes: a rollout step must judge traffic at its own weight.
+    """
     window = target.manifest.canary_limits.evaluation_window_seconds
-    baseline = cached_baseline(target, clock(), window)
-    if baseline is None:
-        baseline = scrape(target, clock=clock, remember=remember)
+    now = clock()
+    start = None if fresh else cached_baseline(target, now, window)
+    start_stable = None if start is None else cached_baseline(target, now, window, track="stable")
+    if start is None:
+        start, start_stable = _scrape_both(target, clock, remember)
         if on_wait:
             on_wait(window)
         sleep(window)
-    return window_stats(baseline, scrape(target, clock=clock, remember=remember))
+    end, end_stable = _scrape_both(target, clock, remember)
+    baseline = window_stats(start_stable, end_stable) if start_stable and end_stable else None
+    return window_stats(start, end), baseline

@@ -1,4 +1,4 @@
-"""Send chaos instructions to the canary through the loopback-only admin listener."""
+"""Send chaos instructions to the canary track through the loopback-only admin listener."""
 from __future__ import annotations
 
 from typing import Any
@@ -29,7 +29,7 @@ def send_chaos(project: Project, target: Target, mode: str, *, rate: float | Non
     payload = chaos_payload(mode, rate=rate, duration=duration)
     with target.loopback(target.manifest.nginx.admin_port) as base:
         try:
-            answer = http.post_json(f"{base}/chaos", payload, timeout=10)
+            answer = http.post_json(f"{base}/tracks/canary/chaos", payload, timeout=10)
         except http.HttpUnavailable as exc:
             raise CommandFailed("POST /chaos", -1, str(exc), host=target.name,
                                 hint="is the stack deployed? (inv deploy)") from exc
@@ -37,6 +37,9 @@ def send_chaos(project: Project, target: Target, mode: str, *, rate: float | Non
         body = answer.json()
     except ValueError:
         body = {"raw": answer.body[:200]}
+    if answer.status == 502:
+        raise UsageError("no canary is running to inject chaos into; start one with `inv promote --mode canary`",
+                         host=target.name)
     if answer.status != 200:
         raise UsageError(f"/chaos refused (HTTP {answer.status}): {body}", host=target.name)
     project.audit.append("chaos", {"request": payload, "response": body}, host=target.name)

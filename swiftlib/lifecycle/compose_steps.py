@@ -5,7 +5,9 @@ from typing import Sequence
 
 from .. import commands
 from ..render import COMPOSE_FILE, NGINX_FILE
+from ..tracks import TRAFFIC_FILE
 from ..results import Reporter, StepResult
+from .canary_window import SCRAPES_FILES
 from .context import STATE_FILE, Options, Project, Target
 
 
@@ -15,10 +17,6 @@ def snapshot(target: Target) -> dict[str, str]:
     out = target.host.run(argv, check=False).stdout
     rows = (line.split(" ", 1) for line in out.splitlines() if line.strip())
     return {name: rest for name, rest in rows}
-
-
-def app_running(target: Target) -> bool:
-    return snapshot(target).get(target.manifest.services.container_name, "").endswith(" running")
 
 
 def expected_containers(target: Target, services: Sequence[str] = ()) -> list[str]:
@@ -63,13 +61,6 @@ def up(project: Project, target: Target, reporter: Reporter, opts: Options,
     return reporter.record(StepResult(task, target.name, status, msg, data))
 
 
-def recreate_app(project: Project, target: Target, reporter: Reporter) -> StepResult:
-    """Recreate only the app container so it picks up the new environment; nginx untouched."""
-    argv = commands.compose_recreate(target.project_dir, target.compose_project, "app")
-    target.host.run(argv, timeout=300)
-    return reporter.record(StepResult("recreate app", target.name, "changed", target.manifest.services.container_name))
-
-
 def leftovers(target: Target) -> list[str]:
     """Containers, network and volume of this project still present on the host."""
     m = target.manifest
@@ -82,8 +73,9 @@ def leftovers(target: Target) -> list[str]:
 
 
 # Files SwiftDeploy writes into a project directory (`--clean` removes them).
-GENERATED = (COMPOSE_FILE, NGINX_FILE, STATE_FILE, ".swiftdeploy/scrapes.json",
-             f".swiftdeploy/preflight/{COMPOSE_FILE}", f".swiftdeploy/preflight/{NGINX_FILE}")
+GENERATED = (COMPOSE_FILE, NGINX_FILE, STATE_FILE, ".swiftdeploy/scrapes.json", *SCRAPES_FILES,
+             f".swiftdeploy/preflight/{COMPOSE_FILE}", f".swiftdeploy/preflight/{NGINX_FILE}",
+             TRAFFIC_FILE, f".swiftdeploy/preflight/{TRAFFIC_FILE}")
 
 
 def teardown(project: Project, target: Target, reporter: Reporter, opts: Options, *, clean: bool) -> StepResult:

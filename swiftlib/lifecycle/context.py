@@ -68,6 +68,15 @@ class Target:
     def name(self) -> str:
         return self.host.name
 
+    def manifest_from(self, project: Project) -> Manifest:
+        """The project's manifest as it applies to this host (inventory overrides included)."""
+        if not self.overrides:
+            return project.manifest
+        from ..manifest import build_manifest
+        from ..manifest_file import load_raw
+
+        return build_manifest(load_raw(project.manifest_path), overrides=self.overrides)
+
     @property
     def project_dir(self) -> str:
         return self.workspace.root

@@ -1,19 +1,26 @@
-"""The lifecycle flows composed from the steps: deploy and promote.
+"""The lifecycle flows composed from the steps: deploy, promote and rollback.
 
-deploy  = render → validate → start policy engine → policy(pre_deploy) → up → health
-promote = [policy(pre_promote) when going to stable] → manifest mode → render → recreate app → health
+deploy          = render → validate → start policy engine → policy(pre_deploy) → [handover] → up → health → traffic
+promote canary  = canary image present → manifest mode → render → start canary beside stable → traffic weight%
+promote stable  = policy(pre_promote, the canary's own window) → traffic all to canary → manifest (mode, image,
+                  version) → render → stable recreated with the canary's version → traffic all to stable → remove canary
+rollback        = traffic all to stable → remove canary → manifest mode stable → render      (never gated)
 
-A gate that says no stops the flow before anything is touched: no container is
-started, recreated or stopped and the manifest keeps its bytes.
+Traffic only moves by a graceful nginx reload, and a container is removed or recreated only
+after the split no longer sends it requests and the old nginx workers are gone, so no
+transition drops a request. A gate that says no stops the flow before anything is touched.
 """
 from __future__ import annotations
 
 from typing import Callable
 
-from ..errors import UsageError
-from ..manifest_file import set_mode
+from .. import commands
+from ..errors import ConfigError, UsageError
+from ..manifest_edit import set_services
+from ..render import COMPOSE_FILE, NGINX_FILE
 from ..results import Reporter, StepResult
-from . import canary_window, compose_steps, gates, health, preflight, render_step
+from ..tracks import only, split_for, track, with_weight
+from . import canary_window, compose_steps, gates, health, preflight, render_step, track_steps, traffic
 from .context import Options, Project, Target
 from .engine_choice import EngineChoice, choose_engine
 
@@ -28,11 +35,21 @@ def _refuse_gate_bypass(target: Target, reporter: Reporter) -> None:
     (After a fleet promotion the shared manifest says stable even for hosts whose gate said no.)
     """
     running = target.read_state().get("mode")
-    if running == "canary" and target.manifest.services.mode == "stable" and compose_steps.app_running(target):
-        msg = ("the app on this host runs in canary mode but the manifest says stable; "
-               "run `inv promote --mode stable` so the canary policy decides (deploy does not skip that gate)")
+    if running == "canary" and target.manifest.services.mode == "stable" and track_steps.is_running(target, "canary"):
+        msg = ("a canary runs on this host but the manifest says stable; run `inv promote --mode stable` so the "
+               "canary policy decides, or `inv rollback` to drop the canary (deploy does not skip that gate)")
         reporter.record(StepResult("deploy", target.name, "failed", msg, {}, UsageError.exit_code))
         raise UsageError(msg, host=target.name)
+
+
+def _config_files(project: Project, target: Target, choice: EngineChoice, **kwargs) -> dict[str, str]:
+    """The compose file and nginx.conf; the traffic split only before the first deploy (nginx needs one).
+
+    Afterwards the split changes only through `traffic.switch`, in step with the containers.
+    """
+    files = render_step.rendered_files(project, target, choice, **kwargs)
+    return {name: text for name, text in files.items()
+            if name in (COMPOSE_FILE, NGINX_FILE) or target.workspace.read(name) is None}
 
 
 def deploy(project: Project, target: Target, reporter: Reporter, opts: Options) -> None:
@@ -40,7 +57,7 @@ def deploy(project: Project, target: Target, reporter: Reporter, opts: Options) 
     choice = choose_engine(target, fresh=True)
     _engine_step(target, reporter, choice)
     files = render_step.rendered_files(project, target, choice)
-    render_step.render(project, target, reporter, choice, opts, files)
+    render_step.render(project, target, reporter, choice, opts, _config_files(project, target, choice))
     manifest_checks, _ = preflight.manifest_checks(project.manifest_path)
     preflight.report(manifest_checks + preflight.host_checks(target, files, include_opa=choice.include_opa), target.name, reporter)
     if choice.include_opa:
@@ -52,45 +69,150 @@ def deploy(project: Project, target: Target, reporter: Reporter, opts: Options) 
         # Just started: allow the OPA container time to load the policies.
         with gates.policy_engine(project, target, choice, reporter=reporter, ready_seconds=30.0) as engine:
             gates.infrastructure_gate(project, target, reporter, engine)
+    handover, canary_change = _replaced_tracks(target, opts)
+    if handover:  # blue/green: the new version serves while stable is recreated
+        render_step.render(project, target, reporter, choice, opts, _config_files(project, target, choice, bridge=True))
+        track_steps.start(project, target, reporter, "next", opts)
+        traffic.switch(project, target, reporter, only("next"), opts, why="new version takes over while stable is replaced")
+    elif canary_change:
+        traffic.switch(project, target, reporter, only("stable"), opts, why="canary is being replaced")
+    # Replaced one at a time (--no-deps): in a single `compose up` a recreated app would also recreate nginx.
+    for name in (["stable"] if handover else []) + (["canary"] if canary_change else []):
+        track_steps.start(project, target, reporter, name, opts)
     up = compose_steps.up(project, target, reporter, opts)
     if opts.check:
         return
-    health.health(target, reporter, expect_mode=target.manifest.services.mode)
+    for name in ("stable", "canary") if target.manifest.services.mode == "canary" else ("stable",):
+        track_steps.wait_track_healthy(target, track(target.manifest, name))
+    traffic.switch(project, target, reporter, split_for(target.manifest), opts, why="the manifest's split")
+    if handover:
+        track_steps.remove(project, target, reporter, "next", opts)
+        render_step.render(project, target, reporter, choice, opts, _config_files(project, target, choice))
+    health.health(target, reporter, expect_mode="stable" if target.manifest.services.mode == "stable" else None)
     target.write_state(engine=choice.engine, mode=target.manifest.services.mode)
     project.audit.append("deploy", {
-        "status": up.status, "mode": target.manifest.services.mode,
-        "version": target.manifest.services.version, "engine": choice.engine,
+        "status": up.status, "mode": target.manifest.services.mode, "version": target.manifest.services.version,
+        "engine": choice.engine, "blue_green": handover,
     }, host=target.name)
+
+
+def _replaced_tracks(target: Target, opts: Options) -> tuple[bool, bool]:
+    """Whether a deploy would recreate the running stable track, and the running canary."""
+    if opts.check:
+        return False, False
+    canary = target.manifest.services.mode == "canary" and track_steps.would_recreate(target, "canary")
+    return track_steps.would_recreate(target, "stable"), canary
+
+
+def _use(project: Project, target: Target, values: dict[str, str], reporter: Reporter) -> Project:
+    """Edit the manifest's services fields and make project and target see the new values."""
+    changes = set_services(project.manifest_path, values)
+    project = project.reload()
+    target.manifest = target.manifest_from(project)
+    said = ", ".join(f"services.{k}: {old} → {new}" for k, (old, new) in changes.items())
+    reporter.record(StepResult("manifest", target.name, "changed" if changes else "ok", said or "already up to date"))
+    return project
+
+
+def require_canary_image(target: Target, reporter: Reporter) -> None:
+    """A canary whose image is not on the host is bad input: refuse before anything changes."""
+    image = target.manifest.canary.image
+    if not target.host.succeeds(commands.image_exists(image)):
+        msg = f"canary.image: {image} is not on host {target.name}; build or pull it first"
+        reporter.record(StepResult("canary image", target.name, "failed", msg, {}, ConfigError.exit_code))
+        raise ConfigError(msg, host=target.name)
+
+
+def start_canary(project: Project, target: Target, reporter: Reporter, opts: Options, *, weight: int | None = None) -> Project:
+    """The canary beside stable, healthy, then ``weight``% (default canary.weight) of the traffic. Stable untouched."""
+    require_canary_image(target, reporter)
+    current = target.read_state().get("mode") or target.manifest.services.mode
+    choice = choose_engine(target)
+    if opts.check:
+        track_steps.start(project, target, reporter, "canary", opts)
+        traffic.switch(project, target, reporter, split_for(target.manifest.with_mode("canary")), opts, why="canary")
+        return project
+    project = _use(project, target, {"mode": "canary"}, reporter)
+    render_step.render(project, target, reporter, choice, opts, _config_files(project, target, choice))
+    track_steps.start(project, target, reporter, "canary", opts)
+    split = split_for(target.manifest) if weight is None else with_weight(weight)
+    traffic.switch(project, target, reporter, split, opts, why=f"canary at {split.get('canary', 0)}%")
+    target.write_state(mode="canary", weight=split.get("canary", 0))
+    if current != "canary":
+        project.audit.append("mode_change", {"from": current, "to": "canary", "engine": choice.engine,
+                                             "canary_version": target.manifest.canary.version}, host=target.name)
+    return project
+
+
+def judge_canary(project: Project, target: Target, reporter: Reporter, opts: Options, *,
+                 on_wait: Callable[[float], None] | None = None, fresh: bool = False,
+                 sleep: Callable[[float], None] | None = None) -> None:
+    """Measure the canary's window (and stable's beside it) and ask the canary policy; raises when denied."""
+    kwargs = {"sleep": sleep} if sleep else {}
+    stats, baseline = canary_window.measure(target, on_wait=on_wait, remember=not opts.check, fresh=fresh, **kwargs)
+    window = stats.to_dict()
+    reporter.record(StepResult("canary window", target.name, "ok",
+                               f"canary: {window['requests']} requests, error rate {window['error_rate']:.2%}, "
+                               f"p99 {window['p99_latency_ms']:.0f} ms over {window['window_seconds']:.0f}s", window))
+    with gates.policy_engine(project, target, choose_engine(target), reporter=reporter) as engine:
+        gates.canary_gate(project, target, reporter, engine, window, baseline.to_dict() if baseline else None)
+
+
+def finish_promotion(project: Project, target: Target, reporter: Reporter, opts: Options) -> Project:
+    """Make the canary's version stable without dropping a request, then remove the canary."""
+    current = target.read_state().get("mode") or target.manifest.services.mode
+    canary = target.manifest.canary
+    if opts.check:
+        reporter.record(StepResult("promote", target.name, "changed",
+                                   f"would make {canary.image} ({canary.version}) stable and remove the canary"))
+        return project
+    choice = choose_engine(target)
+    traffic.switch(project, target, reporter, only("canary"), opts, why="the canary serves while stable is replaced")
+    project = _use(project, target, {"mode": "stable", "image": canary.image, "version": canary.version}, reporter)
+    render_step.render(project, target, reporter, choice, opts, _config_files(project, target, choice))
+    track_steps.start(project, target, reporter, "stable", opts)
+    traffic.switch(project, target, reporter, only("stable"), opts, why="promoted")
+    track_steps.remove(project, target, reporter, "canary", opts)
+    health.health(target, reporter, expect_mode="stable")
+    target.write_state(mode="stable", weight=0)
+    project.audit.append("mode_change", {"from": current, "to": "stable", "engine": choice.engine,
+                                         "version": canary.version, "image": canary.image}, host=target.name)
+    return project
 
 
 def promote(project: Project, target: Target, reporter: Reporter, opts: Options, mode: str,
             on_wait: Callable[[float], None] | None = None) -> Project:
-    """Switch the app to ``mode``; returns the reloaded project. No-op (ok) if already there."""
-    # What runs on the host is the truth; the manifest may already say `mode` after
-    # another host of the fleet was promoted.
+    """Start a canary beside stable (mode canary), or promote the canary to stable through its gate."""
     current = target.read_state().get("mode") or target.manifest.services.mode
-    if current == mode:
-        reporter.record(StepResult("promote", target.name, "ok", f"already in {mode} mode; nothing to do"))
+    if mode == "canary":
+        return start_canary(project, target, reporter, opts)
+    if current == "stable" and not track_steps.is_running(target, "canary"):
+        reporter.record(StepResult("promote", target.name, "ok", "already in stable mode; nothing to do"))
+        return project
+    judge_canary(project, target, reporter, opts, on_wait=on_wait)
+    return finish_promotion(project, target, reporter, opts)
+
+
+def rollback(project: Project, target: Target, reporter: Reporter, opts: Options, *, reason: str = "") -> Project:
+    """All traffic back to stable and the canary removed. Never gated: the way back is always open."""
+    current = target.read_state().get("mode") or target.manifest.services.mode
+    canary_runs = track_steps.is_running(target, "canary")
+    if current == "stable" and target.manifest.services.mode == "stable" and not canary_runs:
+        reporter.record(StepResult("rollback", target.name, "ok", "no canary runs; stable serves all traffic"))
+        return project
+    if not opts.check and not track_steps.is_running(target, "stable"):
+        track_steps.start(project, target, reporter, "stable", opts)
+    traffic.switch(project, target, reporter, only("stable"), opts, why="rollback")
+    track_steps.remove(project, target, reporter, "canary", opts)
+    if opts.check:
         return project
     choice = choose_engine(target)
-    if mode == "stable":
-        window = canary_window.measure(target, on_wait=on_wait, remember=not opts.check).to_dict()
-        reporter.record(StepResult("canary window", target.name, "ok",
-                                   f"{window['requests']} requests, error rate {window['error_rate']:.2%}, "
-                                   f"p99 {window['p99_latency_ms']:.0f} ms over {window['window_seconds']:.0f}s", window))
-        with gates.policy_engine(project, target, choice, reporter=reporter) as engine:
-            gates.canary_gate(project, target, reporter, engine, window)
-    if opts.check:
-        reporter.record(StepResult("promote", target.name, "changed", f"would switch {current} → {mode}"))
-        return project
-    edited = set_mode(project.manifest_path, mode)
-    project = project.reload()
-    target.manifest = target.manifest.with_mode(mode)
-    reporter.record(StepResult("manifest", target.name, "changed" if edited else "ok",
-                               f"services.mode: {current} → {mode}" if edited else f"services.mode already {mode}"))
-    render_step.render(project, target, reporter, choice, opts)
-    compose_steps.recreate_app(project, target, reporter)
-    health.health(target, reporter, expect_mode=mode)
-    target.write_state(mode=mode)
-    project.audit.append("mode_change", {"from": current, "to": mode, "engine": choice.engine}, host=target.name)
+    project = _use(project, target, {"mode": "stable"}, reporter)
+    render_step.render(project, target, reporter, choice, opts, _config_files(project, target, choice))
+    target.write_state(mode="stable", weight=0)
+    project.audit.append("rollback", {"from": current, "to": "stable", "reason": reason or "requested",
+                                      "canary_version": target.manifest.canary.version,
+                                      "stable_version": target.manifest.services.version}, host=target.name)
+    reporter.record(StepResult("rollback", target.name, "changed",
+                               f"stable {target.manifest.services.version} serves all traffic; canary removed"))
     return project

@@ -99,7 +99,13 @@ def infrastructure_gate(project: Project, target: Target, reporter: Reporter, en
     return decide(project, target, reporter, engine, "infrastructure", policy_input, task="policy: pre_deploy")
 
 
-def canary_gate(project: Project, target: Target, reporter: Reporter, engine: Any, window: dict[str, Any]) -> Decision:
-    metrics = {k: window[k] for k in ("error_rate", "p99_latency_ms", "requests", "window_seconds")}
-    policy_input = canary_input(metrics, target.manifest.canary_limits.to_dict())
+METRIC_KEYS = ("error_rate", "p99_latency_ms", "requests", "window_seconds")
+
+
+def canary_gate(project: Project, target: Target, reporter: Reporter, engine: Any, window: dict[str, Any],
+                baseline: dict[str, Any] | None = None) -> Decision:
+    """Judge the canary's own window; stable's window of the same period goes along as `baseline`."""
+    metrics = {k: window[k] for k in METRIC_KEYS}
+    policy_input = canary_input(metrics, target.manifest.canary_limits.to_dict(),
+                                baseline={k: baseline[k] for k in METRIC_KEYS} if baseline else None)
     return decide(project, target, reporter, engine, "canary", policy_input, task="policy: pre_promote")

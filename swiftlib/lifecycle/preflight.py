@@ -17,6 +17,7 @@ from ..manifest import Manifest, build_manifest
 from ..manifest_file import load_raw
 from ..netstat import listening_ports
 from ..render import COMPOSE_FILE, NGINX_FILE
+from ..tracks import TRAFFIC_DIR, TRAFFIC_FILE
 from ..results import Reporter, StepResult
 from .context import Target
 
@@ -98,7 +99,8 @@ def nginx_check(target: Target, conf_path: str) -> Check:
     name = "nginx -t"
     image = target.manifest.nginx.image
     if target.host.succeeds(commands.image_exists(image)):
-        argv, where = commands.nginx_test_in_container(image, conf_path), f"in {image}"
+        traffic_dir = conf_path.rsplit("/", 1)[0] + "/" + TRAFFIC_DIR
+        argv, where = commands.nginx_test_in_container(image, conf_path, traffic_dir), f"in {image}"
     elif target.host.succeeds(["sh", "-c", "command -v nginx"]):
         argv, where = commands.nginx_test_local(conf_path), "with the host's nginx"
     else:
@@ -136,10 +138,10 @@ def host_checks(target: Target, files: dict[str, str], *, include_opa: bool = Fa
     engine = _probe("docker engine", lambda: engine_check(target))
     if not engine.passed:
         return [engine]
-    scratch = [f"{SCRATCH}/{NGINX_FILE}", f"{SCRATCH}/{COMPOSE_FILE}"]
-    target.workspace.write(scratch[0], files[NGINX_FILE])
-    target.workspace.write(scratch[1], files[COMPOSE_FILE])
-    conf, compose_file = (target.workspace.path(name) for name in scratch)
+    scratch = [f"{SCRATCH}/{NGINX_FILE}", f"{SCRATCH}/{COMPOSE_FILE}", f"{SCRATCH}/{TRAFFIC_FILE}"]
+    for name, source in zip(scratch, (NGINX_FILE, COMPOSE_FILE, TRAFFIC_FILE)):
+        target.workspace.write(name, files[source])
+    conf, compose_file = (target.workspace.path(name) for name in scratch[:2])
     probes = [
         ("app image present", lambda: image_check(target)),
         ("ports free", lambda: port_check(target, include_opa=include_opa)),

@@ -7,8 +7,8 @@ from .context import Options, Project, Target
 from .engine_choice import EngineChoice
 
 
-def rendered_files(project: Project, target: Target, engine: EngineChoice) -> dict[str, str]:
-    return render_all(target.manifest, project.templates_dir, include_opa=engine.include_opa)
+def rendered_files(project: Project, target: Target, engine: EngineChoice, *, bridge: bool = False) -> dict[str, str]:
+    return render_all(target.manifest, project.templates_dir, include_opa=engine.include_opa, bridge=bridge)
 
 
 def render(project: Project, target: Target, reporter: Reporter, engine: EngineChoice, opts: Options,

@@ -1,9 +1,10 @@
-"""One frame of the live status: the app's recent traffic and both policies' verdicts.
+"""One frame of the live status: each track's recent traffic, the split, both policies' verdicts.
 
-``take_frame`` gathers (scrape, host stats, two decisions); ``format_frame`` is pure
-and turns a frame into the terminal dashboard. The window matches the canary gate's:
-the newest remembered scrape about one window old, else the oldest one inside the
-window, else the app's whole life.
+``take_frame`` gathers (a scrape per running track, host stats, two decisions);
+``format_frame`` is pure and turns a frame into the terminal dashboard. The window
+matches the canary gate's: the newest remembered scrape about one window old, else the
+oldest one inside the window, else the track's whole life. The top-level numbers are the
+canary's while one runs (what the gate judges), else stable's.
 """
 from __future__ import annotations
 
@@ -15,15 +16,17 @@ from tabulate import tabulate
 
 from ..errors import PolicyEngineError, SwiftDeployError
 from ..hoststats import collect_host_stats
-from ..metrics import parse_scrape, window_stats
+from ..metrics import MetricsUnavailable, parse_scrape, window_stats
+from ..tracks import describe
 from ..policy.inputs import canary_input, infrastructure_input
 from . import canary_window
 from .context import Target
+from .traffic import current_split
 
 
-def _baseline(target: Target, now: float):
+def _baseline(target: Target, now: float, track: str):
     window = target.manifest.canary_limits.evaluation_window_seconds
-    cached = canary_window.load_cache(target)
+    cached = canary_window.load_cache(target, track)
     older = [d for d in cached if now - d["taken_at"] >= window]
     inside = [d for d in cached if 0 < now - d["taken_at"] < window]
     pick = max(older, key=lambda d: d["taken_at"]) if older else (min(inside, key=lambda d: d["taken_at"]) if inside else None)
@@ -37,33 +40,53 @@ def _ask(engine: Any, domain: str, policy_input: dict) -> dict[str, Any]:
         return {"domain": domain, "question": "", "allow": False, "reasons": [f"policy engine failed: {exc.message}"]}
 
 
+def _track_window(target: Target, track: str, now: float) -> dict[str, Any] | None:
+    """The track's window as status shows it, or None when the track does not answer."""
+    baseline = _baseline(target, now, track)
+    try:
+        current = canary_window.scrape(target, track=track, clock=lambda: now)
+    except MetricsUnavailable:
+        return None
+    stats = window_stats(baseline, current)
+    return {
+        "mode": current.mode_name, "chaos": current.chaos_name,
+        "req_per_s": round(stats.req_per_s, 3), "error_rate": round(stats.error_rate, 4),
+        "p99_latency_ms": round(stats.p99_latency_ms, 1), "requests": stats.requests,
+        "uptime_seconds": round(current.uptime_seconds, 1), "window_seconds": round(stats.window_seconds, 1),
+    }
+
+
 def take_frame(target: Target, engine: Any, *, clock: Callable[[], float] = time.time) -> dict[str, Any]:
     now = clock()
-    baseline = _baseline(target, now)
-    current = canary_window.scrape(target, clock=lambda: now)
-    stats = window_stats(baseline, current)
     m = target.manifest
+    tracks = {name: w for name in ("stable", "canary") if (w := _track_window(target, name, now)) is not None}
+    if not tracks:
+        raise MetricsUnavailable("no app track answers on the admin listener; is the stack deployed? (inv deploy)",
+                                 host=target.name)
+    judged = tracks.get("canary") or tracks["stable"]
     try:
         host_stats = collect_host_stats(target.host).to_dict()
     except SwiftDeployError as exc:
         host_stats = {"error": exc.message}
-    canary_metrics = {k: getattr(stats, k) for k in ("error_rate", "p99_latency_ms", "requests", "window_seconds")}
+    metric = {k: judged[k] for k in ("error_rate", "p99_latency_ms", "requests", "window_seconds")}
+    base = tracks.get("stable") if "canary" in tracks else None
+    base_metric = {k: base[k] for k in metric} if base else None
     policies = [
         _ask(engine, "infrastructure", infrastructure_input(host_stats, m.infrastructure_limits.to_dict())),
-        _ask(engine, "canary", canary_input(canary_metrics, m.canary_limits.to_dict())),
+        _ask(engine, "canary", canary_input(metric, m.canary_limits.to_dict(), baseline=base_metric)),
     ]
+    split = current_split(target)
     return {
         "timestamp": datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "host": target.name,
-        "mode": current.mode_name,
+        "mode": "canary" if "canary" in tracks else judged["mode"],
         "version": m.services.version,
-        "chaos": current.chaos_name,
-        "req_per_s": round(stats.req_per_s, 3),
-        "error_rate": round(stats.error_rate, 4),
-        "p99_latency_ms": round(stats.p99_latency_ms, 1),
-        "requests": stats.requests,
-        "uptime_seconds": round(current.uptime_seconds, 1),
-        "window_seconds": round(stats.window_seconds, 1),
+        "canary_version": m.canary.version if "canary" in tracks else None,
+        "weight": split.get("canary", 0),
+        "split": split,
+        **{k: judged[k] for k in ("chaos", "req_per_s", "error_rate", "p99_latency_ms", "requests",
+                                  "uptime_seconds", "window_seconds")},
+        "tracks": tracks,
         "engine": engine.name,
         "host_stats": host_stats,
         "policies": policies,
@@ -72,15 +95,18 @@ def take_frame(target: Target, engine: Any, *, clock: Callable[[], float] = time
 
 def format_frame(frame: dict[str, Any]) -> str:
     """The dashboard text for one frame (pure)."""
+    version = frame["version"] + (f"  (canary {frame['canary_version']})" if frame.get("canary_version") else "")
     rows = [
         ["time", frame["timestamp"]], ["host", frame["host"]],
-        ["mode", frame["mode"]], ["version", frame["version"]], ["chaos", frame["chaos"]],
-        ["req/s", f"{frame['req_per_s']:.2f}"], ["error rate", f"{frame['error_rate']:.2%}"],
-        ["p99 latency", f"{frame['p99_latency_ms']:.0f} ms"],
-        ["requests", f"{frame['requests']} in the last {frame['window_seconds']:.0f}s"],
-        ["uptime", f"{frame['uptime_seconds']:.0f}s"],
+        ["mode", frame["mode"]], ["version", version],
+        ["traffic", describe(frame["split"]) if frame.get("split") else "unknown"],
     ]
-    out = ["SwiftDeploy status", tabulate(rows, tablefmt="plain"), "", f"policies ({frame['engine']} engine):"]
+    header = ["track", "chaos", "req/s", "error rate", "p99", "requests", "uptime"]
+    table = [[name, t["chaos"], f"{t['req_per_s']:.2f}", f"{t['error_rate']:.2%}", f"{t['p99_latency_ms']:.0f} ms",
+              f"{t['requests']} in {t['window_seconds']:.0f}s", f"{t['uptime_seconds']:.0f}s"]
+             for name, t in frame["tracks"].items()]
+    out = ["SwiftDeploy status", tabulate(rows, tablefmt="plain"), "", tabulate(table, header, tablefmt="plain"),
+           "", f"policies ({frame['engine']} engine):"]
     for p in frame["policies"]:
         verdict = "ALLOW" if p["allow"] else "DENY "
         out.append(f"  {verdict} {p['domain']}: " + "; ".join(p["reasons"]))

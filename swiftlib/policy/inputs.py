@@ -41,14 +41,22 @@ def infrastructure_input(
 
 
 def canary_input(
-    metrics: Mapping[str, Any], limits: Mapping[str, Any], context: str = CANARY_CONTEXT
+    metrics: Mapping[str, Any], limits: Mapping[str, Any], context: str = CANARY_CONTEXT,
+    baseline: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Input for data.swiftdeploy.canary.decision."""
-    return {
+    """Input for data.swiftdeploy.canary.decision.
+
+    ``metrics`` is the canary's own window; ``baseline``, when stable served traffic in the
+    same period, is stable's window, so a policy may compare the two.
+    """
+    doc = {
         "context": context,
         "metrics": _normalise(metrics, _CANARY_FLOATS["metrics"], _CANARY_INTS["metrics"]),
         "limits": _normalise(limits, _CANARY_FLOATS["limits"], _CANARY_INTS["limits"]),
     }
+    if baseline is not None:
+        doc["baseline"] = _normalise(baseline, _CANARY_FLOATS["metrics"], _CANARY_INTS["metrics"])
+    return doc
 
 
 def _normalise(values: Mapping[str, Any], floats: tuple[str, ...], ints: tuple[str, ...]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from swiftlib.commands import compose_config_check, nginx_test_local
 from swiftlib.errors import SwiftDeployError
 from swiftlib.manifest_file import load_manifest
 from swiftlib.render import COMPOSE_FILE, NGINX_FILE, compare, nginx_json, nginx_str, render_all, yaml_str
+from swiftlib.tracks import TRAFFIC_FILE
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
@@ -33,7 +34,7 @@ VARIANTS = {"opa": True, "no-opa": False}
 
 
 def golden_name(file_name: str, variant: str) -> str:
-    stem, ext = file_name.rsplit(".", 1)
+    stem, ext = file_name.replace("/", "_").rsplit(".", 1)
     return f"{stem}.{variant}.{ext}"
 
 
@@ -48,7 +49,7 @@ def rendered(manifest) -> dict[str, dict[str, str]]:
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-@pytest.mark.parametrize("file_name", [COMPOSE_FILE, NGINX_FILE])
+@pytest.mark.parametrize("file_name", [COMPOSE_FILE, NGINX_FILE, TRAFFIC_FILE])
 def test_render_matches_golden(rendered, variant: str, file_name: str):
     golden = EXPECTED / golden_name(file_name, variant)
     text = rendered[variant][file_name]
@@ -80,28 +81,33 @@ def published_host_ips(service: dict) -> list[str]:
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_compose_app_is_hardened_and_never_published(rendered, manifest, variant):
     doc = yaml.safe_load(rendered[variant][COMPOSE_FILE])
-    app = doc["services"]["app"]
-    assert "ports" not in app
-    assert app["expose"] == [str(manifest.services.port)]
-    assert app["user"] == "10001:10001"
-    assert app["cap_drop"] == ["ALL"]
-    assert "no-new-privileges:true" in app["security_opt"]
-    assert app["environment"] == {"MODE": "canary", "APP_VERSION": "1.0.0", "APP_PORT": "3000"}
-    assert app["healthcheck"]["test"][0] in ("CMD", "CMD-SHELL")
-    assert app["networks"] == ["yes"] and list(doc["networks"]) == ["yes"]  # a string, not True
+    # The fixture is in canary mode: the canary runs beside stable, both hardened alike.
+    for service, mode in (("app", "stable"), ("app-canary", "canary")):
+        app = doc["services"][service]
+        assert "ports" not in app
+        assert app["expose"] == [str(manifest.services.port)]
+        assert app["user"] == "10001:10001"
+        assert app["cap_drop"] == ["ALL"]
+        assert "no-new-privileges:true" in app["security_opt"]
+        assert app["environment"] == {"MODE": mode, "APP_VERSION": "1.0.0", "APP_PORT": "3000"}
+        assert app["healthcheck"]["test"][0] in ("CMD", "CMD-SHELL")
+        assert app["networks"] == ["yes"]
+    assert list(doc["networks"]) == ["yes"]  # a string, not True
     assert list(doc["volumes"]) == ["1.0"] and doc["volumes"]["1.0"]["name"] == "1.0"
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_compose_only_nginx_publishes_a_public_port(rendered, variant):
     services = yaml.safe_load(rendered[variant][COMPOSE_FILE])["services"]
-    assert set(services) == ({"app", "nginx", "opa"} if variant == "opa" else {"app", "nginx"})
+    apps = {"app", "app-canary", "nginx"}
+    assert set(services) == (apps | {"opa"} if variant == "opa" else apps)
     public = {name for name, svc in services.items() if any(ip != "127.0.0.1" for ip in published_host_ips(svc))}
     assert public == {"nginx"}
     nginx = services["nginx"]
     assert nginx["ports"] == ["8080:8080", "127.0.0.1:8081:8081"]
     assert nginx["depends_on"] == {"app": {"condition": "service_healthy"}}
     assert "./nginx.conf:/etc/nginx/nginx.conf:ro" in nginx["volumes"]
+    assert "./nginx.d:/etc/nginx/nginx.d:ro" in nginx["volumes"]  # a directory: reloads see new splits
     assert "1.0:/var/log/nginx" in nginx["volumes"]
 
 
@@ -163,9 +169,10 @@ def nginx_binary() -> str:
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_real_nginx_accepts_the_rendered_config(rendered, tmp_path: Path, variant):
-    conf = tmp_path / NGINX_FILE
-    conf.write_text(rendered[variant][NGINX_FILE], encoding="utf-8")
-    argv = nginx_test_local(str(conf))
+    for name, text in rendered[variant].items():  # nginx.conf includes nginx.d/traffic.conf beside it
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    argv = nginx_test_local(str(tmp_path / NGINX_FILE))
     argv[0] = nginx_binary()
     done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr

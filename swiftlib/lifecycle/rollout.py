@@ -1,0 +1,63 @@
+"""`inv rollout`: a canary analysis in one command, as Argo Rollouts and Flagger run it.
+
+Start the canary at the first step's weight; at each step hold one evaluation window of
+traffic at that weight and ask the canary policy; a deny (or no usable answer) rolls back
+by itself; after the last step the canary is promoted to stable. Interrupted, it leaves the
+canary at the current step's weight beside stable — a state `rollback` or `promote` finishes.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from ..errors import PolicyDenied, PolicyEngineError
+from ..metrics import MetricsUnavailable, parse_scrape, window_stats
+from ..results import Reporter
+from ..tracks import with_weight
+from . import canary_window, flows, traffic
+from .context import Options, Project, Target
+
+Progress = Callable[[dict[str, Any]], None]
+TICK_SECONDS = 2.0
+
+
+def _watching_sleep(target: Target, step: int, steps: int, weight: int, progress: Progress | None,
+                    clock: Callable[[], float] = time.monotonic) -> Callable[[float], None]:
+    """A sleep for the evaluation window that reports the canary's numbers so far every tick."""
+    def sleep(seconds: float) -> None:
+        cache = canary_window.load_cache(target, "canary")
+        start = parse_scrape(cache[-1]["text"], taken_at=cache[-1]["taken_at"]) if cache else None
+        end = clock() + seconds
+        while (left := end - clock()) > 0:
+            time.sleep(min(TICK_SECONDS, left))
+            if progress is None or start is None:
+                continue
+            try:
+                stats = window_stats(start, canary_window.scrape(target, track="canary", remember=False))
+            except (MetricsUnavailable, ValueError):
+                continue
+            progress({"host": target.name, "step": step, "steps": steps, "weight": weight,
+                      "requests": stats.requests, "error_rate": stats.error_rate,
+                      "p99_latency_ms": stats.p99_latency_ms, "seconds_left": max(0.0, end - clock())})
+    return sleep
+
+
+def rollout(project: Project, target: Target, reporter: Reporter, opts: Options, *,
+            progress: Progress | None = None) -> Project:
+    steps = target.manifest.canary.steps
+    project = flows.start_canary(project, target, reporter, opts, weight=steps[0])
+    if opts.check:
+        return project
+    for number, weight in enumerate(steps, 1):
+        if number > 1:
+            traffic.switch(project, target, reporter, with_weight(weight), opts,
+                           why=f"rollout step {number}/{len(steps)}")
+            target.write_state(weight=weight)
+        try:
+            flows.judge_canary(project, target, reporter, opts, fresh=True,
+                               sleep=_watching_sleep(target, number, len(steps), weight, progress))
+        except (PolicyDenied, PolicyEngineError, MetricsUnavailable) as exc:
+            reason = f"rollout step {number}/{len(steps)} at {weight}%: {exc.message}"
+            flows.rollback(project, target, reporter, opts, reason=reason)
+            raise
+    return flows.finish_promotion(project, target, reporter, opts)

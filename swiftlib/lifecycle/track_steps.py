@@ -1,0 +1,80 @@
+"""Start, check and remove one app track (stable, canary or next) on a target."""
+from __future__ import annotations
+
+from .. import commands
+from ..errors import HealthCheckFailed
+from ..render import COMPOSE_FILE
+from ..results import Reporter, StepResult
+from ..tracks import Track, track
+from .context import Options, Project, Target
+from .health import wait_healthy
+
+CONFIG_HASH_LABEL = "com.docker.compose.config-hash"
+
+
+def container_state(target: Target, name: str) -> str:
+    """`running healthy`, `running starting`, `exited none`, or `absent`."""
+    result = target.host.run(commands.container_health(name), check=False)
+    return result.stdout.strip() if result.ok else "absent"
+
+
+def is_running(target: Target, track_name: str) -> bool:
+    return container_state(target, track(target.manifest, track_name).container_name).startswith("running")
+
+
+def would_recreate(target: Target, track_name: str) -> bool:
+    """True when the track runs but the compose file on the host now describes it differently."""
+    spec = track(target.manifest, track_name)
+    if not is_running(target, track_name) or target.workspace.read(COMPOSE_FILE) is None:
+        return False
+    wanted = target.host.run(commands.compose_config_hash(target.project_dir, target.compose_project, spec.service),
+                             check=False).stdout.split()
+    have = target.host.run(commands.container_label(spec.container_name, CONFIG_HASH_LABEL), check=False).stdout.strip()
+    return len(wanted) == 2 and wanted[1] != have
+
+
+def wait_track_healthy(target: Target, spec: Track, *, deadline: float | None = None) -> dict:
+    """/healthz of this one track (through nginx's loopback admin listener) in its mode and version."""
+    seconds = deadline if deadline is not None else target.manifest.deploy.health_timeout_seconds
+    with target.loopback(target.manifest.nginx.admin_port) as base:
+        body = wait_healthy(f"{base}/tracks/{spec.name}/healthz", deadline_seconds=seconds, expect_mode=spec.mode)
+    if body.get("version") != spec.version:
+        raise HealthCheckFailed(f"the {spec.name} track runs version {body.get('version')!r}, expected {spec.version!r}",
+                                host=target.name)
+    return body
+
+
+def start(project: Project, target: Target, reporter: Reporter, track_name: str, opts: Options) -> StepResult:
+    """Create (or update) the track's container alone and wait until it answers healthy."""
+    spec = track(target.manifest, track_name)
+    changes = not container_state(target, spec.container_name).startswith("running") or would_recreate(target, track_name)
+    if opts.check:
+        return reporter.record(StepResult(f"start {track_name}", target.name, "changed" if changes else "ok",
+                                          f"would start {spec.container_name} ({spec.image}, {spec.version})"
+                                          if changes else f"{spec.container_name} already running", {"check": True}))
+    target.host.run(commands.compose_start_service(target.project_dir, target.compose_project, spec.service),
+                    timeout=600, hint="see `docker compose logs` in the project directory")
+    try:
+        wait_track_healthy(target, spec)
+    except HealthCheckFailed as exc:
+        exc.host = target.name
+        reporter.record(StepResult(f"start {track_name}", target.name, "failed", exc.message, {}, exc.exit_code))
+        raise
+    data = {"track": track_name, "container": spec.container_name, "image": spec.image, "version": spec.version}
+    if changes:
+        project.audit.append("track_started", data, host=target.name)
+    return reporter.record(StepResult(f"start {track_name}", target.name, "changed" if changes else "ok",
+                                      f"{spec.container_name} healthy ({spec.mode}, version {spec.version})", data))
+
+
+def remove(project: Project, target: Target, reporter: Reporter, track_name: str, opts: Options) -> StepResult | None:
+    """Stop (gracefully) and remove the track's container; None when there was none."""
+    name = track(target.manifest, track_name).container_name
+    if container_state(target, name) == "absent":
+        return None
+    if opts.check:
+        return reporter.record(StepResult(f"remove {track_name}", target.name, "changed", f"would remove {name}"))
+    target.host.run(commands.stop_container(name), check=False, timeout=60)
+    target.host.run(commands.remove_container(name), timeout=60)
+    project.audit.append("track_removed", {"track": track_name, "container": name}, host=target.name)
+    return reporter.record(StepResult(f"remove {track_name}", target.name, "changed", f"{name} drained and removed"))
