@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from swiftlib.errors import InventoryError
+from swiftlib.inventory.limits import MAX_ENTRIES, MAX_HOSTS
 from swiftlib.inventory.model import Group, Inventory, InventoryHost
 
 OVERRIDES_VAR = "swiftdeploy_overrides"
@@ -23,9 +24,10 @@ class _Entity:
     name: str
     vars: dict[str, Any] = field(default_factory=dict)
     lines: dict[str, int | None] = field(default_factory=dict)  # var -> line it was set on
-    hosts: list[str] = field(default_factory=list)      # groups: direct hosts
-    children: list[str] = field(default_factory=list)   # groups: child groups
-    parents: list[str] = field(default_factory=list)    # groups: parent groups
+    # ordered sets (dict keys): membership tests and removals stay O(1)
+    hosts: dict[str, None] = field(default_factory=dict)     # groups: direct hosts
+    children: dict[str, None] = field(default_factory=dict)  # groups: child groups
+    parents: dict[str, None] = field(default_factory=dict)   # groups: parent groups
     priority: int = 1                                   # groups: ansible_group_priority
 
 
@@ -37,6 +39,7 @@ class InventoryBuilder:
         self.groups: dict[str, _Entity] = {}
         self.hosts: dict[str, _Entity] = {}
         self.warnings: list[str] = []
+        self.entries = 0  # host entries and variable assignments so far (MAX_ENTRIES)
         self.add_group("all")
         self.add_group("ungrouped")
         self.add_child("all", "ungrouped")
@@ -53,15 +56,24 @@ class InventoryBuilder:
             raise self.error("empty group name", line)
         self.groups.setdefault(name, _Entity(name))
 
+    def _count_entry(self, line: int | None) -> None:
+        self.entries += 1
+        if self.entries > MAX_ENTRIES:
+            raise self.error(f"the inventory is too large: more than {MAX_ENTRIES:,} host entries and "
+                             "variable assignments (MAX_ENTRIES)", line)
+
     def add_host(self, name: str, group: str | None, port: int | None, line: int | None) -> None:
         if not name:
             raise self.error("empty host name", line)
+        self._count_entry(line)
         if name not in self.hosts:
+            if len(self.hosts) >= MAX_HOSTS:
+                raise self.error(f"the inventory is too large: more than {MAX_HOSTS:,} hosts (MAX_HOSTS)", line)
             self.hosts[name] = _Entity(name)
             if port:  # Ansible takes `name:port` only when it first meets the host
                 self.set_var(name, "ansible_port", int(port), line, host=True)
-        if group is not None and name not in self.groups[group].hosts:
-            self.groups[group].hosts.append(name)
+        if group is not None:
+            self.groups[group].hosts[name] = None
 
     def add_child(self, parent: str, child: str, line: int | None = None) -> None:
         p, c = self.groups[parent], self.groups[child]
@@ -71,11 +83,11 @@ class InventoryBuilder:
             return
         if child in self._ancestors(parent) or child == "all":
             raise self.error(f"adding group {child!r} as a child of {parent!r} creates a loop", line)
-        p.children.append(child)
-        if parent not in c.parents:
-            c.parents.append(parent)
+        p.children[child] = None
+        c.parents[parent] = None
 
     def set_var(self, entity: str, key: str, value: Any, line: int | None, *, host: bool = False) -> None:
+        self._count_entry(line)
         target = self.hosts[entity] if host else self.groups[entity]
         if not host and key == "ansible_group_priority":
             try:
@@ -109,9 +121,9 @@ class InventoryBuilder:
                 member_of[h].add(gname)
         for h, gs in member_of.items():
             if "ungrouped" in gs and gs - {"all", "ungrouped"}:
-                ungrouped.hosts.remove(h)
+                del ungrouped.hosts[h]
             elif not gs - {"all"}:
-                ungrouped.hosts.append(h)
+                ungrouped.hosts[h] = None
 
     def _depths(self) -> dict[str, int]:
         depth: dict[str, int] = {}
@@ -131,8 +143,10 @@ class InventoryBuilder:
         depth = self._depths()
         host_groups: dict[str, set[str]] = {h: set() for h in self.hosts}
         for gname, g in self.groups.items():
-            for h in g.hosts:
-                host_groups[h].update({gname} | self._ancestors(gname))
+            if g.hosts:
+                closure = {gname} | self._ancestors(gname)
+                for h in g.hosts:
+                    host_groups[h].update(closure)
         hosts = {}
         for name, ent in self.hosts.items():
             chain = sorted((self.groups[g] for g in host_groups[name]),

@@ -61,14 +61,14 @@ class Inventory:
 
     def group_hosts(self, name: str) -> list[str]:
         """Hosts of a group and of its descendants (Ansible's order, no repeats)."""
-        order: list[str] = [name]
+        order: dict[str, None] = {name: None}  # an ordered set
         level = [name]
         while level:  # breadth first, as Ansible walks child groups
             nxt = []
             for g in level:
                 for child in self.groups[g].children:
                     if child not in order:
-                        order.append(child)
+                        order[child] = None
                         nxt.append(child)
             level = nxt
         seen: dict[str, None] = {}

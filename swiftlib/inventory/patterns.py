@@ -92,21 +92,21 @@ def match_hosts(inv: Inventory, pattern: str) -> list[str]:
         raise UsageError(f"--limit {pattern!r}: empty host pattern")
     if any(t.startswith("@") for t in terms):
         raise UsageError(f"--limit {pattern!r}: @file limits are not supported; list the hosts instead")
-    selected: list[str] = []
+    selected: dict[str, None] = {}  # an ordered set: first selection wins the place
     for term in order_terms(terms):
         if term in inv.hosts:
-            selected.append(term)
+            selected.setdefault(term)
             continue
         names = _match_term(inv, term[1:] if term[0] in "&!" else term, pattern)
         if term[0] == "!":
             drop = set(names)
-            selected = [h for h in selected if h not in drop]
+            selected = {h: None for h in selected if h not in drop}
         elif term[0] == "&":
             keep = set(names)
-            selected = [h for h in selected if h in keep]
+            selected = {h: None for h in selected if h in keep}
         else:
-            selected.extend(h for h in names if h not in selected)
-    result = list(dict.fromkeys(selected))
+            selected.update(dict.fromkeys(names))
+    result = list(selected)
     if not result:
         raise UsageError(f"--limit {pattern!r} selects no host; check it with "
                          f"`inv inventory -i FILE --limit '{pattern}' --list`")

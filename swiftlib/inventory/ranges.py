@@ -7,8 +7,13 @@ Pure: raises ValueError with a user-facing message; the parsers add file and lin
 from __future__ import annotations
 
 import ipaddress
+import itertools
+import math
 import re
 import string
+from typing import Sequence
+
+from swiftlib.inventory.limits import MAX_HOSTS
 
 _RANGE = r"\[(?:[a-z]:[a-z]|[0-9]+:[0-9]+)(?::[0-9]+)?\]"
 _LABEL = rf"(?:[\w]|{_RANGE})(?:[\w_-]|{_RANGE})*(?<![_-])"
@@ -47,14 +52,9 @@ def split_host_port(pattern: str) -> tuple[str, int | None]:
     return parse_address(pattern) or (pattern, None)
 
 
-def expand_ranges(pattern: str) -> list[str]:
-    """Expand every `[begin:end(:step)]` in a host name, left to right."""
-    if "[" not in pattern:
-        return [pattern]
-    if "]" not in pattern or pattern.index("]") < pattern.index("["):
-        raise ValueError(f"unterminated host range in {pattern!r}: expected [begin:end] or [begin:end:step]")
-    head, rest = pattern.split("[", 1)
-    body, tail = rest.split("]", 1)
+def _range_items(body: str, pattern: str) -> tuple[Sequence[object], int]:
+    """The items of one `begin:end(:step)` range body (a `range` for numbers, so
+    that its length is known without building it) and their zero-padded width."""
     bounds = body.split(":")
     if len(bounds) not in (2, 3):
         raise ValueError(f"host range [{body}] in {pattern!r} must be begin:end or begin:end:step")
@@ -75,16 +75,39 @@ def expand_ranges(pattern: str) -> list[str]:
     if beg in letters and end in letters:
         if letters.index(beg) > letters.index(end):
             raise ValueError(f"host range [{body}] in {pattern!r} must have begin <= end")
-        seq: list[str] = list(letters[letters.index(beg): letters.index(end) + 1: step])
-    else:
-        try:
-            seq = [str(n).zfill(width) for n in range(int(beg), int(end) + 1, step)]
-        except ValueError:
-            raise ValueError(f"host range [{body}] in {pattern!r} is neither numeric nor a single-letter range") from None
-    names: list[str] = []
-    for item in seq:
-        names.extend(expand_ranges(f"{head}{item}{tail}"))
-    return names
+        return letters[letters.index(beg): letters.index(end) + 1: step], 0
+    try:
+        return range(int(beg), int(end) + 1, step), width
+    except ValueError:
+        raise ValueError(f"host range [{body}] in {pattern!r} is neither numeric nor a single-letter range") from None
+
+
+def expand_ranges(pattern: str, limit: int = MAX_HOSTS) -> list[str]:
+    """Expand every `[begin:end(:step)]` in a host name, left to right.
+
+    The number of names is computed first: more than `limit` raises ValueError
+    before anything is expanded. Like Ansible, a range after an empty one is
+    not looked at.
+    """
+    heads: list[str] = []
+    ranges: list[tuple[Sequence[object], int]] = []
+    rest = pattern
+    while "[" in rest:
+        if "]" not in rest or rest.index("]") < rest.index("["):
+            raise ValueError(f"unterminated host range in {pattern!r}: expected [begin:end] or [begin:end:step]")
+        head, rest = rest.split("[", 1)
+        body, rest = rest.split("]", 1)
+        items, width = _range_items(body, pattern)
+        if not items:
+            return []
+        heads.append(head)
+        ranges.append((items, width))
+    count = math.prod(len(items) for items, _ in ranges)
+    if count > limit:
+        raise ValueError(f"host range {pattern!r} expands to {count:,} hosts, more than the "
+                         f"{limit:,} one inventory may hold (MAX_HOSTS)")
+    texts = [[str(item).zfill(width) for item in items] for items, width in ranges]
+    return ["".join(h + t for h, t in zip(heads, combo)) + rest for combo in itertools.product(*texts)]
 
 
 def expand_host_pattern(pattern: str) -> tuple[list[str], int | None]:

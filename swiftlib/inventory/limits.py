@@ -1,0 +1,18 @@
+"""Hard limits on what one inventory may make SwiftDeploy do.
+
+An inventory is input: a few hostile bytes (`h[0:99999999]`, a YAML alias bomb)
+must not hang the run or eat the machine's memory. Each limit is checked before
+the expensive step it guards, and crossing one raises InventoryError (exit 2)
+naming the file, the line and the limit. The values are far above what a real
+inventory needs.
+"""
+from __future__ import annotations
+
+# Distinct hosts in one inventory; one host range (`web[0001:9999]`) may not
+# expand to more either. Checked before a range is expanded.
+MAX_HOSTS = 10_000
+
+# Host entries (a host listed under three groups counts three) and variable
+# assignments the parsers make, in total. Bounds repeated lines such as
+# `h[0:9999]` written a thousand times.
+MAX_ENTRIES = 1_000_000
