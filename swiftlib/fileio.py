@@ -17,16 +17,37 @@ never leaves a half-written docker-compose.yml, manifest or history line:
   8 writers). The call still returns only once its line is durable.
 - ``locked_read_bytes`` reads under a shared lock so it never sees a line that is
   still being appended.
+
+Every file SwiftDeploy reads that a user names or that lives in the project goes
+through ``read_regular_text`` (or, for the append-only history, the two locked
+functions above), so a directory, a FIFO, a device such as ``/dev/zero`` or a huge
+file is refused with a clear error instead of hanging, exhausting memory or
+crashing. It checks the type with ``stat`` before opening (so a FIFO is never
+opened for reading), opens with ``O_NONBLOCK`` and checks again with ``fstat`` (the
+file may be swapped in between), reads at most ``limit + 1`` bytes (``st_size`` is
+0 for /proc-like files), and decodes strict UTF-8. With ``within`` it also refuses a
+path that resolves (through symlinks) outside that directory, so a link planted in
+the project cannot make SwiftDeploy read, and echo in errors or diffs, a file from
+elsewhere such as /etc/shadow. This is a check, not a sandbox: a process that can
+swap directories of the path while it is being read can still race it.
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import secrets
+import stat
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
+from .errors import ConfigError
+
 _CHUNK = 8192
+MIB = 1024 * 1024
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISSOCK, "a socket"))
 
 
 def _fsync_dir(directory: str) -> None:
@@ -76,11 +97,97 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, *, mode: int | No
     _fsync_dir(directory)
 
 
-def read_text_or_none(path: str | os.PathLike[str]) -> str | None:
-    """The file's UTF-8 text, or ``None`` when it does not exist."""
+class UnreadableFile(ConfigError):
+    """A file SwiftDeploy must read is not a small regular UTF-8 file where it belongs (exit 2).
+
+    ``path`` and ``problem`` are kept apart so a caller can re-raise its own error
+    type (the manifest loader raises ``ManifestError(problem, path=path)``).
+    """
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+def file_kind(mode: int) -> str:
+    """'a directory', 'a FIFO (named pipe)', ... for ``st_mode``; '' for a regular file."""
+    if stat.S_ISREG(mode):
+        return ""
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def _size_text(n: int) -> str:
+    return f"{n // MIB} MiB" if n >= MIB and n % MIB == 0 else f"{n} bytes"
+
+
+def _open_regular(path: str, flags: int) -> int:
+    """``os.open`` that never blocks on a FIFO and refuses anything but a regular file.
+
+    Raises OSError (``EINVAL`` with a readable ``strerror`` for a wrong file type).
+    """
+    fd = os.open(path, flags | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC, 0o666)
     try:
-        with open(path, encoding="utf-8", newline="") as fh:
-            return fh.read()
+        kind = file_kind(os.fstat(fd).st_mode)
+        if kind:
+            raise OSError(errno.EINVAL, f"is {kind}, not a regular file", path)
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_regular_text(path: str | os.PathLike[str], limit: int, what: str, *,
+                      within: str | os.PathLike[str] | None = None) -> str:
+    """The UTF-8 text of the regular file ``path``, at most ``limit`` bytes (a BOM is kept).
+
+    ``what`` names the file in messages ("a manifest"). Raises FileNotFoundError when
+    nothing is there (the caller decides what missing means) and UnreadableFile
+    (exit 2) for: a path resolving outside ``within``, any other OSError, a file
+    that is not regular, more than ``limit`` bytes, or bytes that are not UTF-8.
+    """
+    given = os.fspath(path)
+    real = os.path.realpath(given)
+    if within is not None:
+        root = os.path.realpath(within)
+        if os.path.commonpath([real, root]) != root:
+            raise UnreadableFile(given, f"resolves to {real}, outside {root}; {what} is read only from "
+                                        "inside that directory (a symlink out of it is refused)")
+    try:
+        kind = file_kind(os.stat(real).st_mode)  # before opening: opening a FIFO could block
+        if kind:
+            raise UnreadableFile(given, f"is {kind}, not a regular file; {what} must be a regular file")
+        fd = _open_regular(real, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise UnreadableFile(given, f"cannot read: {exc.strerror}") from exc
+    try:
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(limit + 1 - size, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise UnreadableFile(given, f"cannot read: {exc.strerror}") from exc
+    finally:
+        os.close(fd)
+    if size > limit:
+        raise UnreadableFile(given, f"is larger than {_size_text(limit)}, the most {what} may be")
+    try:
+        return b"".join(chunks).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(given, f"not valid UTF-8 (byte {exc.start}); save the file as UTF-8") from exc
+
+
+def read_text_or_none(path: str | os.PathLike[str], *, limit: int = 64 * MIB, what: str = "a project file",
+                      within: str | os.PathLike[str] | None = None) -> str | None:
+    """``read_regular_text``, or ``None`` when nothing is at ``path``."""
+    try:
+        return read_regular_text(path, limit, what, within=within)
     except FileNotFoundError:
         return None
 
@@ -146,7 +253,7 @@ def locked_append_line(
     fd = -1
     try:
         with _flocked(target, exclusive=True, create=True):
-            fd = os.open(target, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
+            fd = _open_regular(target, os.O_RDWR | os.O_APPEND | os.O_CREAT)
             size = os.fstat(fd).st_size
             last, ends_with_newline = _tail(fd, size)
             line = make_line(last)
@@ -169,11 +276,16 @@ def locked_append_line(
 
 
 def locked_read_bytes(path: str | os.PathLike[str]) -> bytes | None:
-    """The file's bytes read under a shared lock, or ``None`` when it does not exist."""
+    """The file's bytes read under a shared lock, or ``None`` when it does not exist.
+
+    Anything but a regular file (a FIFO, ``/dev/zero``, a directory) raises OSError
+    instead of blocking or reading forever.
+    """
     target = os.fspath(path)
     with _flocked(target, exclusive=False, create=False):
         try:
-            with open(target, "rb") as fh:
-                return fh.read()
+            fd = _open_regular(target, os.O_RDONLY)
         except FileNotFoundError:
             return None
+        with open(fd, "rb") as fh:
+            return fh.read()

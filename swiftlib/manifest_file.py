@@ -1,14 +1,41 @@
 """Reading and editing manifest.yaml on disk.
 
-Loading accepts UTF-8 with or without a BOM, rejects duplicate keys and reports
-YAML syntax errors with line and column. Editing (``set_mode``) rewrites only the
-one scalar that changes, so the user's comments, key order, quoting, line endings
-and BOM survive byte for byte; the result is re-parsed and checked before an
-atomic replace, so an interrupted or wrong edit never leaves a broken manifest.
+Reading goes through ``fileio.read_regular_text``: the manifest must be a regular
+UTF-8 file (a BOM is accepted) of at most ``MAX_MANIFEST_BYTES`` (1 MiB; real ones
+are a few KiB), so a directory, FIFO, device or huge file is refused without
+blocking or reading it all. A symlinked manifest may point only inside its own
+directory (the project): error messages echo the file's values and keys by design
+(``nginx.port: expected ..., got "80a"``), so a link to /etc/shadow is refused
+instead of being parsed and quoted.
+
+Parsing is PyYAML's safe loader, made stricter, each refusal a ManifestError with
+line and column (exit 2), without the snippet of surrounding lines PyYAML prints:
+
+- duplicate keys are refused instead of keeping the last one;
+- nesting deeper than ``MAX_DEPTH`` (32) levels is refused (the schema needs 4;
+  without a limit 1 KiB of ``[`` exhausts Python's recursion);
+- keys must be scalars: a complex key (``? [a, b]``, ``{a: 1}: x``) is refused;
+- merge keys (``<<: *defaults``) and aliases (``*name``) are refused. Merge keys are
+  YAML 1.1 only (gone in 1.2), hide where a value comes from, let a later key
+  silently override a merged one (what duplicate-key refusal exists to prevent),
+  and the in-place edit of ``services.mode`` could land in shared anchored text.
+  Aliases can expand exponentially (a "billion laughs" file is a few hundred
+  bytes) or refer to themselves. A manifest is short enough to write out in full;
+  an anchor (``&name``) alone is harmless and allowed;
+- integers and floats follow YAML 1.2's forms, not PyYAML's YAML 1.1 ones:
+  sexagesimal numbers (``2:14:0``, 1.1 reads 8040) and leading-zero octal
+  (``0443``, 1.1 reads 291) stay strings, so the field validator reports them
+  instead of a silently different number. Booleans stay YAML 1.1 (``no`` is false,
+  and the validator says so: ``expected one of no, ..., got false``).
+
+Editing (``set_mode``) rewrites only the one scalar that changes, so the user's
+comments, key order, quoting, line endings and BOM survive byte for byte; the
+result is re-parsed and checked before an atomic replace, so an interrupted or
+wrong edit never leaves a broken manifest.
 """
 from __future__ import annotations
 
-import codecs
+import os
 import re
 from pathlib import Path
 from typing import Any, Mapping
@@ -16,18 +43,47 @@ from typing import Any, Mapping
 import yaml
 
 from .errors import ManifestError
-from .fileio import atomic_write_text
+from .fileio import MIB, UnreadableFile, atomic_write_text, read_regular_text
 from .checks import describe
 from .manifest import MODES, Manifest, build_manifest
 
+MAX_MANIFEST_BYTES = MIB
+MAX_DEPTH = 32
+_INT, _FLOAT, _MERGE = (f"tag:yaml.org,2002:{t}" for t in ("int", "float", "merge"))
+
 
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys instead of keeping the last one."""
+    """SafeLoader with the refusals listed in the module docstring."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        if isinstance(index, yaml.ScalarNode) and index.tag == _MERGE:  # composing the value of a `<<` key
+            raise yaml.composer.ComposerError(
+                None, None, "merge keys (<<) are not supported; write the fields out in full", index.start_mark)
+        if isinstance(event, yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not supported; write the value out in full", event.start_mark)
+        if self._depth >= MAX_DEPTH:
+            raise yaml.composer.ComposerError(
+                None, None, f"nested more than {MAX_DEPTH} levels deep; a manifest needs a few", event.start_mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
     seen: dict[Any, int] = {}  # key -> line of its first occurrence
     for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            kind = "a list" if isinstance(key_node, yaml.SequenceNode) else "a mapping"
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{kind} cannot be a key; keys are field names", key_node.start_mark)
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(
@@ -38,31 +94,49 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
 
 
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+# Numbers as YAML 1.2 writes them: PyYAML's YAML 1.1 resolvers without the sexagesimal and 0-octal forms.
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_INT, _FLOAT)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_StrictLoader.add_implicit_resolver(
+    _INT, re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"), list("-+0123456789"))
+_StrictLoader.add_implicit_resolver(
+    _FLOAT, re.compile(r"""^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+][0-9]+)?
+                        |\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
+                        |[-+]?\.(?:inf|Inf|INF)
+                        |\.(?:nan|NaN|NAN))$""", re.X), list("-+0123456789."))
 
 
 def read_manifest_text(path: Path) -> tuple[str, bool]:
-    """The manifest's text and whether it started with a UTF-8 BOM."""
+    """The manifest's text and whether it started with a UTF-8 BOM (see the module docstring)."""
     try:
-        data = path.read_bytes()
+        text = read_regular_text(path, MAX_MANIFEST_BYTES, "a manifest",
+                                 within=os.path.dirname(os.path.abspath(path)))
     except FileNotFoundError:
         raise ManifestError("file not found; create it (see README) or pass --manifest PATH", path=str(path)) from None
-    except OSError as exc:
-        raise ManifestError(f"cannot read: {exc.strerror}", path=str(path)) from exc
-    has_bom = data.startswith(codecs.BOM_UTF8)
-    try:
-        return data.decode("utf-8-sig"), has_bom
-    except UnicodeDecodeError as exc:
-        raise ManifestError(f"not valid UTF-8 (byte {exc.start}); save the file as UTF-8", path=str(path)) from exc
+    except UnreadableFile as exc:
+        raise ManifestError(exc.problem, path=str(path)) from exc
+    has_bom = text.startswith("\ufeff")
+    return (text[1:] if has_bom else text), has_bom
+
+
+def _where(mark: yaml.Mark | None) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
 
 
 def parse_manifest_text(text: str, *, path: str) -> Any:
-    """Parse YAML text into plain data, with line/column on syntax errors."""
+    """Parse YAML text into plain data; errors give line/column and never quote the file."""
     try:
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ManifestError(f"{where}invalid YAML: {exc.problem or exc}", path=path) from exc
+        why = exc.problem or exc.context or "syntax error"
+        raise ManifestError(f"{_where(mark)}invalid YAML: {why}", path=path) from exc
+    except yaml.reader.ReaderError as exc:  # a control character; position counts characters
+        before = text[: exc.position]
+        where = f"line {before.count(chr(10)) + 1}, column {exc.position - before.rfind(chr(10))}: "
+        raise ManifestError(f"{where}invalid YAML: character #x{exc.character:04x} is not allowed", path=path) from exc
     except yaml.YAMLError as exc:
         raise ManifestError(f"invalid YAML: {exc}", path=path) from exc
 

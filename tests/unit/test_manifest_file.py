@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -68,9 +69,129 @@ def test_missing_file_says_what_to_do(tmp_path: Path):
     assert str(info.value) == f"{missing}: file not found; create it (see README) or pass --manifest PATH"
 
 
+@pytest.fixture
+def no_hang():
+    """Fail instead of hanging when a read blocks (a FIFO with no writer)."""
+    def expired(signum, frame):  # noqa: ANN001 - signal handler shape
+        raise TimeoutError("the read blocked")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(5)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
 def test_a_directory_is_not_a_manifest(tmp_path: Path):
-    with pytest.raises(ManifestError, match="cannot read: Is a directory"):
+    with pytest.raises(ManifestError) as info:
         load_manifest(tmp_path)
+    assert str(info.value) == f"{tmp_path}: is a directory, not a regular file; a manifest must be a regular file"
+    assert info.value.exit_code == 2
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path, no_hang):
+    fifo = tmp_path / "manifest.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(ManifestError, match="is a FIFO \\(named pipe\\), not a regular file"):
+        load_manifest(fifo)
+    with pytest.raises(ManifestError, match="is a FIFO"):
+        set_mode(fifo, "canary")
+
+
+def test_a_device_is_refused(no_hang):
+    with pytest.raises(ManifestError) as info:
+        load_manifest(Path("/dev/zero"))
+    assert str(info.value) == "/dev/zero: is a character device, not a regular file; a manifest must be a regular file"
+
+
+def test_a_file_over_one_mib_is_refused_but_one_mib_loads(tmp_path: Path):
+    good = (FIXTURES / "good" / "minimal.yaml").read_bytes()
+    path = tmp_path / "manifest.yaml"
+    pad = manifest_file.MAX_MANIFEST_BYTES - len(good) - 1
+    path.write_bytes(good + b"#" + b"x" * (pad - 1) + b"\n")  # exactly 1 MiB of comment padding
+    assert path.stat().st_size == manifest_file.MAX_MANIFEST_BYTES == 1024 * 1024
+    assert load_manifest(path).services.mode == "stable"
+    path.write_bytes(path.read_bytes() + b"\n")
+    with pytest.raises(ManifestError) as info:
+        load_manifest(path)
+    assert str(info.value) == f"{path}: is larger than 1 MiB, the most a manifest may be"
+
+
+def test_a_file_that_grows_past_the_cap_is_read_only_that_far(tmp_path: Path, monkeypatch):
+    path = tmp_path / "manifest.yaml"
+    path.write_bytes(b"# " + b"x" * (3 * manifest_file.MAX_MANIFEST_BYTES) + b"\n")
+    real_stat = os.stat
+    monkeypatch.setattr("swiftlib.fileio.os.stat", lambda p: real_stat(FIXTURES / "good" / "minimal.yaml"))
+    reads = []
+    real_read = os.read
+    monkeypatch.setattr("swiftlib.fileio.os.read", lambda fd, n: reads.append(n) or real_read(fd, n))
+    with pytest.raises(ManifestError, match="is larger than 1 MiB"):
+        load_manifest(path)
+    assert sum(reads) == manifest_file.MAX_MANIFEST_BYTES + 1
+
+
+def test_a_symlink_out_of_the_project_is_refused_and_its_content_never_shown(tmp_path: Path):
+    secret = tmp_path / "elsewhere" / "shadow"
+    secret.parent.mkdir()
+    secret.write_text("root:$6$SECRETHASH:19000:0:99999:7:::\nport: SECRETVALUE\n")
+    project = tmp_path / "project"
+    project.mkdir()
+    link = project / "manifest.yaml"
+    link.symlink_to(secret)
+    for call in (lambda: load_manifest(link), lambda: set_mode(link, "canary")):
+        with pytest.raises(ManifestError) as info:
+            call()
+        assert str(info.value).startswith(f"{link}: resolves to {secret}, outside {project}")
+        assert "SECRET" not in str(info.value)
+    assert link.is_symlink() and secret.read_text().startswith("root:")
+
+
+def test_a_symlink_inside_the_project_is_followed(tmp_path: Path):
+    (tmp_path / "envs").mkdir()
+    shutil.copyfile(FIXTURES / "good" / "minimal.yaml", tmp_path / "envs" / "prod.yaml")
+    (tmp_path / "manifest.yaml").symlink_to("envs/prod.yaml")
+    assert load_manifest(tmp_path / "manifest.yaml").services.mode == "stable"
+
+
+def test_numbers_follow_yaml_1_2_and_booleans_yaml_1_1(tmp_path: Path):
+    path = tmp_path / "m.yaml"
+    path.write_text("a: 2:14:0\nb: 1:30.5\nc: 0443\nd: no\ne: On\nf: true\ng: 0\nh: 0x1f\ni: 1_000\nj: -1.5\nk: .inf\n"
+                    "l: -0\nm: 08\nn: 1.5e+3\n")
+    assert manifest_file.load_raw(path) == {"a": "2:14:0", "b": "1:30.5", "c": "0443", "d": False, "e": True,
+                                            "f": True, "g": 0, "h": 31, "i": 1000, "j": -1.5, "k": float("inf"),
+                                            "l": 0, "m": "08", "n": 1500.0}
+
+
+def test_an_anchor_without_alias_is_fine(tmp_path: Path):
+    path = tmp_path / "m.yaml"
+    path.write_text("a: &x 1\n")
+    assert manifest_file.load_raw(path) == {"a": 1}
+
+
+@pytest.mark.parametrize("text", ["[" * 1024, "a:\n" + "".join(" " * i + "a:\n" for i in range(1, 40)),
+                                  "- " * 500 + "x\n", "{a: " * 300])
+def test_deep_nesting_of_any_kind_is_refused(tmp_path: Path, text: str):
+    path = tmp_path / "m.yaml"
+    path.write_text(text)
+    with pytest.raises(ManifestError, match="invalid YAML: nested more than 32 levels deep"):
+        manifest_file.load_raw(path)
+
+
+def test_a_billion_laughs_is_refused_at_the_first_alias(tmp_path: Path):
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    lines += [f"{b}: &{b} [{', '.join(['*' + a] * 9)}]" for a, b in zip("abcdefgh", "bcdefghi")]
+    path = tmp_path / "m.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ManifestError, match="line 2, column 8: invalid YAML: aliases"):
+        manifest_file.load_raw(path)
+
+
+def test_syntax_errors_never_quote_the_file(tmp_path: Path):
+    path = tmp_path / "m.yaml"
+    path.write_text("services:\n  image: SECRET1\n   bad: SECRET2\n  - SECRET3\n")
+    with pytest.raises(ManifestError) as info:
+        manifest_file.load_raw(path)
+    assert "SECRET" not in str(info.value) and "line " in str(info.value)
 
 
 def test_validation_errors_name_the_file(tmp_path: Path):
