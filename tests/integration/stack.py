@@ -26,6 +26,8 @@ def make_project(directory: Path, *, prefix: str = "sdtest", base_port: int = 18
     # Tests run on a busy 2-core machine: judge the policies' logic, not this box's load.
     manifest["policy_limits"]["infrastructure"] = {"min_disk_free_gb": 0.5, "max_cpu_load": 1000.0}
     manifest["policy_limits"]["canary"].update(evaluation_window_seconds=4, min_requests=10)
+    # Half the traffic to a canary: enough requests in a 4 s window for the gate at test rates.
+    manifest["canary"] = {"weight": 50}
     for section, values in overrides.items():
         manifest.setdefault(section, {}).update(values)
     directory.mkdir(parents=True, exist_ok=True)
@@ -85,3 +87,49 @@ class Traffic:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
+
+
+class Load:
+    """Steady loopback traffic at ``rate`` requests/s, a new connection per request (as most
+    clients of a public endpoint make them), recording what every request got.
+
+    ``dropped`` counts what a user would call a failed request: no answer at all, or nginx's
+    502/503/504 because no app answered. A 500 from the app's own chaos is an answer.
+    """
+
+    def __init__(self, url: str, *, rate: float = 25.0) -> None:
+        import threading
+
+        self.url, self.period = url, 1.0 / rate
+        self.results: list[tuple[int, float]] = []  # (status or 0, seconds)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        next_at = time.monotonic()
+        deadline = next_at + 600  # never outlive a test by much
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            started = time.monotonic()
+            try:
+                status = requests.get(self.url, timeout=10, headers={"Connection": "close"}).status_code
+            except requests.RequestException:
+                status = 0
+            self.results.append((status, time.monotonic() - started))
+            next_at += self.period
+            time.sleep(max(0.0, next_at - time.monotonic()))
+
+    @property
+    def dropped(self) -> list[int]:
+        return [status for status, _ in self.results if status in (0, 502, 503, 504)]
+
+    def p99_ms(self) -> float:
+        took = sorted(seconds for _, seconds in self.results)
+        return 1000 * took[min(len(took) - 1, int(0.99 * len(took)))] if took else 0.0
+
+    def __enter__(self) -> "Load":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=15)

@@ -1,0 +1,146 @@
+"""Progressive delivery on the real engine, under steady traffic: no transition drops a request.
+
+One stack walks through every transition while 25 requests/s (a new connection each) hit
+the public port; each transition's load asserts that no request failed (count, not time):
+promote canary, promote stable (to a new version), rollback, rollout to stable, rollout
+rolled back by chaos, and a deploy of a new version (blue/green).
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+import requests
+import yaml
+
+from tests.conftest import run_inv
+from tests.integration.stack import Load, docker, make_project
+
+PREFIX = "sdprog"
+PORT = 25080
+IMAGE = "swiftdeploy-app:1.0.0"
+
+
+def public(path: str = "/") -> str:
+    return f"http://127.0.0.1:{PORT}{path}"
+
+
+def admin(path: str) -> str:
+    return f"http://127.0.0.1:{PORT + 1}{path}"
+
+
+def ok(result: subprocess.CompletedProcess, code: int = 0) -> str:
+    assert result.returncode == code, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def tag(version: str) -> str:
+    image = f"swiftdeploy-app:{version}"
+    docker("tag", IMAGE, image)
+    return image
+
+
+def edit(manifest, **sections) -> None:
+    doc = yaml.safe_load(manifest.read_text())
+    for section, values in sections.items():
+        doc.setdefault(section, {}).update(values)
+    manifest.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def version_of(track: str) -> str:
+    return requests.get(admin(f"/tracks/{track}/healthz"), timeout=5).json()["version"]
+
+
+def running(name: str) -> bool:
+    return docker("ps", "-q", "--filter", f"name=^{name}$") != ""
+
+
+def events(manifest) -> list[dict]:
+    return [json.loads(line) for line in (manifest.parent / "history.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory):
+    path = make_project(tmp_path_factory.mktemp("progressive"), prefix=PREFIX, base_port=PORT,
+                        canary={"image": tag("2.0.0"), "version": "2.0.0", "weight": 30, "steps": [30, 60]})
+    ok(run_inv(path, "deploy"))
+    yield path
+    run_inv(path, "teardown", "--clean")
+
+
+def test_promote_canary_keeps_every_request(manifest):
+    nginx = docker("inspect", "-f", "{{.Id}}", f"{PREFIX}-nginx")
+    with Load(public()) as load:
+        ok(run_inv(manifest, "promote", "--mode", "canary"))
+    assert load.dropped == [] and len(load.results) >= 20
+    assert version_of("canary") == "2.0.0" and version_of("stable") == "1.0.0"
+    assert docker("inspect", "-f", "{{.Id}}", f"{PREFIX}-nginx") == nginx  # reloaded, not restarted
+    modes = [requests.get(public(), timeout=5).json()["version"] for _ in range(200)]
+    assert 35 <= modes.count("2.0.0") <= 95, modes.count("2.0.0")  # about 30%
+
+
+def test_rollback_keeps_every_request_and_is_audited(manifest):
+    with Load(public()) as load:
+        out = ok(run_inv(manifest, "rollback", "--reason", "testing the way back"))
+    assert load.dropped == [] and len(load.results) >= 10
+    assert "canary removed" in out and not running(f"{PREFIX}-app-canary")
+    assert yaml.safe_load(manifest.read_text())["services"]["mode"] == "stable"
+    last = [e for e in events(manifest) if e["event_type"] == "rollback"][-1]
+    assert last["data"]["reason"] == "testing the way back" and last["actor"]
+    again = ok(run_inv(manifest, "rollback"))
+    assert "no canary runs" in again
+
+
+def test_promote_stable_to_the_canary_version_keeps_every_request(manifest):
+    ok(run_inv(manifest, "promote", "--mode", "canary"))
+    with Load(public()) as load:
+        out = ok(run_inv(manifest, "promote", "--mode", "stable"))
+    assert load.dropped == [] and len(load.results) >= 50, out
+    assert version_of("stable") == "2.0.0" and not running(f"{PREFIX}-app-canary")
+    services = yaml.safe_load(manifest.read_text())["services"]
+    assert (services["mode"], services["image"], services["version"]) == ("stable", "swiftdeploy-app:2.0.0", "2.0.0")
+
+
+def test_rollout_to_stable_keeps_every_request(manifest):
+    edit(manifest, canary={"image": tag("3.0.0"), "version": "3.0.0"})
+    with Load(public()) as load:
+        out = ok(run_inv(manifest, "rollout"))
+    assert load.dropped == [] and len(load.results) >= 150, out
+    assert "step 2/2 at 60%" in out and "rollout step 2/2" in out
+    assert version_of("stable") == "3.0.0" and not running(f"{PREFIX}-app-canary")
+
+
+def test_rollout_rolls_back_by_itself_when_the_canary_fails(manifest):
+    edit(manifest, canary={"image": tag("4.0.0"), "version": "4.0.0"})
+    ok(run_inv(manifest, "promote", "--mode", "canary"))
+    ok(run_inv(manifest, "chaos", "--mode", "error", "--rate", "0.5"))
+    with Load(public()) as load:
+        result = run_inv(manifest, "rollout")
+    out = ok(result, 3)
+    assert "canary policy denied" in out and "error rate" in out
+    assert load.dropped == [] and len(load.results) >= 50
+    assert not running(f"{PREFIX}-app-canary") and version_of("stable") == "3.0.0"
+    assert yaml.safe_load(manifest.read_text())["services"]["mode"] == "stable"
+    last = [e for e in events(manifest) if e["event_type"] == "rollback"][-1]
+    assert "rollout step 1/2" in last["data"]["reason"] and "error rate" in last["data"]["reason"]
+
+
+def test_deploy_of_a_new_version_is_blue_green_and_keeps_every_request(manifest):
+    edit(manifest, services={"image": tag("5.0.0"), "version": "5.0.0"})
+    nginx = docker("inspect", "-f", "{{.Id}}", f"{PREFIX}-nginx")
+    with Load(public()) as load:
+        out = ok(run_inv(manifest, "deploy"))
+    assert load.dropped == [] and len(load.results) >= 20, out
+    assert f"{PREFIX}-app-next healthy" in out and f"{PREFIX}-app-next drained and removed" in out
+    assert version_of("stable") == "5.0.0" and not running(f"{PREFIX}-app-next")
+    assert docker("inspect", "-f", "{{.Id}}", f"{PREFIX}-nginx") == nginx
+
+
+def test_a_missing_canary_image_is_refused_before_anything_starts(manifest):
+    edit(manifest, canary={"image": "swiftdeploy-app:no-such-version", "version": "9.9.9"})
+    before = manifest.read_bytes()
+    result = run_inv(manifest, "promote", "--mode", "canary")
+    out = ok(result, 2)
+    assert "canary.image: swiftdeploy-app:no-such-version is not on host" in out
+    assert manifest.read_bytes() == before and not running(f"{PREFIX}-app-canary")
