@@ -25,6 +25,7 @@ deploy: setup
 ## What the tests need besides `setup`: nginx for `nginx -t`, sshd for remote hosts.
 test-deps:
 	bash scripts/install-test-deps.sh
+	VENV=$(VENV) bash scripts/install-opa-golib.sh
 
 ## Every test: unit, integration (real dockerd, nginx, sshd) and the end-to-end walkthrough.
 test: setup test-deps
@@ -35,6 +36,7 @@ unit: $(STAMP)
 
 bench: setup
 	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench_delivery.py
 
 clean:
 	-$(BIN)/inv teardown --clean
