@@ -14,7 +14,8 @@ Each class carries the process exit code the CLI returns for it (DESIGN.md), so
     ├── PolicyDenied                 3  the policy engine said no
     ├── PolicyEngineError            4  no usable decision (fail closed)
     ├── HealthCheckFailed            5  health or verification failed after acting
-    └── HostUnreachable              6  could not connect to a host
+    ├── HostUnreachable              6  could not connect to a host
+    └── HookFailed                   7  a pre-command hook failed or timed out; nothing was changed
 
 Library code raises these (translating third-party errors with ``raise X from exc``);
 it never prints and never exits.
@@ -147,3 +148,40 @@ class HostUnreachable(SwiftDeployError):
     """An SSH connection to a host could not be made."""
 
     exit_code = 6
+
+
+class HookFailed(SwiftDeployError):
+    """A pre-command hook (``hooks/pre-deploy`` ...) failed or timed out, so the command
+    stopped before changing anything.
+
+    ``exited`` is the hook's exit status (None when it was killed, timed out or could not
+    start: ``detail`` says which); ``output`` is the tail of its output, already bounded and
+    escaped by the caller; ``result`` is the hook run itself, for the audit trail.
+    """
+
+    exit_code = 7
+    OUTPUT_LINES = 25  # a backstop: hooks.output already keeps 20 lines and a note of what it left out
+
+    def __init__(
+        self,
+        hook: str,
+        exited: int | None,
+        output: str = "",
+        *,
+        detail: str = "",
+        path: str | None = None,
+        result: Any = None,
+        host: str | None = None,
+    ) -> None:
+        self.hook = hook
+        self.exited = exited
+        self.output = output
+        self.detail = detail
+        self.path = path
+        self.result = result
+        what = detail or (f"exited {exited}" if exited is not None else "failed")
+        where = f" ({path})" if path and path != hook else ""
+        lines = output.splitlines()[-self.OUTPUT_LINES:]
+        shown = ("\n  its last output:\n    " + "\n    ".join(lines)) if lines else ""
+        super().__init__(f"hook {hook}{where} {what}; the command stopped before changing anything{shown}",
+                         host=host)
