@@ -18,18 +18,20 @@ never leaves a half-written docker-compose.yml, manifest or history line:
 - ``locked_read_bytes`` reads under a shared lock so it never sees a line that is
   still being appended.
 
-Every file SwiftDeploy reads that a user names or that lives in the project goes
-through ``read_regular_text`` (or, for the append-only history, the two locked
-functions above), so a directory, a FIFO, a device such as ``/dev/zero`` or a huge
-file is refused with a clear error instead of hanging, exhausting memory or
-crashing. It checks the type with ``stat`` before opening (so a FIFO is never
-opened for reading), opens with ``O_NONBLOCK`` and checks again with ``fstat`` (the
-file may be swapped in between), reads at most ``limit + 1`` bytes (``st_size`` is
-0 for /proc-like files), and decodes strict UTF-8. With ``within`` it also refuses a
-path that resolves (through symlinks) outside that directory, so a link planted in
-the project cannot make SwiftDeploy read, and echo in errors or diffs, a file from
-elsewhere such as /etc/shadow. This is a check, not a sandbox: a process that can
-swap directories of the path while it is being read can still race it.
+Files a user names or that live in the project are read with ``read_regular_text``
+(``read_regular_bytes`` for bytes): the manifest and the project's generated files
+and state are. A directory, a FIFO, a device such as ``/dev/zero``, a huge file or
+bytes that are not UTF-8 are refused (``UnreadableFile``, a ConfigError: exit 2)
+instead of hanging, exhausting memory or crashing. The type is checked with
+``stat`` before opening (a FIFO is never opened for reading), the open uses
+``O_NONBLOCK`` and is checked again with ``fstat`` (the file may be swapped in
+between), and at most ``limit + 1`` bytes are read (``st_size`` is 0 for /proc-like
+files). With ``within`` a path that resolves (through symlinks) outside that
+directory is refused, so a link planted in the project cannot make SwiftDeploy
+read, and echo in errors or diffs, a file from elsewhere such as /etc/shadow. A
+check, not a sandbox: a process that swaps directories of the path while it is
+read can still race it. The two locked functions above refuse anything but a
+regular file too (an OSError), without a size cap: the history only grows.
 """
 from __future__ import annotations
 
@@ -138,14 +140,14 @@ def _open_regular(path: str, flags: int) -> int:
     return fd
 
 
-def read_regular_text(path: str | os.PathLike[str], limit: int, what: str, *,
-                      within: str | os.PathLike[str] | None = None) -> str:
-    """The UTF-8 text of the regular file ``path``, at most ``limit`` bytes (a BOM is kept).
+def read_regular_bytes(path: str | os.PathLike[str], limit: int, what: str, *,
+                       within: str | os.PathLike[str] | None = None) -> bytes:
+    """The bytes of the regular file ``path``, at most ``limit`` of them.
 
     ``what`` names the file in messages ("a manifest"). Raises FileNotFoundError when
     nothing is there (the caller decides what missing means) and UnreadableFile
     (exit 2) for: a path resolving outside ``within``, any other OSError, a file
-    that is not regular, more than ``limit`` bytes, or bytes that are not UTF-8.
+    that is not regular, or more than ``limit`` bytes.
     """
     given = os.fspath(path)
     real = os.path.realpath(given)
@@ -177,10 +179,17 @@ def read_regular_text(path: str | os.PathLike[str], limit: int, what: str, *,
         os.close(fd)
     if size > limit:
         raise UnreadableFile(given, f"is larger than {_size_text(limit)}, the most {what} may be")
+    return b"".join(chunks)
+
+
+def read_regular_text(path: str | os.PathLike[str], limit: int, what: str, *,
+                      within: str | os.PathLike[str] | None = None) -> str:
+    """``read_regular_bytes`` decoded as strict UTF-8 (a BOM is kept); UnreadableFile if not UTF-8."""
+    data = read_regular_bytes(path, limit, what, within=within)
     try:
-        return b"".join(chunks).decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise UnreadableFile(given, f"not valid UTF-8 (byte {exc.start}); save the file as UTF-8") from exc
+        raise UnreadableFile(os.fspath(path), f"not valid UTF-8 (byte {exc.start}); save the file as UTF-8") from exc
 
 
 def read_text_or_none(path: str | os.PathLike[str], *, limit: int = 64 * MIB, what: str = "a project file",
@@ -199,7 +208,8 @@ def lock_path(path: str | os.PathLike[str]) -> str:
 
 @contextmanager
 def _flocked(path: str, *, exclusive: bool, create: bool) -> Iterator[None]:
-    flags = (os.O_RDWR | os.O_CREAT) if create else os.O_RDONLY
+    # O_NOFOLLOW: a planted `<file>.lock` link must not make us create or open a file elsewhere.
+    flags = (os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW) if create else os.O_RDONLY
     try:
         fd = os.open(lock_path(path), flags, 0o666)
     except FileNotFoundError:
@@ -253,7 +263,7 @@ def locked_append_line(
     fd = -1
     try:
         with _flocked(target, exclusive=True, create=True):
-            fd = _open_regular(target, os.O_RDWR | os.O_APPEND | os.O_CREAT)
+            fd = _open_regular(target, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW)  # never through a link
             size = os.fstat(fd).st_size
             last, ends_with_newline = _tail(fd, size)
             line = make_line(last)

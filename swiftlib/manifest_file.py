@@ -3,10 +3,11 @@
 Reading goes through ``fileio.read_regular_text``: the manifest must be a regular
 UTF-8 file (a BOM is accepted) of at most ``MAX_MANIFEST_BYTES`` (1 MiB; real ones
 are a few KiB), so a directory, FIFO, device or huge file is refused without
-blocking or reading it all. A symlinked manifest may point only inside its own
-directory (the project): error messages echo the file's values and keys by design
-(``nginx.port: expected ..., got "80a"``), so a link to /etc/shadow is refused
-instead of being parsed and quoted.
+blocking or reading it all. A symlinked manifest may point only inside the
+directory it is named in (the project): error messages echo the file's values and
+keys by design (``nginx.port: expected ..., got "80a"``), so a link to /etc/shadow
+is refused instead of being parsed and quoted. Callers must pass the path as the
+user named it: a path resolved beforehand has no link left to check.
 
 Parsing is PyYAML's safe loader, made stricter, each refusal a ManifestError with
 line and column (exit 2), without the snippet of surrounding lines PyYAML prints:
