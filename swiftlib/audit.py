@@ -43,7 +43,8 @@ from enum import StrEnum
 from typing import Any, Mapping
 
 from .errors import ConfigError
-from .fileio import locked_append_line, locked_read_bytes
+from .fileio import lock_path, locked_append_line, locked_read_bytes
+from .workspace import inside
 
 
 class EventType(StrEnum):
@@ -139,10 +140,17 @@ def _line_problem(n: int, raw: bytes, expected_prev: str) -> str:
 
 
 class AuditLog:
-    """The history file at ``path``; appends are safe across processes."""
+    """The history file at ``path``; appends are safe across processes.
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    Appends never go through a symbolic link: the history and its ``.lock`` must not be
+    links, and with ``root`` (the project directory) both must resolve inside it, so a
+    committed ``history.jsonl -> /elsewhere`` or a linked directory is refused (exit 2)
+    instead of appended to.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None) -> None:
         self.path = os.fspath(path)
+        self.root = os.fspath(root) if root is not None else None
 
     def __repr__(self) -> str:
         return f"AuditLog({self.path!r})"
@@ -168,6 +176,7 @@ class AuditLog:
         if not isinstance(data, Mapping):
             raise ValueError(f"audit data must be a mapping, got {type(data).__name__}")
         who = actor or default_actor()
+        self._check_append_target()
 
         def make_line(prev_line: bytes | None) -> str:
             record = {"timestamp": _utc_now(), "event_type": event_type, "host": host,
@@ -178,6 +187,17 @@ class AuditLog:
             return json.loads(locked_append_line(self.path, make_line))
         except OSError as exc:
             raise self._unusable(exc) from exc
+
+    def _check_append_target(self) -> None:
+        """Refuse a history (or its lock) that is a symbolic link or resolves outside ``root``."""
+        for path in (self.path, lock_path(self.path)):
+            if self.root is not None:
+                real_root = os.path.realpath(self.root)
+                inside(real_root, os.path.relpath(os.path.abspath(path), os.path.abspath(self.root)))
+            if os.path.islink(path):
+                raise ConfigError(f"{path}: is a symbolic link; the audit history is appended only to a "
+                                  "regular file in the project directory, never through a link "
+                                  "(check audit.history_file in the manifest)")
 
     def _unusable(self, exc: OSError) -> ConfigError:
         return ConfigError(f"{self.path}: cannot use as the audit history ({exc.strerror}); "

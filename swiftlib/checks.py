@@ -7,6 +7,7 @@ sets that cannot break out of their context, so no manifest value can inject con
 from __future__ import annotations
 
 import math
+import posixpath
 import re
 from typing import Any, Iterable, Mapping
 
@@ -127,15 +128,39 @@ class Validator:
         value = self._read(key, expected, ok)
         return tuple(value) if value is not None else None  # type: ignore[return-value]
 
-    def rel_path(self, key: str, *, allow_home: bool = False) -> str:
-        def ok(v: Any) -> bool:
-            if not isinstance(v, str):
-                return False
-            body = v[2:] if allow_home and v.startswith("~/") else v
-            return bool(_PATH.fullmatch(body)) and ".." not in body.split("/")
+    def rel_path(self, key: str, *, allow_home: bool = False, directory: bool = False) -> str:
+        """A path that stays inside its base directory: the project directory, or with
+        ``allow_home`` the login's home on a remote host (``x`` or ``~/x``).
 
-        hint = "a path of letters, digits, '_', '.', '-', '/' without '..'"
-        return self._read(key, hint, ok)
+        Refused: absolute paths, ``..`` components, characters outside ``_PATH``, and
+        anything that names the base itself (``.``, ``./``, ``~``, ``~/``, ``a/..``): a
+        ``directory`` must be a subdirectory, and a file path must end in a file name.
+        """
+        present, value = self._get(key)
+        if not present:
+            self.problem(key, "required field is missing (expected a relative path)")
+            return None  # type: ignore[return-value]
+        base = "the login's home (like swiftdeploy or ~/apps/swiftdeploy)" if allow_home else "the project directory"
+        got = f", got {describe(value)}"
+        if not isinstance(value, str):
+            self.problem(key, f"expected a path inside {base}{got}")
+            return None  # type: ignore[return-value]
+        body = value
+        if allow_home and (value == "~" or value.startswith("~/")):
+            body = value[2:]
+        parts = body.split("/")
+        if body.startswith("/"):
+            self.problem(key, f"expected a path relative to {base}, not an absolute one{got}")
+        elif body and not (_PATH.fullmatch(body) and ".." not in parts):
+            self.problem(key, f"expected a path of letters, digits, '_', '.', '-', '/' without '..'{got}")
+        elif posixpath.normpath(body or ".") == ".":
+            what = "a subdirectory of" if directory else "a file inside"
+            self.problem(key, f"expected {what} {base}, not that directory itself{got}")
+        elif not directory and parts[-1] in ("", "."):
+            self.problem(key, f"expected a file path (ending in a file name, not '/' or '/.'){got}")
+        else:
+            return value
+        return None  # type: ignore[return-value]
 
 
 def shape_problems(raw: Mapping[str, Any], known: Mapping[str, Any]) -> list[str]:

@@ -8,6 +8,7 @@ Defaults live in ``DEFAULTS`` and nowhere else. Pure: no file or network I/O her
 from __future__ import annotations
 
 import copy
+import posixpath
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -214,7 +215,7 @@ def build_manifest(raw: Any, *, overrides: Mapping[str, Any] | None = None) -> M
     opa = Opa(
         image=v.image("opa.image"),
         port=v.port("opa.port"),
-        policies_dir=v.rel_path("opa.policies_dir"),
+        policies_dir=v.rel_path("opa.policies_dir", directory=True),
         decision_timeout_seconds=v.number("opa.decision_timeout_seconds", 0.01, 300),
         engine=v.choice("opa.engine", ENGINES),
         container_name=v.name("opa.container_name"),
@@ -232,10 +233,14 @@ def build_manifest(raw: Any, *, overrides: Mapping[str, Any] | None = None) -> M
         min_requests=v.integer("policy_limits.canary.min_requests", 0, 10**9),
     )
     audit = Audit(history_file=v.rel_path("audit.history_file"), report_file=v.rel_path("audit.report_file"))
+    if audit.history_file and audit.report_file and (
+            posixpath.normpath(audit.report_file) == posixpath.normpath(audit.history_file)):
+        v.problem("audit.report_file", f"must differ from audit.history_file ({audit.history_file}): "
+                  "writing the report would replace the audit trail")
     deploy = DeploySettings(
         project_name=v.project_name("deploy.project_name"),
         health_timeout_seconds=v.number("deploy.health_timeout_seconds", 1, 3600),
-        remote_dir=v.rel_path("deploy.remote_dir", allow_home=True),
+        remote_dir=v.rel_path("deploy.remote_dir", allow_home=True, directory=True),
         connect_timeout_seconds=v.number("deploy.connect_timeout_seconds", 0.5, 300),
     )
     # The canary runs the stable image and version unless told otherwise.
@@ -246,7 +251,7 @@ def build_manifest(raw: Any, *, overrides: Mapping[str, Any] | None = None) -> M
         weight=v.integer("canary.weight", 1, 100),
         steps=v.percent_steps("canary.steps"),
     )
-    hooks_dir = v.rel_path("hooks.dir")
+    hooks_dir = v.rel_path("hooks.dir", directory=True)
     ports = {"nginx.port": nginx.port, "nginx.admin_port": nginx.admin_port, "opa.port": opa.port}
     seen: dict[int, str] = {}
     for key, port in ports.items():

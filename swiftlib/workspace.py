@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Protocol
 
+from .errors import UsageError
 from .fileio import atomic_write_text, read_text_or_none
 
 
@@ -32,7 +33,12 @@ class LocalWorkspace:
         self.root = str(root.resolve())
 
     def path(self, name: str) -> str:
-        return os.path.join(self.root, name)
+        """``root/name``, refused unless it stays inside the project directory (see ``inside``).
+
+        The last component is not followed: a write replaces a link there, a removal
+        unlinks it, and a read checks its target itself (``read_text_or_none``'s ``within``).
+        """
+        return inside(self.root, name, follow=False)
 
     def read(self, name: str) -> str | None:
         return read_text_or_none(self.path(name))
@@ -48,3 +54,29 @@ class LocalWorkspace:
             return True
         except FileNotFoundError:
             return False
+
+
+def inside(root: str, name: str, *, follow: bool = True) -> str:
+    """``name`` joined to the resolved directory ``root``; UsageError (exit 2) unless strictly inside it.
+
+    Checked lexically (an absolute ``name``, ``..``) and again with the symbolic links
+    on the way resolved (``os.path.realpath``; missing parts are kept as written), so a
+    link planted in the project cannot make SwiftDeploy write, read, remove or mount
+    something elsewhere. ``follow=False`` resolves only the directories leading to the
+    last component, for callers that act on that entry itself (an atomic rename replaces
+    a link, ``unlink`` removes it). ``root`` itself is refused too: nothing SwiftDeploy
+    handles is the project directory. A check, not a sandbox: a process that swaps
+    directories of the path between this check and the action can still race it.
+    """
+    prefix = root.rstrip(os.sep) + os.sep
+    full = os.path.normpath(os.path.join(root, name))
+    if not full.startswith(prefix):
+        raise UsageError(f"{name!r} is outside the project directory {root}")
+    if follow:
+        real = os.path.realpath(full)
+    else:
+        real = os.path.join(os.path.realpath(os.path.dirname(full)), os.path.basename(full))
+    if not real.startswith(prefix):
+        raise UsageError(f"{name!r} resolves to {real}, which is not inside the project directory {root} "
+                         "(a symbolic link leads there); SwiftDeploy only handles files inside it")
+    return full

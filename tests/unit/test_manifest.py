@@ -146,3 +146,71 @@ def test_deep_merge_merges_nested_and_copies():
     assert out == {"a": {"b": 2, "c": [1]}, "d": 1, "e": {"f": 1}}
     out["a"]["c"].append(2)
     assert base["a"]["c"] == [1]
+
+
+# Paths the manifest names stay inside the project directory (or, remote, a subdirectory of the
+# login's home): absolute paths, '..' and anything naming the base directory itself are refused.
+_ESCAPES = [
+    ("audit", "report_file", "/etc/cron.d/swiftdeploy", "not an absolute one"),
+    ("audit", "report_file", ".", "expected a file inside the project directory, not that directory itself"),
+    ("audit", "report_file", "", "expected a file inside the project directory, not that directory itself"),
+    ("audit", "history_file", "/tmp/history.jsonl", "not an absolute one"),
+    ("audit", "history_file", "//tmp/history.jsonl", "not an absolute one"),
+    ("audit", "history_file", "logs/.", "expected a file path (ending in a file name"),
+    ("opa", "policies_dir", "/etc", "not an absolute one"),
+    ("opa", "policies_dir", ".", "expected a subdirectory of the project directory, not that directory itself"),
+    ("opa", "policies_dir", "./", "expected a subdirectory of the project directory"),
+    ("opa", "policies_dir", "./.", "expected a subdirectory of the project directory"),
+    ("opa", "policies_dir", ".//", "expected a subdirectory of the project directory"),
+    ("opa", "policies_dir", "", "expected a subdirectory of the project directory"),
+    ("hooks", "dir", ".", "expected a subdirectory of the project directory"),
+    ("hooks", "dir", "/usr/local/bin", "not an absolute one"),
+    ("deploy", "remote_dir", "/etc", "not an absolute one"),
+    ("deploy", "remote_dir", "/", "not an absolute one"),
+    ("deploy", "remote_dir", "~//root", "not an absolute one"),
+    ("deploy", "remote_dir", ".", "expected a subdirectory of the login's home"),
+    ("deploy", "remote_dir", "./", "expected a subdirectory of the login's home"),
+    ("deploy", "remote_dir", "", "expected a subdirectory of the login's home"),
+    ("deploy", "remote_dir", "~", "expected a subdirectory of the login's home"),
+    ("deploy", "remote_dir", "~/", "expected a subdirectory of the login's home"),
+    ("deploy", "remote_dir", "~/.", "expected a subdirectory of the login's home"),
+    ("deploy", "remote_dir", 5, "expected a path inside the login's home"),
+]
+
+
+@pytest.mark.parametrize("section,field,value,message", _ESCAPES,
+                         ids=[f"{s}.{f}={v!r}" for s, f, v, _ in _ESCAPES])
+def test_paths_that_leave_or_are_the_base_directory_are_refused_at_load(section, field, value, message):
+    raw = yaml.safe_load((FIXTURES / "good" / "minimal.yaml").read_text())
+    raw[section] = {field: value}
+    with pytest.raises(ManifestError) as info:
+        build_manifest(raw)
+    assert info.value.exit_code == 2
+    assert info.value.problems[0].startswith(f"{section}.{field}: ")
+    assert message in str(info.value)
+
+
+def test_a_path_override_from_the_inventory_is_refused_the_same_way():
+    raw = yaml.safe_load((FIXTURES / "good" / "minimal.yaml").read_text())
+    with pytest.raises(ManifestError, match=r"deploy\.remote_dir: expected a path relative to the login's home"):
+        build_manifest(raw, overrides={"deploy": {"remote_dir": "/etc"}})
+    with pytest.raises(ManifestError, match=r"opa\.policies_dir: expected a subdirectory"):
+        build_manifest(raw, overrides={"opa": {"policies_dir": "."}})
+
+
+def test_the_line_between_a_subdirectory_and_the_base_directory_itself():
+    raw = yaml.safe_load((FIXTURES / "good" / "minimal.yaml").read_text())
+    accepted = {"audit": {"history_file": "./logs/history.jsonl", "report_file": ".swiftdeploy/report.md"},
+                "opa": {"policies_dir": "./policies/"}, "hooks": {"dir": "./hooks"},
+                "deploy": {"remote_dir": "~/apps/sd/"}}
+    m = build_manifest(raw, overrides=accepted)
+    assert (m.audit.history_file, m.audit.report_file) == ("./logs/history.jsonl", ".swiftdeploy/report.md")
+    assert (m.opa.policies_dir, m.hooks_dir, m.deploy.remote_dir) == ("./policies/", "./hooks", "~/apps/sd/")
+    for value in ("deploy", "./deploy", ".swiftdeploy", "apps/./sd"):
+        assert build_manifest(raw, overrides={"deploy": {"remote_dir": value}}).deploy.remote_dir == value
+    refused = {"audit": {"history_file": "./logs/"}, "opa": {"policies_dir": "./"}, "hooks": {"dir": "./."},
+               "deploy": {"remote_dir": "~/./"}}
+    with pytest.raises(ManifestError) as info:
+        build_manifest(raw, overrides=refused)
+    assert [p.split(":")[0] for p in info.value.problems] == [
+        "opa.policies_dir", "audit.history_file", "deploy.remote_dir", "hooks.dir"]
