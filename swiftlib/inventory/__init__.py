@@ -24,7 +24,7 @@ from swiftlib.inventory.ansible_ini import parse_ansible_ini
 from swiftlib.inventory.ansible_yaml import parse_ansible_yaml
 from swiftlib.inventory.model import Group, Inventory, InventoryHost
 from swiftlib.inventory.native_yaml import is_native, parse_native_yaml
-from swiftlib.inventory.yamlnodes import Doc
+from swiftlib.inventory.yamlnodes import Doc, RefusedYAML
 
 __all__ = ["Group", "Inventory", "InventoryHost", "detect_format", "load_inventory", "parse_inventory"]
 
@@ -41,30 +41,39 @@ def _decode(data: bytes, path: str) -> str:
 
 def detect_format(text: str, path: str | None = None) -> str:
     """'ini', 'ansible-yaml' or 'native' (see the module docstring)."""
+    return _detect(text, path)[0]
+
+
+def _detect(text: str, path: str | None) -> tuple[str, Doc | None]:
+    """The format, and the parsed YAML document when it is YAML (parsed once)."""
     ext = os.path.splitext(path or "")[1].lower()
     if ext == ".ini":
-        return "ini"
+        return "ini", None
     if ext in _YAML_EXT:
         doc = Doc(text, path)  # a broken .yml file gets the YAML error, with its line
     else:
         try:
             doc = Doc(text, path)
+        except RefusedYAML:
+            raise  # YAML, but refused: the INI parser would only confuse the message
         except InventoryError:
-            return "ini"
+            return "ini", None
         if not doc.is_map(doc.root):
-            return "ini"
-    return "native" if is_native(doc) else "ansible-yaml"
+            return "ini", None
+    return ("native" if is_native(doc) else "ansible-yaml"), doc
 
 
 def parse_inventory(text: str, path: str | None = None, fmt: str | None = None) -> Inventory:
     """Parse inventory text; `fmt` forces 'ini', 'ansible-yaml' or 'native'."""
-    fmt = fmt or detect_format(text, path)
+    doc = None
+    if fmt is None:
+        fmt, doc = _detect(text, path)
     if text.startswith("$ANSIBLE_VAULT;"):
         raise InventoryError("vault-encrypted inventories are not supported; decrypt it with "
                              "`ansible-vault decrypt`", path=path, line=1)
     if fmt == "ini":
         return parse_ansible_ini(text, path)
-    doc = Doc(text, path)
+    doc = doc or Doc(text, path)
     if fmt == "native":
         return parse_native_yaml(doc)
     if fmt == "ansible-yaml":

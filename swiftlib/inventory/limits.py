@@ -16,3 +16,9 @@ MAX_HOSTS = 10_000
 # assignments the parsers make, in total. Bounds repeated lines such as
 # `h[0:9999]` written a thousand times.
 MAX_ENTRIES = 1_000_000
+
+# YAML inventories: nesting depth, and nodes once every alias is expanded (an
+# alias counts as a copy of what it names). Checked while the file is read, so
+# an alias bomb ("billion laughs") is refused before it can expand.
+MAX_YAML_DEPTH = 100
+MAX_YAML_NODES = 500_000

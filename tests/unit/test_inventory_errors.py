@@ -36,6 +36,12 @@ CASES = {
     "native_undefined_host.yml": (5, "'web9' is not defined under hosts:"),
     "native_undefined_child.yml": (5, "'db' is not defined under groups:"),
     "native_bad_port.yml": (4, "got '22x'"),
+    "alias_bomb.yml": (8, "more than 500,000 YAML nodes once aliases are expanded (MAX_YAML_NODES)"),
+    "recursive_alias.yml": (4, "alias *loop is used inside the value it names"),
+    "duplicate_var.yml": (5, "duplicate key 'ansible_user' (first at line 3); keep only one"),
+    "duplicate_group.yml": (9, "duplicate key 'web' (first at line 3)"),
+    "duplicate_host.yml": (4, "duplicate key 'ansible_host' (first at line 4)"),
+    "native_duplicate_host.yml": (4, "duplicate key 'web1' (first at line 2)"),
 }
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from swiftlib.errors import InventoryError
 from swiftlib.inventory import parse_inventory
-from swiftlib.inventory.limits import MAX_ENTRIES, MAX_HOSTS
+from swiftlib.inventory.limits import MAX_ENTRIES, MAX_HOSTS, MAX_YAML_DEPTH
 
 
 def refused(text: str, path: str = "inv.ini") -> InventoryError:
@@ -57,3 +57,54 @@ def test_variable_assignments_count_towards_max_entries() -> None:
     host_vars = " ".join(f"v{i}=1" for i in range(MAX_ENTRIES // MAX_HOSTS))
     err = refused(f"[web]\nh[1:{MAX_HOSTS}] {host_vars}\n")
     assert err.line == 2 and "MAX_ENTRIES" in str(err)
+
+
+# -- YAML ---------------------------------------------------------------------
+
+def test_yaml_nested_beyond_max_yaml_depth_is_refused() -> None:
+    err = refused("all:\n  vars:\n    deep: " + "[" * 5000 + "]" * 5000 + "\n  hosts:\n    web1:\n", "inv.yml")
+    assert err.line == 3 and f"nested more than {MAX_YAML_DEPTH} levels deep (MAX_YAML_DEPTH)" in str(err)
+
+
+def test_an_alias_bomb_is_refused_while_reading() -> None:
+    levels = ["    l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n"]
+    levels += [f"    l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]\n" for i in range(1, 9)]
+    start = time.monotonic()
+    err = refused("all:\n  vars:\n" + "".join(levels) + "  hosts:\n    web1:\n", "inv.yml")
+    assert "MAX_YAML_NODES" in str(err) and err.line == 3 + 5  # l5 holds 10^6 values
+    assert time.monotonic() - start < 5
+
+
+def test_anchors_aliases_and_merge_keys_still_work() -> None:
+    inv = parse_inventory(
+        "all:\n"
+        "  vars:\n"
+        "    base: &base {ansible_user: ops, timeout: 30}\n"
+        "    users: &users [" + ", ".join(f"u{i}" for i in range(100)) + "]\n"
+        "  hosts:\n" + "".join(f"    h{i}: {{<<: *base, timeout: {i}, list: *users}}\n" for i in range(1000)),
+        "inv.yml")
+    assert inv.hosts["h7"].vars["timeout"] == 7 and inv.hosts["h7"].vars["ansible_user"] == "ops"
+    assert len(inv.hosts["h999"].vars["list"]) == 100
+
+
+@pytest.mark.parametrize("text,line,key", [
+    ("all:\n  hosts:\n    web1: {a: 1, b: 2, a: 3}\n", 3, "'a'"),
+    ("all:\n  vars:\n    nested:\n      x: 1\n      x: 2\n  hosts:\n    web1:\n", 5, "'x'"),
+    ("all:\n  hosts:\n    web1:\n    web2:\n    web1:\n", 5, "'web1'"),
+    ("all:\n  hosts:\n    web1:\n  hosts:\n    web2:\n", 4, "'hosts'"),
+    ("all:\n  hosts:\n    web1: {1: a, 0x1: b}\n", 3, "1"),
+])
+def test_duplicate_keys_are_refused_with_both_lines(text: str, line: int, key: str) -> None:
+    err = refused(text, "inv.yml")
+    assert err.line == line and f"duplicate key {key} (first at line" in str(err)
+
+
+def test_duplicate_keys_are_refused_without_an_extension_too() -> None:
+    err = refused("all:\n  hosts:\n    web1:\n    web1:\n", "hosts")
+    assert err.line == 4 and "duplicate key 'web1'" in str(err)
+
+
+def test_the_same_group_under_two_parents_is_no_duplicate() -> None:
+    inv = parse_inventory("all:\n  children:\n    eu:\n      children:\n        web:\n"
+                          "    prod:\n      children:\n        web:\n          hosts:\n            w1:\n", "inv.yml")
+    assert inv.hosts["w1"].groups == ("eu", "prod", "web")
