@@ -96,20 +96,27 @@ def _fleet_options(hosts: HostFlags):
 
 def fleet(ctx: Context, manifest: str, action: Callable[[Any, Any, Reporter], Any], hosts: HostFlags, *,
           lock: str | None = None, message: str = "", check: bool = False, read_only: bool = False,
-          prepare: bool = True) -> None:
+          prepare: bool = True, hooks: str | None = None, mode: str | None = None) -> None:
     """Run ``action(project, target, reporter)`` on every selected host, then print the recap.
 
     ``lock`` names the per-host deploy lock a mutating task takes (``message`` is recorded with it);
-    ``read_only`` tasks take no lock and ship nothing to the host.
+    ``read_only`` tasks take no lock and ship nothing to the host; ``hooks`` names the command
+    whose pre-/post- hooks run around it on this machine (``mode`` goes to them).
     """
+    from contextlib import nullcontext
+
     from swiftlib.lifecycle.context import Project
     from swiftlib.lifecycle.fleet import run_fleet
+    from swiftlib.lifecycle.hook_runs import hooked
 
     with reporting(json_out=hosts.json) as reporter:
         project = Project.load(manifest)
-        run_fleet(project, _specs(ctx, hosts), action, reporter, _fleet_options(hosts),
-                  lock_command=None if read_only else lock, lock_message=message, check=check,
-                  local_ctx=None if _is_fabric(ctx) else ctx, prepare=prepare and not read_only)
+        specs = _specs(ctx, hosts)
+        around = hooked(project, hooks, [s.name for s in specs], reporter, check=check, mode=mode) if hooks else nullcontext()
+        with around:
+            run_fleet(project, specs, action, reporter, _fleet_options(hosts),
+                      lock_command=None if read_only else lock, lock_message=message, check=check,
+                      local_ctx=None if _is_fabric(ctx) else ctx, prepare=prepare and not read_only)
 
 
 @contextmanager
@@ -221,7 +228,7 @@ def deploy(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, che
     def action(project, target, reporter):
         flows.deploy(project, target, reporter, options(check, diff))
 
-    fleet(ctx, manifest, action, hosts, lock="deploy", message=message, check=check)
+    fleet(ctx, manifest, action, hosts, lock="deploy", message=message, check=check, hooks="deploy")
 
 
 @fleet_task(help={"mode": "canary or stable", "check": "change nothing; report the gate's decision and what would change",
@@ -237,7 +244,7 @@ def promote(ctx: Context, hosts: HostFlags, mode: str = "", manifest: str = DEFA
     def action(project, target, reporter):
         flows.promote(project, target, reporter, options(check, diff), mode, on_wait=_measuring(target.name, hosts.json))
 
-    fleet(ctx, manifest, action, hosts, lock="promote", message=message, check=check)
+    fleet(ctx, manifest, action, hosts, lock="promote", message=message, check=check, hooks="promote", mode=mode)
 
 
 @fleet_task(help={"check": "change nothing; report what would change",
@@ -250,7 +257,7 @@ def rollback(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, c
     def action(project, target, reporter):
         flows.rollback(project, target, reporter, options(check), reason=reason)
 
-    fleet(ctx, manifest, action, hosts, lock="rollback", message=message, check=check)
+    fleet(ctx, manifest, action, hosts, lock="rollback", message=message, check=check, hooks="rollback", mode="stable")
 
 
 def _rollout_progress(quiet: bool):
@@ -276,7 +283,7 @@ def rollout(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, ch
                 "finish with `inv rollback` or `inv promote --mode stable`")
             raise
 
-    fleet(ctx, manifest, action, hosts, lock="rollout", message=message, check=check)
+    fleet(ctx, manifest, action, hosts, lock="rollout", message=message, check=check, hooks="rollout", mode="canary")
 
 
 @fleet_task(help={"clean": "also delete the generated files (the audit trail stays)",

@@ -80,7 +80,7 @@ class Recap:
     def exit_code(self) -> int:
         """The run's exit code: the most telling of the hosts' codes (unreachable first)."""
         codes = set(self.exit_codes.values())
-        for code in (6, 4, 3, 2, 5, 1):
+        for code in (6, 4, 3, 2, 7, 5, 1):
             if code in codes:
                 return code
         return 0

@@ -29,7 +29,7 @@ class Project:
 
     @classmethod
     def load(cls, manifest_path: str | Path = "manifest.yaml") -> "Project":
-        path = Path(manifest_path).resolve()
+        path = Path(manifest_path).absolute()  # not resolve(): a symlinked manifest must be seen as one
         return cls(root=path.parent, manifest_path=path, manifest=load_manifest(path))
 
     def reload(self) -> "Project":

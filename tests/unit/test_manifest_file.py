@@ -146,9 +146,6 @@ def test_a_symlink_out_of_the_project_is_refused_and_its_content_never_shown(tmp
     assert link.is_symlink() and secret.read_text().startswith("root:")
 
 
-@pytest.mark.xfail(strict=True, reason="Project.load resolves the manifest path before reading it "
-                   "(swiftlib/lifecycle/context.py: Path(...).resolve()), so the link's target directory becomes "
-                   "the project and the link is never seen; use Path(...).absolute() there, then drop this marker")
 def test_project_load_refuses_a_manifest_symlink_out_of_the_project(tmp_path: Path):
     from swiftlib.lifecycle.context import Project
 
