@@ -64,9 +64,9 @@ violations contains [3, msg] if {
 	requests := input.metrics.requests
 	needed := input.limits.min_requests
 	window := input.metrics.window_seconds
-	is_number(requests)
-	is_number(needed)
-	is_number(window)
+	lib.usable(requests)
+	lib.usable(needed)
+	lib.usable(window)
 	requests < needed
 	msg := concat("", [
 		"only ", lib.plain(requests), " requests in the last ", lib.plain(window),
@@ -78,9 +78,9 @@ violations contains [3, msg] if {
 violations contains [3, msg] if {
 	requests := input.metrics.requests
 	needed := input.limits.min_requests
-	is_number(requests)
-	is_number(needed)
-	not is_number(input.metrics.window_seconds)
+	lib.usable(requests)
+	lib.usable(needed)
+	not lib.usable_at("metrics", "window_seconds")
 	requests < needed
 	msg := concat("", ["only ", lib.plain(requests), " requests observed; at least ", lib.plain(needed), " are needed"])
 }
@@ -88,8 +88,8 @@ violations contains [3, msg] if {
 violations contains [4, msg] if {
 	rate := input.metrics.error_rate
 	maximum := input.limits.max_error_rate
-	is_number(rate)
-	is_number(maximum)
+	lib.usable(rate)
+	lib.usable(maximum)
 	rate > maximum
 	msg := concat("", ["error rate ", lib.beside_percent(rate, maximum), " exceeds the maximum ", lib.percent(maximum)])
 }
@@ -97,8 +97,8 @@ violations contains [4, msg] if {
 violations contains [5, msg] if {
 	p99 := input.metrics.p99_latency_ms
 	maximum := input.limits.max_p99_latency_ms
-	is_number(p99)
-	is_number(maximum)
+	lib.usable(p99)
+	lib.usable(maximum)
 	p99 > maximum
 	msg := concat("", ["p99 latency ", lib.beside(p99, maximum), " ms exceeds the maximum ", lib.fixed2(maximum), " ms"])
 }

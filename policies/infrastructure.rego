@@ -57,8 +57,8 @@ violations contains [2, msg] if {
 violations contains [3, msg] if {
 	disk := input.stats.disk_free_gb
 	minimum := input.limits.min_disk_free_gb
-	is_number(disk)
-	is_number(minimum)
+	lib.usable(disk)
+	lib.usable(minimum)
 	disk < minimum
 	msg := concat("", ["disk free ", lib.beside(disk, minimum), " GB is below the minimum ", lib.fixed2(minimum), " GB"])
 }
@@ -66,8 +66,8 @@ violations contains [3, msg] if {
 violations contains [4, msg] if {
 	load := input.stats.cpu_load
 	maximum := input.limits.max_cpu_load
-	is_number(load)
-	is_number(maximum)
+	lib.usable(load)
+	lib.usable(maximum)
 	load > maximum
 	msg := concat("", ["cpu load ", lib.beside(load, maximum), " exceeds the maximum ", lib.fixed2(maximum)])
 }

@@ -5,6 +5,9 @@ engine and validates the answer. Every engine has ``.name`` and ``.decide(domain
 returning a ``Decision`` or raising ``PolicyEngineError`` (fail closed):
 
 - ``EmbeddedEngine(policies_dir)`` evaluates in-process with regopy (rego-cpp);
+- ``GoEngine(policies_dir)`` evaluates in-process with OPA's own Go evaluator (the
+  opa-golib-python-bindings wheel, installed by scripts/install-opa-golib.sh); the test suite
+  holds the embedded engine to it;
 - ``SidecarEngine(base_url, timeout)`` asks an OPA server over its REST API.
 """
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 from .cases import Case, CaseResult, Engine, check_case, load_case_dir, load_cases, run_cases
 from .decision import Decision, decision_entrypoint, decision_query
 from .embedded import EmbeddedEngine
+from .golib import GoEngine
 from .inputs import CANARY_CONTEXT, INFRASTRUCTURE_CONTEXT, canary_input, infrastructure_input
 from .sidecar import SidecarEngine
 
@@ -23,6 +27,7 @@ __all__ = [
     "Decision",
     "EmbeddedEngine",
     "Engine",
+    "GoEngine",
     "SidecarEngine",
     "canary_input",
     "check_case",

@@ -10,7 +10,8 @@ A case file (tests/policy_cases/<domain>.yaml) looks like::
         reasons: ["..."]           # the exact list, in order; and/or
         reasons_contain: ["..."]   # each must be a substring of some reason
 
-Used by ``inv policy-test`` (against whichever engine is configured) and by pytest.
+Used by ``inv policy-test`` (against whichever engine is configured) and by pytest, which runs
+every table under both in-process evaluators (regopy and OPA's Go evaluator).
 """
 from __future__ import annotations
 
@@ -138,8 +139,17 @@ def check_case(engine: Engine, case: Case) -> CaseResult:
 
 
 def run_cases(engine: Engine, cases_dir: str | Path) -> list[CaseResult]:
-    """Run every case in ``cases_dir`` through ``engine``, in file then table order."""
-    return [check_case(engine, case) for case in load_case_dir(cases_dir)]
+    """Run every case in ``cases_dir`` through ``engine``, in file then table order.
+
+    Policies that cannot be loaded at all (a syntax error, no .rego files, the engine's library
+    missing) are not a failed case each: the engine's ``load()``, where it has one, raises that
+    PolicyEngineError (exit code 4) before any case runs.
+    """
+    cases = load_case_dir(cases_dir)
+    load = getattr(engine, "load", None)
+    if callable(load):
+        load()
+    return [check_case(engine, case) for case in cases]
 
 
 def _str_list(value: Any) -> bool:

@@ -6,13 +6,17 @@ does not compile, an evaluation error, an undefined decision) becomes a PolicyEn
 so callers fail closed.
 
 rego-cpp defects worked around here (see ENVIRONMENT.md):
-- ``with input as ...`` can crash the process, so input is set per call with ``set_input``;
+- ``with input as ...`` can crash the process, so input is set per call with ``set_input_term``
+  (JSON text: ``Input(value)`` rounds floats to about 6 significant digits);
 - errors are printed to stdout unless the log level is NONE (library code never prints);
-- the interpreter is not safe to share between threads, so calls are serialised by a lock.
+- the interpreter is not safe to share between threads, so calls are serialised by a lock;
+- its errors are an S-expression with byte offsets: a policy that does not parse is reported
+  as ``path:line:column: message`` instead (``located_errors``).
 """
 from __future__ import annotations
 
 import json
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -30,6 +34,7 @@ class EmbeddedEngine:
         self.policies_dir = Path(policies_dir)
         self._interpreter: Any = None
         self._bundles: dict[str, Any] = {}
+        self._sources: dict[str, tuple[Path, str]] = {}  # module name -> (file, text), for error locations
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -44,14 +49,15 @@ class EmbeddedEngine:
         """Evaluate ``data.swiftdeploy.<domain>.decision`` for ``input``."""
         query = decision_query(domain)
         # What OPA would receive over HTTP: JSON only (tuples become lists; NaN and sets are refused).
-        document = json.loads(input_body(input))["input"]
+        # The JSON text itself is the input term: regopy's Input(value) keeps only ~6 significant
+        # digits of a float (0.0100001 became 0.01, 1e-07 became 0), which could turn a deny into
+        # an allow; rego-cpp parses the text at full double precision.
+        term = json.dumps(json.loads(input_body(input))["input"], allow_nan=False)
         with self._lock:
             rego = self._load_locked()
             bundle = self._bundle_locked(rego, domain, query)
             try:
-                from regopy import Input
-
-                rego.set_input(Input(document))
+                rego.set_input_term(term)
                 output = rego.query_bundle_entrypoint(bundle, decision_entrypoint(domain))
             except Exception as exc:  # RegoError, or regopy failing to parse its own output
                 raise PolicyEngineError(
@@ -84,7 +90,7 @@ class EmbeddedEngine:
                 ok = bundle.ok()
             except Exception as exc:
                 raise PolicyEngineError(
-                    f"policies in {self.policies_dir} do not compile for {query}: {_first_lines(exc)}",
+                    f"policies in {self.policies_dir} do not compile for {query}: {self._describe(exc)}",
                     reason="engine_error",
                 ) from exc
             if not ok:
@@ -114,20 +120,77 @@ class EmbeddedEngine:
             )
         rego = Interpreter()
         rego.log_level = LogLevel.NONE  # rego-cpp prints errors to stdout otherwise
+        self._sources = {}
         # Built-in errors stay "undefined", as in OPA: rego-cpp does not always evaluate a rule body
         # in written order, so a guard such as is_string(x) may not run before regex.match(.., x).
         # The policies derive `allow` from the conditions alone, so an undefined helper can only
         # lose a reason, never grant an allow; the case tables check every reason exactly.
         for path in files:
+            name = str(path.relative_to(self.policies_dir))
             try:
-                rego.add_module(str(path.relative_to(self.policies_dir)), path.read_text(encoding="utf-8"))
+                source = path.read_text(encoding="utf-8")
+                self._sources[name] = (path, source)
+                rego.add_module(name, source)
             except Exception as exc:  # RegoError (syntax), OSError, UnicodeDecodeError
                 raise PolicyEngineError(
-                    f"policy file {path} does not load: {_first_lines(exc)}",
+                    f"policy file {path} does not load: {self._describe(exc)}",
                     reason="engine_error",
                 ) from exc
         self._interpreter = rego
         return rego
+
+    def _describe(self, exc: BaseException) -> str:
+        """A rego-cpp error as ``path:line:column: message`` items, or its first lines otherwise."""
+        return "; ".join(located_errors(str(exc), self._sources)) or _first_lines(exc)
+
+
+# rego-cpp reports errors as an S-expression whose strings carry their byte length:
+#   (rego-errorseq (error 11:broken.rego|132|1 (errormsg 16:this is unclosed) (errorast ...)) ...)
+# where "broken.rego|132|1" is the module name, a byte offset into its source and a length.
+_ERROR = re.compile(rb"\(error\s")
+_LENGTH = re.compile(rb"(\d+):")
+_SPAN = re.compile(rb"\|(\d+)\|(\d+)")
+_MESSAGE = re.compile(rb"\(errormsg\s+")
+
+
+def located_errors(text: str, sources: dict[str, tuple[Path, str]], limit: int = 8) -> list[str]:
+    """``path:line:column: message`` for each error in a rego-cpp error sequence (empty if none parse)."""
+    raw = text.encode("utf-8")
+    found: list[str] = []
+    starts = [m.end() for m in _ERROR.finditer(raw)]
+    for at, end in zip(starts, starts[1:] + [len(raw)]):
+        name = b""
+        length = _LENGTH.match(raw, at)
+        if length:  # "<n>:<name>" then "|<offset>|<length>"
+            start = length.end()
+            name = raw[start:start + int(length[1])]
+            at = start + len(name)
+        span = _SPAN.match(raw, at)
+        msg = _MESSAGE.search(raw, at, end)
+        if msg is None:
+            continue
+        size = _LENGTH.match(raw, msg.end())
+        if size:
+            message = raw[size.end():size.end() + int(size[1])]
+        else:
+            message = raw[msg.end():].split(b")", 1)[0]
+        where = _where(name.decode("utf-8", "replace"), int(span[1]) if span else None, sources)
+        item = f"{where}: {message.decode('utf-8', 'replace').strip()}" if where else message.decode("utf-8", "replace")
+        if item not in found:
+            found.append(item)
+    return found[:limit]
+
+
+def _where(name: str, offset: int | None, sources: dict[str, tuple[Path, str]]) -> str:
+    """``path:line:column`` (1-based, columns in characters) for a byte offset into module ``name``."""
+    path, source = sources.get(name, (None, None))
+    label = str(path) if path is not None else name
+    if offset is None or source is None:
+        return label
+    before = source.encode("utf-8")[:offset].decode("utf-8", "replace")
+    line = before.count("\n") + 1
+    column = len(before) - (before.rfind("\n") + 1) + 1
+    return f"{label}:{line}:{column}"
 
 
 def _load_failure(exc: OSError) -> str:

@@ -1,7 +1,9 @@
 """A TEST STAND-IN for the OPA server, used only where the real OPA image cannot be pulled.
 
-It is not OPA and must never be presented as OPA: it evaluates the policies with regopy
-(Microsoft's rego-cpp) and answers the small part of OPA's REST API SwiftDeploy uses:
+It is not the OPA server and must never be presented as OPA: it evaluates the policies with
+OPA's own Go evaluator (OPA's v1/rego package as a c-shared library, through the
+opa-golib-python-bindings wheel, module opa_bindings) and answers the small part of OPA's REST
+API SwiftDeploy uses:
 
     GET  /health                          200 {}
     POST /v1/data/<a>/<b>/<c>  {"input"}  200 {"result": ...}   (data.a.b.c)
@@ -10,8 +12,9 @@ It is not OPA and must never be presented as OPA: it evaluates the policies with
     GET  /v1/data/<a>/<b>/<c>             as POST, without input
 
 It takes OPA's command line (`run --server --addr=0.0.0.0:8181 /policies`) so a compose file
-written for the real image runs it unchanged. Standard library plus regopy only: the image
-carries nothing else.
+written for the real image runs it unchanged. As OPA's server does, it refuses to start when a
+policy does not parse or compile, and evaluates `{"input": null}` (or no body) without an input.
+Standard library plus opa_bindings only: the image carries nothing else.
 """
 from __future__ import annotations
 
@@ -20,12 +23,10 @@ import re
 import signal
 import socket
 import sys
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from regopy import Input, Interpreter, LogLevel
 
 DEFAULT_ADDR = "localhost:8181"  # OPA 1.x's default
 # OPA flags that take a value, so the value is not mistaken for a policy path.
@@ -67,43 +68,36 @@ def split_addr(addr: str) -> tuple[str, int]:
 
 
 class Policies:
-    """The loaded modules, one compiled plan per document path, one evaluation at a time."""
+    """The loaded modules in one OPA evaluator (it serialises evaluations itself)."""
 
     def __init__(self, paths: list[str]) -> None:
-        self._rego = Interpreter()
-        self._rego.log_level = LogLevel.NONE
-        self._bare = Interpreter()  # never given input: for requests without one
-        self._bare.log_level = LogLevel.NONE
-        self._plans: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        from opa_bindings import OpaEngine
+
+        self._opa = OpaEngine()
         self.files: list[Path] = []
         for root in map(Path, paths):
             found = sorted(root.rglob("*.rego")) if root.is_dir() else [root] if root.suffix == ".rego" else []
             for path in found:
-                self._rego.add_module(str(path), path.read_text(encoding="utf-8"))
+                self._opa.add_policy(str(path), path.read_text(encoding="utf-8"))
                 self.files.append(path)
+        # OPA compiles every module together on the first evaluation: do it now, so a policy that
+        # parses but does not compile stops the start-up, as `opa run --server` does.
+        self._opa.eval_query("true")
 
     def evaluate(self, segments: list[str], document: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """OPA's answer for data.<segments> as (status, body)."""
         if not segments or not all(_SEGMENT.match(s) for s in segments):
             return 200, {}  # no rule can live there: undefined
-        entrypoint = "/".join(segments)
-        with self._lock:
-            try:
-                plan = self._plans.get(entrypoint)
-                if plan is None:
-                    plan = self._plans[entrypoint] = self._rego.build(None, [entrypoint])
-                rego = self._bare
-                if "input" in document:
-                    rego = self._rego
-                    rego.set_input(Input(document["input"]))
-                output = rego.query_bundle_entrypoint(plan, entrypoint)
-                if not output.ok():
-                    return 500, _error("internal_error", f"evaluation of data.{'.'.join(segments)} failed")
-                values = [r.expressions for r in output.results if r.expressions]
-            except Exception as exc:  # regopy errors, including its own output it cannot parse
-                return 500, _error("internal_error", f"{type(exc).__name__}: {str(exc)[:300]}")
-        return (200, {"result": values[0][0]}) if values else (200, {})
+        from opa_bindings import OpaError, OpaUndefinedError
+
+        try:
+            # OPA's server: a missing or null "input" evaluates with input undefined, as here.
+            value = self._opa.eval_document(".".join(segments), document.get("input"))
+        except OpaUndefinedError:
+            return 200, {}
+        except OpaError as exc:  # eval_conflict_error, a built-in error in strict mode, ...
+            return 500, _error("internal_error", f"{exc.code}: {exc.message[:300]}")
+        return 200, {"result": value}
 
 
 def _error(code: str, message: str) -> dict[str, str]:
@@ -168,6 +162,12 @@ def main(argv: list[str]) -> int:
     addr, paths = parse_argv(argv)
     try:
         policies = Policies(paths)
+    except ImportError as exc:
+        sys.stderr.write(
+            f"opa-standin: OPA's Go evaluator (module opa_bindings, from the opa-golib-python-bindings wheel) "
+            f"does not import: {exc}; on a host, install it with scripts/install-opa-golib.sh\n"
+        )
+        return 1
     except Exception as exc:  # a policy that does not compile: refuse to start, as OPA does
         sys.stderr.write(f"opa-standin: cannot load policies from {paths}: {exc}\n")
         return 1

@@ -1,8 +1,9 @@
 """The OPA test stand-in (tests/opa_standin/server.py), run as a real process on the host.
 
 It must speak OPA's REST contract closely enough that the SidecarEngine, pointed at it,
-decides every policy case exactly as the embedded engine does. Building its image is left
-to the Docker-backed tests; here its build context helper is checked without the network.
+decides every policy case exactly as the embedded engine does; it evaluates with OPA's own Go
+evaluator (opa_bindings). Building its image is left to the Docker-backed tests; here its
+build context helper is checked without the network.
 """
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ class StandIn:
 @pytest.fixture(scope="module")
 def standin() -> Iterator[StandIn]:
     server = StandIn("run", "--server", "--addr=127.0.0.1:0", "--log-level", "debug", str(POLICIES))
-    assert "a test stand-in, not OPA" in server.first_line, server.first_line
+    assert "a test stand-in, not OPA" in server.first_line, server.first_line  # names the install script if the wheel is missing
     yield server
     server.stop()
 
@@ -120,6 +121,39 @@ def test_refuses_to_start_when_a_policy_does_not_parse(tmp_path: Path) -> None:
     )
     assert done.returncode == 1
     assert "cannot load policies" in done.stderr
+    assert "broken.rego:6: rego_parse_error" in done.stderr
+
+
+def test_refuses_to_start_when_a_policy_does_not_compile(tmp_path: Path) -> None:
+    """As `opa run --server` does: an unsafe variable stops the start-up, not the first request."""
+    (tmp_path / "unsafe.rego").write_text("package swiftdeploy.unsafe\n\nimport rego.v1\n\ny := z if true\n")
+    done = subprocess.run(
+        [sys.executable, str(STANDIN / "server.py"), "run", "--server", "--addr=127.0.0.1:0", str(tmp_path)],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert done.returncode == 1
+    assert "rego_unsafe_var_error" in done.stderr
+
+
+def test_null_input_is_opas_undefined_input(standin: StandIn) -> None:
+    url = f"{standin.url}/v1/data/swiftdeploy/infrastructure/decision"
+    null = requests.post(url, json={"input": None}, timeout=5).json()["result"]
+    empty = requests.post(url, json={"input": {}}, timeout=5).json()["result"]
+    assert null == empty
+    assert null["reasons"][0] == 'input.context is missing; expected "pre_deploy"'
+
+
+def test_an_evaluation_error_is_opas_500(tmp_path: Path) -> None:
+    (tmp_path / "conflict.rego").write_text((FIXTURES / "conflict" / "conflict.rego").read_text())
+    server = StandIn("run", "--server", "--addr=127.0.0.1:0", str(tmp_path))
+    try:
+        response = requests.post(f"{server.url}/v1/data/swiftdeploy/conflict/decision", json={"input": {"a": True}},
+                                 timeout=5)
+        assert response.status_code == 500
+        assert response.json()["code"] == "internal_error"
+        assert "eval_conflict_error" in response.json()["message"]
+    finally:
+        server.stop()
 
 
 def test_stops_promptly_on_sigterm() -> None:
@@ -161,21 +195,38 @@ def test_dockerfile_runs_the_standin_with_opas_arguments() -> None:
     assert "ARG BASE_IMAGE" in text and "FROM ${BASE_IMAGE}" in text
     assert 'ENTRYPOINT ["python3", "/standin/server.py"]' in text
     assert "COPY wheels/" in text and "pip install" not in text
-    assert "not OPA" in text
+    assert "TEST STAND-IN" in text and "not the OPA server" in text  # in the comment and the image label
+    assert "regopy" not in text and "opa_bindings" in text
     assert "never presented as OPA" in (STANDIN / "README.md").read_text()
 
 
 @pytest.mark.parametrize("machine,arch", [("x86_64", "x86_64"), ("aarch64", "aarch64"), ("arm64", "aarch64")])
-def test_wheel_download_targets_bookworm_python(machine: str, arch: str, tmp_path: Path) -> None:
+def test_wheel_download_targets_the_bookworm_image(machine: str, arch: str, tmp_path: Path) -> None:
     build = load_module("build")
-    argv = build.download_command(tmp_path, machine=machine, version="1.5.2")
+    argv = build.download_command(tmp_path, machine=machine, version="0.4.4")
     assert argv[1:4] == ["-m", "pip", "download"]
-    assert "regopy==1.5.2" in argv and "--no-deps" in argv and "--only-binary=:all:" in argv
-    assert argv[argv.index("--python-version") + 1] == "3.11"
-    assert argv[argv.index("--abi") + 1] == "cp311"
+    assert "opa-golib-python-bindings==0.4.4" in argv and "--no-deps" in argv and "--only-binary=:all:" in argv
+    # the wheel is py3-none; only its metadata asks for 3.14
+    assert argv[argv.index("--python-version") + 1] == "3.14"
+    assert argv[argv.index("--abi") + 1] == "none"
     platforms = [argv[i + 1] for i, a in enumerate(argv) if a == "--platform"]
     assert platforms[0] == f"manylinux_2_36_{arch}" and f"manylinux2014_{arch}" in platforms
     assert all(p.endswith(arch) for p in platforms)
+
+
+def test_context_takes_the_wheel_from_the_download_cache(tmp_path: Path) -> None:
+    """Offline: a cached wheel for the image's architecture is copied, nothing is downloaded."""
+    build = load_module("build")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for arch in ("aarch64", "x86_64"):
+        (cache / f"opa_golib_python_bindings-0.4.4-py3-none-manylinux_2_34_{arch}.whl").write_bytes(b"zip")
+    (cache / "opa_golib_python_bindings-0.4.4-py3-none-manylinux_2_39_x86_64.whl").write_bytes(b"too new")
+    build.wheel_version = lambda: "0.4.4"
+    context = build.prepare_context(tmp_path / "ctx", machine="x86_64", cache=cache)
+    assert sorted(p.name for p in (context / "wheels").iterdir()) == [
+        "opa_golib_python_bindings-0.4.4-py3-none-manylinux_2_34_x86_64.whl"]
+    assert sorted(p.name for p in context.iterdir()) == ["Dockerfile", "README.md", "server.py", "wheels"]
 
 
 def test_wheel_download_refuses_an_unknown_architecture(tmp_path: Path) -> None:

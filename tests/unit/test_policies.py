@@ -1,14 +1,22 @@
 """The policies themselves, their input builders, the decision model and the case runner.
 
-Every case in tests/policy_cases/*.yaml runs through the embedded engine (regopy), one test
-per case; the same tables run through the sidecar engine in test_policy_engines.py.
+Every case in tests/policy_cases/*.yaml, and every other test that asks a policy, runs under
+both in-process evaluators: the embedded engine (regopy, rego-cpp) and OPA's own Go evaluator
+(GoEngine, the opa-golib-python-bindings wheel). Both must give the same allow and the same
+reasons; the same tables run through the sidecar engine in test_policy_engines.py.
+
+OPA's Go evaluator is required, never skipped: without the wheel every "opa-golib" test fails
+naming scripts/install-opa-golib.sh (run by `make test-deps`).
 """
 from __future__ import annotations
 
+import copy
+import importlib.util
 import math
 import random
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -18,6 +26,7 @@ from swiftlib.policy import (
     Case,
     Decision,
     EmbeddedEngine,
+    GoEngine,
     canary_input,
     check_case,
     infrastructure_input,
@@ -34,15 +43,49 @@ FIXTURES = ROOT / "tests" / "fixtures" / "policy"
 ALL_CASES = load_case_dir(CASES)
 
 
+ENGINES = {"embedded": EmbeddedEngine, "opa-golib": GoEngine}
+INSTALL_SCRIPT = "scripts/install-opa-golib.sh"
+
+
+@pytest.fixture(scope="module", params=sorted(ENGINES))
+def engine(request: pytest.FixtureRequest) -> Any:
+    """Each in-process evaluator in turn. Not loaded here: a missing wheel fails each test that
+    asks it (PolicyEngineError naming the install script), it never skips them."""
+    return ENGINES[request.param](POLICIES)
+
+
 @pytest.fixture(scope="module")
-def engine() -> EmbeddedEngine:
+def embedded() -> EmbeddedEngine:
     return EmbeddedEngine(POLICIES)
+
+
+@pytest.fixture(scope="module")
+def golib() -> GoEngine:
+    return GoEngine(POLICIES)
+
+
+def test_opas_go_evaluator_is_installed() -> None:
+    if importlib.util.find_spec("opa_bindings") is None:
+        pytest.fail(f"OPA's Go evaluator (opa-golib-python-bindings) is not installed; run `bash {INSTALL_SCRIPT}`")
+    GoEngine(POLICIES).load()
+
+
+def test_a_missing_go_evaluator_fails_naming_the_install_script(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "opa_bindings", None)  # import opa_bindings now raises ImportError
+    with pytest.raises(PolicyEngineError) as caught:
+        GoEngine(POLICIES).decide("canary", {})
+    assert caught.value.reason == "unavailable" and caught.value.exit_code == 4
+    assert INSTALL_SCRIPT in caught.value.message
+    result = check_case(GoEngine(POLICIES), ALL_CASES[0])
+    assert not result.passed and INSTALL_SCRIPT in result.detail
 
 
 # --- the case tables ---------------------------------------------------------------
 
 @pytest.mark.parametrize("case", ALL_CASES, ids=[f"{c.domain}: {c.name}" for c in ALL_CASES])
-def test_policy_case(engine: EmbeddedEngine, case: Case) -> None:
+def test_policy_case(engine: Any, case: Case) -> None:
     result = check_case(engine, case)
     assert result.passed, result.detail
 
@@ -53,7 +96,7 @@ def test_case_tables_cover_both_outcomes_for_both_domains() -> None:
         assert outcomes == {True, False}, domain
 
 
-def test_every_passing_decision_has_exactly_one_passed_reason(engine: EmbeddedEngine) -> None:
+def test_every_passing_decision_has_exactly_one_passed_reason(engine: Any) -> None:
     for case in ALL_CASES:
         decision = engine.decide(case.domain, case.input)
         if decision.allow:
@@ -63,7 +106,7 @@ def test_every_passing_decision_has_exactly_one_passed_reason(engine: EmbeddedEn
             assert not any("policy passed" in r for r in decision.reasons), case.name
 
 
-def test_run_cases_reports_a_wrong_expectation(engine: EmbeddedEngine, tmp_path: Path) -> None:
+def test_run_cases_reports_a_wrong_expectation(engine: Any, tmp_path: Path) -> None:
     table = {
         "domain": "canary",
         "cases": [
@@ -79,13 +122,24 @@ def test_run_cases_reports_a_wrong_expectation(engine: EmbeddedEngine, tmp_path:
     assert "expected ['other']" in results[1].detail
 
 
-def test_run_cases_reports_engine_errors_as_failed_cases(tmp_path: Path) -> None:
+def test_run_cases_reports_engine_errors_as_failed_cases(engine: Any, tmp_path: Path) -> None:
     (tmp_path / "missing.yaml").write_text(
         yaml.safe_dump({"cases": [{"name": "x", "input": {}, "allow": False, "reasons": ["x"]}]})
     )
-    [result] = run_cases(EmbeddedEngine(POLICIES), tmp_path)
+    [result] = run_cases(engine, tmp_path)
     assert result.domain == "missing"  # the file name is the default domain
     assert not result.passed and result.detail.startswith("engine error (no_result)")
+
+
+def test_run_cases_stops_with_exit_code_4_when_the_policies_do_not_load(engine: Any, tmp_path: Path) -> None:
+    """`inv policy-test` exits 4 (engine failure), not 1 (a failed case each), on a syntax error."""
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "broken.rego").write_text((FIXTURES / "broken" / "broken.rego").read_text())
+    with pytest.raises(PolicyEngineError) as caught:
+        run_cases(type(engine)(policies), CASES)
+    assert caught.value.exit_code == 4
+    assert f"{policies / 'broken.rego'}:6:" in caught.value.message  # file:line:column
 
 
 BAD_TABLES = yaml.safe_load((FIXTURES / "bad_case_tables.yaml").read_text())
@@ -136,7 +190,7 @@ def _random_canary(rng: random.Random) -> tuple[dict, bool]:
 
 
 @pytest.mark.parametrize("domain,make", [("infrastructure", _random_infra), ("canary", _random_canary)])
-def test_allow_matches_the_specification_for_random_inputs(engine: EmbeddedEngine, domain: str, make) -> None:
+def test_allow_matches_the_specification_for_random_inputs(engine: Any, domain: str, make) -> None:
     """Limits come only from the input: the decision follows them wherever they are set."""
     rng = random.Random(20240601)
     seen = set()
@@ -205,7 +259,7 @@ def test_builders_never_repair_a_wrong_value(value, expected) -> None:
     assert infrastructure_input(stats, {})["stats"]["disk_free_gb"] == expected
 
 
-def test_fractional_requests_stay_fractional_so_the_policy_refuses_them(engine: EmbeddedEngine) -> None:
+def test_fractional_requests_stay_fractional_so_the_policy_refuses_them(engine: Any) -> None:
     document = canary_input(
         {"error_rate": 0.0, "p99_latency_ms": 1.0, "requests": 20.5, "window_seconds": 60.0},
         {"max_error_rate": 0.01, "max_p99_latency_ms": 500.0, "min_requests": 20},
@@ -216,7 +270,7 @@ def test_fractional_requests_stay_fractional_so_the_policy_refuses_them(engine: 
     assert decision.reasons == ("input.metrics.requests must be a whole number, got 20.50",)
 
 
-def test_builder_output_reads_the_same_whatever_number_types_came_in(engine: EmbeddedEngine) -> None:
+def test_builder_output_reads_the_same_whatever_number_types_came_in(engine: Any) -> None:
     limits = {"min_disk_free_gb": 10, "max_cpu_load": 2}
     as_int = engine.decide("infrastructure", infrastructure_input(
         {"disk_free_gb": 3, "cpu_load": 1, "cpu_count": 2, "mem_available_mb": 100}, limits))
@@ -226,7 +280,7 @@ def test_builder_output_reads_the_same_whatever_number_types_came_in(engine: Emb
     assert as_int.reasons == ("disk free 3.00 GB is below the minimum 10.00 GB",)
 
 
-def test_nan_from_a_collector_denies_naming_the_field(engine: EmbeddedEngine) -> None:
+def test_nan_from_a_collector_denies_naming_the_field(engine: Any) -> None:
     document = canary_input(
         {"error_rate": math.nan, "p99_latency_ms": 1.0, "requests": 50, "window_seconds": 60.0},
         {"max_error_rate": 0.01, "max_p99_latency_ms": 500.0, "min_requests": 20},
@@ -234,6 +288,90 @@ def test_nan_from_a_collector_denies_naming_the_field(engine: EmbeddedEngine) ->
     decision = engine.decide("canary", document)
     assert not decision.allow
     assert decision.reasons == ("input.metrics.error_rate must be a number, got null",)
+
+
+# --- both evaluators agree beyond the tables ---------------------------------------------
+
+GOOD = {
+    "canary": {"context": "pre_promote",
+               "metrics": {"error_rate": 0.002, "p99_latency_ms": 120.5, "requests": 340, "window_seconds": 60.0},
+               "limits": {"max_error_rate": 0.01, "max_p99_latency_ms": 500.0, "min_requests": 20}},
+    "infrastructure": {"context": "pre_deploy",
+                       "stats": {"disk_free_gb": 42.5, "cpu_load": 0.35, "cpu_count": 2, "mem_available_mb": 3072.0},
+                       "limits": {"min_disk_free_gb": 10.0, "max_cpu_load": 2.0}},
+}
+# Wrong types, edge numbers, half-way decimals, numbers past double's six-digit formatting
+# and past the policies' range.
+ODD_VALUES = [
+    "x", "", None, True, False, [1], [], {"a": 1}, {}, 7.5, 0, -1.25, 1e-5, 1e-7, 0.0100001, 500.0001,
+    1.005, 2.675, 79.715, 76.975, 0.015, -0.005, 123456.789, 999999999.5, 1000000000, 1e300, -0.0,
+]
+
+
+def _mutate(rng: random.Random, document: dict) -> Any:
+    out = copy.deepcopy(document)
+    for _ in range(rng.randint(1, 4)):
+        if rng.random() < 0.03:
+            return rng.choice([None, [], "pre_deploy", 3])
+        if not out:
+            break
+        key = rng.choice(sorted(out))
+        section = out[key]
+        if isinstance(section, dict) and section and rng.random() < 0.85:
+            field = rng.choice(sorted(section))
+            roll = rng.random()
+            if roll < 0.2:
+                del section[field]
+            elif roll < 0.55:
+                section[field] = rng.choice(ODD_VALUES)
+            else:
+                section[field] = rng.choice([rng.uniform(-10, 1000), rng.randint(0, 1000),
+                                             round(rng.uniform(0, 100), 3), rng.random() / 10])
+        elif rng.random() < 0.3:
+            del out[key]
+        else:
+            out[key] = rng.choice(ODD_VALUES + ["pre_promote", "pre_deploy", "two words", "Pre_Deploy"])
+    return out
+
+
+def _answer(engine: Any, domain: str, document: Any) -> Any:
+    try:
+        return engine.decide(domain, document)
+    except PolicyEngineError as exc:
+        return ("error", exc.reason)
+
+
+@pytest.mark.parametrize("domain", sorted(GOOD))
+def test_both_evaluators_give_the_same_decision_for_mangled_inputs(
+    domain: str, embedded: EmbeddedEngine, golib: GoEngine
+) -> None:
+    rng = random.Random(f"agree-{domain}")
+    different = []
+    for _ in range(400):
+        document = _mutate(rng, GOOD[domain])
+        expected, got = _answer(golib, domain, document), _answer(embedded, domain, document)
+        if got != expected:
+            different.append((document, got, expected))
+    assert different == [], f"{len(different)} differ; first (input, embedded, OPA): {different[0]}"
+
+
+@pytest.mark.parametrize("value", [round(k / 100 + 0.005, 3) for k in range(0, 10000, 97)] + [79.715, 76.975, 2.675, 1.005])
+def test_both_evaluators_round_half_way_values_alike(value: float, embedded: EmbeddedEngine, golib: GoEngine) -> None:
+    document = {"context": "pre_promote",
+                "metrics": {"error_rate": value / 100, "p99_latency_ms": value, "requests": 5, "window_seconds": value},
+                "limits": {"max_error_rate": value / 1000, "max_p99_latency_ms": value / 2, "min_requests": 10}}
+    assert embedded.decide("canary", document) == golib.decide("canary", document)
+
+
+def test_the_embedded_engine_keeps_every_digit_of_the_input(embedded: EmbeddedEngine) -> None:
+    """regopy's Input(value) kept ~6 significant digits, so 500.0001 ms read as 500 and allowed."""
+    document = canary_input(
+        {"error_rate": 0.0, "p99_latency_ms": 500.0001, "requests": 50, "window_seconds": 60.0},
+        {"max_error_rate": 0.01, "max_p99_latency_ms": 500.0, "min_requests": 20},
+    )
+    decision = embedded.decide("canary", document)
+    assert not decision.allow
+    assert decision.reasons == ("p99 latency 500.0001 ms exceeds the maximum 500.00 ms",)
 
 
 # --- the decision model ---------------------------------------------------------------

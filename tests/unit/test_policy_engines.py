@@ -1,14 +1,18 @@
-"""Both policy engines and every way they fail closed.
+"""The policy engines and every way they fail closed.
 
 The SidecarEngine is tested against a real HTTP server on 127.0.0.1 that answers as OPA's
 REST API documents (ENVIRONMENT.md) and evaluates the real policies with the embedded engine;
-failures are injected into that server (or a closed port), not mocked.
+failures are injected into that server (or a closed port), not mocked. The two in-process
+engines, EmbeddedEngine (regopy) and GoEngine (OPA's Go evaluator), are held to the same
+failure contract.
 """
 from __future__ import annotations
 
 import json
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,7 +22,7 @@ from typing import Any, Iterator
 import pytest
 
 from swiftlib.errors import PolicyEngineError
-from swiftlib.policy import EmbeddedEngine, SidecarEngine, canary_input, infrastructure_input, run_cases
+from swiftlib.policy import EmbeddedEngine, GoEngine, SidecarEngine, canary_input, infrastructure_input, run_cases
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = ROOT / "policies"
@@ -142,6 +146,11 @@ def embedded() -> EmbeddedEngine:
     return EmbeddedEngine(POLICIES)
 
 
+@pytest.fixture(scope="module")
+def golib() -> GoEngine:
+    return GoEngine(POLICIES)
+
+
 @pytest.fixture
 def opa(embedded: EmbeddedEngine) -> Iterator[FakeOpa]:
     with FakeOpa(embedded) as server:
@@ -184,10 +193,10 @@ def test_sidecar_deny_carries_the_policy_reasons(opa: FakeOpa) -> None:
     assert decision.reasons == ("disk free 3.20 GB is below the minimum 10.00 GB",)
 
 
-def test_sidecar_and_embedded_return_equal_decisions(opa: FakeOpa, embedded: EmbeddedEngine) -> None:
+def test_sidecar_and_embedded_return_equal_decisions(opa: FakeOpa, embedded: EmbeddedEngine, golib: GoEngine) -> None:
     sidecar = SidecarEngine(opa.url, timeout=5)
-    for domain, document in (("canary", GOOD_CANARY), ("infrastructure", BAD_INFRA)):
-        assert sidecar.decide(domain, document) == embedded.decide(domain, document)
+    for domain, document in (("canary", GOOD_CANARY), ("infrastructure", BAD_INFRA), ("canary", None)):
+        assert sidecar.decide(domain, document) == embedded.decide(domain, document) == golib.decide(domain, document)
 
 
 def test_wait_ready_returns_once_health_answers(opa: FakeOpa) -> None:
@@ -295,17 +304,23 @@ def test_every_failure_has_its_own_reason_and_message(opa: FakeOpa) -> None:
     assert len(set(seen.values())) == len(seen)
 
 
-@pytest.mark.parametrize("engine_kind", ["embedded", "sidecar"])
-def test_input_that_is_not_json_is_refused_before_asking(engine_kind: str, opa: FakeOpa, embedded: EmbeddedEngine) -> None:
-    engine = embedded if engine_kind == "embedded" else SidecarEngine(opa.url, timeout=2)
+def pick(engine_kind: str, opa: FakeOpa, embedded: EmbeddedEngine, golib: GoEngine) -> Any:
+    return {"embedded": embedded, "opa-golib": golib}.get(engine_kind) or SidecarEngine(opa.url, timeout=2)
+
+
+@pytest.mark.parametrize("engine_kind", ["embedded", "opa-golib", "sidecar"])
+def test_input_that_is_not_json_is_refused_before_asking(
+    engine_kind: str, opa: FakeOpa, embedded: EmbeddedEngine, golib: GoEngine
+) -> None:
+    engine = pick(engine_kind, opa, embedded, golib)
     err = engine_error(lambda: engine.decide("canary", {"context": "pre_promote", "metrics": {1, 2}}))
     assert err.reason == "bad_input"
     assert opa.requests == []  # nothing was sent
 
 
-@pytest.mark.parametrize("engine_kind", ["embedded", "sidecar"])
-def test_domain_must_be_a_plain_identifier(engine_kind: str, opa: FakeOpa, embedded: EmbeddedEngine) -> None:
-    engine = embedded if engine_kind == "embedded" else SidecarEngine(opa.url, timeout=2)
+@pytest.mark.parametrize("engine_kind", ["embedded", "opa-golib", "sidecar"])
+def test_domain_must_be_a_plain_identifier(engine_kind: str, opa: FakeOpa, embedded: EmbeddedEngine, golib: GoEngine) -> None:
+    engine = pick(engine_kind, opa, embedded, golib)
     err = engine_error(lambda: engine.decide("canary/../x", GOOD_CANARY))
     assert err.reason == "engine_error" and "not a plain identifier" in err.message
 
@@ -383,13 +398,118 @@ def test_embedded_engine_is_safe_across_threads(embedded: EmbeddedEngine) -> Non
     assert results.count(True) == 80 and results.count(False) == 80
 
 
-def test_decisions_are_fast(opa: FakeOpa, embedded: EmbeddedEngine) -> None:
+def test_decisions_are_fast(opa: FakeOpa, embedded: EmbeddedEngine, golib: GoEngine) -> None:
     """The gate is on every deploy; a decision must cost milliseconds, not a policy reload."""
     sidecar = SidecarEngine(opa.url, timeout=5)
-    for engine in (embedded, sidecar):
+    for engine in (embedded, golib, sidecar):
         engine.decide("canary", GOOD_CANARY)  # warm: compile / connect
         started = time.perf_counter()
         for _ in range(50):
             engine.decide("canary", GOOD_CANARY)
         mean = (time.perf_counter() - started) / 50
         assert mean < 0.05, f"{engine.name}: {mean * 1000:.1f} ms a decision"
+
+
+# --- both in-process engines: policies that do not load -----------------------------------
+
+IN_PROCESS = {"embedded": EmbeddedEngine, "opa-golib": GoEngine}
+
+
+@pytest.mark.parametrize("kind,where", [
+    ("embedded", "6:13: this is unclosed"),  # rego-cpp points at the unclosed brace
+    ("opa-golib", "6:23: rego_parse_error: unexpected true keyword"),  # OPA at the token after it
+])
+def test_a_syntax_error_is_reported_as_file_line_column(kind: str, where: str, tmp_path: Path) -> None:
+    policies = copy_policies(tmp_path, "broken")
+    err = engine_error(IN_PROCESS[kind](policies).load)
+    broken = policies / "broken.rego"
+    assert err.reason == "engine_error"
+    assert err.message.startswith(f"policy file {broken} does not load: {broken}:{where}")
+
+
+@pytest.mark.parametrize("kind,where", [("embedded", "8:7: Invalid collection"), ("opa-golib", "9:5: rego_parse_error")])
+def test_columns_count_characters_after_tabs_and_non_ascii_text(kind: str, where: str, tmp_path: Path) -> None:
+    (tmp_path / "odd.rego").write_text(
+        "# Politique d\u00e9ploy\u00e9e \u2014 caf\u00e9\npackage swiftdeploy.odd\n\nimport rego.v1\n\n"
+        "y if {\n\tz := 1\n\tx := [1,\n\t\t2 3]\n}\n",
+        encoding="utf-8",
+    )
+    err = engine_error(IN_PROCESS[kind](tmp_path).load)
+    assert f"{tmp_path / 'odd.rego'}:{where}" in err.message
+
+
+def test_the_go_evaluator_refuses_a_policy_that_parses_but_does_not_compile(tmp_path: Path) -> None:
+    policies = copy_policies(tmp_path)
+    (policies / "unsafe.rego").write_text("package swiftdeploy.unsafe\n\nimport rego.v1\n\ny := z if true\n")
+    err = engine_error(GoEngine(policies).load)
+    assert err.reason == "engine_error"
+    assert f"do not compile: {policies / 'unsafe.rego'}:5: rego_unsafe_var_error: var z is unsafe" in err.message
+
+
+@pytest.mark.parametrize("kind", sorted(IN_PROCESS))
+def test_no_policies_to_load(kind: str, tmp_path: Path) -> None:
+    for directory in (tmp_path, tmp_path / "nope"):
+        err = engine_error(lambda: IN_PROCESS[kind](directory).decide("canary", GOOD_CANARY))
+        assert err.reason == "engine_error"
+        assert f"no .rego files found in {directory}" in err.message
+
+
+def test_policy_test_exits_4_when_the_policies_do_not_load(tmp_path: Path) -> None:
+    """`inv policy-test` on policies with a syntax error: exit 4 and the file:line:column."""
+    (tmp_path / "manifest.yaml").write_text((ROOT / "manifest.yaml").read_text())
+    policies = copy_policies(tmp_path, "broken")
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("inv")), "-r", str(ROOT), "policy-test",
+         "--manifest", str(tmp_path / "manifest.yaml")],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert f"{policies / 'broken.rego'}:6:13: this is unclosed" in done.stdout + done.stderr
+
+
+# --- OPA's Go evaluator: the rest of the failure contract -----------------------------------
+
+def test_golib_undefined_decision(golib: GoEngine) -> None:
+    err = engine_error(lambda: golib.decide("billing", GOOD_CANARY))
+    assert err.reason == "no_result"
+    assert "data.swiftdeploy.billing.decision is undefined" in err.message
+
+
+def test_golib_decision_of_the_wrong_shape(tmp_path: Path) -> None:
+    engine = GoEngine(copy_policies(tmp_path, "wrong_shape"))
+    err = engine_error(lambda: engine.decide("wrong_shape", {}))
+    assert err.reason == "bad_shape"
+    assert "policy engine 'opa-golib'" in err.message and "missing reasons" in err.message
+    assert engine.decide("canary", GOOD_CANARY).allow is True
+
+
+def test_golib_evaluation_error(tmp_path: Path) -> None:
+    engine = GoEngine(copy_policies(tmp_path, "conflict"))
+    err = engine_error(lambda: engine.decide("conflict", {"a": True}))
+    assert err.reason == "engine_error"
+    assert "could not evaluate data.swiftdeploy.conflict.decision" in err.message
+    assert "conflict.rego:" in err.message and "eval_conflict_error" in err.message
+    assert engine.decide("infrastructure", BAD_INFRA).allow is False
+
+
+def test_golib_no_input_is_opas_undefined_input(golib: GoEngine, embedded: EmbeddedEngine) -> None:
+    """OPA's server evaluates {"input": null} without an input; the policies answer alike."""
+    decision = golib.decide("infrastructure", None)
+    assert decision == embedded.decide("infrastructure", None) == golib.decide("infrastructure", {})
+    assert decision.reasons[0] == 'input.context is missing; expected "pre_deploy"'
+
+
+def test_golib_engine_is_safe_across_threads(golib: GoEngine) -> None:
+    results: list[bool] = []
+
+    def work() -> None:
+        for _ in range(20):
+            results.append(golib.decide("canary", GOOD_CANARY).allow)
+            results.append(golib.decide("infrastructure", BAD_INFRA).allow)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count(True) == 80 and results.count(False) == 80
