@@ -57,7 +57,7 @@ class LocalWorkspace:
 
 
 def inside(root: str, name: str, *, follow: bool = True) -> str:
-    """``name`` joined to the resolved directory ``root``; UsageError (exit 2) unless strictly inside it.
+    """``name`` joined to ``root`` (resolved); UsageError (exit 2) unless strictly inside it.
 
     Checked lexically (an absolute ``name``, ``..``) and again with the symbolic links
     on the way resolved (``os.path.realpath``; missing parts are kept as written), so a
@@ -68,6 +68,7 @@ def inside(root: str, name: str, *, follow: bool = True) -> str:
     handles is the project directory. A check, not a sandbox: a process that swaps
     directories of the path between this check and the action can still race it.
     """
+    root = os.path.realpath(root)  # a project path that itself runs through a link is fine
     prefix = root.rstrip(os.sep) + os.sep
     full = os.path.normpath(os.path.join(root, name))
     if not full.startswith(prefix):

@@ -79,6 +79,8 @@ def test_inside_resolves_a_directory_link(layout):
             inside(root, name)
     assert inside(root, "./real/") == os.path.join(root, "real")
     assert inside(root, "policies", follow=False) == os.path.join(root, "policies")  # the entry itself
+    (project.parent / "project-link").symlink_to(project)  # the project reached through a link is fine
+    assert inside(str(project.parent / "project-link"), "real") == os.path.join(root, "real")
 
 
 def test_audit_append_refuses_a_linked_history(layout):
