@@ -33,7 +33,8 @@ SSH_CONNECTIONS = (None, "", "ssh", "smart", "paramiko", "paramiko_ssh")
 
 ARGUMENT_SPEC: dict[str, Any] = dict(
     manifest=dict(type="path", default="manifest.yaml"),
-    state=dict(type="str", default="deployed", choices=["deployed", "promoted"]),
+    state=dict(type="str", default="deployed", choices=["deployed", "promoted", "rolled_back"]),
+    reason=dict(type="str", default=""),
     mode=dict(type="str", default="stable", choices=["canary", "stable"]),
     project_root=dict(type="path"),
     accept_new_host_keys=dict(type="bool", default=False),
@@ -169,9 +170,10 @@ class ActionModule(ActionBase):
             if state == "deployed":
                 return render_step.rendered_files(project, target, choose_engine(target, fresh=True))
             current = target.read_state().get("mode") or target.manifest.services.mode
-            if current == mode:
+            mode_wanted = "stable" if state == "rolled_back" else mode
+            if current == mode_wanted:
                 return {}
-            return render_all(target.manifest.with_mode(mode), project.templates_dir,
+            return render_all(target.manifest.with_mode(mode_wanted), project.templates_dir,
                               include_opa=choose_engine(target).include_opa)
 
         def action(project: Any, target: Any, reporter: Any) -> None:
@@ -180,6 +182,8 @@ class ActionModule(ActionBase):
                 diffs.extend(file_diffs({n: target.workspace.read(n) for n in after}, after))
             if state == "deployed":
                 flows.deploy(project, target, reporter, options)
+            elif state == "rolled_back":
+                flows.rollback(project, target, reporter, options, reason=args["reason"] or "ansible-playbook")
             else:
                 flows.promote(project, target, reporter, options, mode)
 
@@ -187,10 +191,10 @@ class ActionModule(ActionBase):
         reporter = Reporter(lambda line: None, quiet=True)
         opts = FleetOptions(connect_timeout=args["connect_timeout"], accept_new_host_keys=args["accept_new_host_keys"],
                             parallel=False)
-        run_fleet(project, [spec], action, reporter, opts, lock_command="deploy" if state == "deployed" else "promote",
+        run_fleet(project, [spec], action, reporter, opts, lock_command={"deployed": "deploy", "promoted": "promote"}.get(state, "rollback"),
                   check=check)
         out = summarize(reporter.results, reporter.recap.exit_code(), state, check)
         # Only what the run really changes (or would change, in check mode) is a diff.
-        if diffs and any(r.status == "changed" and r.task in ("render", "promote") for r in reporter.results):
+        if diffs and any(r.status == "changed" and r.task in ("render", "promote", "rollback", "start canary", "traffic") for r in reporter.results):
             out["diff"] = diffs
         return out

@@ -16,7 +16,7 @@ description:
     as C(inv deploy) and C(inv promote).
   - C(state=deployed) runs render, validate, the pre_deploy policy gate, C(docker compose up) and the
     health check. C(state=promoted) switches the app to O(mode); going to stable asks the canary policy
-    first.
+    first. C(state=rolled_back) is C(inv rollback).
   - The host is reached as an inventory says. C(ansible_connection=local) deploys on the controller
     itself; any other host is reached over SSH by SwiftDeploy (not by Ansible) from C(ansible_host)
     (default C(inventory_hostname)), C(ansible_port), C(ansible_user) and
@@ -41,10 +41,16 @@ options:
     default: manifest.yaml
   state:
     description:
-      - C(deployed) runs the whole deploy flow; C(promoted) switches the app to O(mode).
+      - C(deployed) runs the whole deploy flow; C(promoted) switches the app to O(mode);
+        C(rolled_back) removes the canary and sends all traffic back to stable (never gated).
     type: str
-    choices: [deployed, promoted]
+    choices: [deployed, promoted, rolled_back]
     default: deployed
+  reason:
+    description:
+      - Why a rollback is made; recorded in the audit trail (only with C(state=rolled_back)).
+    type: str
+    default: ""
   mode:
     description:
       - The mode to promote to (only with C(state=promoted)).

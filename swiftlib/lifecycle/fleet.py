@@ -108,6 +108,8 @@ def prepare_remote(project: Project, target: Target, reporter: Reporter, *, chec
         return
     changed = target.workspace.sync_dir(project.policies_dir, target.policies_subdir)
     images = [target.manifest.services.image, target.manifest.nginx.image]
+    if target.manifest.canary.image not in images and local.succeeds(["docker", "image", "inspect", target.manifest.canary.image]):
+        images.append(target.manifest.canary.image)  # a canary image only this machine has
     local = Host.local()
     if local.succeeds(["docker", "image", "inspect", target.manifest.opa.image]):
         images.append(target.manifest.opa.image)

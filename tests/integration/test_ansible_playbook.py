@@ -106,7 +106,8 @@ def show(proc: subprocess.CompletedProcess[str]) -> str:
 
 
 def stack_state(prefix: str) -> dict[str, str]:
-    return {name: container_id_and_start(name) for name in (f"{prefix}-app", f"{prefix}-nginx")}
+    """Container name -> id and start time, for every container of the stack."""
+    return {name: container_id_and_start(name) for name in project_containers(prefix).split()}
 
 
 def project_containers(prefix: str) -> str:
@@ -148,7 +149,7 @@ def test_first_run_deploys_and_reports_changed(first_run, manifest) -> None:
     result = task_result(first_run, "controller")
     assert result["rc"] == 0 and result["changed"] is True
     ran = steps(result)
-    assert list(ran) == ["policy engine", "render", "validate", "policy: pre_deploy", "up", "health"], ran
+    assert list(ran) == ["policy engine", "render", "validate", "policy: pre_deploy", "up", "traffic", "health"], ran
     assert ran["render"] == "changed" and ran["up"] == "changed" and ran["policy: pre_deploy"] == "ok"
     answer = wait_for(f"http://127.0.0.1:{PORT}/", lambda r: r.status_code == 200, timeout=10)
     assert answer.headers["X-Deployed-By"] == "swiftdeploy" and answer.json()["mode"] == "stable"
@@ -234,22 +235,32 @@ def test_promote_playbook_check_then_switch_then_no_change(first_run, env, local
     proc = playbook(env, local_inventory, manifest, "--check", "--diff", "-e", "mode=canary", book="promote.yml")
     assert proc.returncode == 0, show(proc)
     assert recap(proc)["controller"]["changed"] == 1  # would switch
-    assert '-      MODE: "stable"' in proc.stdout and '+      MODE: "canary"' in proc.stdout, show(proc)
+    assert '+  app-canary:' in proc.stdout and '+      MODE: "canary"' in proc.stdout, show(proc)
     assert stack_state(PREFIX) == before and manifest.read_bytes() == manifest_bytes
 
     proc = playbook(env, local_inventory, manifest, "-e", "mode=canary", book="promote.yml")
     assert proc.returncode == 0, show(proc)
     assert recap(proc)["controller"]["changed"] == 1
     assert yaml.safe_load(manifest.read_text())["services"]["mode"] == "canary"
-    answer = wait_for(f"http://127.0.0.1:{PORT}/healthz", lambda r: r.status_code == 200, timeout=10)
+    answer = wait_for(f"http://127.0.0.1:{PORT + 1}/tracks/canary/healthz", lambda r: r.status_code == 200, timeout=10)
     assert answer.json()["mode"] == "canary"
     after = stack_state(PREFIX)
-    assert after[f"{PREFIX}-nginx"] == before[f"{PREFIX}-nginx"] and after[f"{PREFIX}-app"] != before[f"{PREFIX}-app"]
+    # The canary starts beside stable: nginx and the stable app are untouched.
+    assert after[f"{PREFIX}-nginx"] == before[f"{PREFIX}-nginx"] and after[f"{PREFIX}-app"] == before[f"{PREFIX}-app"]
+    assert f"{PREFIX}-app-canary" in after
 
     proc = playbook(env, local_inventory, manifest, "-e", "mode=canary", book="promote.yml")
     assert proc.returncode == 0, show(proc)
     assert recap(proc)["controller"]["changed"] == 0, show(proc)
     assert stack_state(PREFIX) == after
+
+    proc = playbook(env, local_inventory, manifest, "-e", "reason=from-ansible", book="rollback.yml")
+    assert proc.returncode == 0, show(proc)
+    assert recap(proc)["controller"]["changed"] == 1, show(proc)
+    assert yaml.safe_load(manifest.read_text())["services"]["mode"] == "stable"
+    assert f"{PREFIX}-app-canary" not in stack_state(PREFIX)
+    proc = playbook(env, local_inventory, manifest, book="rollback.yml")
+    assert proc.returncode == 0 and recap(proc)["controller"]["changed"] == 0, show(proc)
 
 
 def test_unreachable_host_is_reported_as_unreachable(env, manifest: Path, tmp_path: Path) -> None:
