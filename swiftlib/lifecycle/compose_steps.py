@@ -99,11 +99,10 @@ def teardown(project: Project, target: Target, reporter: Reporter, opts: Options
         target.host.run(["docker", "volume", "rm", m.logs_volume], check=False)
     removed_files = [n for n in generated if clean and target.workspace.remove(n)]
     if clean and target.host.is_remote:
-        # Policies were uploaded by SwiftDeploy there; locally they are the user's source and stay.
-        policies = target.workspace.path(target.policies_subdir)
-        if target.host.succeeds(["test", "-d", policies]):
-            target.host.run(["rm", "-rf", "--", policies])
-            removed_files.append("policies/")
+        # Only the policies SwiftDeploy uploaded there (and the directories they leave empty);
+        # locally they are the user's source and stay. Refuses the project directory itself.
+        if target.workspace.remove_tree(target.policies_subdir):
+            removed_files.append(f"{target.policies_subdir}/")
     remaining = leftovers(target)
     if remaining:
         msg = "still present after teardown: " + ", ".join(remaining)

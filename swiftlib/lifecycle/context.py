@@ -16,7 +16,7 @@ from ..audit import AuditLog
 from ..host import Host
 from ..manifest import Manifest
 from ..manifest_file import load_manifest
-from ..workspace import LocalWorkspace, Workspace
+from ..workspace import LocalWorkspace, Workspace, inside
 
 STATE_FILE = ".swiftdeploy/state.json"
 
@@ -41,15 +41,17 @@ class Project:
 
     @property
     def policies_dir(self) -> Path:
-        return (self.root / self.manifest.opa.policies_dir).resolve()
+        """Refused (exit 2) when it resolves outside the project, or to it, through a symlink."""
+        return Path(inside(str(self.root), self.manifest.opa.policies_dir)).resolve()
 
     @property
     def audit(self) -> AuditLog:
-        return AuditLog(self.root / self.manifest.audit.history_file)
+        return AuditLog(self.root / self.manifest.audit.history_file, root=self.root)
 
     @property
     def report_path(self) -> Path:
-        return self.root / self.manifest.audit.report_file
+        # The directories on the way must stay in the project; a link as the file is replaced, not followed.
+        return Path(inside(str(self.root), self.manifest.audit.report_file, follow=False))
 
 
 @dataclass

@@ -3,11 +3,15 @@ from __future__ import annotations
 
 from ..render import FileChange, compare, render_all
 from ..results import Reporter, StepResult
+from ..workspace import inside
 from .context import Options, Project, Target
 from .engine_choice import EngineChoice
 
 
 def rendered_files(project: Project, target: Target, engine: EngineChoice, *, bridge: bool = False) -> dict[str, str]:
+    if engine.include_opa:
+        # The OPA sidecar bind-mounts opa.policies_dir: refuse one a symlink leads out of the project.
+        inside(str(project.root), target.manifest.opa.policies_dir)
     return render_all(target.manifest, project.templates_dir, include_opa=engine.include_opa, bridge=bridge)
 
 
