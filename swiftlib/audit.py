@@ -21,6 +21,10 @@ Hash chain, decided here once:
 - swapped lines break ``prev_hash`` at the first of them;
 - a truncated or garbled last line is not valid JSON or lacks its newline.
 
+A damaged history is still reported: ``read(skip_unreadable=True)`` returns every
+line that is a JSON object, and a failed ``verify`` lists in ``unreadable_lines``
+every line that is not, for the report to name.
+
 Limits: the chain is not keyed, so someone who can rewrite the whole file can forge a
 consistent one, and dropping lines from the *end* leaves a valid (shorter) chain.
 ``VerifyResult.head_hash`` is what the next line will chain to; record it elsewhere
@@ -83,6 +87,9 @@ class VerifyResult:
     first_bad_line: int | None
     problem: str
     head_hash: str = GENESIS_HASH  # what the next appended line's prev_hash will be
+    # Every line that is not a JSON object (not only the first bad one): what
+    # ``read(skip_unreadable=True)`` leaves out, for the report to name.
+    unreadable_lines: tuple[int, ...] = ()
 
 
 def default_actor() -> str:
@@ -113,6 +120,17 @@ def build_line(record: Mapping[str, Any], prev_line: bytes | None) -> str:
     text = json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str)
     own = _sha256(text.encode("utf-8"))
     return f'{text[:-1]},"hash":"{own}"}}'
+
+
+def _parse_line(raw: bytes) -> tuple[dict[str, Any] | None, str]:
+    """(the line's JSON object, '') or (None, why it is not one)."""
+    try:
+        record = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return None, f"not valid JSON ({exc})"
+    if not isinstance(record, dict):
+        return None, f"expected a JSON object per line, got {type(record).__name__}"
+    return record, ""
 
 
 def _line_problem(n: int, raw: bytes, expected_prev: str) -> str:
@@ -217,28 +235,31 @@ class AuditLog:
             lines.pop()
         return lines, ends_with_newline
 
-    def read(self) -> list[dict[str, Any]]:
+    def read(self, *, skip_unreadable: bool = False) -> list[dict[str, Any]]:
         """Every event in file order; ``[]`` when there is no history yet.
 
-        Raises ConfigError naming file and line when a line is not a JSON object.
+        A line that is not a JSON object (a write cut off by a crash leaves one at the
+        end) raises ConfigError naming file and line; with ``skip_unreadable`` it is left
+        out and every other line is still returned (``verify().unreadable_lines`` names
+        the lines left out). Either way the events are not checked against the chain:
+        that is ``verify``'s job.
         """
         events: list[dict[str, Any]] = []
         for n, raw in enumerate(self._raw_lines()[0], start=1):
-            try:
-                record = json.loads(raw)
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise ConfigError(
-                    f"{self.path}:{n}: not valid JSON ({exc}); the history is damaged -- "
-                    "run the audit verification and restore the file from a backup"
-                ) from exc
-            if not isinstance(record, dict):
-                raise ConfigError(f"{self.path}:{n}: expected a JSON object per line, "
-                                  f"got {type(record).__name__}; the history is damaged")
-            events.append(record)
+            record, why = _parse_line(raw)
+            if record is not None:
+                events.append(record)
+            elif not skip_unreadable:
+                raise ConfigError(f"{self.path}:{n}: {why}; the history is damaged -- "
+                                  "run the audit verification and restore the file from a backup")
         return events
 
     def verify(self) -> VerifyResult:
-        """Check every line and the hash chain; stops at the first bad line."""
+        """Check every line and the hash chain; names the first bad line.
+
+        When the chain fails, ``unreadable_lines`` also lists every line that is not a
+        JSON object, before and after the first bad one.
+        """
         lines, ends_with_newline = self._raw_lines()
         head = _sha256(lines[-1]) if lines else GENESIS_HASH
         expected_prev = GENESIS_HASH
@@ -247,6 +268,7 @@ class AuditLog:
             if not problem and n == len(lines) and not ends_with_newline:
                 problem = f"line {n} is incomplete (no newline at the end): a write was cut off"
             if problem:
-                return VerifyResult(False, len(lines), n, problem, head)
+                unreadable = tuple(i for i, line in enumerate(lines, start=1) if _parse_line(line)[0] is None)
+                return VerifyResult(False, len(lines), n, problem, head, unreadable)
             expected_prev = _sha256(raw)
         return VerifyResult(True, len(lines), None, "", head)

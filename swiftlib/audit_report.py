@@ -2,7 +2,9 @@
 
 ``render_report(events, verify=..., generated_at=...)`` returns GitHub Markdown:
 title, generation time, integrity line, event counts, hosts, a timeline and the
-policy violations. Cells are escaped (``|`` -> ``\\|``, line breaks -> spaces) so a
+policy violations. For a damaged history, pass the events that could be read
+(``AuditLog.read(skip_unreadable=True)``) and the failed ``verify``: the report shows
+them all and names the lines left out (``VerifyResult.unreadable_lines``). Cells are escaped (``|`` -> ``\\|``, line breaks -> spaces) so a
 reason such as ``"a | b"`` cannot break a table.
 
 The one-line timeline summary reads these ``data`` keys when present (anything else
@@ -175,6 +177,17 @@ def _integrity(verify: VerifyResult | None) -> str:
     return f"**Integrity:** ❌ verification FAILED at line {verify.first_bad_line}: {verify.problem}"
 
 
+def _unreadable(verify: VerifyResult | None) -> list[str]:
+    lines = verify.unreadable_lines if verify is not None else ()
+    if not lines:
+        return []
+    shown = ", ".join(map(str, lines[:20])) + (f" and {len(lines) - 20} more" if len(lines) > 20 else "")
+    many = len(lines) > 1
+    return [f"**Unreadable:** line{'s' if many else ''} {shown} of the history {'are' if many else 'is'} "
+            f"not {'JSON events' if many else 'a JSON event'} (a write cut off by a crash leaves one at the "
+            "end) and left out of this report.", ""]
+
+
 def _hosts(events: list[Mapping[str, Any]]) -> str:
     seen: dict[str, list[Any]] = {}
     for event in events:
@@ -192,10 +205,12 @@ def render_report(events: list[Mapping[str, Any]], *, verify: VerifyResult | Non
     out = ["# SwiftDeploy audit report", "",
            f"Generated at {cell(generated_at)} from {len(events)} events.", "",
            _integrity(verify).replace("\n", " "), ""]
+    unreadable = _unreadable(verify)
+    out += unreadable
     if not events:
-        if verify is not None and verify.lines:
+        if verify is not None and verify.lines > len(verify.unreadable_lines):
             out += [f"The history has {verify.lines} lines, but no events were passed to the report.", ""]
-        else:
+        elif not unreadable:
             out += ["No events have been recorded yet.", ""]
         return "\n".join(out)
     counts = Counter(str(e.get("event_type", "?")) for e in events)

@@ -3,6 +3,11 @@
 Locally it is the directory that holds manifest.yaml; on a remote host it is
 ``deploy.remote_dir`` there. Writes are atomic either way, and a file whose content
 did not change is not rewritten (so ``ok`` really means nothing was touched).
+
+Local reads go through ``fileio.read_text_or_none`` with ``within`` the project
+directory: a generated file that is a directory, FIFO or device, is over
+``READ_LIMIT``, is not UTF-8, or is a symlink leading out of the project is refused
+(ConfigError, exit 2) rather than read, so ``--diff`` never shows another file's lines.
 """
 from __future__ import annotations
 
@@ -11,7 +16,9 @@ from pathlib import Path
 from typing import Protocol
 
 from .errors import UsageError
-from .fileio import atomic_write_text, read_text_or_none
+from .fileio import MIB, atomic_write_text, read_text_or_none
+
+READ_LIMIT = 64 * MIB  # generated files and state; the scrape cache is the largest
 
 
 class Workspace(Protocol):
@@ -41,7 +48,7 @@ class LocalWorkspace:
         return inside(self.root, name, follow=False)
 
     def read(self, name: str) -> str | None:
-        return read_text_or_none(self.path(name))
+        return read_text_or_none(self.path(name), limit=READ_LIMIT, what="a project file", within=self.root)
 
     def write(self, name: str, text: str) -> None:
         target = Path(self.path(name))

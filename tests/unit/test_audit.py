@@ -106,6 +106,92 @@ def test_read_names_file_and_line_of_malformed_json(tmp_path):
     assert err.value.exit_code == 2
 
 
+def _crashed_history(tmp_path) -> tuple[AuditLog, int]:
+    """A history whose last write was cut off by a crash: 4 good lines (one a violation), then half a line."""
+    log = AuditLog(tmp_path / "history.jsonl")
+    log.append("deploy", {"changed": True, "mode": "stable"}, host="web1")
+    log.append("policy_violation", {"domain": "canary", "question": "promote?", "allow": False,
+                                    "reasons": ["error rate 0.5 above 0.01"]}, host="web1")
+    log.append("promote", {"from": "canary", "to": "stable", "result": "blocked"}, host="web1")
+    log.append("health", {"healthy": True, "elapsed_s": 1.5}, host="web1")
+    log.append("status_scrape", {"mode": "canary"}, host="web1")
+    raw = Path(log.path).read_bytes()
+    Path(log.path).write_bytes(raw[: raw.rindex(b"\n", 0, len(raw) - 1) + 40])  # keep 40 bytes of line 5
+    return log, 5
+
+
+def test_read_can_skip_a_truncated_last_line_and_returns_every_other_event(tmp_path):
+    log, bad = _crashed_history(tmp_path)
+    with pytest.raises(ConfigError, match=f"history.jsonl:{bad}: not valid JSON"):
+        log.read()  # the strict default is unchanged
+    events = log.read(skip_unreadable=True)
+    assert [e["event_type"] for e in events] == ["deploy", "policy_violation", "promote", "health"]
+    result = log.verify()
+    assert (result.ok, result.lines, result.first_bad_line, result.unreadable_lines) == (False, 5, 5, (5,))
+
+
+def test_read_skips_every_unreadable_line_and_verify_names_them_all(tmp_path):
+    log = _log_with(tmp_path, 6)
+    lines = _lines(log)
+    lines[1] = b'{"timestamp": oops\n'
+    lines[3] = b"[1, 2]\n"  # JSON, but not an object
+    lines[4] = b"\xff\xfe\n"
+    _write(log, lines)
+    assert [e["data"]["i"] for e in log.read(skip_unreadable=True)] == [0, 2, 5]
+    result = log.verify()
+    assert (result.first_bad_line, result.unreadable_lines) == (2, (2, 4, 5))
+
+
+def test_audit_report_of_a_crashed_history_shows_every_readable_event_and_names_the_bad_line(tmp_path):
+    """What `inv audit` does: verify, read what can be read, render."""
+    log, bad = _crashed_history(tmp_path)
+    result = log.verify()
+    events = log.read(skip_unreadable=True)
+    report = render_report(events, verify=result, generated_at="now")
+    assert "from 4 events." in report
+    assert f"❌ verification FAILED at line {bad}: line {bad} is not valid JSON" in report
+    assert (f"**Unreadable:** line {bad} of the history is not a JSON event (a write cut off by a crash "
+            "leaves one at the end) and left out of this report.") in report
+    timeline = report.split("## Timeline")[1].split("## Policy violations")[0]
+    assert all(kind in timeline for kind in ("deploy", "policy_violation", "promote", "health"))
+    violations_part = report.split("## Policy violations")[1]
+    assert "error rate 0.5 above 0.01" in violations_part and "No policy violations" not in violations_part
+
+
+def test_report_names_many_unreadable_lines_and_an_all_unreadable_history():
+    many = VerifyResult(False, 30, 1, "line 1 is not valid JSON", unreadable_lines=tuple(range(1, 26)))
+    report = render_report([], verify=many, generated_at="now")
+    assert "**Unreadable:** lines 1, 2, 3," in report and "20 and 5 more of the history are not JSON events" in report
+    assert "has 30 lines, but no events" in report
+    only = render_report([], verify=VerifyResult(False, 1, 1, "x", unreadable_lines=(1,)), generated_at="now")
+    assert "**Unreadable:** line 1 " in only
+    assert "No events have been recorded" not in only and "but no events" not in only
+
+
+def test_a_history_that_is_not_a_regular_file_is_refused_without_blocking(tmp_path):
+    import os
+    import signal
+
+    fifo = tmp_path / "history.jsonl"
+    os.mkfifo(fifo)
+
+    def expired(signum, frame):  # noqa: ANN001 - signal handler shape
+        raise TimeoutError("blocked on the FIFO")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(5)
+    try:
+        for call in (AuditLog(fifo).read, AuditLog(fifo).verify, lambda: AuditLog(fifo).append("up", {})):
+            with pytest.raises(ConfigError, match=r"cannot use as the audit history \(is a FIFO \(named pipe\), "
+                                                  r"not a regular file\)"):
+                call()
+        with pytest.raises(ConfigError, match="is a character device"):
+            AuditLog("/dev/zero").read()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 # --- verification ----------------------------------------------------------
 
 def test_verify_detects_edited_line_and_names_it(tmp_path):

@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import stat
+from pathlib import Path
 
 import pytest
 
 from swiftlib import fileio
-from swiftlib.fileio import (atomic_write_text, lock_path, locked_append_line, locked_read_bytes,
-                             read_text_or_none)
+from swiftlib.errors import ConfigError
+from swiftlib.fileio import (UnreadableFile, atomic_write_text, lock_path, locked_append_line, locked_read_bytes,
+                             read_regular_bytes, read_regular_text, read_text_or_none)
+from swiftlib.workspace import LocalWorkspace
 
 
 def _mode(path) -> int:
@@ -162,3 +166,131 @@ def test_locked_read_bytes(tmp_path):
     assert locked_read_bytes(log) == b"x\n"
     locked_append_line(log, lambda last: "y")
     assert locked_read_bytes(log) == b"x\ny\n"
+
+
+# --- read_regular_text: the file-type / size / symlink guard -----------------
+
+@pytest.fixture
+def no_hang():
+    """Fail instead of hanging when an open or read blocks (a FIFO with no writer)."""
+    def expired(signum, frame):  # noqa: ANN001 - signal handler shape
+        raise TimeoutError("the call blocked")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(5)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def _refusal(path, limit=100, **kwargs) -> UnreadableFile:
+    with pytest.raises(UnreadableFile) as info:
+        read_regular_text(path, limit, "a thing", **kwargs)
+    assert isinstance(info.value, ConfigError) and info.value.exit_code == 2
+    assert str(info.value) == f"{path}: {info.value.problem}"
+    return info.value
+
+
+def test_read_regular_text_reads_utf8_and_keeps_a_bom(tmp_path):
+    (tmp_path / "f").write_bytes("\ufeffa\r\né\n".encode())
+    assert read_regular_text(tmp_path / "f", 100, "a thing") == "\ufeffa\r\né\n"
+    with pytest.raises(FileNotFoundError):
+        read_regular_text(tmp_path / "missing", 100, "a thing")
+
+
+def test_read_regular_text_refuses_what_is_not_a_regular_file(tmp_path, no_hang):
+    os.mkfifo(tmp_path / "fifo")
+    assert _refusal(tmp_path).problem == "is a directory, not a regular file; a thing must be a regular file"
+    assert _refusal(tmp_path / "fifo").problem.startswith("is a FIFO (named pipe), not a regular file")
+    assert _refusal("/dev/zero").problem.startswith("is a character device, not a regular file")
+    assert _refusal("/dev/null").problem.startswith("is a character device")
+
+
+def test_a_fifo_swapped_in_after_the_stat_is_still_refused_without_blocking(tmp_path, monkeypatch, no_hang):
+    os.mkfifo(tmp_path / "fifo")
+    regular = os.stat(__file__)
+    monkeypatch.setattr(fileio.os, "stat", lambda path: regular)  # the check sees a regular file
+    assert _refusal(tmp_path / "fifo").problem == "cannot read: is a FIFO (named pipe), not a regular file"
+
+
+def test_read_regular_text_size_cap_reads_at_most_one_byte_more(tmp_path):
+    (tmp_path / "f").write_bytes(b"x" * 100)
+    assert read_regular_text(tmp_path / "f", 100, "a thing") == "x" * 100
+    (tmp_path / "f").write_bytes(b"x" * 101)
+    assert _refusal(tmp_path / "f").problem == "is larger than 100 bytes, the most a thing may be"
+    # /proc files report size 0 yet have content: the cap still holds
+    assert _refusal("/proc/self/maps", limit=10).problem == "is larger than 10 bytes, the most a thing may be"
+
+
+def test_read_regular_text_refuses_non_utf8(tmp_path):
+    (tmp_path / "f").write_bytes(b"ok\n\xff\xfe")
+    assert _refusal(tmp_path / "f").problem == "not valid UTF-8 (byte 3); save the file as UTF-8"
+
+
+def test_read_regular_bytes_has_the_same_guard_without_decoding(tmp_path, no_hang):
+    (tmp_path / "f").write_bytes(b"\xff\x00" * 5)
+    assert read_regular_bytes(tmp_path / "f", 10, "a thing") == b"\xff\x00" * 5
+    with pytest.raises(UnreadableFile, match="is larger than 9 bytes, the most a thing may be"):
+        read_regular_bytes(tmp_path / "f", 9, "a thing")
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(UnreadableFile, match="is a FIFO"):
+        read_regular_bytes(tmp_path / "fifo", 10, "a thing")
+
+
+def test_read_regular_text_within_refuses_symlinks_leading_out(tmp_path):
+    outside = tmp_path / "secret"
+    outside.write_text("TOP SECRET\n")
+    project = tmp_path / "project"
+    (project / "sub").mkdir(parents=True)
+    (project / "sub" / "real").write_text("inside\n")
+    (project / "in").symlink_to("sub/real")
+    (project / "out").symlink_to(outside)
+    (project / "dotdot").symlink_to("../secret")
+    assert read_regular_text(project / "in", 100, "a thing", within=project) == "inside\n"
+    for name in ("out", "dotdot"):
+        err = _refusal(project / name, within=project)
+        assert err.problem.startswith(f"resolves to {outside}, outside {project};")
+        assert "SECRET" not in str(err)
+    assert read_regular_text(project / "out", 100, "a thing") == "TOP SECRET\n"  # no `within`: followed
+
+
+def test_read_text_or_none_is_the_guarded_read(tmp_path, no_hang):
+    os.mkfifo(tmp_path / "fifo")
+    assert read_text_or_none(tmp_path / "missing") is None
+    with pytest.raises(UnreadableFile, match="is a FIFO"):
+        read_text_or_none(tmp_path / "fifo")
+
+
+def test_local_workspace_read_refuses_links_out_of_the_project_and_odd_files(tmp_path, no_hang):
+    (tmp_path / "shadow").write_text("root:SECRET:19000::::::\n")
+    root = tmp_path / "project"
+    (root / ".swiftdeploy").mkdir(parents=True)
+    (root / "docker-compose.yml").symlink_to(tmp_path / "shadow")
+    os.mkfifo(root / ".swiftdeploy" / "state.json")
+    (root / "nginx.conf").write_bytes(b"\xff")
+    ws = LocalWorkspace(root)
+    for name, problem in [(".swiftdeploy/state.json", "is a FIFO"), ("nginx.conf", "not valid UTF-8")]:
+        with pytest.raises(ConfigError) as info:
+            ws.read(name)
+        assert str(info.value).startswith(f"{ws.path(name)}: {problem}")
+    with pytest.raises(ConfigError) as info:
+        ws.read("docker-compose.yml")
+    assert "resolves to" in str(info.value) and "SECRET" not in str(info.value)
+    assert ws.read("missing.conf") is None
+    ws.write("docker-compose.yml", "services: {}\n")  # a write replaces the link, never the target
+    assert ws.read("docker-compose.yml") == "services: {}\n"
+    assert (tmp_path / "shadow").read_text().startswith("root:")
+
+
+@pytest.mark.parametrize("make", ["fifo", "dir", "device"])
+def test_locked_read_and_append_refuse_what_is_not_a_regular_file(tmp_path, no_hang, make):
+    target = {"fifo": tmp_path / "h.log", "dir": tmp_path, "device": Path("/dev/null")}[make]
+    if make == "fifo":
+        os.mkfifo(target)
+    if make == "device" and not os.access(lock_path(target), os.W_OK) and not os.access("/dev", os.W_OK):
+        pytest.skip("cannot create /dev/null.lock here")
+    with pytest.raises(OSError) as info:
+        locked_read_bytes(target)
+    assert "not a regular file" in str(info.value.strerror) or "directory" in str(info.value.strerror).lower()
+    with pytest.raises(OSError):
+        locked_append_line(target, lambda last: "line")
