@@ -48,12 +48,13 @@ def must(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
     return result
 
 
-def write_inventory(path: Path, servers: dict[str, RemoteSshd], key: Path, remote_root: Path) -> Path:
+def write_inventory(path: Path, servers: dict[str, RemoteSshd], key: Path, remote_dir: str) -> Path:
+    """Each host's project directory is ``remote_dir`` under its login's own home."""
     hosts = {}
     for name, (_, prefix, port) in FLEET.items():
         server = servers[name]
         hosts[name] = {"address": server.address, "port": server.port, "user": "root", "key": str(key),
-                       "vars": {"swiftdeploy_overrides": stack_overrides(prefix, port, remote_root / name)}}
+                       "vars": {"swiftdeploy_overrides": stack_overrides(prefix, port, remote_dir)}}
     path.write_text(yaml.safe_dump({"hosts": hosts}, sort_keys=False))
     return path
 
@@ -70,12 +71,13 @@ def main() -> None:
         key = keygen(tmp / "id_ed25519", comment="swiftdeploy-bench")
         try:
             for name, (address, _, _) in FLEET.items():
-                servers[name] = RemoteSshd(tmp / f"sshd-{name}", address, key).start()
+                servers[name] = RemoteSshd(tmp / f"sshd-{name}", address, key,
+                                           home=tmp / f"login-{name}").start()
             home = ClientHome(tmp / "home", key, tuple(servers.values()))
             single = make_project(tmp / "single", prefix=SINGLE_PREFIX, base_port=SINGLE_PORT,
-                                  deploy={"remote_dir": str(tmp / "remote-single")})
+                                  deploy={"remote_dir": "remote-single"})  # under bench1's login home
             fleet_manifest = make_project(tmp / "fleet", prefix="sdb9", base_port=21980)
-            inventory = write_inventory(tmp / "fleet" / "fleet.yml", servers, key.private, tmp / "remote-fleet")
+            inventory = write_inventory(tmp / "fleet" / "fleet.yml", servers, key.private, "remote-fleet")
             remote = ["--hosts", servers["bench1"].host_spec]
 
             def deploy_single(where: list[str], label: str) -> None:

@@ -3,6 +3,8 @@
 Every "remote host" is this machine behind its own sshd on 127.0.0.x (tests/integration/sshd.py),
 sharing this machine's Docker engine; so each host gets its own compose project, container
 names, network, volume, ports and project directory through ``swiftdeploy_overrides``.
+Each sshd gives its login a ``$HOME`` of its own (``RemoteSshd(..., home=DIR)``): a host's
+``deploy.remote_dir`` is relative to that home, so its files land under ``<home>/<remote_dir>``.
 
 The CLI runs as a subprocess, as a user runs it, with ``HOME`` pointing at a ``ClientHome``:
 its ``~/.ssh/config`` names the test client key and its ``~/.ssh/known_hosts`` holds the keys
@@ -27,12 +29,14 @@ BASE_IMAGE = "swiftdeploy/python-base:bookworm"
 
 
 class RemoteSshd(SshdServer):
-    """An sshd with extras: ``log_level`` DEBUG1 logs every tunnel channel it opens (so a test
-    can prove a port was reached through SSH), ``force_command`` wraps every command it runs."""
+    """An sshd with extras: ``home`` is the login's ``$HOME`` (where ``deploy.remote_dir`` lives),
+    ``log_level`` DEBUG1 logs every tunnel channel it opens (so a test can prove a port was
+    reached through SSH), ``force_command`` wraps every command it runs."""
 
     def __init__(self, directory: Path, address: str, client: KeyPair, *, port: int | None = None,
-                 log_level: str = "ERROR", force_command: str | None = None) -> None:
-        super().__init__(directory, address, client, port=port)
+                 home: Path | None = None, log_level: str = "ERROR",
+                 force_command: str | None = None) -> None:
+        super().__init__(directory, address, client, port=port, home=home)
         self.log_level = log_level
         self.force_command = force_command
 
@@ -101,8 +105,11 @@ class ClientHome:
         return connect(spec, connect_timeout=5, known_hosts=str(self.known_hosts))
 
 
-def stack_overrides(prefix: str, port: int, remote_dir: Path) -> dict[str, Any]:
-    """``swiftdeploy_overrides`` giving one host its own stack: names, ports, project directory."""
+def stack_overrides(prefix: str, port: int, remote_dir: str) -> dict[str, Any]:
+    """``swiftdeploy_overrides`` giving one host its own stack: names, ports, project directory
+    (``remote_dir``, relative to the login's home on the host)."""
+    if str(remote_dir).startswith("/"):
+        raise ValueError(f"remote_dir {remote_dir!r}: give a path relative to the login's home")
     return {
         "services": {"container_name": f"{prefix}-app"},
         "nginx": {"port": port, "admin_port": port + 1, "container_name": f"{prefix}-nginx"},

@@ -5,9 +5,14 @@ sshd_config that trusts one client key, starts ``sshd -D -e`` and waits until it
 speaks SSH. Several servers on 127.0.0.2, 127.0.0.3, ... play several "remote
 hosts"; all of them are this machine, so their Docker engine is this machine's.
 
+``home`` gives the login its own ``$HOME`` (sshd's ``SetEnv HOME=...``), a directory made
+here: SwiftDeploy puts a host's project directory (``deploy.remote_dir``, a path relative to
+that home) below it, so every test server has a home of its own and the test can look at the
+files under ``<home>/<remote_dir>``. Without ``home`` the login keeps the user's real home.
+
 Fixtures: ``client_key`` (session: one ed25519 key pair), ``sshd_factory``
-(starts servers, stops them at the end of the test) and ``known_hosts`` (a fresh,
-empty known_hosts path per test).
+(starts servers, each with its own login home, and stops them at the end of the test) and
+``known_hosts`` (a fresh, empty known_hosts path per test).
 """
 from __future__ import annotations
 
@@ -53,12 +58,16 @@ def closed_port(address: str = "127.0.0.1") -> int:
 class SshdServer:
     """One sshd process; ``start()`` returns once it answers with an SSH banner."""
 
-    def __init__(self, directory: Path, address: str, client: KeyPair, *, port: int | None = None) -> None:
+    def __init__(self, directory: Path, address: str, client: KeyPair, *, port: int | None = None,
+                 home: Path | None = None) -> None:
         self.dir = directory
         self.address = address
         self.client = client
         self.port = port or free_port(address)
+        self.home = home  # the login's $HOME (None: the user's own)
         self.dir.mkdir(parents=True, exist_ok=True)
+        if home is not None:
+            home.mkdir(parents=True, exist_ok=True)
         self.host_key = keygen(self.dir / "ssh_host_ed25519_key", comment=f"host-{address}")
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = self.dir / "sshd.log"
@@ -98,6 +107,7 @@ class SshdServer:
             "MaxStartups 64:30:128",
             "LogLevel ERROR",
             f"Subsystem sftp {SFTP_SERVER}",
+            *([f"SetEnv HOME={self.home}"] if self.home is not None else []),
             "",
         ]))
         return config
@@ -139,11 +149,13 @@ def client_key(tmp_path_factory: pytest.TempPathFactory) -> KeyPair:
 
 @pytest.fixture
 def sshd_factory(tmp_path: Path, client_key: KeyPair) -> Iterator[Callable[..., SshdServer]]:
-    """``sshd_factory(n)`` starts an sshd on 127.0.0.<n+1>; all stop after the test."""
+    """``sshd_factory(n)`` starts an sshd on 127.0.0.<n+1> whose login has its own ``$HOME``
+    (``home``, by default ``tmp_path/home<n>``; ``server.home``); all stop after the test."""
     servers: list[SshdServer] = []
 
-    def start(n: int = 1) -> SshdServer:
-        server = SshdServer(tmp_path / f"sshd{n}", f"127.0.0.{n + 1}", client_key).start()
+    def start(n: int = 1, home: Path | None = None) -> SshdServer:
+        server = SshdServer(tmp_path / f"sshd{n}", f"127.0.0.{n + 1}", client_key,
+                            home=home or tmp_path / f"home{n}").start()
         servers.append(server)
         return server
 
@@ -167,7 +179,8 @@ def host_spec(server: SshdServer, name: str | None = None):
 
 @pytest.fixture
 def remote_host(sshd_factory: Callable[..., SshdServer], known_hosts: Path):
-    """A connected ``Host`` on one fresh sshd (127.0.0.2); closed after the test."""
+    """A connected ``Host`` on one fresh sshd (127.0.0.2, login home ``tmp_path/home1``);
+    closed after the test."""
     from swiftlib.remote.connect import connect
 
     server = sshd_factory(1)

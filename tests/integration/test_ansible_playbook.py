@@ -273,7 +273,7 @@ def test_unreachable_host_is_reported_as_unreachable(env, manifest: Path, tmp_pa
     assert result["rc"] == 6 and "connection refused" in result["msg"], result
 
 
-def _ssh_inventory(path: Path, server: Any, remote_dir: Path, *, local: bool = False) -> Path:
+def _ssh_inventory(path: Path, server: Any, remote_dir: str, *, local: bool = False) -> Path:
     overrides = stack_overrides(SSH_PREFIX, SSH_PORT, remote_dir)
     host = {"ansible_host": server.address, "ansible_port": server.port, "ansible_user": "root",
             "ansible_ssh_private_key_file": str(server.client.private), "swiftdeploy_overrides": overrides}
@@ -283,11 +283,12 @@ def _ssh_inventory(path: Path, server: Any, remote_dir: Path, *, local: bool = F
 
 @pytest.fixture
 def ssh_inventory(sshd_factory, manifest: Path, tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
-    server = sshd_factory(1)  # 127.0.0.2: "a remote Docker host" (this machine's engine)
+    # 127.0.0.2: "a remote Docker host" (this machine's engine); its login's home is tmp_path/login
+    server = sshd_factory(1, home=tmp_path / "login")
     home = tmp_path / "home"
     env = ansible_env(home)
     (home / ".ssh" / "known_hosts").write_text(server.known_hosts_line() + "\n")
-    inventory = _ssh_inventory(tmp_path / "hosts.yml", server, tmp_path / "remote-project")
+    inventory = _ssh_inventory(tmp_path / "hosts.yml", server, "remote-project")  # under that home
     yield inventory, env
     # inv reads known_hosts from $HOME, like the playbook run did; the sshd is still up here.
     saved = os.environ.get("HOME")
@@ -311,7 +312,7 @@ def test_playbook_against_an_sshd_host_twice(ssh_inventory, manifest: Path, tmp_
     assert recap(proc) == {"sshbox": dict(ok=1, changed=1, unreachable=0, failed=0, skipped=0)}
     result = task_result(proc, "sshbox")
     assert steps(result)["up"] == "changed" and steps(result)["prepare host"] in ("ok", "changed")
-    assert (tmp_path / "remote-project" / "docker-compose.yml").is_file()  # rendered on "the host"
+    assert (tmp_path / "login" / "remote-project" / "docker-compose.yml").is_file()  # rendered on "the host"
     answer = wait_for(f"http://127.0.0.2:{SSH_PORT}/healthz", lambda r: r.status_code == 200, timeout=10)
     assert answer.json()["status"] == "ok"
     assert container_id_and_start(f"{SSH_PREFIX}-app")

@@ -2,9 +2,10 @@
 
 The "remote host" is this machine behind a real sshd on 127.0.0.31, reached by the CLI as
 `inv ... --hosts root@127.0.0.31:PORT` (and `fab -H`), with its own stack (prefix sdr1) and
-project directory. sshd logs at DEBUG1, so the tests can see each SSH tunnel (direct-tcpip
-channel) the CLI opened to the OPA sidecar and the admin port. The stack is deployed once
-for the module and the tests run in file order against it, as a user would walk through it.
+project directory (``project`` under the login's own home: the sshd sets ``$HOME``). sshd
+logs at DEBUG1, so the tests can see each SSH tunnel (direct-tcpip channel) the CLI opened to
+the OPA sidecar and the admin port. The stack is deployed once for the module and the tests
+run in file order against it, as a user would walk through it.
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ PREFIX = "sdr1"
 PORT = 21080  # nginx; admin 21081; OPA 21181 (make_project: base + 101)
 ADMIN_PORT, OPA_PORT = PORT + 1, PORT + 101
 ADDRESS = "127.0.0.31"
+REMOTE_DIR = "project"  # deploy.remote_dir: relative to the login's home on the host
 
 
 def ok(result: subprocess.CompletedProcess, code: int = 0) -> subprocess.CompletedProcess:
@@ -47,7 +49,8 @@ def events(manifest: Path, event_type: str, host: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, client_key):  # noqa: F811
-    sshd = RemoteSshd(tmp_path_factory.mktemp("sshd-deploy"), ADDRESS, client_key, log_level="DEBUG1").start()
+    sshd = RemoteSshd(tmp_path_factory.mktemp("sshd-deploy"), ADDRESS, client_key,
+                      home=tmp_path_factory.mktemp("login-sdr1"), log_level="DEBUG1").start()
     yield sshd
     sshd.stop()
 
@@ -58,15 +61,16 @@ def home(tmp_path_factory, client_key, server):  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def remote_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("remote-sdr1") / "project"
+def remote_dir(server) -> Path:
+    """The project directory as a path on "the host" (this machine): <login home>/REMOTE_DIR."""
+    return server.home / REMOTE_DIR
 
 
 @pytest.fixture(scope="module")
-def manifest(tmp_path_factory, home, server, remote_dir):
+def manifest(tmp_path_factory, home, server):
     standin = ensure_opa_standin()  # the sidecar path: OPA on the host's loopback, reached by tunnel
     path = make_project(tmp_path_factory.mktemp("proj-sdr1"), prefix=PREFIX, base_port=PORT,
-                        opa={"image": standin, "engine": "sidecar"}, deploy={"remote_dir": str(remote_dir)})
+                        opa={"image": standin, "engine": "sidecar"}, deploy={"remote_dir": REMOTE_DIR})
     yield path
     home.inv(path, "teardown", "--clean", "--hosts", server.host_spec)
     remove_stack(PREFIX)
@@ -115,11 +119,12 @@ def test_host_stats_in_the_audit(manifest, name):
 def test_stats_come_from_the_host_itself(tmp_path, client_key):  # noqa: F811
     """A host whose `df` reports 123456789 KiB free: that figure can only come from it."""
     wrapper = fake_df_command(tmp_path / "wrap", 123456789)
-    odd = RemoteSshd(tmp_path / "sshd", "127.0.0.32", client_key, force_command=wrapper).start()
+    odd = RemoteSshd(tmp_path / "sshd", "127.0.0.32", client_key, home=tmp_path / "login",
+                     force_command=wrapper).start()
     try:
         home = ClientHome(tmp_path / "home", client_key, (odd,))
         project = make_project(tmp_path / "proj", prefix="sdr9", base_port=21090,
-                               deploy={"remote_dir": str(tmp_path / "remote")})
+                               deploy={"remote_dir": "remote"})
         result = ok(home.inv(project, "opa-check", "--hosts", odd.host_spec))
         assert "disk free 126.42 GB" in result.stdout, result.stdout
         [check] = events(project, "policy_check", f"{odd.address}:{odd.port}")
@@ -171,7 +176,8 @@ def test_the_other_tasks_work_remotely(manifest, home, server, name):
 
 def test_lock_held_by_another_run(manifest, home, server, remote_dir, name):
     host = home.connect(server, "holder")
-    workspace = RemoteWorkspace(host, str(remote_dir))
+    workspace = RemoteWorkspace(host, REMOTE_DIR)
+    assert workspace.root == str(remote_dir)
     held = deploy_lock.acquire(host, workspace, "deploy", "release 1.2 by hand")
     try:
         app_before = container_id_and_start(f"{PREFIX}-app")

@@ -2,8 +2,10 @@
 
 Three "remote hosts" are this machine behind real sshds on 127.0.0.41-43, each with its own
 stack (prefixes sdr2-sdr4) from the per-host overrides of tests/fixtures/remote_fleet/fleet.yml
-(SwiftDeploy's inventory format). batch_failure.yml (Ansible's YAML format) puts a host that
-fails pre-flight first, to show --serial / --max-fail-percentage stopping the next batch.
+(SwiftDeploy's inventory format); each sshd gives its login a home of its own, below which
+each host's project directory (a relative deploy.remote_dir) lives. batch_failure.yml
+(Ansible's YAML format) puts a host that fails pre-flight first, to show --serial /
+--max-fail-percentage stopping the next batch.
 The fleet is deployed once for the module; connection failures use their own servers.
 """
 from __future__ import annotations
@@ -51,7 +53,7 @@ def servers(tmp_path_factory, client_key):  # noqa: F811
     started = {}
     try:
         for name, (address, _, _) in HOSTS.items():
-            started[name] = RemoteSshd(base / name, address, client_key).start()
+            started[name] = RemoteSshd(base / name, address, client_key, home=base / f"login-{name}").start()
         yield started
     finally:
         for server in started.values():
@@ -67,9 +69,8 @@ def home(tmp_path_factory, client_key, servers):  # noqa: F811
 def fleet(tmp_path_factory, home, servers, client_key):  # noqa: F811
     """(manifest, native inventory, Ansible inventory); everything torn down at the end."""
     root = tmp_path_factory.mktemp("proj-fleet")
-    remote = tmp_path_factory.mktemp("remote-fleet")
-    manifest = make_project(root, prefix="sdr2", base_port=21100, deploy={"remote_dir": str(remote / "base")})
-    values = dict(KEY=client_key.private, ROOT=remote, BUSY_PORT=BUSY_PORT,
+    manifest = make_project(root, prefix="sdr2", base_port=21100, deploy={"remote_dir": "base"})
+    values = dict(KEY=client_key.private, BUSY_PORT=BUSY_PORT,
                   **{f"{n.upper()}_PORT": s.port for n, s in servers.items()})
     native = render_inventory("fleet.yml", root / "fleet.yml", **values)
     ansible = render_inventory("batch_failure.yml", root / "batch_failure.yml", **values)
@@ -165,7 +166,7 @@ def test_unreachable_hosts_fail_fast(fleet, home, servers, tmp_path):
 
 def test_unknown_and_changed_host_keys(fleet, client_key, tmp_path):  # noqa: F811
     manifest, _, _ = fleet
-    server = RemoteSshd(tmp_path / "sshd", "127.0.0.46", client_key).start()
+    server = RemoteSshd(tmp_path / "sshd", "127.0.0.46", client_key, home=tmp_path / "login").start()
     try:
         home = ClientHome(tmp_path / "home", client_key)  # trusts nobody yet
         unknown = ok(home.inv(manifest, "render", "--check", "--hosts", server.host_spec), 6)

@@ -19,11 +19,14 @@ from tests.integration.sshd import client_key, known_hosts, remote_host, sshd_fa
 
 @pytest.fixture(params=["local", "remote"])
 def target(request, tmp_path: Path):
-    """(host, workspace) for the local host, or for a remote one over sshd."""
+    """(host, workspace) for the local host, or for a remote one over sshd (the project
+    directory ``project`` under the login's own home, ``tmp_path/home1``)."""
     if request.param == "local":
         return Host.local(), LocalWorkspace(tmp_path / "project")
     host = request.getfixturevalue("remote_host")
-    return host, RemoteWorkspace(host, str(tmp_path / "project"))
+    workspace = RemoteWorkspace(host, "project")
+    assert workspace.root == str(tmp_path / "home1" / "project")
+    return host, workspace
 
 
 def dead_pid() -> int:

@@ -15,13 +15,14 @@ pytestmark = pytest.mark.sshd
 
 
 def test_three_hosts_one_unreachable(sshd_factory, known_hosts: Path, client_key, tmp_path: Path) -> None:
-    specs = [host_spec(sshd_factory(1), "web1"), host_spec(sshd_factory(2), "web2"),
+    web1, web2 = sshd_factory(1), sshd_factory(2)  # each login has its own home
+    specs = [host_spec(web1, "web1"), host_spec(web2, "web2"),
              HostSpec("web3", "127.0.0.1", closed_port(), "root", str(client_key.private))]
 
     def deploy(spec: HostSpec) -> str:
         host = connect(spec, connect_timeout=3, accept_new_host_keys=True, known_hosts=str(known_hosts))
         try:
-            ws = RemoteWorkspace(host, str(tmp_path / spec.name))
+            ws = RemoteWorkspace(host, spec.name)
             changed = ws.read("stamp") != spec.name
             ws.write("stamp", spec.name)
             return "changed" if changed else "ok"
@@ -33,7 +34,7 @@ def test_three_hosts_one_unreachable(sshd_factory, known_hosts: Path, client_key
     assert time.monotonic() - start < 8
     assert {n: o.status for n, o in out.items()} == {"web1": "changed", "web2": "changed", "web3": "unreachable"}
     assert out["web3"].exit_code == 6 and "connection refused" in out["web3"].msg
-    assert (tmp_path / "web2/stamp").read_text() == "web2"
+    assert (web2.home / "web2/stamp").read_text() == "web2"
     # both keys were recorded by concurrent threads, one line each
     assert len(known_hosts.read_text().splitlines()) == 2
 
