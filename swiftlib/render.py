@@ -89,7 +89,7 @@ def render_all(manifest: Manifest, templates_dir: Path, *, include_opa: bool, br
             out[name] = env.get_template(template).render(context)
         except TemplateError as exc:
             raise SwiftDeployError(f"templates/{template}: {exc}") from exc
-    return out
+    return {name: out[name] for name in (COMPOSE_FILE, NGINX_FILE, TRAFFIC_FILE)}  # the order users read them in
 
 
 def render_traffic(manifest: Manifest, templates_dir: Path, split: Split) -> str:
