@@ -174,7 +174,7 @@ def validate(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST) -
     from swiftlib.lifecycle import preflight, render_step
     from swiftlib.lifecycle.engine_choice import choose_engine
 
-    checks, parsed = preflight.manifest_checks(Path(manifest).resolve())
+    checks, parsed = preflight.manifest_checks(Path(manifest).absolute())  # a symlink is checked as one
     if parsed is None:
         with reporting(json_out=hosts.json) as reporter:
             preflight.report(checks, "local", reporter)
@@ -301,23 +301,39 @@ def teardown(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, c
     fleet(ctx, manifest, action, hosts, lock="teardown", message=message, check=check, prepare=False)
 
 
-@fleet_task(name="opa-check", help={"context": "pre_deploy (infrastructure policy) or pre_promote (canary policy)"})
-def opa_check(ctx: Context, hosts: HostFlags, context: str = "pre_deploy", manifest: str = DEFAULT_MANIFEST) -> None:
+@fleet_task(name="opa-check", iterable=["set"],
+            help={"context": "pre_deploy (infrastructure policy) or pre_promote (canary policy)",
+                  "explain": "print the input sent to the engine and each condition's value and limit",
+                  "set": "what-if: KEY.PATH=VALUE on the last audited input, e.g. metrics.error_rate=0.02 "
+                         "(repeatable); collects and changes nothing"})
+def opa_check(ctx: Context, hosts: HostFlags, context: str = "pre_deploy", manifest: str = DEFAULT_MANIFEST,
+              explain: bool = False, set: list[str] | None = None) -> None:  # noqa: A002 - the flag is --set
     """Ask the policy engine now and print its decision: exit 0 allow, 3 deny, 4 engine failure."""
     from swiftlib.lifecycle import canary_window, gates
     from swiftlib.lifecycle.engine_choice import choose_engine
+    from swiftlib.policy.whatif import explain as explain_lines
 
     if context not in ("pre_deploy", "pre_promote"):
         fail_usage(f"--context: expected pre_deploy or pre_promote, got {context!r}")
+    domain = "infrastructure" if context == "pre_deploy" else "canary"
+    sets = list(set or [])
 
     def action(project, target, reporter):
         with gates.policy_engine(project, target, choose_engine(target), reporter=reporter) as engine:
-            if context == "pre_deploy":
-                gates.infrastructure_gate(project, target, reporter, engine)
-            else:
-                stats, baseline = canary_window.measure(target, on_wait=_measuring(target.name, hosts.json))
-                gates.canary_gate(project, target, reporter, engine, stats.to_dict(),
-                                  baseline.to_dict() if baseline else None)
+            try:
+                if sets:
+                    gates.what_if(project, target, reporter, engine, domain, sets)
+                elif context == "pre_deploy":
+                    gates.infrastructure_gate(project, target, reporter, engine)
+                else:
+                    stats, baseline = canary_window.measure(target, on_wait=_measuring(target.name, hosts.json))
+                    gates.canary_gate(project, target, reporter, engine, stats.to_dict(),
+                                      baseline.to_dict() if baseline else None)
+            finally:
+                last = reporter.results[-1] if reporter.results else None
+                if explain and last is not None and "input" in last.data and not hosts.json:
+                    for line in explain_lines(domain, last.data["input"], last.data):
+                        emit(f"  {line}")
 
     fleet(ctx, manifest, action, hosts, read_only=True)
 
@@ -363,6 +379,7 @@ def status(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, int
     """Live dashboard: mode, chaos, req/s, error rate, p99, uptime and both policies' decisions (Ctrl-C to stop)."""
     from swiftlib.lifecycle import gates
     from swiftlib.lifecycle.engine_choice import choose_engine
+    from swiftlib import metrics_history
     from swiftlib.lifecycle.status import format_frame, take_frame
 
     try:
@@ -371,8 +388,7 @@ def status(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, int
                 gates.policy_engine(project, target, choose_engine(target)) as engine:
             while True:
                 frame = take_frame(target, engine)
-                project.audit.append("status_scrape", {k: v for k, v in frame.items() if k != "host_stats"},
-                                     host=target.name)
+                metrics_history.record(project.root, target.name, frame)  # charts, not the audit trail
                 if json:
                     print(jsonlib.dumps(frame, indent=2))
                     return
@@ -439,7 +455,7 @@ def audit(ctx: Context, manifest: str = DEFAULT_MANIFEST, verify: bool = False) 
                 reporter.record(StepResult("audit verify", "local", "failed", result.problem, {}, 2))
             return
         try:
-            events = log.read()
+            events = log.read(skip_unreadable=True)
         except SwiftDeployError:
             events = []  # unreadable lines: the report still shows the integrity failure
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

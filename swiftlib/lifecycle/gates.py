@@ -7,18 +7,20 @@ builds the input, and obeys the Decision. Every outcome is audited: policy_check
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
-from ..errors import PolicyDenied, PolicyEngineError
+from ..errors import PolicyDenied, PolicyEngineError, SwiftDeployError, UsageError
 from ..hoststats import collect_host_stats
 from ..policy.decision import Decision
 from ..policy.embedded import EmbeddedEngine
 from ..policy.inputs import canary_input, infrastructure_input
+from ..policy.whatif import apply_sets
 from ..results import Reporter, StepResult
 from .context import Project, Target
 from .engine_choice import EngineChoice
 
 QUESTIONS = {"infrastructure": "pre_deploy", "canary": "pre_promote"}
+CONTEXTS = QUESTIONS
 
 
 @contextmanager
@@ -109,3 +111,47 @@ def canary_gate(project: Project, target: Target, reporter: Reporter, engine: An
     policy_input = canary_input(metrics, target.manifest.canary_limits.to_dict(),
                                 baseline={k: baseline[k] for k in METRIC_KEYS} if baseline else None)
     return decide(project, target, reporter, engine, "canary", policy_input, task="policy: pre_promote")
+
+
+def last_input(project: Project, target: Target, domain: str) -> dict[str, Any] | None:
+    """The input of the newest audited decision on ``domain`` for this host (a what-if's starting point)."""
+    try:
+        events = project.audit.read(skip_unreadable=True)
+    except SwiftDeployError:
+        return None
+    for event in reversed(events):
+        data = event.get("data") or {}
+        if (event.get("event_type") in ("policy_check", "policy_violation") and event.get("host") == target.name
+                and data.get("domain") == domain and isinstance(data.get("input"), dict)):
+            return data["input"]
+    return None
+
+
+def what_if(project: Project, target: Target, reporter: Reporter, engine: Any, domain: str,
+            sets: Sequence[str]) -> Decision:
+    """Ask about a changed input: the last audited one with ``sets`` applied. Nothing is collected or changed.
+
+    Recorded as `policy_what_if` (never as a check or violation); exit 3 on deny as a real gate would.
+    """
+    base = last_input(project, target, domain)
+    if base is None:
+        raise UsageError(f"no earlier {domain} decision for {target.name} to start the what-if from; "
+                         f"run `inv opa-check --context {CONTEXTS[domain]}` once", host=target.name)
+    policy_input = apply_sets(base, sets)
+    task = f"policy what-if: {CONTEXTS[domain]}"
+    try:
+        decision = engine.decide(domain, policy_input)
+    except PolicyEngineError as exc:
+        exc.host = target.name
+        reporter.record(StepResult(task, target.name, "failed", f"{engine.name} engine: {exc.message}",
+                                   {"domain": domain, "reason": exc.reason}, exc.exit_code))
+        raise
+    data = {"domain": domain, "engine": engine.name, "what_if": list(sets), **decision.to_dict(), "input": policy_input}
+    project.audit.append("policy_what_if", data, host=target.name)
+    reasons = "; ".join(decision.reasons)
+    if decision.allow:
+        reporter.record(StepResult(task, target.name, "ok", f"what-if {domain}: allow — {reasons}", data))
+        return decision
+    message = f"what-if {domain} policy would deny: {reasons}"
+    reporter.record(StepResult(task, target.name, "failed", message, data, PolicyDenied.exit_code))
+    raise PolicyDenied(message, decision=decision, host=target.name)

@@ -167,3 +167,22 @@ def test_embedded_engine_names_a_missing_system_library(tmp_path):
     assert "Traceback" not in result.stdout + result.stderr
     last = events(manifest)[-1]
     assert last["event_type"] == "policy_engine_failure" and last["data"]["reason"] == "unavailable"
+
+
+def test_what_if_changes_nothing_and_is_marked_as_such(tmp_path):
+    manifest = make_project(tmp_path, prefix="sdwhatif", base_port=24580)
+    none_yet = run_inv(manifest, "opa-check", "--set", "stats.disk_free_gb=0.1")
+    assert none_yet.returncode == 2 and "run `inv opa-check --context pre_deploy` once" in none_yet.stderr + none_yet.stdout
+    assert run_inv(manifest, "opa-check").returncode == 0
+    before = [e["event_type"] for e in events(manifest)]
+    result = run_inv(manifest, "opa-check", "--set", "stats.disk_free_gb=0.1", "--set", "stats.cpu_load=2", "--explain")
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "input sent to the engine:" in result.stdout and '"disk_free_gb": 0.1' in result.stdout
+    assert "stats.disk_free_gb = 0.1   (limits.min_disk_free_gb = 0.5)" in result.stdout
+    assert "failed conditions:" in result.stdout
+    after = events(manifest)
+    assert [e["event_type"] for e in after[:len(before)]] == before
+    assert [e["event_type"] for e in after[len(before):]] == ["policy_what_if"]  # never a violation
+    assert after[-1]["data"]["what_if"] == ["stats.disk_free_gb=0.1", "stats.cpu_load=2"]
+    explained = run_inv(manifest, "opa-check", "--explain")  # a real check, explained
+    assert explained.returncode == 0 and "decision: allow" in explained.stdout
