@@ -377,3 +377,16 @@ def test_denied_check_without_violation_is_listed():
         {"event_type": "policy_violation", "host": "b", "data": {"domain": "d", "question": "q", "allow": False}},
     ]
     assert violations(events) == events  # different hosts: two separate denials
+
+
+# --- the charts section (swiftlib.report_charts builds it) ---------------------
+
+def test_report_without_charts_is_unchanged_and_with_charts_gains_one_section():
+    events = json.loads((FIXTURES / "events.json").read_text(encoding="utf-8"))
+    plain = render_report(events, verify=None, generated_at="2025-03-01T11:00:00Z")
+    assert render_report(events, verify=None, generated_at="2025-03-01T11:00:00Z", charts=None) == plain
+    charted = render_report(events, verify=None, generated_at="2025-03-01T11:00:00Z", charts=[])
+    assert "## Error rate and p99 latency" not in plain
+    section = ("## Error rate and p99 latency\n\nNo error-rate or p99 samples have been recorded yet: "
+               "`inv status` records one per frame while it runs.\n\n")
+    assert charted == plain.replace("## Timeline", section + "## Timeline")
