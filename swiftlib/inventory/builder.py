@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from swiftlib.errors import InventoryError
-from swiftlib.inventory.limits import MAX_ENTRIES, MAX_HOSTS
+from swiftlib.inventory.limits import MAX_ENTRIES, MAX_HOSTS, MAX_NAME_LENGTH
 from swiftlib.inventory.model import Group, Inventory, InventoryHost
 
 OVERRIDES_VAR = "swiftdeploy_overrides"
@@ -51,10 +51,17 @@ class InventoryBuilder:
         where = f"{self.path}:{line}: " if self.path and line else ""
         self.warnings.append(where + message)
 
-    def add_group(self, name: str, line: int | None = None) -> None:
+    def _check_name(self, kind: str, name: str, line: int | None) -> None:
         if not name:
-            raise self.error("empty group name", line)
-        self.groups.setdefault(name, _Entity(name))
+            raise self.error(f"empty {kind} name", line)
+        if len(name) > MAX_NAME_LENGTH:
+            raise self.error(f"{kind} name {name[:40]!r}... is {len(name):,} characters long, more than "
+                             f"{MAX_NAME_LENGTH} (MAX_NAME_LENGTH)", line)
+
+    def add_group(self, name: str, line: int | None = None) -> None:
+        if name not in self.groups:
+            self._check_name("group", name, line)
+            self.groups[name] = _Entity(name)
 
     def _count_entry(self, line: int | None) -> None:
         self.entries += 1
@@ -63,10 +70,9 @@ class InventoryBuilder:
                              "variable assignments (MAX_ENTRIES)", line)
 
     def add_host(self, name: str, group: str | None, port: int | None, line: int | None) -> None:
-        if not name:
-            raise self.error("empty host name", line)
         self._count_entry(line)
         if name not in self.hosts:
+            self._check_name("host", name, line)
             if len(self.hosts) >= MAX_HOSTS:
                 raise self.error(f"the inventory is too large: more than {MAX_HOSTS:,} hosts (MAX_HOSTS)", line)
             self.hosts[name] = _Entity(name)

@@ -22,3 +22,15 @@ MAX_ENTRIES = 1_000_000
 # an alias bomb ("billion laughs") is refused before it can expand.
 MAX_YAML_DEPTH = 100
 MAX_YAML_NODES = 500_000
+
+# Host and group names: DNS names end at 253 characters. Bounds what a `--limit`
+# pattern is matched against.
+MAX_NAME_LENGTH = 255
+
+# `--limit '~regex'` terms (a UsageError, exit 2; see regexguard.py): length,
+# choices (quantifiers that are not fixed and alternatives; a group repeated
+# without bound may hold none), and the time matching every host and group name
+# may take, checked after each name.
+MAX_REGEX_LENGTH = 256
+MAX_REGEX_CHOICES = 4
+MAX_REGEX_SECONDS = 2.0

@@ -10,15 +10,27 @@ from `all`.
 Unlike Ansible (which warns and carries on), a term that matches no group and no
 host raises UsageError: a typo in `all:!prdo` must not deploy to prod. So does a
 pattern that selects no host at all.
+
+A `~regex` cannot hang the run by catastrophic backtracking (`~(a+)+$`): before it
+is used, regexguard.check_regex refuses one longer than MAX_REGEX_LENGTH, one with
+nested quantifiers, and one with more than MAX_REGEX_CHOICES choices (limits.py),
+which bounds what one name can cost, and names are at most MAX_NAME_LENGTH long
+(refused when the inventory is read). Matching all names may then take at most
+MAX_REGEX_SECONDS, checked after each name. Each refusal is a UsageError (exit 2)
+naming the limit. Regexes as Ansible users write them (`~web\\d+`,
+`~(web|db).*\\.example\\.com`) are well within these limits.
 """
 from __future__ import annotations
 
 import fnmatch
 import re
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Callable
 
 from swiftlib.errors import UsageError
+from swiftlib.inventory.limits import MAX_REGEX_SECONDS
 from swiftlib.inventory.ranges import parse_address
+from swiftlib.inventory.regexguard import check_regex
 
 if TYPE_CHECKING:
     from swiftlib.inventory.model import Inventory
@@ -46,11 +58,27 @@ def order_terms(terms: list[str]) -> list[str]:
     return (plain or ["all"]) + both + excl
 
 
-def _compile(term: str, whole: str) -> re.Pattern[str]:
+def _compile(term: str, whole: str) -> Callable[[str], bool]:
+    """A matcher for a glob or `~regex` term; a regex's is bounded (module docstring)."""
     try:
-        return re.compile(term[1:] if term.startswith("~") else fnmatch.translate(term))
+        if not term.startswith("~"):
+            glob = re.compile(fnmatch.translate(term))
+            return lambda name: glob.match(name) is not None
+        check_regex(term[1:])
+        regex = re.compile(term[1:])
     except re.error as exc:
         raise UsageError(f"--limit {whole!r}: invalid pattern {term!r}: {exc}") from None
+    except ValueError as exc:
+        raise UsageError(f"--limit {whole!r}: regex {term!r} is refused: {exc}") from None
+    deadline = time.monotonic() + MAX_REGEX_SECONDS
+
+    def match(name: str) -> bool:
+        if time.monotonic() > deadline:
+            raise UsageError(f"--limit {whole!r}: regex {term!r} took more than {MAX_REGEX_SECONDS:g}s "
+                             "to match the inventory's names (MAX_REGEX_SECONDS); simplify it")
+        return regex.match(name) is not None
+
+    return match
 
 
 def _match_term(inv: Inventory, term: str, whole: str) -> list[str]:
@@ -59,13 +87,13 @@ def _match_term(inv: Inventory, term: str, whole: str) -> list[str]:
     if m:
         expr, idx, start, _, end = m.groups()
         subscript = (int(idx), None) if idx else (int(start), int(end) if end else -1)
-    regex = _compile(expr, whole)
-    groups = [g for g in inv.groups if regex.match(g)]
+    matches = _compile(expr, whole)
+    groups = [g for g in inv.groups if matches(g)]
     found: list[str] = []
     for g in groups:
         found.extend(inv.group_hosts(g))
     if not groups or expr.startswith("~") or any(c in expr for c in _SPECIAL):
-        found.extend(h for h in inv.hosts if regex.match(h))
+        found.extend(h for h in inv.hosts if matches(h))
     if not found and not groups and expr != "all":
         raise UsageError(f"--limit {whole!r}: {expr!r} matches no group and no host in the inventory")
     if subscript and found:

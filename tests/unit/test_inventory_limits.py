@@ -6,9 +6,16 @@ import time
 
 import pytest
 
-from swiftlib.errors import InventoryError
-from swiftlib.inventory import parse_inventory
-from swiftlib.inventory.limits import MAX_ENTRIES, MAX_HOSTS, MAX_YAML_DEPTH
+from swiftlib.errors import InventoryError, UsageError
+from swiftlib.inventory import parse_inventory, patterns
+from swiftlib.inventory.limits import (
+    MAX_ENTRIES,
+    MAX_HOSTS,
+    MAX_NAME_LENGTH,
+    MAX_REGEX_CHOICES,
+    MAX_REGEX_LENGTH,
+    MAX_YAML_DEPTH,
+)
 
 
 def refused(text: str, path: str = "inv.ini") -> InventoryError:
@@ -108,3 +115,58 @@ def test_the_same_group_under_two_parents_is_no_duplicate() -> None:
     inv = parse_inventory("all:\n  children:\n    eu:\n      children:\n        web:\n"
                           "    prod:\n      children:\n        web:\n          hosts:\n            w1:\n", "inv.yml")
     assert inv.hosts["w1"].groups == ("eu", "prod", "web")
+
+
+# -- names and --limit regexes ------------------------------------------------
+
+def test_names_beyond_max_name_length_are_refused() -> None:
+    ok = "h" * MAX_NAME_LENGTH
+    assert list(parse_inventory(f"[g]\n{ok}\n", "inv.ini").hosts) == [ok]
+    err = refused(f"[g]\nweb1\n{ok}x\n")
+    assert err.line == 3 and "MAX_NAME_LENGTH" in str(err)
+    err = refused(f"all:\n  children:\n    {ok}x:\n", "inv.yml")
+    assert err.line == 3 and "group name" in str(err) and "MAX_NAME_LENGTH" in str(err)
+
+
+@pytest.fixture(scope="module")
+def long_names():
+    return parse_inventory("[web]\n" + "a" * 60 + "b\nweb01.example.com\ndb01.example.com\n"
+                           "10.0.0.1\n[db]\ndb01.example.com\n", "inv.ini")
+
+
+@pytest.mark.parametrize("pattern,why", [
+    ("~(a+)+$", "repeats without bound a group that itself repeats or alternates"),
+    ("~(a|aa)*c", "repeats without bound a group"),
+    ("~(\\w+\\.)*com", "repeats without bound a group"),
+    ("~.*.*.*.*.*b", f"more than {MAX_REGEX_CHOICES} (MAX_REGEX_CHOICES)"),
+    ("~a?a?a?a?a?a?a?a?a?a?a?a?a?a?a?a?a?a?a?a?aaaaaaaaaaaaaaaaaaaaa", "MAX_REGEX_CHOICES"),
+    ("~(a?){30}a{30}", "MAX_REGEX_CHOICES"),
+    ("~" + "(a|a)" * 40 + "b", "MAX_REGEX_CHOICES"),
+    ("~web" + "x" * MAX_REGEX_LENGTH, "(MAX_REGEX_LENGTH)"),
+])
+def test_regexes_that_can_backtrack_for_long_are_refused_quickly(long_names, pattern: str, why: str) -> None:
+    start = time.monotonic()
+    with pytest.raises(UsageError) as info:
+        long_names.select(pattern)
+    assert time.monotonic() - start < 1
+    assert info.value.exit_code == 2 and why in str(info.value) and repr(pattern) in str(info.value)
+
+
+@pytest.mark.parametrize("pattern,hosts", [
+    ("~web\\d+", ["web01.example.com"]),
+    ("~(web|db).*\\.example\\.com", ["web01.example.com", "db01.example.com"]),
+    ("~^(web|db)-?\\d+\\.(example|test)", ["web01.example.com", "db01.example.com"]),
+    ("~(\\d+\\.){3}\\d+$", ["10.0.0.1"]),  # Ansible splits patterns on commas: no {m,n}
+    ("~a{60}b", ["a" * 60 + "b"]),
+    ("~d.*:&~.*com$", ["db01.example.com"]),
+])
+def test_regexes_as_written_for_ansible_still_work(long_names, pattern: str, hosts: list[str]) -> None:
+    assert [h.name for h in long_names.select(pattern)] == hosts
+
+
+def test_regex_matching_stops_after_max_regex_seconds(long_names, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(patterns, "MAX_REGEX_SECONDS", -1.0)
+    with pytest.raises(UsageError, match="MAX_REGEX_SECONDS"):
+        long_names.select("~web")
+    globbed = [h.name for h in long_names.select("*.com")]  # globs are not timed
+    assert globbed == ["web01.example.com", "db01.example.com"]
