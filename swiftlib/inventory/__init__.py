@@ -14,6 +14,10 @@ Not supported, each refused with an InventoryError (exit 2) naming the file:
 inventory directories, executable inventory scripts, inventory plugin configs
 (`plugin:`), comma-separated host lists in place of a file, and vaulted values.
 group_vars/ and host_vars/ next to the file are not read.
+
+What one inventory may make SwiftDeploy do is bounded (limits.py): its size, its
+hosts and groups, its YAML aliases, and the work of resolving it. Crossing a limit
+is an InventoryError naming the file, the line and the limit.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ import os
 from swiftlib.errors import InventoryError
 from swiftlib.inventory.ansible_ini import parse_ansible_ini
 from swiftlib.inventory.ansible_yaml import parse_ansible_yaml
+from swiftlib.inventory.limits import MAX_FILE_BYTES
 from swiftlib.inventory.model import Group, Inventory, InventoryHost
 from swiftlib.inventory.native_yaml import is_native, parse_native_yaml
 from swiftlib.inventory.yamlnodes import Doc, RefusedYAML
@@ -88,11 +93,14 @@ def load_inventory(path: str | os.PathLike[str]) -> Inventory:
         raise InventoryError("inventory directories are not supported; pass one inventory file", path=path)
     try:
         with open(path, "rb") as fh:
-            data = fh.read()
+            data = fh.read(MAX_FILE_BYTES + 1)  # a huge file or /dev/zero is not read whole
     except FileNotFoundError:
         raise InventoryError("inventory file not found", path=path) from None
     except OSError as exc:
         raise InventoryError(f"cannot read inventory: {exc.strerror}", path=path) from exc
+    if len(data) > MAX_FILE_BYTES:
+        raise InventoryError(f"the inventory is larger than {MAX_FILE_BYTES:,} bytes (MAX_FILE_BYTES); "
+                             "a real one is far smaller", path=path)
     if data.startswith(b"#!") and os.access(path, os.X_OK):
         raise InventoryError("executable inventory scripts are not supported; save the output of "
                              "`ansible-inventory -i SCRIPT --list -y` to a YAML file and use that", path=path)

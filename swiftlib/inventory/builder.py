@@ -4,6 +4,12 @@ freeze them into the model with Ansible's precedence.
 The parsers call `add_group`, `add_host`, `add_child`, `set_var` (each with the
 line it came from); `build()` adds the implicit `all`/`ungrouped` rules, computes
 group depth, merges vars and resolves connection values.
+
+Limits (limits.py), each an InventoryError with the line: the parsers' calls count
+towards MAX_HOSTS, MAX_GROUPS, MAX_NAME_LENGTH and MAX_ENTRIES as they come;
+`build()` checks MAX_GROUP_DEPTH, MAX_MEMBERSHIPS and MAX_HOSTVARS_SIZE before the
+work each bounds. Every step is linear in what it handles, except the loop check
+of `add_child`, which walks the smaller of the two sides it compares.
 """
 from __future__ import annotations
 
@@ -11,8 +17,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from swiftlib.errors import InventoryError
-from swiftlib.inventory.limits import MAX_ENTRIES, MAX_HOSTS, MAX_NAME_LENGTH
+from swiftlib.inventory.limits import (
+    MAX_ENTRIES,
+    MAX_GROUP_DEPTH,
+    MAX_GROUPS,
+    MAX_HOSTS,
+    MAX_HOSTVARS_SIZE,
+    MAX_MEMBERSHIPS,
+    MAX_NAME_LENGTH,
+)
 from swiftlib.inventory.model import Group, Inventory, InventoryHost
+from swiftlib.inventory.sizes import first_host_over
 
 OVERRIDES_VAR = "swiftdeploy_overrides"
 _SSH_LIKE = {"ssh", "paramiko", "paramiko_ssh", "smart", "ansible.builtin.ssh", "ansible.builtin.paramiko_ssh"}
@@ -29,6 +44,7 @@ class _Entity:
     children: dict[str, None] = field(default_factory=dict)  # groups: child groups
     parents: dict[str, None] = field(default_factory=dict)   # groups: parent groups
     priority: int = 1                                   # groups: ansible_group_priority
+    line: int | None = None                             # where it was first named
 
 
 class InventoryBuilder:
@@ -61,7 +77,10 @@ class InventoryBuilder:
     def add_group(self, name: str, line: int | None = None) -> None:
         if name not in self.groups:
             self._check_name("group", name, line)
-            self.groups[name] = _Entity(name)
+            if len(self.groups) >= MAX_GROUPS:
+                raise self.error(f"the inventory is too large: more than {MAX_GROUPS:,} groups "
+                                 "(MAX_GROUPS)", line)
+            self.groups[name] = _Entity(name, line=line)
 
     def _count_entry(self, line: int | None) -> None:
         self.entries += 1
@@ -75,7 +94,7 @@ class InventoryBuilder:
             self._check_name("host", name, line)
             if len(self.hosts) >= MAX_HOSTS:
                 raise self.error(f"the inventory is too large: more than {MAX_HOSTS:,} hosts (MAX_HOSTS)", line)
-            self.hosts[name] = _Entity(name)
+            self.hosts[name] = _Entity(name, line=line)
             if port:  # Ansible takes `name:port` only when it first meets the host
                 self.set_var(name, "ansible_port", int(port), line, host=True)
         if group is not None:
@@ -87,7 +106,7 @@ class InventoryBuilder:
             raise self.error(f"group {child!r} cannot be a child of itself", line)
         if child in p.children:
             return
-        if child in self._ancestors(parent) or child == "all":
+        if child == "all" or self._is_ancestor(child, parent):
             raise self.error(f"adding group {child!r} as a child of {parent!r} creates a loop", line)
         p.children[child] = None
         c.parents[parent] = None
@@ -105,6 +124,23 @@ class InventoryBuilder:
         target.lines[key] = line
 
     # -- freezing -----------------------------------------------------------
+
+    def _is_ancestor(self, old: str, young: str) -> bool:
+        """Whether `old` is an ancestor of `young`: searched upwards from `young` and
+        downwards from `old` in turn, so the cost is that of the smaller side."""
+        ups, downs = [young], [old]
+        seen_up, seen_down = {young}, {old}
+        while ups and downs:
+            for todo, seen, links, goal in ((ups, seen_up, "parents", old), (downs, seen_down, "children", young)):
+                for nxt in getattr(self.groups[todo.pop()], links):
+                    if nxt == goal:
+                        return True
+                    if nxt not in seen:
+                        seen.add(nxt)
+                        todo.append(nxt)
+                if not todo:
+                    return False
+        return False
 
     def _ancestors(self, group: str) -> set[str]:
         seen: set[str] = set()
@@ -132,32 +168,56 @@ class InventoryBuilder:
                 ungrouped.hosts[h] = None
 
     def _depths(self) -> dict[str, int]:
-        depth: dict[str, int] = {}
-
-        def walk(name: str, d: int) -> None:
-            if depth.get(name, -1) >= d:
-                return
-            depth[name] = d
+        """Each group's longest path from `all` (groups form no loop; all hang off `all`)."""
+        waiting = {name: len(g.parents) for name, g in self.groups.items()}
+        depth = {"all": 0}
+        ready = ["all"]
+        while ready:  # topological order: a group's depth is final once all its parents are done
+            name = ready.pop()
+            if depth[name] > MAX_GROUP_DEPTH:
+                raise self.error(f"group {name!r} is nested {depth[name]} levels deep, more than "
+                                 f"{MAX_GROUP_DEPTH} (MAX_GROUP_DEPTH)", self.groups[name].line)
             for child in self.groups[name].children:
-                walk(child, d + 1)
-
-        walk("all", 0)
+                depth[child] = max(depth.get(child, 0), depth[name] + 1)
+                waiting[child] -= 1
+                if not waiting[child]:
+                    ready.append(child)
         return depth
+
+    def _host_groups(self) -> dict[str, set[str]]:
+        """Every group each host is in, through child groups (MAX_MEMBERSHIPS)."""
+        host_groups: dict[str, set[str]] = {h: set() for h in self.hosts}
+        total = 0
+        for gname, g in self.groups.items():
+            if g.hosts:
+                closure = {gname} | self._ancestors(gname)
+                total += len(closure) * len(g.hosts)
+                if total > MAX_MEMBERSHIPS:
+                    raise self.error(f"the inventory is too large: more than {MAX_MEMBERSHIPS:,} host-group "
+                                     "memberships, counting the groups a host is in through child groups "
+                                     "(MAX_MEMBERSHIPS)", g.line)
+                for h in g.hosts:
+                    host_groups[h].update(closure)
+        return host_groups
+
+    def _check_vars_size(self, chains: dict[str, list[_Entity]]) -> None:
+        """Refuse before merging when every host's variables, written out, pass MAX_HOSTVARS_SIZE."""
+        name = first_host_over(chains, MAX_HOSTVARS_SIZE)
+        if name is not None:
+            raise self.error(f"the inventory is too large: its hosts' variables, each group's applied to "
+                             f"each of its hosts, would take more than {MAX_HOSTVARS_SIZE:,} characters "
+                             f"written out (MAX_HOSTVARS_SIZE; reached at host {name!r})", self.hosts[name].line)
 
     def build(self) -> Inventory:
         self._reconcile()
         depth = self._depths()
-        host_groups: dict[str, set[str]] = {h: set() for h in self.hosts}
-        for gname, g in self.groups.items():
-            if g.hosts:
-                closure = {gname} | self._ancestors(gname)
-                for h in g.hosts:
-                    host_groups[h].update(closure)
+        host_groups = self._host_groups()
+        chains = {name: [*sorted((self.groups[g] for g in host_groups[name]),
+                                 key=lambda g: (depth[g.name], g.priority, g.name)), ent]
+                  for name, ent in self.hosts.items()}
+        self._check_vars_size(chains)
         hosts = {}
-        for name, ent in self.hosts.items():
-            chain = sorted((self.groups[g] for g in host_groups[name]),
-                           key=lambda g: (depth[g.name], g.priority, g.name))
-            layers = [*chain, ent]
+        for name, layers in chains.items():
             merged: dict[str, Any] = {}
             lines: dict[str, int | None] = {}
             overrides: dict[str, Any] = {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 from swiftlib.errors import InventoryError
 from swiftlib.inventory.patterns import match_hosts
@@ -61,20 +61,34 @@ class Inventory:
 
     def group_hosts(self, name: str) -> list[str]:
         """Hosts of a group and of its descendants (Ansible's order, no repeats)."""
-        order: dict[str, None] = {name: None}  # an ordered set
-        level = [name]
-        while level:  # breadth first, as Ansible walks child groups
-            nxt = []
-            for g in level:
-                for child in self.groups[g].children:
-                    if child not in order:
-                        order[child] = None
-                        nxt.append(child)
-            level = nxt
-        seen: dict[str, None] = {}
-        for g in order:
-            for h in self.groups[g].hosts:
-                seen.setdefault(h, None)
+        return self.hosts_of([name])
+
+    def hosts_of(self, names: Iterable[str]) -> list[str]:
+        """`group_hosts` of each group in turn, joined without repeats.
+
+        A group already expanded (with all its descendants) is not walked again,
+        so many overlapping groups (`--limit 'web*'`) cost their size, not its
+        square; skipping it moves no host, as its hosts are all listed already.
+        """
+        done: set[str] = set()
+        seen: dict[str, None] = {}  # an ordered set
+        for name in names:
+            if name in done:
+                continue
+            order: dict[str, None] = {name: None}
+            level = [name]
+            while level:  # breadth first, as Ansible walks child groups
+                nxt = []
+                for g in level:
+                    for child in self.groups[g].children:
+                        if child not in order and child not in done:
+                            order[child] = None
+                            nxt.append(child)
+                level = nxt
+            for g in order:
+                for h in self.groups[g].hosts:
+                    seen.setdefault(h, None)
+            done.update(order)
         return list(seen)
 
     def select(self, pattern: str | None = None) -> list[InventoryHost]:

@@ -1,9 +1,13 @@
-"""Render the model the way `ansible-inventory --list` and `--graph` do."""
+"""Render the model the way `ansible-inventory --list` and `--graph` do.
+
+Both recurse as deep as groups nest, which the builder bounds (MAX_GROUP_DEPTH).
+"""
 from __future__ import annotations
 
 from typing import Any
 
-from swiftlib.errors import UsageError
+from swiftlib.errors import InventoryError, UsageError
+from swiftlib.inventory.limits import MAX_GRAPH_LINES
 from swiftlib.inventory.model import Inventory
 from swiftlib.inventory.patterns import match_hosts
 
@@ -47,6 +51,11 @@ def to_graph(inv: Inventory, group: str = "all") -> str:
     """`ansible-inventory -i F --graph [GROUP]`: `@all:` then `  |--@child:` ..."""
     if group not in inv.groups:
         raise UsageError(f"--graph {group!r}: no such group (groups: {', '.join(inv.groups)})")
+    size = graph_lines(inv, group)
+    if size > MAX_GRAPH_LINES:
+        raise InventoryError(f"the --graph tree would have {size:,} lines, more than {MAX_GRAPH_LINES:,} "
+                             "(MAX_GRAPH_LINES): it prints a group once per path to it; use --list",
+                             path=inv.path)
     lines: list[str] = []
 
     def name_at(text: str, depth: int) -> str:
@@ -61,3 +70,16 @@ def to_graph(inv: Inventory, group: str = "all") -> str:
 
     walk(group, 0)
     return "\n".join(lines)
+
+
+def graph_lines(inv: Inventory, group: str = "all") -> int:
+    """How many lines `to_graph` prints, counted per group rather than per path."""
+    count: dict[str, int] = {}
+
+    def lines(name: str) -> int:  # recursion is as deep as groups nest (MAX_GROUP_DEPTH)
+        if name not in count:
+            g = inv.groups[name]
+            count[name] = 1 + sum(lines(c) for c in g.children) + (len(g.hosts) if name != "all" else 0)
+        return count[name]
+
+    return lines(group)

@@ -89,9 +89,10 @@ def _match_term(inv: Inventory, term: str, whole: str) -> list[str]:
         subscript = (int(idx), None) if idx else (int(start), int(end) if end else -1)
     matches = _compile(expr, whole)
     groups = [g for g in inv.groups if matches(g)]
-    found: list[str] = []
-    for g in groups:
-        found.extend(inv.group_hosts(g))
+    if subscript:  # the index counts a host once per group it is found in, as Ansible does
+        found = [h for g in groups for h in inv.group_hosts(g)]
+    else:
+        found = inv.hosts_of(groups)
     if not groups or expr.startswith("~") or any(c in expr for c in _SPECIAL):
         found.extend(h for h in inv.hosts if matches(h))
     if not found and not groups and expr != "all":

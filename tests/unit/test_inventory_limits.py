@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
 from swiftlib.errors import InventoryError, UsageError
-from swiftlib.inventory import parse_inventory, patterns
+from swiftlib.inventory import load_inventory, parse_inventory, patterns
 from swiftlib.inventory.limits import (
     MAX_ENTRIES,
+    MAX_FILE_BYTES,
+    MAX_GROUP_DEPTH,
+    MAX_GROUPS,
     MAX_HOSTS,
     MAX_NAME_LENGTH,
     MAX_REGEX_CHOICES,
     MAX_REGEX_LENGTH,
     MAX_YAML_DEPTH,
 )
+from swiftlib.inventory.output import to_ansible_list, to_graph
 
 
 def refused(text: str, path: str = "inv.ini") -> InventoryError:
@@ -170,3 +175,71 @@ def test_regex_matching_stops_after_max_regex_seconds(long_names, monkeypatch: p
         long_names.select("~web")
     globbed = [h.name for h in long_names.select("*.com")]  # globs are not timed
     assert globbed == ["web01.example.com", "db01.example.com"]
+
+
+# -- file size, groups and resolving -----------------------------------------
+
+def test_a_file_beyond_max_file_bytes_is_not_read_whole(tmp_path: Path) -> None:
+    big = tmp_path / "hosts.ini"
+    big.write_bytes(b"[web]\nweb1\n" + b"#" * MAX_FILE_BYTES)
+    with pytest.raises(InventoryError, match="MAX_FILE_BYTES") as info:
+        load_inventory(big)
+    assert info.value.path == str(big)
+    with pytest.raises(InventoryError, match="MAX_FILE_BYTES"):
+        load_inventory("/dev/zero")
+
+
+def test_groups_beyond_max_groups_are_refused() -> None:
+    err = refused("".join(f"[g{i}]\n" for i in range(MAX_GROUPS)))
+    assert err.line == MAX_GROUPS - 1 and "MAX_GROUPS" in str(err)  # with `all` and `ungrouped`
+
+
+def chain(depth: int, hosts: str = "h1") -> str:
+    """Groups g1 > g2 > ... > g<depth>, `hosts` in the last."""
+    return "".join(f"[g{i}:children]\ng{i + 1}\n" for i in range(1, depth)) + f"[g{depth}]\n{hosts}\n"
+
+
+def test_groups_nested_beyond_max_group_depth_are_refused() -> None:
+    inv = parse_inventory(chain(MAX_GROUP_DEPTH), "inv.ini")
+    assert len(inv.hosts["h1"].groups) == MAX_GROUP_DEPTH
+    assert len(to_graph(inv).splitlines()) == MAX_GROUP_DEPTH + 3  # all, ungrouped, h1
+    for depth in (MAX_GROUP_DEPTH + 1, 3000):  # 3000 used to exhaust Python's recursion
+        err = refused(chain(depth))
+        assert err.line == 2 * MAX_GROUP_DEPTH + 1 and "MAX_GROUP_DEPTH" in str(err)
+
+
+def test_memberships_beyond_max_memberships_are_refused() -> None:
+    err = refused(chain(MAX_GROUP_DEPTH, f"h[1:{MAX_HOSTS}]"))  # each host is in 100 groups and `all`
+    assert err.line == 2 * MAX_GROUP_DEPTH - 1 and "MAX_MEMBERSHIPS" in str(err)
+
+
+def test_many_groups_sharing_descendants_stay_fast() -> None:
+    width, layers = 100, 45  # each layer's groups all lead through one hub to the next layer
+    text = "".join(f"[hub{k}:children]\n" + "".join(f"l{k}_{j}\n" for j in range(width))
+                   + "".join(f"[l{k}_{j}:children]\nhub{k + 1}\n" for j in range(width)) for k in range(layers))
+    start = time.monotonic()
+    inv = parse_inventory(text + f"[hub{layers}]\nh[1:50]\n", "inv.ini")
+    assert len(inv.select("l*")) == 50 and len(to_ansible_list(inv)["_meta"]["hostvars"]) == 0
+    assert time.monotonic() - start < 3, "quadratic in the number of groups?"
+
+
+def test_a_graph_printing_a_group_once_per_path_is_bounded() -> None:
+    ladder = "".join(f"[a{i}:children]\na{i + 1}\nb{i + 1}\n[b{i}:children]\na{i + 1}\nb{i + 1}\n" for i in range(40))
+    inv = parse_inventory(ladder + "[a40]\nh1\n[b40]\n", "inv.ini")
+    start = time.monotonic()
+    with pytest.raises(InventoryError, match="MAX_GRAPH_LINES"):
+        to_graph(inv)
+    assert time.monotonic() - start < 1
+    assert inv.group_hosts("all") == ["h1"]
+
+
+def test_group_vars_applied_to_many_hosts_are_bounded_by_max_hostvars_size() -> None:
+    levels = ["    l0: &l0 [xxxxxxxxxx, xxxxxxxxxx, xxxxxxxxxx, xxxxxxxxxx, xxxxxxxxxx]\n"]
+    levels += [f"    l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 5)}]\n" for i in range(1, 7)]  # 5^7 values
+    text = "all:\n  vars:\n" + "".join(levels) + "  hosts:\n    h[1:200]:\n"
+    inv = parse_inventory(text.replace("h[1:200]", "h[1:2]"), "inv.yml")  # 2 hosts: 2.5 MB
+    assert len(inv.hosts["h1"].vars["l6"]) == 5
+    start = time.monotonic()
+    err = refused(text, "inv.yml")
+    assert "MAX_HOSTVARS_SIZE" in str(err) and err.line == 11
+    assert time.monotonic() - start < 5
