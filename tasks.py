@@ -1,10 +1,13 @@
 """SwiftDeploy tasks: `inv --list` shows them, `inv --help TASK` explains one.
 
 This file is thin on purpose: parse arguments, call swiftlib, print, exit with the
-code DESIGN.md documents (0 ok, 1 failure, 2 bad input, 3 policy denied,
-4 policy engine unavailable, 5 unhealthy after acting, 6 host unreachable).
-Host selection (--hosts, --inventory/--limit, batches, SSH options) is shared by the
-lifecycle tasks through `swiftlib.cli_args.fleet_task`.
+code DESIGN.md documents (0 ok, 1 failure, 2 bad input (an unknown task or flag too),
+3 policy denied, 4 policy engine unavailable, 5 unhealthy after acting, 6 host
+unreachable, 7 a pre-hook failed). Host selection (--hosts, --inventory/--limit,
+batches, --forks, SSH options) is shared by the lifecycle tasks through
+`swiftlib.cli_args.fleet_task`; every task is a `swift_task`: the same short flags
+everywhere, `--debug`, and an unexpected exception explained in one line (its
+traceback saved to a file) after the PLAY RECAP.
 """
 from __future__ import annotations
 
@@ -17,14 +20,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, NoReturn
 
-from invoke import Collection, Context, Exit, task
+from invoke import Collection, Context, Exit
 
-from swiftlib.cli_args import HostFlags, fleet_task, number
+from swiftlib.cli_args import (HostFlags, describe_unexpected, fleet_task, number, report_unexpected, swift_task,
+                                strict_invoke_parser)
 from swiftlib.errors import SwiftDeployError, UsageError
 from swiftlib.results import Reporter, StepResult
 
 DEFAULT_MANIFEST = os.environ.get("SWIFTDEPLOY_MANIFEST", "manifest.yaml")
 HERE = Path(__file__).resolve().parent
+
+strict_invoke_parser()  # an unknown task or flag is bad arguments (exit 2); core flags go before the task
 
 
 def emit(line: str) -> None:
@@ -42,9 +48,14 @@ def fail_usage(message: str) -> NoReturn:
 
 @contextmanager
 def reporting(json_out: bool = False) -> Iterator[Reporter]:
-    """A Reporter for one run; a SwiftDeployError becomes its exit code after the recap."""
+    """A Reporter for one run; the PLAY RECAP however the run ends.
+
+    A SwiftDeployError becomes its exit code; an unexpected exception (a bug) is exit 1
+    and is re-raised after the recap for `swift_task` to explain; a host's unexpected
+    exception is explained here, after the recap.
+    """
     reporter = Reporter(emit, quiet=json_out)
-    code, error = 0, None
+    code, error, unexpected = 0, None, None
     try:
         yield reporter
     except SwiftDeployError as exc:
@@ -55,9 +66,16 @@ def reporting(json_out: bool = False) -> Iterator[Reporter]:
     except KeyboardInterrupt:
         err("interrupted")
         code, error = 130, "interrupted"
-    code = code or reporter.finish()
+    except Exception as exc:  # noqa: BLE001 - a bug: the recap first, then swift_task explains it
+        code, error, unexpected = 1, f"unexpected {describe_unexpected(exc)}", exc
+    recap_code = reporter.finish()
+    code = code or recap_code
     if json_out:
-        print(reporter.to_json(exit_code=code, error=error))
+        print(reporter.to_json(exit_code=code, error=error), flush=True)
+    for host, bug in reporter.unexpected:
+        report_unexpected(bug, host=host)
+    if unexpected is not None:
+        raise unexpected
     if code:
         raise Exit(code=code)
 
@@ -88,10 +106,11 @@ def _specs(ctx: Context, hosts: HostFlags):
 
 def _fleet_options(hosts: HostFlags):
     from swiftlib.lifecycle.fleet import FleetOptions
+    from swiftlib.remote.batches import parse_forks
 
     return FleetOptions(serial=hosts.serial, max_fail_percentage=hosts.max_fail_percentage,
                         connect_timeout=number("--connect-timeout", hosts.connect_timeout, minimum=0.1),
-                        accept_new_host_keys=hosts.accept_new_host_keys)
+                        accept_new_host_keys=hosts.accept_new_host_keys, forks=parse_forks(hosts.forks))
 
 
 def fleet(ctx: Context, manifest: str, action: Callable[[Any, Any, Reporter], Any], hosts: HostFlags, *,
@@ -99,9 +118,10 @@ def fleet(ctx: Context, manifest: str, action: Callable[[Any, Any, Reporter], An
           prepare: bool = True, hooks: str | None = None, mode: str | None = None) -> None:
     """Run ``action(project, target, reporter)`` on every selected host, then print the recap.
 
-    ``lock`` names the per-host deploy lock a mutating task takes (``message`` is recorded with it);
-    ``read_only`` tasks take no lock and ship nothing to the host; ``hooks`` names the command
-    whose pre-/post- hooks run around it on this machine (``mode`` goes to them).
+    ``lock`` names the per-host deploy lock a task that writes takes (``message`` is recorded with
+    it); ``read_only`` tasks take no lock and ship nothing to the host; ``prepare`` False ships
+    nothing either (a task that writes only its own files); ``hooks`` names the command whose
+    pre-/post- hooks run around it on this machine (``mode`` goes to them).
     """
     from contextlib import nullcontext
 
@@ -137,7 +157,7 @@ def _measuring(target_name: str, quiet: bool):
     return None if quiet else (lambda s: emit(f"  ... [{target_name}] measuring the canary for {s:g}s"))
 
 
-@task(help={"manifest": "path to manifest.yaml"})
+@swift_task()
 def bootstrap(ctx: Context, manifest: str = DEFAULT_MANIFEST) -> None:
     """Make this machine able to deploy: Docker engine, compose v2, app and nginx images (idempotent)."""
     from swiftlib.bootstrap import bootstrap as run_bootstrap
@@ -165,7 +185,9 @@ def render(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, che
     def action(project, target, reporter):
         render_step.render(project, target, reporter, choose_engine(target), options(check, diff))
 
-    fleet(ctx, manifest, action, hosts, read_only=True)
+    # It writes the host's files, so it holds the deploy lock like the other writers; it needs no
+    # policies or images there, so it ships none.
+    fleet(ctx, manifest, action, hosts, lock="render", check=check, prepare=False)
 
 
 @fleet_task()
@@ -417,7 +439,7 @@ def chaos(ctx: Context, hosts: HostFlags, mode: str = "", rate: str = "", durati
         reporter.record(StepResult("chaos", target.name, "changed", jsonlib.dumps(answer, separators=(",", ":"))))
 
 
-@task(name="policy-test", help={"manifest": "path to manifest.yaml", "engine": "embedded (default) or sidecar"})
+@swift_task(name="policy-test", help={"engine": "embedded (default) or sidecar"})
 def policy_test(ctx: Context, manifest: str = DEFAULT_MANIFEST, engine: str = "embedded") -> None:
     """Run the policy case tables (tests/policy_cases/*.yaml) against the policies; exit 1 on any failure."""
     from swiftlib.lifecycle import gates
@@ -437,7 +459,7 @@ def policy_test(ctx: Context, manifest: str = DEFAULT_MANIFEST, engine: str = "e
                                    f"{len(results) - len(failed)}/{len(results)} cases passed", {}, 1 if failed else 0))
 
 
-@task(help={"manifest": "path to manifest.yaml", "verify": "check the hash chain; exit 2 naming the first bad line"})
+@swift_task(help={"verify": "check the hash chain; exit 2 naming the first bad line"})
 def audit(ctx: Context, manifest: str = DEFAULT_MANIFEST, verify: bool = False) -> None:
     """Write the audit report (audit_report.md) from history.jsonl; --verify checks the hash chain."""
     from swiftlib.audit_report import render_report
@@ -465,9 +487,9 @@ def audit(ctx: Context, manifest: str = DEFAULT_MANIFEST, verify: bool = False) 
                                    f"wrote {project.report_path.name} ({len(events)} events{unread})"))
 
 
-@task(help={"inventory": "inventory file (Ansible INI/YAML or SwiftDeploy YAML)", "limit": "Ansible host pattern",
-            "list": "print the resolved inventory as `ansible-inventory --list` JSON (the default)",
-            "graph": "print a group tree"})
+@swift_task(help={"inventory": "inventory file (Ansible INI/YAML or SwiftDeploy YAML)", "limit": "Ansible host pattern",
+                  "list": "print the resolved inventory as `ansible-inventory --list` JSON (the default)",
+                  "graph": "print a group tree"})
 def inventory(ctx: Context, inventory: str = "", limit: str = "", list: bool = False, graph: bool = False) -> None:  # noqa: A002
     """Show how SwiftDeploy resolves an inventory (hosts, groups, variables) before you deploy with it."""
     from swiftlib.inventory import load_inventory

@@ -1,20 +1,42 @@
-"""Command-line plumbing shared by the lifecycle tasks (no printing here).
+"""Command-line plumbing shared by the tasks: flags, short forms, exit codes, unexpected errors.
 
 Every lifecycle task takes the same host-selection flags (--hosts, --inventory,
 --limit, --serial, ...). ``fleet_task`` adds them to a task's signature, so Invoke
-parses and documents them, and hands the task one ``HostFlags`` instead of eight
+parses and documents them, and hands the task one ``HostFlags`` instead of nine
 parameters. ``number`` parses numeric flags so a bad value is a UsageError (exit 2).
+
+Short flags are chosen here, once, for every task (``SHORT_FLAGS``); Invoke's automatic
+ones (the first free letter of each name) are off, so a short form never depends on the
+other flags of a task. They follow ansible-playbook where the meaning is the same;
+``-h`` is always help; flags that weaken security or destroy something have no short
+form at all (``NO_SHORT``).
+
+``swift_task`` is Invoke's ``@task`` with those short forms, a ``--debug``/``-d`` flag
+and the handling of unexpected exceptions (a bug, not a SwiftDeployError): one line
+saying what happened and where the traceback was written, or the traceback itself with
+``--debug`` (``inv --debug TASK`` and ``INVOKE_DEBUG=1`` work too); exit 1.
+``strict_invoke_parser`` makes Invoke exit 2, not 1, for an unknown task or flag, and
+refuses Invoke's own flags after a task name (they go before it).
+Printing is limited to those two error paths (stderr).
 """
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
+import logging
+import os
+import shlex
+import sys
+import tempfile
+import time
+import traceback
 from dataclasses import dataclass, fields
 from typing import Any, Callable
 
-from invoke import task
+from invoke import Exit, Task, task
 
-from .errors import UsageError
+from .errors import SwiftDeployError, UsageError
 
 
 @dataclass(frozen=True)
@@ -26,6 +48,7 @@ class HostFlags:
     limit: str = ""
     serial: str = ""
     max_fail_percentage: str = ""
+    forks: str = ""
     accept_new_host_keys: bool = False
     connect_timeout: str = ""
     json: bool = False
@@ -38,12 +61,126 @@ HELP = {
     "limit": "Ansible host pattern selecting inventory hosts",
     "serial": "hosts per batch: N or N% (default: all at once)",
     "max-fail-percentage": "stop before the next batch when more than P% of a batch failed",
+    "forks": "hosts acted on at the same time within a batch (default: 5, as Ansible's forks)",
     "accept-new-host-keys": "record unknown SSH host keys (changed keys are always refused)",
     "connect-timeout": "SSH connect timeout in seconds (default: deploy.connect_timeout_seconds)",
     "json": "print the results and recap as one JSON document",
+    "debug": "on an unexpected error (a bug), print its traceback instead of writing it to a file",
 }
 # Tasks that watch one host (status, chaos) take no batch flags; their --json is their own.
-SINGLE_HOST_SKIP = ("serial", "max_fail_percentage", "json")
+SINGLE_HOST_SKIP = ("serial", "max_fail_percentage", "forks", "json")
+
+# The only short forms, the same on every task that has the flag (long name -> letter).
+SHORT_FLAGS = {
+    "manifest": "m",
+    "check": "C",            # ansible-playbook -C/--check
+    "diff": "D",             # ansible-playbook -D/--diff
+    "inventory": "i",        # ansible-playbook -i/--inventory
+    "limit": "l",            # ansible-playbook -l/--limit
+    "forks": "f",            # ansible-playbook -f/--forks
+    "connect-timeout": "T",  # ansible-playbook -T/--timeout (the connection timeout)
+    "hosts": "H",            # fab -H/--hosts
+    "debug": "d",            # inv -d/--debug
+}
+# Never a short form: a typo must not weaken host-key checking or delete something.
+NO_SHORT = ("accept-new-host-keys", "clean", "force", "release")
+RESERVED = {"h": "help"}  # Invoke's: `inv TASK -h` shows the task's help
+assert not set(SHORT_FLAGS) & set(NO_SHORT)
+assert len(set(SHORT_FLAGS.values())) == len(SHORT_FLAGS) and not set(SHORT_FLAGS.values()) & set(RESERVED)
+
+
+class SwiftTask(Task):
+    """An Invoke task whose short flags come from ``SHORT_FLAGS`` only (none guessed)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["auto_shortflags"] = False
+        super().__init__(*args, **kwargs)
+
+    def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, Any]:
+        opts = super().arg_opts(name, default, taken_names)
+        short = SHORT_FLAGS.get(opts["names"][0])
+        if short and short not in taken_names:
+            opts["names"] = [*opts["names"], short]
+        return opts
+
+
+# --debug of the running task; read by ``debugging()`` (tasks.py's reporting uses it too).
+_DEBUG: contextvars.ContextVar[bool] = contextvars.ContextVar("swiftdeploy_debug", default=False)
+
+
+def _invoke_debug() -> bool:
+    """`inv --debug TASK` / `inv -d TASK` (or INVOKE_DEBUG=1): Invoke turned its debug logging on."""
+    return bool(os.environ.get("INVOKE_DEBUG")) or logging.getLogger("invoke").isEnabledFor(logging.DEBUG)
+
+
+def debugging() -> bool:
+    return _DEBUG.get()
+
+
+def save_traceback(text: str) -> str | None:
+    """Write a traceback to a new private file in the system temp dir; its path, or None."""
+    try:
+        fd, path = tempfile.mkstemp(prefix="swiftdeploy-traceback-", suffix=".txt")  # mode 0600
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(f"time: {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n")
+            fh.write(f"command: {shlex.join(sys.argv)}\n\n{text}")
+    except OSError:
+        return None
+    return path
+
+
+def describe_unexpected(exc: BaseException) -> str:
+    """``TypeError: message`` on one line."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def report_unexpected(exc: BaseException, *, host: str | None = None) -> None:
+    """Explain an unexpected exception on stderr: the traceback with --debug, else one line and a file."""
+    where = f" on {host}" if host else ""
+    text = "".join(traceback.format_exception(exc))
+    if debugging():
+        print(text, end="", file=sys.stderr, flush=True)
+        print(f"ERROR: unexpected {describe_unexpected(exc)}{where} (traceback above)", file=sys.stderr, flush=True)
+        return
+    path = save_traceback(text)
+    if path is None:  # nowhere to write it: show it rather than lose it
+        print(text, end="", file=sys.stderr, flush=True)
+        saved = "traceback above; the temp dir is not writable"
+    else:
+        saved = f"traceback written to {path}; --debug prints it"
+    print(f"ERROR: unexpected {describe_unexpected(exc)}{where} ({saved})", file=sys.stderr, flush=True)
+
+
+def swift_task(*, help: dict[str, str] | None = None, **task_kwargs: Any) -> Callable:  # noqa: A002
+    """Decorate ``body(ctx, ...)`` as an Invoke task with SwiftDeploy's flags and error handling."""
+    def decorate(body: Callable) -> Any:
+        sig = inspect.signature(body)
+
+        @functools.wraps(body)
+        def wrapper(ctx: Any, *args: Any, debug: bool = False, **kwargs: Any) -> Any:
+            token = _DEBUG.set(bool(debug) or _invoke_debug())
+            try:
+                return body(ctx, *args, **kwargs)
+            except (Exit, KeyboardInterrupt):
+                raise
+            except SwiftDeployError as exc:  # a task that did not map it itself: still no traceback
+                print(f"ERROR: {exc}", file=sys.stderr, flush=True)
+                raise Exit(code=exc.exit_code) from None
+            except Exception as exc:
+                report_unexpected(exc)
+                raise Exit(code=1) from None
+            finally:
+                _DEBUG.reset(token)
+
+        debug = inspect.Parameter("debug", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=False, annotation=bool)
+        wrapper.__signature__ = sig.replace(parameters=[*sig.parameters.values(), debug])  # type: ignore[attr-defined]
+        own = {"debug": HELP["debug"]}
+        if "manifest" in sig.parameters:
+            own["manifest"] = HELP["manifest"]
+        return task(klass=SwiftTask, help={**own, **(help or {})}, **task_kwargs)(wrapper)
+
+    return decorate
 
 
 def fleet_task(*, single: bool = False, help: dict[str, str] | None = None, **task_kwargs: Any) -> Callable:  # noqa: A002
@@ -63,16 +200,74 @@ def fleet_task(*, single: bool = False, help: dict[str, str] | None = None, **ta
 
         extra = [inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=f.default, annotation=f.type)
                  for f in shared]
-        # --manifest, then the shared flags, then the task's own: the short forms are then the same on
-        # every task (-m manifest, -h hosts, -i inventory, -l limit).
+        # --manifest, then the shared flags, then the task's own (the order of `inv TASK --help`).
         first = [p for p in own if p.name == "manifest"]
         rest = [p for p in own if p.name != "manifest"]
         wrapper.__signature__ = inspect.Signature([ctx_param, *first, *extra, *rest])  # type: ignore[attr-defined]
         wanted = {name.replace("-", "_") for name in HELP} & ({f.name for f in shared} | own_names)
         merged = {k: v for k, v in HELP.items() if k.replace("-", "_") in wanted}
-        return task(help={**merged, **(help or {})}, **task_kwargs)(wrapper)
+        return swift_task(help={**merged, **(help or {})}, **task_kwargs)(wrapper)
 
     return decorate
+
+
+def strict_invoke_parser() -> None:
+    """After a task name only that task's flags (and -h/--help); any parse error exits 2.
+
+    Invoke's parser takes its own core flags after a task name too, so `inv deploy -e` would
+    be `inv --echo deploy`: a real deploy for a user who once had `-e` as --check. Here a
+    core flag after a task name (other than --help) is an error naming it, and Invoke's
+    core flags go before the task name (`inv --echo deploy`), so the short forms a task
+    takes are exactly the ones `inv TASK --help` lists.
+
+    Invoke's Program exits 1 for every ParseError and offers no setting for it, and plain
+    `inv` runs Invoke's own Program, so this is done where the parser looks things up at
+    call time: the ``ParseError`` name in its module, and its state machine's ``handle``
+    (wrapped, as that machine's states are class-level and a subclass has none). Invoke
+    reads tasks.py (which calls this) before it parses the task arguments, so the parser
+    then raises a ParseError subclass that is also an ``Exit(code=2)``: Program.run prints
+    it as before and exits with its code. Idempotent; what catches ParseError still does.
+    Not covered: errors in core flags before the task name (parsed before tasks.py is
+    read) and `inv --help NO-SUCH-TASK` (raised by Program itself) still exit 1.
+    """
+    from invoke.exceptions import ParseError
+    from invoke.parser import parser as invoke_parser
+
+    if getattr(invoke_parser.ParseError, "swiftdeploy", False):
+        return
+
+    class UsageParseError(ParseError, Exit):
+        swiftdeploy = True
+
+        def __init__(self, msg: str, context: Any = None) -> None:
+            ParseError.__init__(self, msg, context)
+            self.args = (msg,)
+            self.message = None  # Program.run prints the ParseError itself; once is enough
+            self._code = UsageError.exit_code
+
+        def __str__(self) -> str:
+            name = getattr(self.context, "name", None)
+            program = "fab" if os.path.basename(sys.argv[0]) == "fab" else "inv"
+            see = f"`{program} {name} --help` lists its flags" if name else f"`{program} --list` lists the tasks"
+            return f"ERROR: {self.args[0]} ({see})"
+
+    machine = invoke_parser.ParseMachine  # a fluidity state machine: it cannot be subclassed, so wrap
+    plain_handle = machine.handle
+
+    def handle(self: Any, token: str) -> None:
+        ctx = self.context
+        if (self.current_state != "unknown" and ctx is not None and ctx.name
+                and token not in ctx.flags and token not in ctx.inverse_flags
+                and not self.waiting_for_flag_value and not ctx.missing_positional_args
+                and token not in self.contexts and self.initial and token in self.initial.flags
+                and self.initial.flags[token].name != "help"):
+            core = self.initial.flags[token].name
+            self.error(f"{token} is not a flag of {ctx.name}: it is the core flag --{core}, "
+                       "which goes before the task name")
+        plain_handle(self, token)
+
+    invoke_parser.ParseError = UsageParseError  # type: ignore[misc]
+    machine.handle = handle  # type: ignore[method-assign]
 
 
 def number(flag: str, text: str, *, minimum: float = 0.0) -> float | None:

@@ -9,7 +9,7 @@ Each class carries the process exit code the CLI returns for it (DESIGN.md), so
     │   ├── InventoryError                (carries file and line)
     │   ├── UsageError                    (bad CLI arguments)
     │   └── PreflightFailed               (a pre-flight check did not pass)
-    ├── CommandFailed                1  a command on a host exited non-zero
+    ├── CommandFailed                1  a command on a host failed
     ├── LockHeld                     1  another run holds the deploy lock
     ├── PolicyDenied                 3  the policy engine said no
     ├── PolicyEngineError            4  no usable decision (fail closed)
@@ -90,14 +90,20 @@ class PreflightFailed(ConfigError):
 
 
 class CommandFailed(SwiftDeployError):
-    """A command run on a host exited non-zero."""
+    """A command run on a host failed.
+
+    ``exited`` is its exit status when it exited non-zero, or None when there is no such
+    status to report (it timed out, was killed, could not be reached, or its output was
+    wrong although it exited 0): the message then says "failed", never "exited 0" or
+    "exited -1". A negative status (killed by a signal, or no status over SSH) says so.
+    """
 
     exit_code = 1
 
     def __init__(
         self,
         command: str,
-        exited: int,
+        exited: int | None,
         stderr: str = "",
         *,
         host: str | None = None,
@@ -109,7 +115,13 @@ class CommandFailed(SwiftDeployError):
         tail = stderr.strip().splitlines()[-5:]
         detail = ("\n    " + "\n    ".join(tail)) if tail else ""
         extra = f"\n  {hint}" if hint else ""
-        super().__init__(f"`{command}` exited {exited}{detail}{extra}", host=host)
+        if exited is None or exited == 0:
+            what = "failed"
+        elif exited < 0:  # subprocess: killed by signal -N; SSH: no exit status came back
+            what = f"failed without an exit status ({exited}: killed, or the connection was cut)"
+        else:
+            what = f"exited {exited}"
+        super().__init__(f"`{command}` {what}{detail}{extra}", host=host)
 
 
 class LockHeld(SwiftDeployError):

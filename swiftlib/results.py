@@ -110,6 +110,8 @@ class Reporter:
         self._last_task: str | None = None
         self._lock = threading.Lock()  # hosts of a batch record from their own threads
         self._held: dict[str, list[tuple[StepResult, list[str]]]] = {}
+        # Unexpected exceptions (bugs) a host ran into, kept with their tracebacks for the CLI.
+        self.unexpected: list[tuple[str, BaseException]] = []
 
     def hold(self, host: str) -> None:
         """Keep ``host``'s lines until ``release(host)``: parallel hosts print as whole blocks."""
@@ -141,6 +143,11 @@ class Reporter:
         self.emit(format_result(result))
         for line in detail:
             self.emit(line)
+
+    def unexpected_error(self, host: str, error: BaseException) -> None:
+        """Keep a host's unexpected exception; its result line is recorded as any failure is."""
+        with self._lock:
+            self.unexpected.append((host, error))
 
     def note(self, text: str) -> None:
         if not self.quiet:

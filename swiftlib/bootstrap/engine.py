@@ -53,7 +53,7 @@ def ensure_docker_engine(host: Host, progress: Progress = no_progress, *, apt: A
         if gone or time.monotonic() > deadline:
             log = host.run(cmd.tail_argv(DOCKERD_LOG), check=False).stdout
             why = "dockerd exited" if gone else f"dockerd did not answer within {DOCKER_WAIT_SECONDS:.0f}s"
-            raise CommandFailed("dockerd", -1, log or "(empty log)", host=host.name,
+            raise CommandFailed("dockerd", None, log or "(empty log)", host=host.name,
                                 hint=f"{why}; see {DOCKERD_LOG} on {host.name}")
         time.sleep(1)
     return timer.step("docker engine", "changed", f"{', '.join(done)}; Docker engine {version} answers")
@@ -83,7 +83,7 @@ def _add_trixie_source(host: Host) -> str:
     mirror = cmd.pick_debian_mirror(targets, "bookworm")
     if not mirror:
         raise CommandFailed(
-            "apt-get indextargets", 1, "no apt source for bookworm found", host=host.name,
+            "apt-get indextargets", None, "no apt source for bookworm found", host=host.name,
             hint="add the Debian bookworm main repository to the apt sources, then re-run",
         )
     host.run(["tee", cmd.TRIXIE_PIN], stdin=cmd.trixie_pin_text())
@@ -118,7 +118,7 @@ def ensure_compose_v2(host: Host, progress: Progress = no_progress, *, apt: Apt 
     found = compose_version(host)
     if not found or not _is_v2(found):
         raise CommandFailed(
-            "docker compose version", 1, f"found {found or 'no compose plugin'}", host=host.name,
+            "docker compose version", None, f"found {found or 'no compose plugin'}", host=host.name,
             hint="install docker compose v2 by hand (Debian's docker-compose >= 2 or Docker's plugin)",
         )
     return timer.step("compose v2", "changed", f"{'; '.join(done)}; docker compose {'.'.join(map(str, found))}")

@@ -138,6 +138,6 @@ def ensure_app_image(
     if failure:
         raise failure
     raise CommandFailed(
-        f"docker build {name}", 1, f"no base image: neither {preferred_base} nor {base_image} exists",
+        f"docker build {name}", None, f"no base image: neither {preferred_base} nor {base_image} exists",
         host=host.name, hint="run the whole bootstrap, which builds the Debian base image first",
     )

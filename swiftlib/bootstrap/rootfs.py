@@ -52,7 +52,7 @@ def debian_mirror(host: Host, suite: str) -> str:
     mirror = cmd.pick_debian_mirror(targets, suite)
     if not mirror:
         raise CommandFailed(
-            "apt-get indextargets", 1, f"no apt source for {suite}", host=host.name,
+            "apt-get indextargets", None, f"no apt source for {suite}", host=host.name,
             hint=f"add Debian {suite} to the host's apt sources (debootstrap uses the same mirror)",
         )
     return mirror

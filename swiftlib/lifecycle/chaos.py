@@ -31,7 +31,7 @@ def send_chaos(project: Project, target: Target, mode: str, *, rate: float | Non
         try:
             answer = http.post_json(f"{base}/tracks/canary/chaos", payload, timeout=10)
         except http.HttpUnavailable as exc:
-            raise CommandFailed("POST /chaos", -1, str(exc), host=target.name,
+            raise CommandFailed("POST /chaos", None, str(exc), host=target.name,
                                 hint="is the stack deployed? (inv deploy)") from exc
     try:
         body = answer.json()

@@ -109,7 +109,7 @@ def teardown(project: Project, target: Target, reporter: Reporter, opts: Options
         reporter.record(StepResult("teardown", target.name, "failed", msg, {}, 1))
         from ..errors import CommandFailed
 
-        raise CommandFailed("docker compose down", 0, msg, host=target.name)
+        raise CommandFailed("docker compose down", None, msg, host=target.name)
     changed = present + [f"file {n}" for n in removed_files]
     data = {"removed": changed, "clean": clean}
     project.audit.append("teardown", data, host=target.name)

@@ -4,11 +4,14 @@
 opens each target (an SSH connection and the remote project directory, or this
 machine), prepares a remote host (policies, images), takes the host's deploy lock
 for mutating actions and runs the action, batch by batch (``--serial``), the hosts
-of a batch in parallel threads. A host's failure never stops the others; the recap
-gives each host's counts and the run's exit code.
+of a batch in parallel threads, at most ``--forks`` of them at a time (5 by default,
+as Ansible). A host's failure never stops the others; the recap gives each host's
+counts and the run's exit code, and a host's unexpected exception (a bug) is also
+handed to ``reporter.unexpected_error`` so the CLI can show or save its traceback.
 """
 from __future__ import annotations
 
+import threading
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -17,6 +20,7 @@ from ..errors import LockHeld, SwiftDeployError, UsageError
 from ..host import Host
 from ..manifest import build_manifest
 from ..manifest_file import load_raw
+from ..remote.batches import DEFAULT_FORKS
 from ..results import Reporter, StepResult
 from .context import Project, Target
 
@@ -40,6 +44,7 @@ class FleetOptions:
     connect_timeout: float | None = None
     accept_new_host_keys: bool = False
     parallel: bool = True
+    forks: int = DEFAULT_FORKS  # hosts of a batch acted on at the same time
 
 
 def target_specs(hosts: str = "", inventory: str = "", limit: str = "") -> list[TargetSpec]:
@@ -108,9 +113,9 @@ def prepare_remote(project: Project, target: Target, reporter: Reporter, *, chec
         return
     changed = target.workspace.sync_dir(project.policies_dir, target.policies_subdir)
     images = [target.manifest.services.image, target.manifest.nginx.image]
+    local = Host.local()
     if target.manifest.canary.image not in images and local.succeeds(["docker", "image", "inspect", target.manifest.canary.image]):
         images.append(target.manifest.canary.image)  # a canary image only this machine has
-    local = Host.local()
     if local.succeeds(["docker", "image", "inspect", target.manifest.opa.image]):
         images.append(target.manifest.opa.image)
     shipped = [image for image in images if ensure_image(local, target.host, image) == "changed"]
@@ -146,15 +151,18 @@ def run_fleet(
     max_fail = parse_max_fail_percentage(opts.max_fail_percentage) if opts.max_fail_percentage else None
 
     grouped = opts.parallel and len(specs) > 1
+    # --forks: the runner starts a thread per host of a batch; at most `forks` of them act at once.
+    slots = threading.BoundedSemaphore(max(1, opts.forks))
 
     def on_host(spec: TargetSpec) -> str:
-        if not grouped:
-            return _run_host(spec)
-        reporter.hold(spec.name)  # one block per host when it is done, not interleaved lines
-        try:
-            return _run_host(spec)
-        finally:
-            reporter.release(spec.name)
+        with slots:
+            if not grouped:
+                return _run_host(spec)
+            reporter.hold(spec.name)  # one block per host when it is done, not interleaved lines
+            try:
+                return _run_host(spec)
+            finally:
+                reporter.release(spec.name)
 
     def _run_host(spec: TargetSpec) -> str:
         with ExitStack() as stack:
@@ -174,6 +182,8 @@ def run_fleet(
     outcomes = run_on_hosts(specs, on_host, serial=serial, max_fail_percentage=max_fail, parallel=opts.parallel)
     recorded = {r.host for r in reporter.results if r.status in ("failed", "unreachable")}
     for name, outcome in outcomes.items():
+        if outcome.error is not None and not isinstance(outcome.error, SwiftDeployError):
+            reporter.unexpected_error(name, outcome.error)
         if outcome.status in ("failed", "unreachable") and name not in recorded:
             error = outcome.error
             code = error.exit_code if isinstance(error, SwiftDeployError) else 1

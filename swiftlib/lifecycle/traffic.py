@@ -44,7 +44,7 @@ def reload_and_drain(target: Target, *, clock=time.monotonic, sleep=time.sleep) 
     deadline = start + target.manifest.nginx.proxy_timeout + DRAIN_GRACE_SECONDS
     while old & _workers(target):
         if clock() > deadline:
-            raise CommandFailed("nginx reload", 1, f"old workers {sorted(old & _workers(target))} still serve requests",
+            raise CommandFailed("nginx reload", None, f"old workers {sorted(old & _workers(target))} still serve requests",
                                 host=target.name, hint="a request is stuck; check the app, then re-run")
         sleep(0.1)
     return round(clock() - start, 2)

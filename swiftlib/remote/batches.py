@@ -8,6 +8,10 @@ list such as ``[1, "50%"]`` -> batch sizes in turn, the last one repeating
 ``should_stop(outcomes, max_fail_percentage)``: after a batch, stop when the
 share of its hosts that failed or were unreachable is GREATER than P percent.
 Without P, stop only when every host of the batch failed (Ansible's default).
+
+``parse_forks(value)``: ``--forks``, how many hosts of a batch are acted on at the same
+time (Ansible's ``forks``); ``DEFAULT_FORKS`` (5, Ansible's default) when not given. A
+batch larger than that runs as a sliding window: a host starts when another finishes.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ T = TypeVar("T")
 Serial = int | str | None
 _SERIAL = re.compile(r"^\s*(\d+)\s*(%?)\s*$")
 FAILED = ("failed", "unreachable")
+DEFAULT_FORKS = 5  # Ansible's default forks
 
 
 def parse_serial(value: Serial) -> int | str | None:
@@ -77,6 +82,16 @@ def parse_max_fail_percentage(value: Any) -> float | None:
     if not 0 <= number <= 100:
         raise UsageError(f"--max-fail-percentage: expected a number 0-100, got {value!r}")
     return number
+
+
+def parse_forks(value: Any) -> int:
+    """``--forks``: a whole number >= 1; ``DEFAULT_FORKS`` when not given (None or "")."""
+    if value is None or value == "":
+        return DEFAULT_FORKS
+    text = str(value).strip()
+    if isinstance(value, bool) or not re.fullmatch(r"[0-9]+", text) or int(text) < 1:
+        raise UsageError(f"--forks: expected a whole number of hosts >= 1, got {value!r}")
+    return int(text)
 
 
 def _status(outcome: Any) -> str:

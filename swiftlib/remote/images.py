@@ -44,7 +44,7 @@ def ensure_image(local: Host, remote: Host, image: str, progress: Progress | Non
         return "ok"
     sent = stream_image(local, remote, image, progress)
     if image_id(remote, image) != wanted:
-        raise CommandFailed(f"docker load ({image})", 1, f"after loading {sent} bytes the image ID still differs",
+        raise CommandFailed(f"docker load ({image})", None, f"after loading {sent} bytes the image ID still differs",
                             host=remote.name)
     return "changed"
 

@@ -189,7 +189,7 @@ def acquire(host: Host, workspace: Workspace, command: str, message: str = "", *
                                 hint="check that the login user may write the project directory")
         if result.stdout.strip():
             raise held_error(host, LockInfo.from_json(result.stdout), ttl=ttl)
-    raise CommandFailed(f"take deploy lock {path}", _HELD, "the lock file exists but cannot be read",
+    raise CommandFailed(f"take deploy lock {path}", None, "the lock file exists but cannot be read",
                         host=host.name, hint=f"inspect {path} and remove it if it is not a deploy lock")
 
 

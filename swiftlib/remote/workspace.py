@@ -139,7 +139,7 @@ class RemoteWorkspace:
             return UsageError(f"{name!r} resolves outside {where} on the host (a symbolic link leads out of it); "
                               f"SwiftDeploy only handles files inside the project directory", host=self.host.name)
         if result.exited == _NO_HOME:
-            return CommandFailed(what, 1, stderr or "login has no usable $HOME", host=self.host.name)
+            return CommandFailed(what, None, stderr or "login has no usable $HOME", host=self.host.name)
         return CommandFailed(what, result.exited, stderr, host=self.host.name)
 
     def _lexical(self, name: str) -> str:

@@ -1,0 +1,327 @@
+"""The command line as a whole: short flags, unexpected errors, --forks, CommandFailed messages.
+
+Everything here runs in-process on a throwaway project (embedded policy engine, no Docker):
+tasks are called as Invoke calls them, with a Context and keyword arguments.
+"""
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+from invoke import Context, Exit
+
+import tasks
+from swiftlib import cli_args
+from swiftlib.errors import CommandFailed, ConfigError
+from swiftlib.host import Host
+from swiftlib.lifecycle import fleet, render_step
+from swiftlib.lifecycle.context import Options, Project, Target
+from swiftlib.lifecycle.engine_choice import EngineChoice
+from swiftlib.lifecycle.fleet import FleetOptions, TargetSpec, prepare_remote, run_fleet
+from swiftlib.remote.batches import DEFAULT_FORKS, parse_forks
+from swiftlib.results import Reporter, StepResult
+
+REPO = Path(__file__).resolve().parents[2]
+TASKS = ["bootstrap", "render", "validate", "up", "health", "deploy", "promote", "rollback", "rollout", "teardown",
+         "opa-check", "lock", "status", "chaos", "policy-test", "audit", "inventory"]
+EXPECTED_SHORT = {"manifest": "m", "check": "C", "diff": "D", "inventory": "i", "limit": "l", "forks": "f",
+                  "connect-timeout": "T", "hosts": "H", "debug": "d"}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A project directory with its own manifest (embedded engine: no Docker needed)."""
+    manifest = yaml.safe_load((REPO / "manifest.yaml").read_text())
+    manifest["opa"]["engine"] = "embedded"
+    shutil.copytree(REPO / "policies", tmp_path / "policies")
+    path = tmp_path / "manifest.yaml"
+    path.write_text(yaml.safe_dump(manifest, sort_keys=False))
+    return path
+
+
+# -- short flags --------------------------------------------------------------------------
+
+def arguments(name: str):
+    return tasks.ns[name].get_arguments(ignore_unknown_help=True)
+
+
+def test_every_task_is_in_the_collection() -> None:
+    assert sorted(tasks.ns.task_names) == sorted(TASKS)
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_short_flags_are_the_chosen_ones_on_every_task(name: str) -> None:
+    for arg in arguments(name):
+        long, *short = arg.names
+        assert short == ([EXPECTED_SHORT[long]] if long in EXPECTED_SHORT else []), (name, arg.names)
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_h_is_help_and_risky_flags_have_no_short_form(name: str) -> None:
+    for arg in arguments(name):
+        assert "h" not in arg.names, (name, arg.names)
+        if arg.names[0] in ("accept-new-host-keys", "clean", "force", "release"):
+            assert arg.names == (arg.names[0],), (name, arg.names)
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_every_task_takes_debug_and_manifest(name: str) -> None:
+    names = {arg.names[0] for arg in arguments(name)}
+    assert {"debug"} <= names
+    assert "manifest" in names or name == "inventory"
+
+
+def test_the_documented_flags_exist_where_expected() -> None:
+    flags = {name: {arg.names[0] for arg in arguments(name)} for name in TASKS}
+    for name in ("render", "deploy", "promote"):
+        assert {"check", "diff"} <= flags[name]
+    for name in ("render", "validate", "up", "health", "deploy", "promote", "rollback", "rollout", "teardown",
+                 "opa-check", "lock"):
+        assert {"hosts", "inventory", "limit", "serial", "max-fail-percentage", "forks",
+                "accept-new-host-keys", "connect-timeout", "json"} <= flags[name], name
+    for name in ("status", "chaos"):
+        assert {"hosts", "inventory", "limit", "connect-timeout"} <= flags[name]
+        assert not {"forks", "serial", "max-fail-percentage"} & flags[name]
+
+
+# -- unexpected exceptions ----------------------------------------------------------------
+
+def boom(*args, **kwargs):
+    raise RuntimeError("boom\nsecond line")
+
+
+def run_task(task, **kwargs) -> int:
+    try:
+        task(Context(), **kwargs)
+    except Exit as exc:
+        return exc.code
+    return 0
+
+
+def test_an_unexpected_exception_is_one_line_a_saved_traceback_and_exit_1(project, monkeypatch, capsys):
+    monkeypatch.delenv("INVOKE_DEBUG", raising=False)
+    monkeypatch.setattr(fleet, "target_specs", boom)  # before any host: it escapes the run
+    assert run_task(tasks.render, manifest=str(project)) == 1
+    out, err = capsys.readouterr()
+    assert "PLAY RECAP" in out
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line]
+    assert len(lines) == 1 and lines[0].startswith("ERROR: unexpected RuntimeError: boom (traceback written to ")
+    saved = Path(lines[0].split("traceback written to ", 1)[1].split(";", 1)[0])
+    try:
+        text = saved.read_text()
+        assert "Traceback (most recent call last)" in text and "RuntimeError: boom" in text and "in boom" in text
+        assert saved.stat().st_mode & 0o077 == 0  # private: tracebacks may show paths and values
+    finally:
+        saved.unlink()
+    assert "--debug prints it" in lines[0]
+
+
+def test_debug_prints_the_traceback_instead(project, monkeypatch, capsys):
+    monkeypatch.setattr(fleet, "target_specs", boom)
+    assert run_task(tasks.render, manifest=str(project), debug=True) == 1
+    out, err = capsys.readouterr()
+    assert "PLAY RECAP" in out
+    assert "Traceback (most recent call last)" in err and "in boom" in err
+    assert "traceback written to" not in err
+    assert err.rstrip().splitlines()[-1] == "ERROR: unexpected RuntimeError: boom (traceback above)"
+
+
+def test_invoke_debug_env_counts_as_debug(project, monkeypatch, capsys):
+    monkeypatch.setenv("INVOKE_DEBUG", "1")
+    monkeypatch.setattr(fleet, "target_specs", boom)
+    assert run_task(tasks.render, manifest=str(project)) == 1
+    assert "Traceback (most recent call last)" in capsys.readouterr().err
+
+
+def test_json_mode_keeps_stdout_one_document(project, monkeypatch, capsys):
+    import json
+
+    monkeypatch.delenv("INVOKE_DEBUG", raising=False)
+    monkeypatch.setattr(fleet, "target_specs", boom)
+    assert run_task(tasks.render, manifest=str(project), json=True) == 1
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    assert doc["exit_code"] == 1 and doc["error"] == "unexpected RuntimeError: boom"
+    path = err.split("traceback written to ", 1)[1].split(";", 1)[0]
+    os.unlink(path)
+
+
+def test_an_unexpected_exception_on_one_host_is_explained_after_the_recap(project, monkeypatch, capsys):
+    monkeypatch.delenv("INVOKE_DEBUG", raising=False)
+
+    def broken(project, target, reporter, *args, **kwargs):
+        reporter.record(StepResult("render", target.name, "ok", "fine so far"))
+        {}["missing"]
+
+    monkeypatch.setattr(render_step, "render", broken)
+    assert run_task(tasks.render, manifest=str(project)) == 1
+    out, err = capsys.readouterr()
+    assert "PLAY RECAP" in out
+    assert err.startswith("ERROR: unexpected KeyError: 'missing' on local (traceback written to ")
+    os.unlink(err.split("traceback written to ", 1)[1].split(";", 1)[0])
+
+
+def test_a_task_without_reporting_is_covered_too(monkeypatch, capsys):
+    monkeypatch.delenv("INVOKE_DEBUG", raising=False)
+    import swiftlib.inventory as inventory_pkg
+
+    monkeypatch.setattr(inventory_pkg, "load_inventory", boom)
+    assert run_task(tasks.inventory, inventory="whatever.ini") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("ERROR: unexpected RuntimeError: boom (traceback written to ")
+    os.unlink(err.split("traceback written to ", 1)[1].split(";", 1)[0])
+
+
+def test_the_recap_is_printed_when_a_swiftdeploy_error_ends_the_run(capsys):
+    with pytest.raises(Exit) as info:
+        with tasks.reporting() as reporter:
+            reporter.record(StepResult("render", "local", "ok"))
+            raise ConfigError("bad input")
+    assert info.value.code == 2
+    out, err = capsys.readouterr()
+    assert "PLAY RECAP" in out and "local " in out and "ERROR: bad input" in err
+
+
+# -- CommandFailed never claims an exit status it did not see ------------------------------
+
+@pytest.mark.parametrize("exited", [None, 0])
+def test_command_failed_without_a_status_says_failed(exited) -> None:
+    message = str(CommandFailed("docker compose down", exited, "still present: app", host="h1"))
+    assert message == "[h1] `docker compose down` failed\n    still present: app"
+
+
+def test_command_failed_with_a_status_names_it() -> None:
+    assert str(CommandFailed("false", 1)) == "`false` exited 1"
+    negative = str(CommandFailed("sleep 9", -9))
+    assert "exited" not in negative and "without an exit status" in negative
+
+
+def test_no_command_failed_is_raised_with_a_made_up_status() -> None:
+    """A literal 0 or negative number as the exit status is a message that lies."""
+    offenders = []
+    for path in (REPO / "swiftlib").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "CommandFailed":
+                if len(node.args) >= 2:
+                    status = node.args[1]
+                    if isinstance(status, ast.UnaryOp) and isinstance(status.op, ast.USub):
+                        offenders.append(f"{path.name}:{node.lineno}")
+                    elif isinstance(status, ast.Constant) and status.value == 0:
+                        offenders.append(f"{path.name}:{node.lineno}")
+    assert offenders == []
+
+
+def test_a_timed_out_command_says_so_without_an_exit_status() -> None:
+    with pytest.raises(CommandFailed) as info:
+        Host.local().run(["sleep", "5"], timeout=0.3)
+    assert "`sleep 5` failed" in str(info.value) and "timed out after 0.3s" in str(info.value)
+    assert "exited" not in str(info.value)
+
+
+# -- --forks ------------------------------------------------------------------------------
+
+def test_parse_forks() -> None:
+    assert parse_forks("") == parse_forks(None) == DEFAULT_FORKS == 5
+    assert parse_forks("1") == 1 and parse_forks(" 12 ") == 12 and parse_forks(3) == 3
+    for bad in ("0", "-1", "two", "1.5", "²", True):
+        with pytest.raises(ConfigError, match="--forks: expected a whole number of hosts >= 1"):
+            parse_forks(bad)
+
+
+def concurrency(project_path: Path, hosts: int, opts: FleetOptions) -> int:
+    project = Project.load(project_path)
+    running, peak, lock = 0, 0, threading.Lock()
+
+    def action(project, target, reporter):
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.15)
+        with lock:
+            running -= 1
+        reporter.record(StepResult("work", target.name, "ok"))
+
+    reporter = Reporter(lambda line: None)
+    run_fleet(project, [TargetSpec(f"h{i}") for i in range(hosts)], action, reporter, opts)
+    assert reporter.recap.exit_code() == 0 and len(reporter.results) == hosts
+    return peak
+
+
+def test_forks_caps_the_hosts_acting_at_once(project) -> None:
+    assert concurrency(project, 6, FleetOptions(forks=2)) == 2
+
+
+def test_forks_defaults_to_five(project) -> None:
+    assert FleetOptions().forks == 5
+    assert concurrency(project, 8, FleetOptions()) == 5
+
+
+def test_forks_flag_reaches_the_fleet_options() -> None:
+    assert tasks._fleet_options(cli_args.HostFlags(forks="3")).forks == 3
+    assert tasks._fleet_options(cli_args.HostFlags()).forks == 5
+
+
+# -- prepare_remote ships a canary image only this machine has ------------------------------
+
+def test_prepare_remote_ships_the_canary_image(project, monkeypatch) -> None:
+    import swiftlib.remote.images as images
+
+    raw = yaml.safe_load(project.read_text())
+    raw.setdefault("canary", {})["image"] = "swiftdeploy-app:2.0.0-rc1"
+    project.write_text(yaml.safe_dump(raw, sort_keys=False))
+    manifest = Project.load(project).manifest
+    canary = manifest.canary.image
+    assert canary not in (manifest.services.image, manifest.nginx.image)
+    local = SimpleNamespace(succeeds=lambda argv: argv[-1] == canary)
+    monkeypatch.setattr(fleet.Host, "local", staticmethod(lambda *a: local))
+    shipped = []
+    monkeypatch.setattr(images, "ensure_image", lambda src, dst, image: shipped.append(image) or "changed")
+    target = SimpleNamespace(name="h1", host=SimpleNamespace(is_remote=True), manifest=manifest,
+                             workspace=SimpleNamespace(sync_dir=lambda src, dst: []), policies_subdir="policies")
+    reporter = Reporter(lambda line: None)
+    prepare_remote(SimpleNamespace(policies_dir=project.parent / "policies"), target, reporter, check=False)
+    assert shipped == [manifest.services.image, manifest.nginx.image, canary]
+    assert reporter.results[-1].status == "changed"
+
+
+# -- render: no file left changed without its audit record ----------------------------------
+
+def render_once(project_path: Path):
+    project = Project.load(project_path)
+    target = Target.local(project)
+    return render_step.render(project, target, Reporter(lambda line: None), EngineChoice("embedded", "test"), Options())
+
+
+def test_render_writes_nothing_when_the_audit_record_cannot_be_appended(project) -> None:
+    history = project.parent / "history.jsonl"
+    history.mkdir()  # not appendable
+    with pytest.raises(ConfigError, match="cannot use as the audit history"):
+        render_once(project)
+    assert not (project.parent / "docker-compose.yml").exists()
+    assert not (project.parent / "nginx.conf").exists()
+
+
+def test_render_puts_changed_files_back_when_the_audit_append_fails(project) -> None:
+    render_once(project)  # a first, audited render
+    compose = project.parent / "docker-compose.yml"
+    compose.write_text("# edited by hand\n")
+    history = project.parent / "history.jsonl"
+    history.rename(project.parent / "history.saved")
+    history.mkdir()
+    with pytest.raises(ConfigError):
+        render_once(project)
+    assert compose.read_text() == "# edited by hand\n"
+    history.rmdir()
+    (project.parent / "history.saved").rename(history)
+    result = render_once(project)  # and with a working history it renders and audits
+    assert result.status == "changed" and compose.read_text() != "# edited by hand\n"
+    assert history.read_text().count('"event_type":"render"') == 2
