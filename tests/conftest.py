@@ -1,11 +1,26 @@
-"""Shared test helpers: where the repository is, and how to run `inv` like a user does."""
+"""Shared test helpers: where the repository is, how to run `inv` like a user does, and what
+a test needs outside Python.
+
+A test that needs Docker, sshd, nginx or Ansible says so with a marker (``docker``, ``sshd``,
+``nginx``, ``ansible``; declared in pyproject.toml). Before such a test sets anything up, the
+component is looked for, and a missing one FAILS the test with a message naming it and how
+to install it -- never a skip: a skipped real test hides breakage. Unit tests (tests/unit/)
+need nothing outside Python, so a marker there is itself an error.
+"""
 from __future__ import annotations
 
+import functools
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
+UNIT = REPO / "tests" / "unit"
+SBIN = os.pathsep.join(["/usr/sbin", "/usr/local/sbin", "/sbin"])
 
 
 def run_inv(manifest: Path, task: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -16,13 +31,79 @@ def run_inv(manifest: Path, task: str, *args: str, timeout: float = 600) -> subp
 
 def ansible_tool(name: str) -> str:
     """Path of an ansible-core command; prefer the one beside this interpreter (skips slow shims)."""
-    import shutil
-    import sys as _sys
-
-    import pytest
-
-    beside = Path(_sys.executable).with_name(name)
-    found = str(beside) if beside.exists() else shutil.which(name)
+    found = _ansible_tool(name)
     if not found:
         pytest.fail(f"{name} not found: install ansible-core (pip install ansible-core)")
     return found
+
+
+def _ansible_tool(name: str) -> str | None:
+    beside = Path(sys.executable).with_name(name)
+    return str(beside) if beside.exists() else shutil.which(name)
+
+
+# -- components outside Python, by marker -------------------------------------------------------
+
+def _docker() -> str:
+    try:
+        probe = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True,
+                               timeout=60)
+    except FileNotFoundError:
+        return "Docker is required but the docker CLI is not installed; run `inv bootstrap` (make test does)"
+    except subprocess.TimeoutExpired:
+        return "Docker is required but `docker info` did not answer within 60s; check the Docker engine"
+    if probe.returncode != 0:  # docker 20.10 prints "Cannot connect ..." on stdout under --format
+        said = " ".join(line.strip() for line in (probe.stdout + "\n" + probe.stderr).splitlines() if line.strip())
+        return f"Docker is required but no Docker engine answers; run `inv bootstrap` (make test does): {said}"
+    return ""
+
+
+def _sshd() -> str:
+    missing = [name for name in ("sshd", "ssh-keygen")
+               if not (shutil.which(name) or shutil.which(name, path=SBIN))]
+    if missing:
+        return (f"sshd is required but {' and '.join(missing)} not found; install Debian's openssh-server "
+                "(make test-deps)")
+    return ""
+
+
+def _nginx() -> str:
+    if shutil.which("nginx") or shutil.which("nginx", path=SBIN):
+        return ""
+    return "nginx is required but not found; install Debian's nginx-light (make test-deps)"
+
+
+def _ansible() -> str:
+    missing = [name for name in ("ansible-playbook", "ansible-inventory") if not _ansible_tool(name)]
+    if missing:
+        return (f"Ansible is required but {' and '.join(missing)} not found; install ansible-core "
+                "(pip install -e '.[test]', which make test does)")
+    return ""
+
+
+COMPONENTS = {"docker": _docker, "sshd": _sshd, "nginx": _nginx, "ansible": _ansible}
+
+
+@functools.cache
+def missing_component(name: str) -> str:
+    """Why component ``name`` is unusable here ('' when it is usable); looked for once per run."""
+    return COMPONENTS[name]()
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or shutil.which("nginx", path=SBIN)
+    if not found:
+        pytest.fail(_nginx())
+    return found
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Fail a test whose declared component is missing, before its fixtures start anything."""
+    needs = [name for name in COMPONENTS if item.get_closest_marker(name)]
+    if needs and UNIT in Path(str(item.path)).parents:
+        pytest.fail(f"unit tests need nothing outside Python, but this one is marked {', '.join(needs)}: "
+                    "move it to tests/integration/", pytrace=False)
+    problems = [missing_component(name) for name in needs if missing_component(name)]
+    if problems:
+        pytest.fail("; ".join(problems), pytrace=False)

@@ -28,7 +28,7 @@ from tests.integration.fleet_env import stack_overrides
 from tests.integration.sshd import client_key, closed_port, known_hosts, sshd_factory  # noqa: F401
 from tests.integration.stack import container_id_and_start, docker, make_project, wait_for
 
-pytestmark = [pytest.mark.docker, pytest.mark.sshd]
+pytestmark = [pytest.mark.docker, pytest.mark.sshd, pytest.mark.ansible]
 
 COMPAT = REPO / "ansible-compat"
 PREFIX, PORT = "sdansible", 20080  # the controller's stack

@@ -11,6 +11,8 @@ from tests.conftest import run_inv
 from tests.integration.fleet_env import ensure_opa_standin
 from tests.integration.stack import docker, make_project
 
+pytestmark = pytest.mark.docker
+
 ABSENT = "swiftdeploy-test/opa-not-here:0"
 
 

@@ -111,6 +111,7 @@ def test_opa_check_fails_closed_when_nothing_listens(tmp_path):
     assert events(manifest)[-1]["event_type"] == "policy_engine_failure"
 
 
+@pytest.mark.docker
 def test_denied_deploy_starts_nothing(tmp_path):
     manifest = make_project(tmp_path, prefix="sddeny", base_port=23280,
                             policy_limits={"infrastructure": {"min_disk_free_gb": 1e6, "max_cpu_load": 1000.0}})

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
+
 from tests.conftest import run_inv
 from tests.integration.stack import docker, make_project
 
@@ -21,6 +23,7 @@ def events(manifest) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+@pytest.mark.docker
 def test_a_failing_pre_deploy_hook_stops_before_anything_changes(tmp_path):
     manifest = make_project(tmp_path, prefix="sdhook", base_port=23780)
     hook(tmp_path, "pre-deploy", 'echo "change freeze until Monday" >&2\nexit 9')

@@ -23,6 +23,8 @@ from swiftlib.errors import InventoryError, UsageError
 from swiftlib.inventory import load_inventory
 from swiftlib.inventory.output import to_ansible_list, to_graph
 
+pytestmark = pytest.mark.ansible
+
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "inventories"
 PATTERNS = yaml.safe_load((CORPUS / "patterns.yaml").read_text(encoding="utf-8"))
 FILES = sorted(p.name for p in CORPUS.iterdir() if p.is_file() and p.name != "patterns.yaml")

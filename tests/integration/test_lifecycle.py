@@ -14,6 +14,8 @@ import yaml
 from tests.conftest import run_inv
 from tests.integration.stack import Traffic, container_id_and_start, docker, make_project, wait_for
 
+pytestmark = pytest.mark.docker
+
 PREFIX = "sdlife"
 PORT = 18080
 

@@ -17,6 +17,8 @@ import yaml
 from tests.conftest import run_inv
 from tests.integration.stack import Load, docker, make_project
 
+pytestmark = pytest.mark.docker
+
 PREFIX = "sdprog"
 PORT = 25080
 IMAGE = "swiftdeploy-app:1.0.0"

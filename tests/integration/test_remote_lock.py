@@ -16,6 +16,8 @@ from swiftlib.remote.workspace import RemoteWorkspace
 from swiftlib.workspace import LocalWorkspace
 from tests.integration.sshd import client_key, known_hosts, remote_host, sshd_factory  # noqa: F401
 
+pytestmark = pytest.mark.sshd
+
 
 @pytest.fixture(params=["local", "remote"])
 def target(request, tmp_path: Path):

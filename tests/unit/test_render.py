@@ -1,4 +1,7 @@
-"""swiftlib.render: golden files, the structure of what is rendered, and the real `nginx -t`.
+"""swiftlib.render: golden files and the structure of what is rendered (pure Python).
+
+The real `nginx -t`, nginx serving a rendered body and `docker compose config` on the
+rendered files are in tests/integration/test_render_real.py.
 
 Goldens: tests/fixtures/render/manifest.yaml rendered with templates/ must equal
 tests/fixtures/render/expected/* byte for byte. After an intended template change run
@@ -9,17 +12,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import socket
-import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
-from swiftlib.commands import compose_config_check, nginx_test_local
 from swiftlib.errors import SwiftDeployError
 from swiftlib.manifest_file import load_manifest
 from swiftlib.render import COMPOSE_FILE, NGINX_FILE, compare, nginx_json, nginx_str, render_all, yaml_str
@@ -120,16 +117,6 @@ def test_compose_opa_is_loopback_only_and_read_only(rendered):
     assert opa["image"] == "openpolicyagent/opa:1.4.2"
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
-def test_real_docker_compose_accepts_the_rendered_file(rendered, tmp_path: Path, variant):
-    (tmp_path / COMPOSE_FILE).write_text(rendered[variant][COMPOSE_FILE], encoding="utf-8")
-    (tmp_path / "policies").mkdir()
-    version = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, timeout=30)
-    assert version.returncode == 0, "docker compose v2 is required (installed by .ci/run)"
-    done = subprocess.run(compose_config_check(str(tmp_path), "swiftdeploy"), capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-
-
 # -- nginx.conf --------------------------------------------------------------------------
 
 def test_nginx_conf_has_the_required_lines(rendered):
@@ -159,65 +146,6 @@ def test_nginx_error_bodies_are_json_with_the_contact(rendered):
     for code, body in bodies.items():
         assert body["code"] == code and body["service"] == "swiftdeploy"
         assert body["contact"] == "https://status.example.com/ops?team=sre&page=1%20x#on-call"
-
-
-def nginx_binary() -> str:
-    found = shutil.which("nginx", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin"]))
-    assert found, "nginx is required for these tests (Debian: apt-get install nginx-light)"
-    return found
-
-
-@pytest.mark.parametrize("variant", VARIANTS)
-def test_real_nginx_accepts_the_rendered_config(rendered, tmp_path: Path, variant):
-    for name, text in rendered[variant].items():  # nginx.conf includes nginx.d/traffic.conf beside it
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text, encoding="utf-8")
-    argv = nginx_test_local(str(tmp_path / NGINX_FILE))
-    argv[0] = nginx_binary()
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
-    assert done.returncode == 0, done.stderr
-
-
-def test_real_nginx_rejects_a_broken_config(tmp_path: Path):
-    conf = tmp_path / NGINX_FILE
-    conf.write_text("events {}\nhttp { server { listen 80 } }\n")
-    argv = nginx_test_local(str(conf))
-    argv[0] = nginx_binary()
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
-    assert done.returncode != 0  # proves the test above can fail
-
-
-def test_real_nginx_serves_an_nginx_json_body_unchanged(tmp_path: Path):
-    """The escaping is checked by nginx itself: what it serves parses back to the value."""
-    value = {"contact": "it's \"quoted\" \\ back#slash", "lines": "a\nb", "u": "é"}
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    temp = " ".join(f"{kind}_temp_path {tmp_path}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    conf = tmp_path / "serve.conf"
-    conf.write_text(
-        f"daemon off; pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;\n"
-        f"events {{}}\nhttp {{ access_log off; {temp}\n"
-        f"  server {{ listen 127.0.0.1:{port}; location / {{ default_type application/json;\n"
-        f"    return 200 {nginx_json(value)}; }} }} }}\n"
-    )
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
-    proc = subprocess.Popen([nginx_binary(), "-p", str(tmp_path), "-c", str(conf)], stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with opener.open(f"http://127.0.0.1:{port}/", timeout=2) as answer:
-                    body = answer.read()
-                break
-            except OSError:
-                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-                assert time.monotonic() < deadline, "nginx did not answer"
-                time.sleep(0.05)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-    assert json.loads(body) == value
 
 
 # -- filters, compare() -------------------------------------------------------------------

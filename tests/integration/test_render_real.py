@@ -1,0 +1,97 @@
+"""The rendered files as the real programs read them: `nginx -t`, nginx serving a rendered
+JSON body, and `docker compose config` (moved here from tests/unit/test_render.py, which
+needs nothing outside Python). Each test is marked with what it needs; a missing nginx or
+Docker fails it, naming what to install.
+"""
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from swiftlib.commands import compose_config_check, nginx_test_local
+from swiftlib.manifest_file import load_manifest
+from swiftlib.render import COMPOSE_FILE, NGINX_FILE, nginx_json, render_all
+from tests.conftest import REPO, nginx_binary
+
+TEMPLATES = REPO / "templates"
+FIXTURES = REPO / "tests" / "fixtures" / "render"
+VARIANTS = {"opa": True, "no-opa": False}
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict[str, dict[str, str]]:
+    manifest = load_manifest(FIXTURES / "manifest.yaml")
+    return {v: render_all(manifest, TEMPLATES, include_opa=flag) for v, flag in VARIANTS.items()}
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_real_docker_compose_accepts_the_rendered_file(rendered, tmp_path: Path, variant):
+    (tmp_path / COMPOSE_FILE).write_text(rendered[variant][COMPOSE_FILE], encoding="utf-8")
+    (tmp_path / "policies").mkdir()
+    version = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, timeout=30)
+    assert version.returncode == 0, "docker compose v2 is required (installed by .ci/run)"
+    done = subprocess.run(compose_config_check(str(tmp_path), "swiftdeploy"), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.nginx
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_real_nginx_accepts_the_rendered_config(rendered, tmp_path: Path, variant):
+    for name, text in rendered[variant].items():  # nginx.conf includes nginx.d/traffic.conf beside it
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    argv = nginx_test_local(str(tmp_path / NGINX_FILE))
+    argv[0] = nginx_binary()
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.nginx
+def test_real_nginx_rejects_a_broken_config(tmp_path: Path):
+    conf = tmp_path / NGINX_FILE
+    conf.write_text("events {}\nhttp { server { listen 80 } }\n")
+    argv = nginx_test_local(str(conf))
+    argv[0] = nginx_binary()
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    assert done.returncode != 0  # proves the test above can fail
+
+
+@pytest.mark.nginx
+def test_real_nginx_serves_an_nginx_json_body_unchanged(tmp_path: Path):
+    """The escaping is checked by nginx itself: what it serves parses back to the value."""
+    value = {"contact": "it's \"quoted\" \\ back#slash", "lines": "a\nb", "u": "é"}
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    temp = " ".join(f"{kind}_temp_path {tmp_path}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    conf = tmp_path / "serve.conf"
+    conf.write_text(
+        f"daemon off; pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;\n"
+        f"events {{}}\nhttp {{ access_log off; {temp}\n"
+        f"  server {{ listen 127.0.0.1:{port}; location / {{ default_type application/json;\n"
+        f"    return 200 {nginx_json(value)}; }} }} }}\n"
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
+    proc = subprocess.Popen([nginx_binary(), "-p", str(tmp_path), "-c", str(conf)], stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with opener.open(f"http://127.0.0.1:{port}/", timeout=2) as answer:
+                    body = answer.read()
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+                assert time.monotonic() < deadline, "nginx did not answer"
+                time.sleep(0.05)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert json.loads(body) == value
