@@ -37,6 +37,7 @@ from typing import Any, Callable
 from invoke import Exit, Task, task
 
 from .errors import SwiftDeployError, UsageError
+from .terminal import printable
 
 
 @dataclass(frozen=True)
@@ -140,16 +141,18 @@ def report_unexpected(exc: BaseException, *, host: str | None = None) -> None:
     where = f" on {host}" if host else ""
     text = "".join(traceback.format_exception(exc))
     if debugging():
-        print(text, end="", file=sys.stderr, flush=True)
-        print(f"ERROR: unexpected {describe_unexpected(exc)}{where} (traceback above)", file=sys.stderr, flush=True)
+        print(printable(text), end="", file=sys.stderr, flush=True)
+        print(printable(f"ERROR: unexpected {describe_unexpected(exc)}{where} (traceback above)"),
+              file=sys.stderr, flush=True)
         return
     path = save_traceback(text)
     if path is None:  # nowhere to write it: show it rather than lose it
-        print(text, end="", file=sys.stderr, flush=True)
+        print(printable(text), end="", file=sys.stderr, flush=True)
         saved = "traceback above; the temp dir is not writable"
     else:
         saved = f"traceback written to {path}; --debug prints it"
-    print(f"ERROR: unexpected {describe_unexpected(exc)}{where} ({saved})", file=sys.stderr, flush=True)
+    print(printable(f"ERROR: unexpected {describe_unexpected(exc)}{where} ({saved})"),
+          file=sys.stderr, flush=True)
 
 
 def swift_task(*, help: dict[str, str] | None = None, **task_kwargs: Any) -> Callable:  # noqa: A002
@@ -165,7 +168,7 @@ def swift_task(*, help: dict[str, str] | None = None, **task_kwargs: Any) -> Cal
             except (Exit, KeyboardInterrupt):
                 raise
             except SwiftDeployError as exc:  # a task that did not map it itself: still no traceback
-                print(f"ERROR: {exc}", file=sys.stderr, flush=True)
+                print(printable(f"ERROR: {exc}"), file=sys.stderr, flush=True)
                 raise Exit(code=exc.exit_code) from None
             except Exception as exc:
                 report_unexpected(exc)
