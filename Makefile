@@ -22,9 +22,11 @@ setup: $(STAMP)
 deploy: setup
 	$(BIN)/inv deploy
 
-## What the tests need besides `setup`: nginx for `nginx -t`, sshd for remote hosts.
+## What the tests need besides `setup`: nginx for `nginx -t`, sshd for remote hosts,
+## OPA's Go evaluator, and Debian's chromium for the dashboard and HTML report tests.
 test-deps:
 	bash scripts/install-test-deps.sh
+	bash scripts/install-browser.sh
 	VENV=$(VENV) bash scripts/install-opa-golib.sh
 
 ## Every test: unit, integration (real dockerd, nginx, sshd) and the end-to-end walkthrough.

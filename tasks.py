@@ -25,6 +25,7 @@ from invoke import Collection, Context, Exit
 from swiftlib.cli_args import (HostFlags, describe_unexpected, fleet_task, number, report_unexpected, swift_task,
                                 strict_invoke_parser)
 from swiftlib.errors import SwiftDeployError, UsageError
+from swiftlib.terminal import printable
 from swiftlib.results import Reporter, StepResult
 
 DEFAULT_MANIFEST = os.environ.get("SWIFTDEPLOY_MANIFEST", "manifest.yaml")
@@ -34,11 +35,11 @@ strict_invoke_parser()  # an unknown task or flag is bad arguments (exit 2); cor
 
 
 def emit(line: str) -> None:
-    print(line, flush=True)
+    print(printable(line), flush=True)
 
 
 def err(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    print(printable(line), file=sys.stderr, flush=True)
 
 
 def fail_usage(message: str) -> NoReturn:
@@ -416,12 +417,37 @@ def status(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, int
                     return
                 if not once:
                     print("\033[2J\033[H", end="")  # redraw in place
-                print(format_frame(frame), flush=True)
+                emit(format_frame(frame))
                 if once:
                     return
                 time.sleep(pause)
     except KeyboardInterrupt:
         return
+    except SwiftDeployError as exc:
+        err(f"ERROR: {exc}")
+        raise Exit(code=exc.exit_code)
+
+
+@fleet_task(single=True, help={"port": "port on 127.0.0.1 to serve the page on (default 8090; 0 picks a free one)",
+                               "interval": "seconds between frames (default 2)"})
+def dashboard(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, port: str = "8090",
+              interval: str = "2") -> None:
+    """Live web dashboard on 127.0.0.1: charts per track, decisions with reasons, rollout, audit events (Ctrl-C to stop)."""
+    from swiftlib import dashboard as web
+    from swiftlib.lifecycle import gates
+    from swiftlib.lifecycle.engine_choice import choose_engine
+
+    try:
+        if not port.isdigit() or int(port) > 65535:
+            raise UsageError(f"--port: expected a port number 0-65535, got {port!r}")
+        port_number = int(port)
+        pause = number("--interval", interval, minimum=0.1) or 2.0
+        with single_target(ctx, manifest, hosts) as (project, target), \
+                gates.policy_engine(project, target, choose_engine(target)) as engine:
+            web.serve(project, target, engine, port=port_number, interval=pause,
+                      on_ready=lambda url: emit(f"dashboard for {target.name}: {url}  (Ctrl-C to stop)"))
+    except KeyboardInterrupt:
+        emit("dashboard stopped")
     except SwiftDeployError as exc:
         err(f"ERROR: {exc}")
         raise Exit(code=exc.exit_code)
@@ -461,10 +487,9 @@ def policy_test(ctx: Context, manifest: str = DEFAULT_MANIFEST, engine: str = "e
 
 @swift_task(help={"verify": "check the hash chain; exit 2 naming the first bad line"})
 def audit(ctx: Context, manifest: str = DEFAULT_MANIFEST, verify: bool = False) -> None:
-    """Write the audit report (audit_report.md) from history.jsonl; --verify checks the hash chain."""
-    from swiftlib.audit_report import render_report
-    from swiftlib.fileio import atomic_write_text
+    """Write the audit report (audit_report.md, its SVG charts and audit_report.html); --verify checks the hash chain."""
     from swiftlib.lifecycle.context import Project
+    from swiftlib.report_files import write_report
 
     with reporting() as reporter:
         project = Project.load(manifest)
@@ -481,10 +506,12 @@ def audit(ctx: Context, manifest: str = DEFAULT_MANIFEST, verify: bool = False) 
         except SwiftDeployError:
             events = []  # unreadable lines: the report still shows the integrity failure
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        atomic_write_text(project.report_path, render_report(events, verify=result, generated_at=now))
+        written = write_report(project.root, project.report_path, events, result, now)
         unread = f", {result.lines - len(events)} lines unreadable" if result.lines > len(events) else ""
+        charts = sum(1 for path in written if path.suffix == ".svg")
         reporter.record(StepResult("audit report", "local", "changed",
-                                   f"wrote {project.report_path.name} ({len(events)} events{unread})"))
+                                   f"wrote {written[0].name} ({len(events)} events{unread}), {charts} charts "
+                                   f"and {written[-1].name}"))
 
 
 @swift_task(help={"inventory": "inventory file (Ansible INI/YAML or SwiftDeploy YAML)", "limit": "Ansible host pattern",
@@ -502,7 +529,7 @@ def inventory(ctx: Context, inventory: str = "", limit: str = "", list: bool = F
         for warning in inv.warnings:
             err(f"[WARNING]: {warning}")
         if graph:
-            print(to_graph(inv))
+            emit(to_graph(inv))
         else:
             print(jsonlib.dumps(to_ansible_list(inv, limit=limit or None), indent=4, default=str))
     except SwiftDeployError as exc:
@@ -511,4 +538,4 @@ def inventory(ctx: Context, inventory: str = "", limit: str = "", list: bool = F
 
 
 ns = Collection(bootstrap, render, validate, up, health, deploy, promote, rollback, rollout, teardown, opa_check, policy_test,
-                status, chaos, audit, inventory, lock)
+                status, dashboard, chaos, audit, inventory, lock)

@@ -9,6 +9,7 @@ file stays bounded. Losing this file loses only charts, never the record of a de
 """
 from __future__ import annotations
 
+import calendar
 import json
 import os
 import re
@@ -78,7 +79,7 @@ def read(project_root: Path, host: str, *, since: float | None = None) -> list[d
 
 def _epoch(stamp: str) -> float:
     try:
-        return time.mktime(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
+        return float(calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ")))  # UTC, no DST guess
     except ValueError:
         return 0.0
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from ..errors import PolicyDenied, PolicyEngineError
+from ..errors import PolicyDenied, PolicyEngineError, SwiftDeployError
 from ..metrics import MetricsUnavailable, parse_scrape, window_stats
 from ..results import Reporter
 from ..tracks import with_weight
@@ -48,16 +48,30 @@ def rollout(project: Project, target: Target, reporter: Reporter, opts: Options,
     project = flows.start_canary(project, target, reporter, opts, weight=steps[0])
     if opts.check:
         return project
-    for number, weight in enumerate(steps, 1):
-        if number > 1:
-            traffic.switch(project, target, reporter, with_weight(weight), opts,
-                           why=f"rollout step {number}/{len(steps)}")
-            target.write_state(weight=weight)
-        try:
-            flows.judge_canary(project, target, reporter, opts, fresh=True,
-                               sleep=_watching_sleep(target, number, len(steps), weight, progress))
-        except (PolicyDenied, PolicyEngineError, MetricsUnavailable) as exc:
-            reason = f"rollout step {number}/{len(steps)} at {weight}%: {exc.message}"
-            flows.rollback(project, target, reporter, opts, reason=reason)
-            raise
-    return flows.finish_promotion(project, target, reporter, opts)
+    try:
+        for number, weight in enumerate(steps, 1):
+            if number > 1:
+                traffic.switch(project, target, reporter, with_weight(weight), opts,
+                               why=f"rollout step {number}/{len(steps)}")
+                target.write_state(weight=weight)
+            # The dashboard shows this; "active" goes false however the rollout ends (Ctrl-C included).
+            target.write_state(rollout={"step": number, "steps": len(steps), "weight": weight, "active": True})
+            try:
+                flows.judge_canary(project, target, reporter, opts, fresh=True,
+                                   sleep=_watching_sleep(target, number, len(steps), weight, progress))
+            except (PolicyDenied, PolicyEngineError, MetricsUnavailable) as exc:
+                reason = f"rollout step {number}/{len(steps)} at {weight}%: {exc.message}"
+                flows.rollback(project, target, reporter, opts, reason=reason)
+                raise
+        return flows.finish_promotion(project, target, reporter, opts)
+    finally:
+        _mark_over(target)
+
+
+def _mark_over(target: Target) -> None:
+    try:
+        entry = target.read_state().get("rollout")
+        if isinstance(entry, dict) and entry.get("active"):
+            target.write_state(rollout={**entry, "active": False})
+    except (SwiftDeployError, OSError):
+        pass  # never hide the rollout's own outcome (or Ctrl-C) behind a failed state write

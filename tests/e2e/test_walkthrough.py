@@ -24,6 +24,8 @@ from tests.conftest import REPO, run_inv
 from tests.integration.stack import Traffic, container_id_and_start, docker, make_project, wait_for
 from tests.opa_standin.build import prepare_context
 
+pytestmark = pytest.mark.docker
+
 PREFIX = "sdwalk"
 PORT = 19080
 STANDIN = "swiftdeploy-test/opa-standin:local"

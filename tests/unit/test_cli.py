@@ -27,10 +27,11 @@ from swiftlib.lifecycle.engine_choice import EngineChoice
 from swiftlib.lifecycle.fleet import FleetOptions, TargetSpec, prepare_remote, run_fleet
 from swiftlib.remote.batches import DEFAULT_FORKS, parse_forks
 from swiftlib.results import Reporter, StepResult
+from tests.conftest import run_inv
 
 REPO = Path(__file__).resolve().parents[2]
 TASKS = ["bootstrap", "render", "validate", "up", "health", "deploy", "promote", "rollback", "rollout", "teardown",
-         "opa-check", "lock", "status", "chaos", "policy-test", "audit", "inventory"]
+         "opa-check", "lock", "status", "dashboard", "chaos", "policy-test", "audit", "inventory"]
 EXPECTED_SHORT = {"manifest": "m", "check": "C", "diff": "D", "inventory": "i", "limit": "l", "forks": "f",
                   "connect-timeout": "T", "hosts": "H", "debug": "d"}
 
@@ -325,3 +326,11 @@ def test_render_puts_changed_files_back_when_the_audit_append_fails(project) -> 
     result = render_once(project)  # and with a working history it renders and audits
     assert result.status == "changed" and compose.read_text() != "# edited by hand\n"
     assert history.read_text().count('"event_type":"render"') == 2
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "80.5", "http"])
+def test_dashboard_refuses_a_bad_port_before_anything_starts(project, port) -> None:
+    result = run_inv(project, "dashboard", f"--port={port}")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "--port" in result.stderr and "0-65535" in result.stderr
+    assert not (project.parent / ".swiftdeploy").exists()  # no frame was taken, nothing recorded
