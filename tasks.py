@@ -14,7 +14,6 @@ from __future__ import annotations
 import json as jsonlib
 import os
 import sys
-import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -403,14 +402,14 @@ def status(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, int
     from swiftlib.lifecycle import gates
     from swiftlib.lifecycle.engine_choice import choose_engine
     from swiftlib import metrics_history
-    from swiftlib.lifecycle.status import format_frame, take_frame
+    from swiftlib.lifecycle.status import format_frame
+    from swiftlib.lifecycle.status_feed import frames
 
     try:
         pause = number("--interval", interval, minimum=0.1) or 2.0
         with single_target(ctx, manifest, hosts) as (project, target), \
                 gates.policy_engine(project, target, choose_engine(target)) as engine:
-            while True:
-                frame = take_frame(target, engine)
+            for frame in frames(target, engine, interval=pause):
                 metrics_history.record(project.root, target.name, frame)  # charts, not the audit trail
                 if json:
                     print(jsonlib.dumps(frame, indent=2))
@@ -420,7 +419,6 @@ def status(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, int
                 emit(format_frame(frame))
                 if once:
                     return
-                time.sleep(pause)
     except KeyboardInterrupt:
         return
     except SwiftDeployError as exc:
