@@ -209,16 +209,28 @@ def lock_path(path: str | os.PathLike[str]) -> str:
 @contextmanager
 def _flocked(path: str, *, exclusive: bool, create: bool) -> Iterator[None]:
     # O_NOFOLLOW: a planted `<file>.lock` link must not make us create or open a file elsewhere.
-    flags = (os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW) if create else os.O_RDONLY
+    # O_NONBLOCK: opening a FIFO planted in its place for reading would wait for a writer forever.
+    flags = (os.O_RDWR | os.O_CREAT) if create else os.O_RDONLY
+    name = lock_path(path)
     try:
-        fd = os.open(lock_path(path), flags, 0o666)
+        fd = os.open(name, flags | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
     except FileNotFoundError:
         if create:
             raise
         fd = -1  # no lock file: nobody has ever appended, so nobody is appending now
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnreadableFile(name, "is a symbolic link; a lock file must be a regular file") from None
+        if exc.errno == errno.EISDIR:
+            raise UnreadableFile(name, "is a directory; a lock file must be a regular file") from None
+        raise
     if fd < 0:
         yield
         return
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UnreadableFile(name, "is not a regular file (a FIFO, device or directory?); "
+                                   "move it away so SwiftDeploy can create its lock file")
     try:
         fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
         yield

@@ -5,6 +5,7 @@ import fcntl
 import os
 import signal
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -294,3 +295,34 @@ def test_locked_read_and_append_refuse_what_is_not_a_regular_file(tmp_path, no_h
     assert "not a regular file" in str(info.value.strerror) or "directory" in str(info.value.strerror).lower()
     with pytest.raises(OSError):
         locked_append_line(target, lambda last: "line")
+
+
+# -- the lock file beside a locked file -------------------------------------------------------
+
+@pytest.mark.parametrize("plant", ["fifo", "directory"])
+def test_a_lock_file_that_is_not_a_regular_file_is_refused_at_once(tmp_path, plant):
+    # Reading the audit trail takes a shared lock; a FIFO in place of the lock file used to block
+    # `inv audit --verify` forever, waiting for a writer.
+    from swiftlib.audit import AuditLog
+
+    log = AuditLog(tmp_path / "history.jsonl")
+    log.append("deploy", {"x": 1})
+    lock = tmp_path / "history.jsonl.lock"
+    lock.unlink()
+    os.mkfifo(lock) if plant == "fifo" else lock.mkdir()
+    done: list[BaseException] = []
+
+    def verify():
+        try:
+            log.verify()
+        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+            done.append(exc)
+
+    worker = threading.Thread(target=verify, daemon=True)
+    worker.start()
+    worker.join(5)
+    assert not worker.is_alive(), "verify blocked on the planted lock file"
+    assert done and "history.jsonl.lock" in str(done[0]) and "regular file" in str(done[0])
+    with pytest.raises(UnreadableFile, match="history.jsonl.lock"):
+        log.append("deploy", {"x": 2})
+    assert len((tmp_path / "history.jsonl").read_text().splitlines()) == 1

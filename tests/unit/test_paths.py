@@ -132,7 +132,7 @@ def test_locked_append_line_never_opens_through_a_link(layout):
     (project / "history.jsonl").unlink()
     (project / "history.jsonl.lock").unlink()  # the regular lock file the first call made
     (project / "history.jsonl.lock").symlink_to(outside / "created-by-swiftdeploy")
-    with pytest.raises(OSError):
+    with pytest.raises(ConfigError, match="history.jsonl.lock: is a symbolic link"):
         locked_append_line(project / "history.jsonl", lambda last: "line")
     assert not (project / "history.jsonl").exists()
     _untouched(outside)
