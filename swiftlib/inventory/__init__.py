@@ -22,8 +22,10 @@ is an InventoryError naming the file, the line and the limit.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 from swiftlib.errors import InventoryError
+from swiftlib.fileio import UnreadableFile, read_regular_bytes
 from swiftlib.inventory.ansible_ini import parse_ansible_ini
 from swiftlib.inventory.ansible_yaml import parse_ansible_yaml
 from swiftlib.inventory.limits import MAX_FILE_BYTES
@@ -87,21 +89,43 @@ def parse_inventory(text: str, path: str | None = None, fmt: str | None = None) 
 
 
 def load_inventory(path: str | os.PathLike[str]) -> Inventory:
-    """Read and parse an inventory file. Raises InventoryError (exit 2)."""
+    """Read and parse an inventory file. Raises InventoryError (exit 2).
+
+    The file named on the command line is read wherever a symlink points (as Ansible
+    does), but when it points outside the directory it is named in, errors and warnings
+    give the line without quoting the file: a link to another file must not echo it.
+    """
     path = os.fspath(path)
     if os.path.isdir(path):
         raise InventoryError("inventory directories are not supported; pass one inventory file", path=path)
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)  # a huge file or /dev/zero is not read whole
+        # A regular file only (a FIFO would block), and never more than the limit (/dev/zero).
+        data = read_regular_bytes(path, MAX_FILE_BYTES, "an inventory")
     except FileNotFoundError:
         raise InventoryError("inventory file not found", path=path) from None
-    except OSError as exc:
-        raise InventoryError(f"cannot read inventory: {exc.strerror}", path=path) from exc
-    if len(data) > MAX_FILE_BYTES:
-        raise InventoryError(f"the inventory is larger than {MAX_FILE_BYTES:,} bytes (MAX_FILE_BYTES); "
-                             "a real one is far smaller", path=path)
+    except UnreadableFile as exc:
+        raise InventoryError(f"{exc.problem} (MAX_FILE_BYTES)" if "larger" in exc.problem else exc.problem,
+                             path=path) from None
     if data.startswith(b"#!") and os.access(path, os.X_OK):
         raise InventoryError("executable inventory scripts are not supported; save the output of "
                              "`ansible-inventory -i SCRIPT --list -y` to a YAML file and use that", path=path)
-    return parse_inventory(_decode(data, path), path)
+    elsewhere = _linked_outside(path)
+    if elsewhere is None:
+        return parse_inventory(_decode(data, path), path)
+    try:
+        inv = parse_inventory(_decode(data, path), path)
+    except InventoryError as exc:
+        raise InventoryError(f"not a valid inventory here (the text is not shown: {elsewhere})",
+                             path=path, line=exc.line) from None
+    if inv.warnings:
+        inv = replace(inv, warnings=(f"{path}: {len(inv.warnings)} warning(s) not shown: {elsewhere}",))
+    return inv
+
+
+def _linked_outside(path: str) -> str | None:
+    """Why quoting ``path`` is not safe (a link out of its directory), or None."""
+    real = os.path.realpath(path)
+    home = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+    if os.path.commonpath([real, home]) == home:
+        return None
+    return f"the file is a symbolic link to {real}, outside {home}"

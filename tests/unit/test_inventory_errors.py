@@ -1,6 +1,7 @@
 """Malformed inventories: every error names the file and the line, and exits 2."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,41 @@ def test_vault_file_and_bad_utf8(tmp_path: Path) -> None:
     with pytest.raises(InventoryError) as info:
         load_inventory(latin)
     assert info.value.line == 3
+
+
+# -- what stands where the inventory should be ------------------------------------------------
+
+def test_a_fifo_named_as_inventory_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "hosts.ini"
+    os.mkfifo(fifo)
+    with pytest.raises(InventoryError, match="FIFO.*not a regular file"):
+        load_inventory(fifo)  # opening it to read would wait for a writer forever
+
+
+def test_a_symlink_out_of_its_directory_is_read_but_never_quoted(tmp_path):
+    secret = tmp_path / "elsewhere" / "shadow"
+    secret.parent.mkdir()
+    secret.write_text("root:$6$secrethash:19000:0:99999:7:::\n")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "hosts.ini").symlink_to(secret)
+    with pytest.raises(InventoryError) as info:
+        load_inventory(project / "hosts.ini")
+    assert "secrethash" not in str(info.value)
+    assert info.value.line == 1 and "symbolic link" in str(info.value) and str(secret) in str(info.value)
+
+
+def test_a_symlink_out_of_its_directory_still_works_when_valid(tmp_path):
+    shared = tmp_path / "shared.ini"
+    shared.write_text("[web]\nweb1 ansible_host=10.0.0.1\n")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "hosts.ini").symlink_to(shared)
+    assert [h.name for h in load_inventory(project / "hosts.ini").hosts.values()] == ["web1"]
+
+
+def test_a_symlink_inside_its_directory_is_quoted_as_usual(tmp_path):
+    (tmp_path / "real.ini").write_text("[web]\nbad: \n")
+    (tmp_path / "hosts.ini").symlink_to(tmp_path / "real.ini")
+    with pytest.raises(InventoryError, match="ends in ':'"):
+        load_inventory(tmp_path / "hosts.ini")
