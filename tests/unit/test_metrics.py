@@ -261,6 +261,10 @@ INF = math.inf
         # a dip in the cumulative counts is evened out: 5, 4, 10 becomes 5, 5, 10,
         # so rank 6 is 1 of the 5 in (2, 3] (not 2 of 6)
         (0.6, [(1, 5), (2, 4), (3, 10), (INF, 10)], 2.2),
+        # float noise (as increase() leaves it), answered like Prometheus 2.53.3's promtool: a count
+        # a hair above the one before is a real increase (0.2, not 0.1), one a hair below is a dip
+        (0.5, [(0.1, 10), (0.2, 10.000000000000002), (0.5, 20), (INF, 20.000000000000004)], 0.2),
+        (0.5, [(1, 10), (2, 9.999999999999998), (3, 30), (INF, 30)], 2.25),
     ],
 )
 def test_histogram_quantile(q: float, buckets: list[tuple[float, float]], expected: float) -> None:
