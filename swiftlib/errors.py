@@ -13,6 +13,7 @@ Each class carries the process exit code the CLI returns for it (DESIGN.md), so
     ├── LockHeld                     1  another run holds the deploy lock
     ├── PolicyDenied                 3  the policy engine said no
     ├── PolicyEngineError            4  no usable decision (fail closed)
+    │   └── MetricsSourceError            the gate's metrics source (Prometheus) gave no usable numbers
     ├── HealthCheckFailed            5  health or verification failed after acting
     ├── HostUnreachable              6  could not connect to a host
     └── HookFailed                   7  a pre-command hook failed or timed out; nothing was changed
@@ -148,6 +149,14 @@ class PolicyEngineError(SwiftDeployError):
     def __init__(self, message: str, *, reason: str = "engine_error", host: str | None = None) -> None:
         super().__init__(message, host=host)
         self.reason = reason
+
+
+class MetricsSourceError(PolicyEngineError):
+    """Prometheus, as the canary gate's metrics source, gave no usable numbers: unreachable, an API
+    error, or an empty result. The gate cannot judge, so it fails closed like an engine failure (4).
+
+    ``reason``: ``unreachable``, ``api_error``, ``bad_answer`` or ``empty_result``.
+    """
 
 
 class HealthCheckFailed(SwiftDeployError):

@@ -19,6 +19,7 @@ MODES = ("stable", "canary")
 ENGINES = ("auto", "sidecar", "embedded")
 RESTART_POLICIES = ("no", "always", "on-failure", "unless-stopped")
 NETWORK_DRIVERS = ("bridge", "overlay")
+METRICS_SOURCES = ("scrape", "prometheus")
 
 # Every optional field and its default, in one place. Required fields are absent here.
 DEFAULTS: dict[str, Any] = {
@@ -47,6 +48,16 @@ DEFAULTS: dict[str, Any] = {
     # canary.image and canary.version default to the stable ones (see OPTIONAL).
     "canary": {"weight": 10, "steps": [10, 25, 50]},
     "hooks": {"dir": "hooks"},
+    # Where the canary gate's numbers come from: two scrapes of /metrics, or a Prometheus in the stack.
+    "metrics": {
+        "source": "scrape",
+        "prometheus": {
+            "image": "prom/prometheus:v2.53.3",
+            "port": 9090,
+            "scrape_interval_seconds": 2,
+            "container_name": "swiftdeploy-prometheus",
+        },
+    },
     "deploy": {
         "project_name": "swiftdeploy",
         "health_timeout_seconds": 60.0,
@@ -151,6 +162,29 @@ class DeploySettings:
 
 
 @dataclass(frozen=True)
+class Prometheus:
+    """The Prometheus server the stack runs when ``metrics.source`` is prometheus (loopback only)."""
+
+    image: str
+    port: int
+    scrape_interval_seconds: int
+    container_name: str
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    source: str  # "scrape" | "prometheus"
+    prometheus: Prometheus
+
+    @property
+    def uses_prometheus(self) -> bool:
+        return self.source == "prometheus"
+
+
+DEFAULT_METRICS = MetricsSettings("scrape", Prometheus(**DEFAULTS["metrics"]["prometheus"]))
+
+
+@dataclass(frozen=True)
 class Manifest:
     services: AppService
     nginx: Nginx
@@ -163,6 +197,7 @@ class Manifest:
     deploy: DeploySettings
     canary: Canary
     hooks_dir: str
+    metrics: MetricsSettings = DEFAULT_METRICS
 
     def with_mode(self, mode: str) -> "Manifest":
         from dataclasses import replace
@@ -252,11 +287,32 @@ def build_manifest(raw: Any, *, overrides: Mapping[str, Any] | None = None) -> M
         steps=v.percent_steps("canary.steps"),
     )
     hooks_dir = v.rel_path("hooks.dir", directory=True)
+    metrics = _metrics(v, canary.evaluation_window_seconds)
     ports = {"nginx.port": nginx.port, "nginx.admin_port": nginx.admin_port, "opa.port": opa.port}
+    if metrics.uses_prometheus:
+        ports["metrics.prometheus.port"] = metrics.prometheus.port
     seen: dict[int, str] = {}
     for key, port in ports.items():
         if port in seen:
             v.problem(key, f"must differ from {seen[port]} ({port})")
         seen[port] = key
     v.finish()
-    return Manifest(services, nginx, opa, network, logs_volume, infra, canary, audit, deploy, canary_track, hooks_dir)
+    return Manifest(services, nginx, opa, network, logs_volume, infra, canary, audit, deploy, canary_track, hooks_dir,
+                    metrics)
+
+
+def _metrics(v: c.Validator, window: float | None) -> MetricsSettings:
+    prometheus = Prometheus(
+        image=v.image("metrics.prometheus.image"),
+        port=v.port("metrics.prometheus.port"),
+        scrape_interval_seconds=v.integer("metrics.prometheus.scrape_interval_seconds", 1, 60),
+        container_name=v.name("metrics.prometheus.container_name"),
+    )
+    settings = MetricsSettings(source=v.choice("metrics.source", METRICS_SOURCES), prometheus=prometheus)
+    interval = prometheus.scrape_interval_seconds
+    # increase() needs two samples inside the window, so the window must hold two scrape intervals.
+    if settings.uses_prometheus and interval and window and 2 * interval > window:
+        v.problem("metrics.prometheus.scrape_interval_seconds",
+                  f"must be at most half of policy_limits.canary.evaluation_window_seconds ({window:g}) "
+                  f"so every window holds two samples, got {interval}")
+    return settings

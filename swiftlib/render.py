@@ -1,4 +1,4 @@
-"""Rendering docker-compose.yml and nginx.conf from the manifest (pure).
+"""Rendering docker-compose.yml, nginx.conf (and prometheus.yml) from the manifest (pure).
 
 Jinja2 with ``StrictUndefined``: a template that names a missing value fails loudly.
 Values reach YAML and nginx only through the quoting filters below, never raw, and
@@ -21,8 +21,11 @@ from .tracks import SERVICES, TRAFFIC_FILE, Split, running_tracks, split_clients
 
 COMPOSE_FILE = "docker-compose.yml"
 NGINX_FILE = "nginx.conf"
-# nginx.conf first: the compose file carries its digest, so a changed config recreates nginx.
-TEMPLATES = {NGINX_FILE: "nginx.conf.j2", TRAFFIC_FILE: "traffic.conf.j2", COMPOSE_FILE: "docker-compose.yml.j2"}
+PROMETHEUS_FILE = "prometheus.yml"  # only with metrics.source: prometheus
+# nginx.conf and prometheus.yml first: the compose file carries their digests, so a changed
+# config recreates its container.
+TEMPLATES = {NGINX_FILE: "nginx.conf.j2", TRAFFIC_FILE: "traffic.conf.j2", PROMETHEUS_FILE: "prometheus.yml.j2",
+             COMPOSE_FILE: "docker-compose.yml.j2"}
 
 
 def yaml_str(value: Any) -> str:
@@ -65,6 +68,8 @@ def render_context(manifest: Manifest, *, include_opa: bool, bridge: bool = Fals
         "logs_volume": manifest.logs_volume,
         "deploy": manifest.deploy,
         "include_opa": include_opa,
+        "include_prometheus": manifest.metrics.uses_prometheus,
+        "prometheus": manifest.metrics.prometheus,
         "tracks": running_tracks(manifest, bridge=bridge),
         "track_services": list(SERVICES.items()),
         "shares": split_clients_lines(split),
@@ -83,13 +88,21 @@ def render_all(manifest: Manifest, templates_dir: Path, *, include_opa: bool, br
     context = render_context(manifest, include_opa=include_opa, bridge=bridge, split=split)
     out: dict[str, str] = {}
     for name, template in TEMPLATES.items():
+        if name == PROMETHEUS_FILE and not manifest.metrics.uses_prometheus:
+            continue
         if name == COMPOSE_FILE:
-            context["nginx_conf_sha256"] = hashlib.sha256(out[NGINX_FILE].encode()).hexdigest()[:16]
+            context["nginx_conf_sha256"] = _digest(out[NGINX_FILE])
+            context["prometheus_conf_sha256"] = _digest(out.get(PROMETHEUS_FILE, ""))
         try:
             out[name] = env.get_template(template).render(context)
         except TemplateError as exc:
             raise SwiftDeployError(f"templates/{template}: {exc}") from exc
-    return {name: out[name] for name in (COMPOSE_FILE, NGINX_FILE, TRAFFIC_FILE)}  # the order users read them in
+    order = (COMPOSE_FILE, NGINX_FILE, TRAFFIC_FILE, PROMETHEUS_FILE)  # the order users read them in
+    return {name: out[name] for name in order if name in out}
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def render_traffic(manifest: Manifest, templates_dir: Path, split: Split) -> str:

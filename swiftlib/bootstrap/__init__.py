@@ -3,7 +3,8 @@
     bootstrap(host, app_image=..., nginx_image=..., app_dir=...) -> [Step, ...]
 
 runs, in order: ensure_system_libraries, ensure_docker_engine, ensure_compose_v2, ensure_base_image,
-ensure_nginx_image, ensure_app_image. Each step is idempotent and reports "ok" when
+ensure_nginx_image, ensure_app_image, and ensure_prometheus_image when a Prometheus image is asked
+for (``metrics.source: prometheus``). Each step is idempotent and reports "ok" when
 there was nothing to do, so a second run changes nothing and takes seconds.
 
 Modules: ``commands`` (pure argv/text builders and parsers), ``steps`` (Step, apt),
@@ -18,19 +19,21 @@ from .images import (
     BASE_IMAGE,
     BASE_PACKAGES,
     NGINX_IMAGE,
+    PROMETHEUS_IMAGE,
     ensure_app_image,
     ensure_base_image,
     ensure_nginx_image,
+    ensure_prometheus_image,
 )
 from .rootfs import CACHE_DIR
 from .steps import Apt, Progress, Step, no_progress
 from .syslibs import ensure_system_libraries
 
 __all__ = [
-    "BASE_IMAGE", "BASE_PACKAGES", "CACHE_DIR", "DOCKERD_LOG", "NGINX_IMAGE", "Apt", "Progress", "Step",
+    "BASE_IMAGE", "BASE_PACKAGES", "CACHE_DIR", "DOCKERD_LOG", "NGINX_IMAGE", "PROMETHEUS_IMAGE", "Apt", "Progress", "Step",
     "bootstrap", "no_progress",
     "ensure_app_image", "ensure_base_image", "ensure_compose_v2", "ensure_docker_engine",
-    "ensure_nginx_image", "ensure_system_libraries",
+    "ensure_nginx_image", "ensure_prometheus_image", "ensure_system_libraries",
 ]
 
 
@@ -42,8 +45,13 @@ def bootstrap(
     app_dir: str,
     base_image: str = BASE_IMAGE,
     progress: Progress = no_progress,
+    prometheus_image: str | None = None,
 ) -> list[Step]:
-    """Run every step in order on ``host``; return their outcomes. Raises on the first failure."""
+    """Run every step in order on ``host``; return their outcomes. Raises on the first failure.
+
+    ``prometheus_image`` (given when the manifest's metrics come from Prometheus) adds that image;
+    without it no time is spent on an image the stack does not run.
+    """
     apt = Apt(host, progress)  # shared so `apt-get update` runs at most once
     steps = [
         ensure_system_libraries(host, progress, apt=apt),
@@ -53,4 +61,6 @@ def bootstrap(
         ensure_nginx_image(host, nginx_image, progress, apt=apt),
         ensure_app_image(host, app_image, app_dir, base_image, progress),
     ]
+    if prometheus_image:
+        steps.append(ensure_prometheus_image(host, prometheus_image, progress, apt=apt))
     return steps

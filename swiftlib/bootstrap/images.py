@@ -1,8 +1,9 @@
-"""The three images a deployment needs, made without Docker Hub when it cannot be reached.
+"""The images a deployment needs, made without Docker Hub when it cannot be reached.
 
 - the Python base (Debian's python3 + flask + prometheus-client + gunicorn),
 - nginx (pulled if the registry answers, else Debian's nginx-light imported from a debootstrap),
-- the app, built from app/ on a base, labelled with a digest of app/ so an unchanged app is not rebuilt.
+- the app, built from app/ on a base, labelled with a digest of app/ so an unchanged app is not rebuilt,
+- Prometheus, only for `metrics.source: prometheus` (pulled, else Debian's prometheus package, as nginx).
 """
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ BASE_PACKAGES = ("python3", "python3-flask", "python3-prometheus-client", "gunic
 NGINX_IMAGE = "swiftdeploy/nginx:bookworm"
 # curl lets a compose healthcheck make a real HTTP request (bash's /dev/tcp also works).
 NGINX_PACKAGES = ("nginx-light", "curl")
+PROMETHEUS_IMAGE = "prom/prometheus:v2.53.3"
+PROMETHEUS_PACKAGES = ("prometheus",)
+# The Docker Hub image's user and data directory; compose runs either image the same way.
+PROMETHEUS_DATA = "/prometheus"
 PREFERRED_APP_BASE = "python:3.12-slim"
 APP_HASH_LABEL = "org.swiftdeploy.app-hash"
 APP_BASE_LABEL = "org.swiftdeploy.app-base"
@@ -45,6 +50,21 @@ def nginx_recipe() -> Recipe:
         # Like the official image: the default logs go to the container's stdout/stderr.
         tweaks=(("ln", "-sf", "/dev/stdout", "{root}/var/log/nginx/access.log"),
                 ("ln", "-sf", "/dev/stderr", "{root}/var/log/nginx/error.log")),
+    )
+
+
+def prometheus_recipe() -> Recipe:
+    """Debian's prometheus package laid out like the Docker Hub image: /bin/prometheus, user nobody, /prometheus."""
+    return Recipe(
+        packages=PROMETHEUS_PACKAGES,
+        changes=(*_ENV, 'ENTRYPOINT ["/bin/prometheus"]',
+                 'CMD ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"]',
+                 "EXPOSE 9090", "USER nobody", f"WORKDIR {PROMETHEUS_DATA}"),
+        labels=(("org.opencontainers.image.description",
+                 "Prometheus built locally from Debian bookworm's prometheus package (not the Docker Hub image)"),),
+        tweaks=(("mkdir", "-p", "{root}" + PROMETHEUS_DATA), ("chown", "65534:65534", "{root}" + PROMETHEUS_DATA),
+                # 210 MB of per-zone files the web UI never loads (it uses moment-timezone-with-data.min.js).
+                ("rm", "-rf", "{root}/usr/share/javascript/moment-timezone/data")),
     )
 
 
@@ -77,19 +97,36 @@ def ensure_nginx_image(
     apt: Apt | None = None, pull_timeout: float = PULL_TIMEOUT,
 ) -> Step:
     """``name`` exists locally: pulled if the registry answers, else built from Debian's nginx package."""
+    return _pulled_or_debian(host, name, nginx_recipe(), "nginx image", "nginx", progress, apt, pull_timeout)
+
+
+def ensure_prometheus_image(
+    host: Host, name: str = PROMETHEUS_IMAGE, progress: Progress = no_progress, *,
+    apt: Apt | None = None, pull_timeout: float = PULL_TIMEOUT,
+) -> Step:
+    """``name`` exists locally: pulled if the registry answers, else built from Debian's prometheus package."""
+    return _pulled_or_debian(host, name, prometheus_recipe(), "prometheus image", "prometheus", progress, apt,
+                             pull_timeout)
+
+
+def _pulled_or_debian(host: Host, name: str, recipe: Recipe, step: str, package: str, progress: Progress,
+                      apt: Apt | None, pull_timeout: float) -> Step:
+    """A registry image if one is (or can be) here, else ``recipe`` imported from Debian under the same name.
+
+    An image we built ourselves is rebuilt when its recipe changed; one that was pulled is left alone.
+    """
     timer = Timer()
-    recipe = nginx_recipe()
     found = inspect_image(host, name)
     made_here = found and RECIPE_LABEL in found["labels"]
     if found and (not made_here or found["labels"][RECIPE_LABEL] == recipe.digest):
-        origin = " (built locally from Debian's nginx package)" if made_here else ""
-        return timer.step("nginx image", "ok", f"{name} present{origin} ({cmd.human_size(found['size'])})")
+        origin = f" (built locally from Debian's {package} package)" if made_here else ""
+        return timer.step(step, "ok", f"{name} present{origin} ({cmd.human_size(found['size'])})")
     if not made_here and try_pull(host, name, progress, pull_timeout):
-        return timer.step("nginx image", "changed", f"pulled {name}")
+        return timer.step(step, "changed", f"pulled {name}")
     info = import_image(host, name, recipe, progress, apt or Apt(host, progress))
     why = "recipe changed; rebuilt" if made_here else "registry unreachable; built"
-    return timer.step("nginx image", "changed",
-                      f"{why} {name} from Debian's nginx package ({cmd.human_size(info.get('size', 0))})")
+    return timer.step(step, "changed",
+                      f"{why} {name} from Debian's {package} package ({cmd.human_size(info.get('size', 0))})")
 
 
 def app_digest(host: Host, app_dir: str) -> str:

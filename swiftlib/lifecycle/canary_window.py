@@ -7,6 +7,9 @@ a while in the target's state directory, one file per track. The gate compares t
 newest scrape with one taken about a window earlier; when no such scrape exists it takes
 one, waits the window and takes another. Either way the numbers describe recent traffic,
 not the whole life of the container, and nothing is restarted to reset them.
+
+With ``metrics.source: prometheus`` `measure` asks the stack's Prometheus instead
+(`prometheus_window`); the window stats and the policy input keep the same shape.
 """
 from __future__ import annotations
 
@@ -93,7 +96,12 @@ def measure(target: Target, *, sleep: Callable[[float], None] = time.sleep, cloc
     """The canary's window for the gate, and the stable track's window of the same period (or None).
 
     ``fresh`` ignores remembered scrapes: a rollout step must judge traffic at its own weight.
+    Prometheus as the source always observes a window of its own (and remembers nothing here).
     """
+    if target.manifest.metrics.uses_prometheus:
+        from . import prometheus_window
+
+        return prometheus_window.measure(target, sleep=sleep, clock=clock, on_wait=on_wait)
     window = target.manifest.canary_limits.evaluation_window_seconds
     now = clock()
     start = None if fresh else cached_baseline(target, now, window)

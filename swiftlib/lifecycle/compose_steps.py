@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from .. import commands
-from ..render import COMPOSE_FILE, NGINX_FILE
+from ..render import COMPOSE_FILE, NGINX_FILE, PROMETHEUS_FILE
 from ..tracks import TRAFFIC_FILE
 from ..results import Reporter, StepResult
 from .canary_window import SCRAPES_FILES
@@ -73,7 +73,7 @@ def leftovers(target: Target) -> list[str]:
 
 
 # Files SwiftDeploy writes into a project directory (`--clean` removes them).
-GENERATED = (COMPOSE_FILE, NGINX_FILE, STATE_FILE, ".swiftdeploy/scrapes.json", *SCRAPES_FILES,
+GENERATED = (COMPOSE_FILE, NGINX_FILE, PROMETHEUS_FILE, STATE_FILE, ".swiftdeploy/scrapes.json", *SCRAPES_FILES,
              f".swiftdeploy/preflight/{COMPOSE_FILE}", f".swiftdeploy/preflight/{NGINX_FILE}",
              TRAFFIC_FILE, f".swiftdeploy/preflight/{TRAFFIC_FILE}")
 

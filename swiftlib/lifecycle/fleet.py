@@ -118,6 +118,8 @@ def prepare_remote(project: Project, target: Target, reporter: Reporter, *, chec
         images.append(target.manifest.canary.image)  # a canary image only this machine has
     if local.succeeds(["docker", "image", "inspect", target.manifest.opa.image]):
         images.append(target.manifest.opa.image)
+    if target.manifest.metrics.uses_prometheus:
+        images.append(target.manifest.metrics.prometheus.image)
     shipped = [image for image in images if ensure_image(local, target.host, image) == "changed"]
     what = [f"policies: {', '.join(changed)}"] if changed else []
     what += [f"image {image} (docker save | ssh | docker load)" for image in shipped]

@@ -17,10 +17,10 @@ from typing import Callable
 from .. import commands
 from ..errors import ConfigError, UsageError
 from ..manifest_edit import set_services
-from ..render import COMPOSE_FILE, NGINX_FILE
+from ..render import COMPOSE_FILE, NGINX_FILE, PROMETHEUS_FILE
 from ..results import Reporter, StepResult
 from ..tracks import only, split_for, track, with_weight
-from . import canary_window, compose_steps, gates, health, preflight, render_step, track_steps, traffic
+from . import compose_steps, gates, health, preflight, render_step, track_steps, traffic
 from .context import Options, Project, Target
 from .engine_choice import EngineChoice, choose_engine
 
@@ -43,13 +43,13 @@ def _refuse_gate_bypass(target: Target, reporter: Reporter) -> None:
 
 
 def _config_files(project: Project, target: Target, choice: EngineChoice, **kwargs) -> dict[str, str]:
-    """The compose file and nginx.conf; the traffic split only before the first deploy (nginx needs one).
+    """The compose file, nginx.conf (and prometheus.yml); the traffic split only before the first deploy (nginx needs one).
 
     Afterwards the split changes only through `traffic.switch`, in step with the containers.
     """
     files = render_step.rendered_files(project, target, choice, **kwargs)
     return {name: text for name, text in files.items()
-            if name in (COMPOSE_FILE, NGINX_FILE) or target.workspace.read(name) is None}
+            if name in (COMPOSE_FILE, NGINX_FILE, PROMETHEUS_FILE) or target.workspace.read(name) is None}
 
 
 def deploy(project: Project, target: Target, reporter: Reporter, opts: Options) -> None:
@@ -149,7 +149,8 @@ def judge_canary(project: Project, target: Target, reporter: Reporter, opts: Opt
                  sleep: Callable[[float], None] | None = None) -> None:
     """Measure the canary's window (and stable's beside it) and ask the canary policy; raises when denied."""
     kwargs = {"sleep": sleep} if sleep else {}
-    stats, baseline = canary_window.measure(target, on_wait=on_wait, remember=not opts.check, fresh=fresh, **kwargs)
+    stats, baseline = gates.measure_canary(project, target, reporter, on_wait=on_wait, remember=not opts.check,
+                                           fresh=fresh, **kwargs)
     window = stats.to_dict()
     reporter.record(StepResult("canary window", target.name, "ok",
                                f"canary: {window['requests']} requests, error rate {window['error_rate']:.2%}, "

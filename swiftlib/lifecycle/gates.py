@@ -9,13 +9,15 @@ from __future__ import annotations
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Iterator, Sequence
 
-from ..errors import PolicyDenied, PolicyEngineError, SwiftDeployError, UsageError
+from ..errors import MetricsSourceError, PolicyDenied, PolicyEngineError, SwiftDeployError, UsageError
 from ..hoststats import collect_host_stats
 from ..policy.decision import Decision
 from ..policy.embedded import EmbeddedEngine
 from ..policy.inputs import canary_input, infrastructure_input
 from ..policy.whatif import apply_sets
+from ..metrics import WindowStats
 from ..results import Reporter, StepResult
+from . import canary_window
 from .context import Project, Target
 from .engine_choice import EngineChoice
 
@@ -102,6 +104,24 @@ def infrastructure_gate(project: Project, target: Target, reporter: Reporter, en
 
 
 METRIC_KEYS = ("error_rate", "p99_latency_ms", "requests", "window_seconds")
+
+
+def measure_canary(project: Project, target: Target, reporter: Reporter,
+                   **kwargs: Any) -> tuple[WindowStats, WindowStats | None]:
+    """`canary_window.measure`, with a metrics source that gave nothing usable audited like an engine failure.
+
+    Without numbers the canary policy cannot be asked: `policy_engine_failure` (with the source),
+    a failed step, exit 4 — and a rollout rolls back, as for any gate without an answer.
+    """
+    try:
+        return canary_window.measure(target, **kwargs)
+    except MetricsSourceError as exc:
+        exc.host = target.name
+        data = {"domain": "canary", "context": QUESTIONS["canary"], "source": target.manifest.metrics.source,
+                "reason": exc.reason, "message": exc.message}
+        project.audit.append("policy_engine_failure", data, host=target.name)
+        reporter.record(StepResult("canary window", target.name, "failed", exc.message, data, exc.exit_code))
+        raise
 
 
 def canary_gate(project: Project, target: Target, reporter: Reporter, engine: Any, window: dict[str, Any],

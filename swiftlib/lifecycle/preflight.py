@@ -70,6 +70,21 @@ def image_check(target: Target) -> Check:
     return Check("app image present", False, f"{image} is not on {target.name}; run `inv bootstrap` to build it")
 
 
+def prometheus_image_check(target: Target) -> Check:
+    """With metrics.source: prometheus, the stack runs a Prometheus server: its image must be here."""
+    image = target.manifest.metrics.prometheus.image
+    name = "prometheus image present"
+    if target.host.succeeds(commands.image_exists(image)):
+        return Check(name, True, f"{image} is on {target.name}")
+    if target.host.is_remote:
+        from ..host import Host
+
+        if Host.local().succeeds(commands.image_exists(image)):
+            return Check(name, True, f"{image} will be streamed from this machine (docker save | docker load)")
+    return Check(name, False, f"{image} is not on {target.name}; run `inv bootstrap` (it pulls the image, "
+                              "or builds it from Debian's prometheus package) with this manifest")
+
+
 def port_check(target: Target, *, include_opa: bool = False) -> Check:
     """The stack's host ports are free, or held by this very stack (a redeploy)."""
     m = target.manifest
@@ -77,6 +92,8 @@ def port_check(target: Target, *, include_opa: bool = False) -> Check:
               m.nginx.admin_port: ("nginx.admin_port", m.nginx.container_name)}
     if include_opa:
         wanted[m.opa.port] = ("opa.port", m.opa.container_name)
+    if m.metrics.uses_prometheus:
+        wanted[m.metrics.prometheus.port] = ("metrics.prometheus.port", m.metrics.prometheus.container_name)
     listening = listening_ports(target.host.run(commands.listening_sockets(), check=False).stdout)
     problems, ours = [], []
     for port, (field, owner) in sorted(wanted.items()):
@@ -148,6 +165,8 @@ def host_checks(target: Target, files: dict[str, str], *, include_opa: bool = Fa
         ("nginx -t", lambda: nginx_check(target, conf)),
         ("docker compose config", lambda: compose_check(target, compose_file)),
     ]
+    if target.manifest.metrics.uses_prometheus:
+        probes.append(("prometheus image present", lambda: prometheus_image_check(target)))
     # The checks are independent host round trips (nginx -t starts a container): run them together.
     try:
         with ThreadPoolExecutor(max_workers=len(probes)) as pool:

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from swiftlib.bootstrap import commands as cmd
-from swiftlib.bootstrap.images import BASE_PACKAGES, base_recipe, nginx_recipe
+from swiftlib.bootstrap.images import BASE_PACKAGES, base_recipe, nginx_recipe, prometheus_recipe
 from swiftlib.bootstrap.rootfs import BUILT_FROM_LABEL, RECIPE_LABEL, Recipe
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "bootstrap"
@@ -173,6 +173,18 @@ def test_nginx_recipe_runs_nginx_in_the_foreground_and_says_where_it_came_from()
     assert "Debian" in labels["org.opencontainers.image.description"]
     for change in recipe.changes:  # each label/change survives the import argv intact
         assert change in cmd.docker_import_argv("t.tar", "n", changes=recipe.changes)
+
+
+def test_prometheus_recipe_runs_like_the_docker_hub_image_and_says_where_it_came_from():
+    recipe = prometheus_recipe()
+    assert recipe.packages == ("prometheus",)
+    # The compose file runs /bin/prometheus as nobody with /prometheus as storage, whichever image it gets.
+    assert 'ENTRYPOINT ["/bin/prometheus"]' in recipe.changes and "USER nobody" in recipe.changes
+    assert ("chown", "65534:65534", "{root}/prometheus") in recipe.tweaks
+    labels = recipe.all_labels()
+    assert "Debian" in labels[BUILT_FROM_LABEL] and "prometheus" in labels[BUILT_FROM_LABEL]
+    assert "Debian bookworm's prometheus package" in labels["org.opencontainers.image.description"]
+    assert recipe.digest != nginx_recipe().digest
 
 
 def test_base_recipe_has_what_the_app_dockerfile_imports():

@@ -1,0 +1,68 @@
+"""Measure the canary's window through the stack's Prometheus (``metrics.source: prometheus``).
+
+The gate waits one evaluation window (the traffic it judges happens at the current weight,
+as a rollout step needs), then one scrape interval more so the window's last samples have
+landed, and asks Prometheus about exactly that window (the query's ``time`` is its end).
+Prometheus listens on the target's loopback: locally it is asked directly, on a remote host
+through the same SSH tunnel as OPA and the admin port. Every failure fails closed
+(`MetricsSourceError`, exit 4) naming the URL and what was missing; the PromQL and the reading
+of answers are in `swiftlib.promql`.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from .. import http, promql
+from ..errors import MetricsSourceError
+from ..metrics import WindowStats
+from .context import Target
+
+TIMEOUT = 5.0
+SETTLE = 0.5  # past the last scrape interval: the scrape itself takes a moment
+
+
+def ask(base_url: str, query: str, at: float) -> float | None:
+    """One instant query's single value (None: empty result)."""
+    url = promql.query_url(base_url, query, at)
+    shown = f"{base_url}{promql.QUERY_PATH}"
+    try:
+        answer = http.get(url, timeout=TIMEOUT)
+    except http.HttpUnavailable as exc:
+        raise MetricsSourceError(
+            f"cannot reach Prometheus at {base_url} ({exc}); is the prometheus service running? "
+            "(docker compose ps, logs prometheus); failing closed", reason="unreachable",
+        ) from exc
+    return promql.single_value(answer.status, answer.body, query=query, url=shown)
+
+
+def track_window(base_url: str, track: str, window_seconds: float, end: float) -> WindowStats:
+    """``track``'s requests, errors and p99 over the ``window_seconds`` ending at unix time ``end``."""
+    queries = promql.window_queries(track, window_seconds)
+    values = {name: ask(base_url, query, end) for name, query in queries.items()}
+    return promql.window_stats(values, window_seconds, track=track, url=base_url)
+
+
+def measure(target: Target, *, sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time,
+            on_wait: Callable[[float], None] | None = None) -> tuple[WindowStats, WindowStats | None]:
+    """The canary's window and the stable track's window of the same period (None when stable had no traffic)."""
+    window = target.manifest.canary_limits.evaluation_window_seconds
+    settle = target.manifest.metrics.prometheus.scrape_interval_seconds + SETTLE
+    end = clock() + window
+    if on_wait:
+        on_wait(window)
+    sleep(window + settle)
+    return windows_at(target, window, end)
+
+
+def windows_at(target: Target, window: float, end: float) -> tuple[WindowStats, WindowStats | None]:
+    """Both tracks' windows ending at ``end`` (already in the past)."""
+    with target.loopback(target.manifest.metrics.prometheus.port) as base_url:
+        canary = track_window(base_url, "canary", window, end)
+        try:
+            stable = track_window(base_url, "stable", window, end)
+        except MetricsSourceError as exc:
+            if exc.reason != "empty_result":
+                raise
+            stable = None  # like the scrape source at 100% canary: the baseline is optional
+    return canary, stable
