@@ -159,7 +159,7 @@ def _measuring(target_name: str, quiet: bool):
 
 @swift_task()
 def bootstrap(ctx: Context, manifest: str = DEFAULT_MANIFEST) -> None:
-    """Make this machine able to deploy: Docker engine, compose v2, app and nginx images (idempotent)."""
+    """Make this machine able to deploy: Docker engine, compose v2, app and nginx images (Prometheus too when the manifest uses it)."""
     from swiftlib.bootstrap import bootstrap as run_bootstrap
     from swiftlib.host import Host
     from swiftlib.manifest_file import load_manifest
@@ -167,8 +167,11 @@ def bootstrap(ctx: Context, manifest: str = DEFAULT_MANIFEST) -> None:
     with reporting() as reporter:
         m = load_manifest(Path(manifest))
         host = Host.local(ctx)
+        # Prometheus's image only for a stack that runs it (metrics.source: prometheus).
+        prometheus = m.metrics.prometheus.image if m.metrics.uses_prometheus else None
         steps = run_bootstrap(host, app_image=m.services.image, nginx_image=m.nginx.image,
-                              app_dir=str(HERE / "app"), progress=lambda text: emit(f"  ... {text}"))
+                              app_dir=str(HERE / "app"), progress=lambda text: emit(f"  ... {text}"),
+                              prometheus_image=prometheus)
         for step in steps:
             reporter.record(StepResult(f"bootstrap: {step.name}", host.name, step.status,
                                        f"{step.message} ({step.seconds:.1f}s)"))
@@ -331,7 +334,7 @@ def teardown(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, c
 def opa_check(ctx: Context, hosts: HostFlags, context: str = "pre_deploy", manifest: str = DEFAULT_MANIFEST,
               explain: bool = False, set: list[str] | None = None) -> None:  # noqa: A002 - the flag is --set
     """Ask the policy engine now and print its decision: exit 0 allow, 3 deny, 4 engine failure."""
-    from swiftlib.lifecycle import canary_window, gates
+    from swiftlib.lifecycle import gates
     from swiftlib.lifecycle.engine_choice import choose_engine
     from swiftlib.policy.whatif import explain as explain_lines
 
@@ -348,7 +351,8 @@ def opa_check(ctx: Context, hosts: HostFlags, context: str = "pre_deploy", manif
                 elif context == "pre_deploy":
                     gates.infrastructure_gate(project, target, reporter, engine)
                 else:
-                    stats, baseline = canary_window.measure(target, on_wait=_measuring(target.name, hosts.json))
+                    stats, baseline = gates.measure_canary(project, target, reporter,
+                                                           on_wait=_measuring(target.name, hosts.json))
                     gates.canary_gate(project, target, reporter, engine, stats.to_dict(),
                                       baseline.to_dict() if baseline else None)
             finally:
