@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +27,7 @@ from swiftlib.remote.workspace import RemoteWorkspace
 from tests.integration.fleet_env import (
     ClientHome, RemoteSshd, ensure_opa_standin, fake_df_command, leftovers, remove_stack,
 )
+from tests.conftest import REPO
 from tests.integration.sshd import client_key  # noqa: F401 - fixture
 from tests.integration.stack import Traffic, container_id_and_start, docker, make_project, wait_for
 
@@ -172,6 +175,55 @@ def test_the_other_tasks_work_remotely(manifest, home, server, name):
     frame = json.loads(ok(home.inv(manifest, "status", "--json", *hosts)).stdout)
     assert frame["mode"] == "stable", frame
     assert server.tunnels_to(ADMIN_PORT) > scrapes  # the dashboard read /metrics through SSH
+
+
+def _watch(home, manifest: Path, *args: str) -> subprocess.Popen:
+    """A long-running `inv` as a person starts it in a terminal (Ctrl-C delivered as SIGINT)."""
+    argv = [sys.executable, "-m", "invoke", "-r", str(REPO), *args, "--manifest", str(manifest)]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=manifest.parent,
+                            env=home.env(), preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def _ctrl_c(proc: subprocess.Popen) -> tuple[int, str, float]:
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, _ = proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+        pytest.fail(f"Ctrl-C did not end it within 15 s:\n{out}")
+    return proc.returncode, out, time.monotonic() - started
+
+
+def test_the_web_dashboard_watches_the_remote_host_through_ssh(manifest, home, server, name):
+    scrapes = server.tunnels_to(ADMIN_PORT)
+    proc = _watch(home, manifest, "dashboard", "--port", "0", "--interval", "0.5", "--hosts", server.host_spec)
+    try:
+        first = proc.stdout.readline()
+        assert f"dashboard for {name}: http://127.0.0.1:" in first, first
+        url = first.split(": ", 1)[1].split()[0]
+        state = wait_for(f"{url}api/state", lambda r: r.status_code == 200 and r.json().get("frame"), timeout=60).json()
+        assert state["host"] == name and state["frame"]["mode"] == "stable" and state["ok"], state
+        assert server.tunnels_to(ADMIN_PORT) > scrapes  # the frames came through SSH, as the CLI's do
+        assert requests.get(url, timeout=5).status_code == 200
+    finally:
+        code, out, took = _ctrl_c(proc)
+    assert code == 0 and "dashboard stopped" in out, out
+
+
+def test_ctrl_c_ends_status_on_a_remote_host(manifest, home, server):
+    proc = _watch(home, manifest, "status", "--interval", "0.5", "--hosts", server.host_spec)
+    try:
+        seen = ""
+        deadline = time.monotonic() + 60
+        while "SwiftDeploy status" not in seen and time.monotonic() < deadline:
+            seen += proc.stdout.readline()
+        assert "SwiftDeploy status" in seen, seen
+        time.sleep(1.2)  # Ctrl-C lands while frames are being taken over SSH
+    finally:
+        code, out, took = _ctrl_c(proc)
+    assert code == 0, out  # and within _ctrl_c's 15 s: it used to wait for a frame that never ended
 
 
 def test_lock_held_by_another_run(manifest, home, server, remote_dir, name):
