@@ -66,3 +66,10 @@ def windows_at(target: Target, window: float, end: float) -> tuple[WindowStats, 
                 raise
             stable = None  # like the scrape source at 100% canary: the baseline is optional
     return canary, stable
+
+
+def canary_since(target: Target, started: float, *, clock: Callable[[], float] = time.time) -> WindowStats:
+    """The canary's numbers from unix time ``started`` until now (a rollout's progress line)."""
+    now = clock()
+    with target.loopback(target.manifest.metrics.prometheus.port) as base_url:
+        return track_window(base_url, "canary", now - started, now)

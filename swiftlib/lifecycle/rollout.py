@@ -10,11 +10,11 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from ..errors import PolicyDenied, PolicyEngineError, SwiftDeployError
-from ..metrics import MetricsUnavailable, parse_scrape, window_stats
+from ..errors import MetricsSourceError, PolicyDenied, PolicyEngineError, SwiftDeployError
+from ..metrics import MetricsUnavailable, WindowStats, parse_scrape, window_stats
 from ..results import Reporter
 from ..tracks import with_weight
-from . import canary_window, flows, traffic
+from . import canary_window, flows, prometheus_window, traffic
 from .context import Options, Project, Target
 
 Progress = Callable[[dict[str, Any]], None]
@@ -25,21 +25,32 @@ def _watching_sleep(target: Target, step: int, steps: int, weight: int, progress
                     clock: Callable[[], float] = time.monotonic) -> Callable[[float], None]:
     """A sleep for the evaluation window that reports the canary's numbers so far every tick."""
     def sleep(seconds: float) -> None:
-        cache = canary_window.load_cache(target, "canary")
-        start = parse_scrape(cache[-1]["text"], taken_at=cache[-1]["taken_at"]) if cache else None
+        so_far = _canary_so_far(target)
         end = clock() + seconds
         while (left := end - clock()) > 0:
             time.sleep(min(TICK_SECONDS, left))
-            if progress is None or start is None:
+            if progress is None or so_far is None:
                 continue
             try:
-                stats = window_stats(start, canary_window.scrape(target, track="canary", remember=False))
-            except (MetricsUnavailable, ValueError):
-                continue
+                stats = so_far()
+            except (MetricsUnavailable, MetricsSourceError, ValueError):
+                continue  # too early for numbers, or a scrape missed: the gate itself will say
             progress({"host": target.name, "step": step, "steps": steps, "weight": weight,
                       "requests": stats.requests, "error_rate": stats.error_rate,
                       "p99_latency_ms": stats.p99_latency_ms, "seconds_left": max(0.0, end - clock())})
     return sleep
+
+
+def _canary_so_far(target: Target) -> Callable[[], WindowStats] | None:
+    """How to read the canary's window so far from the gate's own source (None: no starting point)."""
+    if target.manifest.metrics.uses_prometheus:
+        started = time.time()
+        return lambda: prometheus_window.canary_since(target, started)
+    cache = canary_window.load_cache(target, "canary")  # the scrape the gate has just taken
+    if not cache:
+        return None
+    start = parse_scrape(cache[-1]["text"], taken_at=cache[-1]["taken_at"])
+    return lambda: window_stats(start, canary_window.scrape(target, track="canary", remember=False))
 
 
 def rollout(project: Project, target: Target, reporter: Reporter, opts: Options, *,
