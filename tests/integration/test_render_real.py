@@ -41,6 +41,21 @@ def test_real_docker_compose_accepts_the_rendered_file(rendered, tmp_path: Path,
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.docker
+def test_real_docker_compose_accepts_the_prometheus_service(tmp_path: Path):
+    """metrics.source: prometheus adds a service (tmpfs options, loopback port) compose must accept too."""
+    from swiftlib.manifest import build_manifest, deep_merge
+    from swiftlib.manifest_file import load_raw
+
+    manifest = build_manifest(deep_merge(load_raw(FIXTURES / "manifest.yaml"), {"metrics": {"source": "prometheus"}}))
+    for name, text in render_all(manifest, TEMPLATES, include_opa=True).items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    (tmp_path / "policies").mkdir()
+    done = subprocess.run(compose_config_check(str(tmp_path), "swiftdeploy"), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
 @pytest.mark.nginx
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_real_nginx_accepts_the_rendered_config(rendered, tmp_path: Path, variant):
