@@ -75,8 +75,10 @@ def manifest(tmp_path_factory):
 
 def test_prometheus_runs_on_loopback_only_and_scrapes_every_track_by_label(manifest):
     assert docker("port", f"{PREFIX}-prometheus") == f"9090/tcp -> 127.0.0.1:{PROM_PORT}"
+    # A target reads "unknown" until its first scrape; wait until every track has been tried.
     answer = wait_for(f"http://127.0.0.1:{PROM_PORT}/api/v1/targets",
-                      lambda r: any(t["health"] == "up" for t in r.json()["data"]["activeTargets"]))
+                      lambda r: all(t["health"] != "unknown" for t in r.json()["data"]["activeTargets"])
+                      and any(t["health"] == "up" for t in r.json()["data"]["activeTargets"]))
     tracks = {t["labels"]["track"]: t["health"] for t in answer.json()["data"]["activeTargets"]}
     assert tracks == {"stable": "up", "canary": "down", "next": "down"}  # no canary yet
 

@@ -75,6 +75,9 @@ def test_minimal_manifest_takes_the_documented_defaults():
     assert (m.audit.history_file, m.audit.report_file) == ("history.jsonl", "audit_report.md")
     assert m.deploy.project_name == "swiftdeploy" and m.deploy.remote_dir == "swiftdeploy"
     assert (m.deploy.health_timeout_seconds, m.deploy.connect_timeout_seconds) == (60.0, 10.0)
+    assert m.metrics.source == "scrape" and not m.metrics.uses_prometheus
+    assert (m.metrics.prometheus.image, m.metrics.prometheus.port) == ("prom/prometheus:v2.53.3", 9090)
+    assert m.metrics.prometheus.scrape_interval_seconds == 2
 
 
 def test_every_field_overrides_its_default():
@@ -88,6 +91,10 @@ def test_every_field_overrides_its_default():
     assert m.canary_limits.min_requests == 0 and isinstance(m.canary_limits.max_p99_latency_ms, float)
     assert m.infrastructure_limits.max_cpu_load == 4.0 and isinstance(m.infrastructure_limits.max_cpu_load, float)
     assert m.deploy.remote_dir == "~/deployments/app" and m.deploy.project_name == "my_project-2"
+    prometheus = m.metrics.prometheus
+    assert m.metrics.source == "prometheus" and m.metrics.uses_prometheus
+    assert (prometheus.image, prometheus.port) == ("localhost:5000/prom/prometheus:v2.53.3", 9190)
+    assert (prometheus.scrape_interval_seconds, prometheus.container_name) == (5, "my-prometheus")
 
 
 def test_the_projects_own_manifest_is_valid():
@@ -102,6 +109,13 @@ def test_every_default_is_a_value_the_validator_accepts():
     for section, fields in REQUIRED.items():  # required fields have no default to fall back on
         for name in fields:
             assert name not in DEFAULTS.get(section, {}), f"{section}.{name} is both required and defaulted"
+
+
+def test_the_prometheus_port_may_equal_another_port_only_while_prometheus_is_off():
+    raw = yaml.safe_load((FIXTURES / "good" / "minimal.yaml").read_text())
+    assert build_manifest(raw, overrides={"metrics": {"prometheus": {"port": 8081}}}).metrics.prometheus.port == 8081
+    with pytest.raises(ManifestError, match=r"metrics\.prometheus\.port: must differ from nginx\.admin_port"):
+        build_manifest(raw, overrides={"metrics": {"source": "prometheus", "prometheus": {"port": 8081}}})
 
 
 def test_manifest_is_immutable_and_with_mode_copies():
