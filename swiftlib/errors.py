@@ -155,7 +155,7 @@ class MetricsSourceError(PolicyEngineError):
     """Prometheus, as the canary gate's metrics source, gave no usable numbers: unreachable, an API
     error, or an empty result. The gate cannot judge, so it fails closed like an engine failure (4).
 
-    ``reason``: ``unreachable``, ``api_error``, ``bad_answer`` or ``empty_result``.
+    ``reason``: ``unreachable``, ``not_ready``, ``api_error``, ``bad_answer`` or ``empty_result``.
     """
 
 

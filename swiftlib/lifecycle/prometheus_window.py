@@ -19,6 +19,7 @@ from ..metrics import WindowStats
 from .context import Target
 
 TIMEOUT = 5.0
+READY_PATH = "/-/ready"
 SETTLE = 0.5  # past the last scrape interval: the scrape itself takes a moment
 
 
@@ -43,9 +44,29 @@ def track_window(base_url: str, track: str, window_seconds: float, end: float) -
     return promql.window_stats(values, window_seconds, track=track, url=base_url)
 
 
+def check_ready(base_url: str) -> None:
+    """Prometheus answers ``/-/ready`` with 200, or `MetricsSourceError` (asked before a window is spent)."""
+    try:
+        answer = http.get(f"{base_url}{READY_PATH}", timeout=TIMEOUT)
+    except http.HttpUnavailable as exc:
+        raise MetricsSourceError(
+            f"cannot reach Prometheus at {base_url} ({exc}); is the prometheus service running? "
+            "(docker compose ps, logs prometheus); failing closed", reason="unreachable",
+        ) from exc
+    if answer.status != 200:
+        raise MetricsSourceError(f"Prometheus at {base_url} is not ready ({READY_PATH}: HTTP {answer.status}); "
+                                 "failing closed", reason="not_ready")
+
+
 def measure(target: Target, *, sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time,
             on_wait: Callable[[float], None] | None = None) -> tuple[WindowStats, WindowStats | None]:
-    """The canary's window and the stable track's window of the same period (None when stable had no traffic)."""
+    """The canary's window and the stable track's window of the same period (None when stable had no traffic).
+
+    Prometheus must be ready before the window starts: a stopped server is reported at once,
+    not after a whole evaluation window of waiting.
+    """
+    with target.loopback(target.manifest.metrics.prometheus.port) as base_url:
+        check_ready(base_url)
     window = target.manifest.canary_limits.evaluation_window_seconds
     settle = target.manifest.metrics.prometheus.scrape_interval_seconds + SETTLE
     end = clock() + window
