@@ -153,12 +153,16 @@ def what_if(project: Project, target: Target, reporter: Reporter, engine: Any, d
 
     Recorded as `policy_what_if` (never as a check or violation); exit 3 on deny as a real gate would.
     """
-    base = last_input(project, target, domain)
-    if base is None:
-        raise UsageError(f"no earlier {domain} decision for {target.name} to start the what-if from; "
-                         f"run `inv opa-check --context {CONTEXTS[domain]}` once", host=target.name)
-    policy_input = apply_sets(base, sets)
     task = f"policy what-if: {CONTEXTS[domain]}"
+    try:
+        base = last_input(project, target, domain)
+        if base is None:
+            raise UsageError(f"no earlier {domain} decision for {target.name} to start the what-if from; "
+                             f"run `inv opa-check --context {CONTEXTS[domain]}` once", host=target.name)
+        policy_input = apply_sets(base, sets)
+    except UsageError as exc:  # named as this task in the output, not a generic "run"
+        reporter.record(StepResult(task, target.name, "failed", exc.message, {"domain": domain}, exc.exit_code))
+        raise
     try:
         decision = engine.decide(domain, policy_input)
     except PolicyEngineError as exc:

@@ -8,6 +8,7 @@ they parse (numbers, true/false, null, lists, quoted strings), else kept as plai
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 from typing import Any, Iterable, Mapping
 
@@ -36,11 +37,50 @@ def parse_set(text: str) -> tuple[tuple[str, ...], Any]:
     return path, value
 
 
+# Sections a what-if may add when the audited input lacks them (the canary's baseline is optional),
+# with the fields a window has.
+WINDOW_FIELDS = ("requests", "errors", "error_rate", "p99_latency_ms", "req_per_s", "window_seconds")
+OPTIONAL_SECTIONS = {"baseline": WINDOW_FIELDS}
+
+
+def settable(policy_input: Mapping[str, Any]) -> list[str]:
+    """Every key path --set may name for this input: its leaves, plus the optional sections' fields."""
+    paths: list[str] = []
+
+    def walk(node: Mapping[str, Any], prefix: str) -> None:
+        for key, value in node.items():
+            dotted = f"{prefix}{key}"
+            if isinstance(value, Mapping) and value:
+                walk(value, dotted + ".")
+            elif dotted != "context":
+                paths.append(dotted)
+
+    walk(policy_input, "")
+    if "metrics" in policy_input:  # only a canary input has a baseline
+        for section, fields in OPTIONAL_SECTIONS.items():
+            paths += [f"{section}.{name}" for name in fields if f"{section}.{name}" not in paths]
+    return sorted(paths)
+
+
+def _check_known(text: str, path: tuple[str, ...], known: list[str]) -> None:
+    dotted = ".".join(path)
+    if dotted in known:
+        return
+    # A typo (`host.cpu_load`) would be ignored by the policy and answer as if nothing were changed.
+    close = difflib.get_close_matches(dotted, known, n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    raise UsageError(f"--set {text!r}: the policy input has no field {dotted}{hint} "
+                     f"(fields: {', '.join(known)})")
+
+
 def apply_sets(policy_input: Mapping[str, Any], sets: Iterable[str]) -> dict[str, Any]:
-    """A copy of ``policy_input`` with every --set applied (intermediate mappings are created)."""
+    """A copy of ``policy_input`` with every --set applied; each path must be a field the input has
+    (or a field of an optional section, created when absent). Anything else is a `UsageError`."""
+    known = settable(policy_input)
     out = copy.deepcopy(dict(policy_input))
     for text in sets:
         path, value = parse_set(text)
+        _check_known(text, path, known)
         node = out
         for part in path[:-1]:
             child = node.get(part)

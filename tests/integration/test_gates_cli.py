@@ -185,5 +185,9 @@ def test_what_if_changes_nothing_and_is_marked_as_such(tmp_path):
     assert [e["event_type"] for e in after[:len(before)]] == before
     assert [e["event_type"] for e in after[len(before):]] == ["policy_what_if"]  # never a violation
     assert after[-1]["data"]["what_if"] == ["stats.disk_free_gb=0.1", "stats.cpu_load=2"]
+    typo = run_inv(manifest, "opa-check", "--set", "host.cpu_load=9")  # would be ignored by the policy
+    assert typo.returncode == 2 and "TASK [policy what-if: pre_deploy]" in typo.stdout, typo.stdout
+    assert "no field host.cpu_load; did you mean stats.cpu_load?" in typo.stdout
+    assert len(events(manifest)) == len(after)  # nothing evaluated, nothing recorded
     explained = run_inv(manifest, "opa-check", "--explain")  # a real check, explained
     assert explained.returncode == 0 and "decision: allow" in explained.stdout

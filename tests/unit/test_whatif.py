@@ -39,6 +39,28 @@ def test_apply_sets_changes_a_copy():
     assert CLEAN["metrics"]["error_rate"] == 0.0 and "baseline" not in CLEAN
 
 
+@pytest.mark.parametrize("text, said", [
+    ("metric.error_rate=0.02", "no field metric.error_rate; did you mean metrics.error_rate?"),
+    ("metrics.eror_rate=0.02", "did you mean metrics.error_rate?"),
+    ("stats.cpu_load=7.5", "no field stats.cpu_load"),  # an infrastructure field on a canary input
+    ("limits=1", "no field limits"),  # a whole section, not a field
+])
+def test_a_field_the_input_does_not_have_is_refused_naming_the_fields_it_has(text, said):
+    with pytest.raises(UsageError, match="the policy input has no field") as exc:
+        apply_sets(CLEAN, [text])
+    assert said in str(exc.value) and "metrics.error_rate" in str(exc.value)
+
+
+def test_an_infrastructure_input_takes_its_own_fields_and_has_no_baseline():
+    infra = {"context": "pre_deploy", "limits": {"max_cpu_load": 8.0, "min_disk_free_gb": 5.0},
+             "stats": {"cpu_load": 0.5, "disk_free_gb": 80.0}}
+    assert apply_sets(infra, ["stats.cpu_load=7.5"])["stats"]["cpu_load"] == 7.5
+    with pytest.raises(UsageError, match="did you mean stats.cpu_load"):
+        apply_sets(infra, ["host.cpu_load=7.5"])
+    with pytest.raises(UsageError, match="no field baseline.error_rate"):
+        apply_sets(infra, ["baseline.error_rate=0"])
+
+
 def test_a_what_if_deny_is_explained_with_values_and_limits():
     changed = apply_sets(CLEAN, ["metrics.error_rate=0.02"])
     decision = EmbeddedEngine(POLICIES).decide("canary", changed).to_dict()
