@@ -46,12 +46,34 @@ def compose_down(project_dir: str, project_name: str, *, volumes: bool = True) -
     return compose(project_dir, project_name, *args)
 
 
-
-
 def image_exists(image: str) -> list[str]:
+    """Succeeds when the engine has ``image``; prints its ID."""
     return ["docker", "image", "inspect", "--format", "{{.Id}}", image]
 
 
+def image_save(image: str) -> list[str]:
+    """The image as a tar stream on stdout (to be piped into `image_load` on another host)."""
+    return ["docker", "save", image]
+
+
+def image_load() -> list[str]:
+    return ["docker", "load", "--quiet"]
+
+
+def network_exists(network: str) -> list[str]:
+    return ["docker", "network", "inspect", network]
+
+
+def volume_exists(volume: str) -> list[str]:
+    return ["docker", "volume", "inspect", volume]
+
+
+def network_remove(network: str) -> list[str]:
+    return ["docker", "network", "rm", network]
+
+
+def volume_remove(volume: str) -> list[str]:
+    return ["docker", "volume", "rm", volume]
 
 
 def containers_of_project(project_name: str, fmt: str = "{{.Names}}") -> list[str]:
@@ -60,10 +82,6 @@ def containers_of_project(project_name: str, fmt: str = "{{.Names}}") -> list[st
         "--filter", f"label=com.docker.compose.project={project_name}",
         "--format", fmt,
     ]
-
-
-
-
 
 
 def nginx_test_in_container(image: str, conf_path: str, traffic_dir: str) -> list[str]:
@@ -136,8 +154,6 @@ def listening_sockets() -> list[str]:
 
 def containers_publishing(port: int) -> list[str]:
     return ["docker", "ps", "--filter", f"publish={port}", "--format", "{{.Names}}"]
-
-
 
 
 def docker_info() -> list[str]:

@@ -211,6 +211,24 @@ def docker_build_argv(
     return [*argv, context_dir]
 
 
+def docker_pull_argv(name: str) -> list[str]:
+    return ["docker", "pull", "-q", name]
+
+
+def docker_build_stdin_argv(name: str) -> list[str]:
+    """`docker build` of a Dockerfile given on stdin (no context: the lines only use the base image)."""
+    return ["docker", "build", "-q", "-t", name, "-"]
+
+
+def image_remove_argv(image_id: str) -> list[str]:
+    """Refused by the engine while a container uses the image, which is what a rebuild wants."""
+    return ["docker", "image", "rm", image_id]
+
+
+def compose_version_argv() -> list[str]:
+    return ["docker", "compose", "version"]
+
+
 def image_inspect_argv(name: str) -> list[str]:
     """One JSON document with the image's Id, Size and labels (exit 1 when absent)."""
     return ["docker", "image", "inspect", "--format",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 
+from ..commands import docker_info
 from ..errors import CommandFailed, ConfigError
 from ..host import Host
 from . import commands as cmd
@@ -14,7 +15,7 @@ DOCKER_WAIT_SECONDS = 60.0
 
 def server_version(host: Host) -> str | None:
     """The engine's version when `docker info` answers, else None."""
-    result = host.run(["docker", "info", "--format", "{{.ServerVersion}}"], check=False, timeout=30)
+    result = host.run(docker_info(), check=False, timeout=30)
     version = result.stdout.strip() if result.ok else ""
     return version or None
 
@@ -60,7 +61,7 @@ def ensure_docker_engine(host: Host, progress: Progress = no_progress, *, apt: A
 
 
 def compose_version(host: Host) -> tuple[int, int, int] | None:
-    result = host.run(["docker", "compose", "version"], check=False, timeout=30)
+    result = host.run(cmd.compose_version_argv(), check=False, timeout=30)
     return cmd.parse_compose_version(result.stdout) if result.ok else None
 
 

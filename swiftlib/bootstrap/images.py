@@ -87,7 +87,7 @@ def try_pull(host: Host, name: str, progress: Progress, timeout: float = PULL_TI
     """Pull ``name``, giving up after ``timeout`` seconds (the registry may be unreachable)."""
     progress(f"docker pull {name} (giving up after {timeout:.0f}s)")
     try:
-        return host.run(["docker", "pull", "-q", name], check=False, timeout=timeout).ok
+        return host.run(cmd.docker_pull_argv(name), check=False, timeout=timeout).ok
     except CommandFailed:  # timed out
         return False
 

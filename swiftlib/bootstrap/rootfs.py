@@ -138,7 +138,7 @@ def import_image(host: Host, name: str, recipe: Recipe, progress: Progress, apt:
         timeout=600,
     )
     if recipe.dockerfile_lines:
-        host.run(["docker", "build", "-q", "-t", name, "-"], stdin=cmd.dockerfile_on(name, recipe.dockerfile_lines),
+        host.run(cmd.docker_build_stdin_argv(name), stdin=cmd.dockerfile_on(name, recipe.dockerfile_lines),
                  timeout=300)
     current = inspect_image(host, name) or {}
     drop_replaced(host, previous, current)
@@ -148,7 +148,7 @@ def import_image(host: Host, name: str, recipe: Recipe, progress: Progress, apt:
 def drop_replaced(host: Host, previous: dict | None, current: dict | None) -> None:
     """Remove the image a rebuild untagged, so rebuilds do not pile up (kept if still in use)."""
     if previous and current and previous["id"] != current["id"]:
-        host.run(["docker", "image", "rm", previous["id"]], check=False, timeout=120)
+        host.run(cmd.image_remove_argv(previous["id"]), check=False, timeout=120)
 
 
 def inspect_image(host: Host, name: str) -> dict | None:

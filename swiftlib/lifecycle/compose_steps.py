@@ -65,9 +65,9 @@ def leftovers(target: Target) -> list[str]:
     """Containers, network and volume of this project still present on the host."""
     m = target.manifest
     found = [f"container {n}" for n in target.host.run(commands.containers_of_project(target.compose_project), check=False).stdout.split()]
-    if target.host.succeeds(["docker", "network", "inspect", m.network.name]):
+    if target.host.succeeds(commands.network_exists(m.network.name)):
         found.append(f"network {m.network.name}")
-    if target.host.succeeds(["docker", "volume", "inspect", m.logs_volume]):
+    if target.host.succeeds(commands.volume_exists(m.logs_volume)):
         found.append(f"volume {m.logs_volume}")
     return found
 
@@ -95,8 +95,8 @@ def teardown(project: Project, target: Target, reporter: Reporter, opts: Options
         target.host.run(argv, timeout=300)
         # Compose leaves an external-looking network/volume alone if it was not created by this file.
         m = target.manifest
-        target.host.run(["docker", "network", "rm", m.network.name], check=False)
-        target.host.run(["docker", "volume", "rm", m.logs_volume], check=False)
+        target.host.run(commands.network_remove(m.network.name), check=False)
+        target.host.run(commands.volume_remove(m.logs_volume), check=False)
     removed_files = [n for n in generated if clean and target.workspace.remove(n)]
     if clean and target.host.is_remote:
         # Only the policies SwiftDeploy uploaded there (and the directories they leave empty);

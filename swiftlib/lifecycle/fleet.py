@@ -16,6 +16,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
+from .. import commands
 from ..errors import LockHeld, SwiftDeployError, UsageError
 from ..host import Host
 from ..manifest import build_manifest
@@ -114,9 +115,9 @@ def prepare_remote(project: Project, target: Target, reporter: Reporter, *, chec
     changed = target.workspace.sync_dir(project.policies_dir, target.policies_subdir)
     images = [target.manifest.services.image, target.manifest.nginx.image]
     local = Host.local()
-    if target.manifest.canary.image not in images and local.succeeds(["docker", "image", "inspect", target.manifest.canary.image]):
+    if target.manifest.canary.image not in images and local.succeeds(commands.image_exists(target.manifest.canary.image)):
         images.append(target.manifest.canary.image)  # a canary image only this machine has
-    if local.succeeds(["docker", "image", "inspect", target.manifest.opa.image]):
+    if local.succeeds(commands.image_exists(target.manifest.opa.image)):
         images.append(target.manifest.opa.image)
     if target.manifest.metrics.uses_prometheus:
         images.append(target.manifest.metrics.prometheus.image)

@@ -13,6 +13,7 @@ import shlex
 import time
 from typing import Callable
 
+from .. import commands
 from ..errors import CommandFailed
 from ..host import Host
 from .channel import open_output, run_bytes
@@ -23,7 +24,7 @@ _PROGRESS_EVERY = 1.0  # seconds between progress calls
 
 def image_id(host: Host, image: str) -> str | None:
     """The engine's ID for ``image`` on ``host``, or None when it has no such image."""
-    result = host.run(["docker", "image", "inspect", "--format", "{{.Id}}", image], check=False)
+    result = host.run(commands.image_exists(image), check=False)
     if not result.ok:
         return None
     return result.stdout.strip() or None
@@ -54,7 +55,7 @@ def stream_image(local: Host, remote: Host, image: str, progress: Progress | Non
     start = time.monotonic()
     total = 0
     last_report = start
-    source = open_output(local, shlex.join(["docker", "save", image]))
+    source = open_output(local, shlex.join(commands.image_save(image)))
 
     def chunks():
         nonlocal total, last_report
@@ -70,7 +71,7 @@ def stream_image(local: Host, remote: Host, image: str, progress: Progress | Non
                 last_report = now
 
     try:
-        loaded = run_bytes(remote, shlex.join(["docker", "load", "--quiet"]), chunks())
+        loaded = run_bytes(remote, shlex.join(commands.image_load()), chunks())
     finally:
         saved, save_err = source.finish()
     # Blame the side that failed first: a save that ended early starves load, and a load
