@@ -15,7 +15,6 @@ import json as jsonlib
 import os
 import sys
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, NoReturn
 
@@ -338,23 +337,16 @@ def opa_check(ctx: Context, hosts: HostFlags, context: str = "pre_deploy", manif
     from swiftlib.lifecycle.engine_choice import choose_engine
     from swiftlib.policy.whatif import explain as explain_lines
 
-    if context not in ("pre_deploy", "pre_promote"):
+    if context not in gates.DOMAIN_OF:
         fail_usage(f"--context: expected pre_deploy or pre_promote, got {context!r}")
-    domain = "infrastructure" if context == "pre_deploy" else "canary"
+    domain = gates.DOMAIN_OF[context]
     sets = list(set or [])
 
     def action(project, target, reporter):
         with gates.policy_engine(project, target, choose_engine(target), reporter=reporter) as engine:
             try:
-                if sets:
-                    gates.what_if(project, target, reporter, engine, domain, sets)
-                elif context == "pre_deploy":
-                    gates.infrastructure_gate(project, target, reporter, engine)
-                else:
-                    stats, baseline = gates.measure_canary(project, target, reporter,
-                                                           on_wait=_measuring(target.name, hosts.json))
-                    gates.canary_gate(project, target, reporter, engine, stats.to_dict(),
-                                      baseline.to_dict() if baseline else None)
+                gates.ask_now(project, target, reporter, engine, context, sets,
+                              on_wait=_measuring(target.name, hosts.json))
             finally:
                 last = reporter.results[-1] if reporter.results else None
                 if explain and last is not None and "input" in last.data and not hosts.json:
@@ -370,7 +362,7 @@ def opa_check(ctx: Context, hosts: HostFlags, context: str = "pre_deploy", manif
 def lock(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, status: bool = False,
          release: bool = False, force: bool = False) -> None:
     """Show (--status, the default) or remove (--release [--force]) the deploy lock on each host."""
-    from swiftlib.remote import lock as deploy_lock
+    from swiftlib.lifecycle import lock_steps
 
     if status and release:
         fail_usage("--status and --release cannot be combined; use one")
@@ -379,21 +371,9 @@ def lock(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, statu
 
     def action(project, target, reporter):
         if release:
-            info = deploy_lock.release(target.host, target.workspace, force=force)
-            if info is None:
-                reporter.record(StepResult("lock release", target.name, "ok", "no deploy lock was held"))
-            else:
-                reporter.record(StepResult("lock release", target.name, "changed", f"released the lock of {info.describe()}"))
-            return
-        info = deploy_lock.status(target.host, target.workspace)
-        if info is None:
-            reporter.record(StepResult("lock status", target.name, "ok", "free: no deploy lock held"))
-            return
-        stale = info.stale_reason()
-        note = f"; looks stale ({stale}): `inv lock --release` with the same host flags removes it" if stale else ""
-        reporter.record(StepResult("lock status", target.name, "ok", f"held by {info.describe()}{note}",
-                                   {"holder": info.holder, "pid": info.pid, "time": info.time,
-                                    "command": info.command, "message": info.message, "stale": stale}))
+            lock_steps.release(target, reporter, force=force)
+        else:
+            lock_steps.show(target, reporter)
 
     fleet(ctx, manifest, action, hosts, read_only=True, prepare=False)
 
@@ -490,30 +470,15 @@ def policy_test(ctx: Context, manifest: str = DEFAULT_MANIFEST, engine: str = "e
 @swift_task(help={"verify": "check the hash chain; exit 2 naming the first bad line"})
 def audit(ctx: Context, manifest: str = DEFAULT_MANIFEST, verify: bool = False) -> None:
     """Write the audit report (audit_report.md, its SVG charts and audit_report.html); --verify checks the hash chain."""
+    from swiftlib.lifecycle import audit_steps
     from swiftlib.lifecycle.context import Project
-    from swiftlib.report_files import write_report
 
     with reporting() as reporter:
         project = Project.load(manifest)
-        log = project.audit
-        result = log.verify()
         if verify:
-            if result.ok:
-                reporter.record(StepResult("audit verify", "local", "ok", f"{result.lines} lines, hash chain intact"))
-            else:
-                reporter.record(StepResult("audit verify", "local", "failed", result.problem, {}, 2))
-            return
-        try:
-            events = log.read(skip_unreadable=True)
-        except SwiftDeployError:
-            events = []  # unreadable lines: the report still shows the integrity failure
-        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        written = write_report(project.root, project.report_path, events, result, now)
-        unread = f", {result.lines - len(events)} lines unreadable" if result.lines > len(events) else ""
-        charts = sum(1 for path in written if path.suffix == ".svg")
-        reporter.record(StepResult("audit report", "local", "changed",
-                                   f"wrote {written[0].name} ({len(events)} events{unread}), {charts} charts "
-                                   f"and {written[-1].name}"))
+            audit_steps.verify(project, reporter)
+        else:
+            audit_steps.report(project, reporter)
 
 
 @swift_task(help={"inventory": "inventory file (Ansible INI/YAML or SwiftDeploy YAML)", "limit": "Ansible host pattern",

@@ -7,7 +7,7 @@ builds the input, and obeys the Decision. Every outcome is audited: policy_check
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from ..errors import MetricsSourceError, PolicyDenied, PolicyEngineError, SwiftDeployError, UsageError
 from ..hoststats import collect_host_stats
@@ -23,6 +23,7 @@ from .engine_choice import EngineChoice
 
 QUESTIONS = {"infrastructure": "pre_deploy", "canary": "pre_promote"}
 CONTEXTS = QUESTIONS
+DOMAIN_OF = {context: domain for domain, context in CONTEXTS.items()}  # `--context pre_deploy` -> infrastructure
 
 
 @contextmanager
@@ -179,3 +180,15 @@ def what_if(project: Project, target: Target, reporter: Reporter, engine: Any, d
     message = f"what-if {domain} policy would deny: {reasons}"
     reporter.record(StepResult(task, target.name, "failed", message, data, PolicyDenied.exit_code))
     raise PolicyDenied(message, decision=decision, host=target.name)
+
+
+def ask_now(project: Project, target: Target, reporter: Reporter, engine: Any, context: str,
+            sets: Sequence[str] = (), *, on_wait: Callable[[float], None] | None = None) -> Decision:
+    """`inv opa-check`: the gate of ``context`` asked now (a what-if when ``sets`` are given)."""
+    domain = DOMAIN_OF[context]
+    if sets:
+        return what_if(project, target, reporter, engine, domain, sets)
+    if domain == "infrastructure":
+        return infrastructure_gate(project, target, reporter, engine)
+    stats, baseline = measure_canary(project, target, reporter, on_wait=on_wait)
+    return canary_gate(project, target, reporter, engine, stats.to_dict(), baseline.to_dict() if baseline else None)
