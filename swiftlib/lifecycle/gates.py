@@ -75,9 +75,13 @@ def engine_for_check(project: Project, target: Target, choice: EngineChoice) -> 
 
 
 def decide(project: Project, target: Target, reporter: Reporter, engine: Any,
-           domain: str, policy_input: dict[str, Any], *, task: str) -> Decision:
-    """Ask ``engine`` about ``domain``; audit the outcome; raise unless allowed."""
-    base = {"domain": domain, "context": policy_input.get("context"), "engine": engine.name}
+           domain: str, policy_input: dict[str, Any], *, task: str, evidence: dict[str, Any] | None = None) -> Decision:
+    """Ask ``engine`` about ``domain``; audit the outcome; raise unless allowed.
+
+    ``evidence`` goes into the audit record beside the input (where the numbers came from),
+    never into the input the policy sees.
+    """
+    base = {"domain": domain, "context": policy_input.get("context"), "engine": engine.name, **(evidence or {})}
     try:
         decision = engine.decide(domain, policy_input)
     except PolicyEngineError as exc:
@@ -131,7 +135,8 @@ def canary_gate(project: Project, target: Target, reporter: Reporter, engine: An
     metrics = {k: window[k] for k in METRIC_KEYS}
     policy_input = canary_input(metrics, target.manifest.canary_limits.to_dict(),
                                 baseline={k: baseline[k] for k in METRIC_KEYS} if baseline else None)
-    return decide(project, target, reporter, engine, "canary", policy_input, task="policy: pre_promote")
+    return decide(project, target, reporter, engine, "canary", policy_input, task="policy: pre_promote",
+                  evidence={"metrics_source": target.manifest.metrics.source})
 
 
 def last_input(project: Project, target: Target, domain: str) -> dict[str, Any] | None:

@@ -127,7 +127,10 @@ def test_walkthrough(manifest):
     ok(run_inv(manifest, "audit"))
     report = (manifest.parent / "audit_report.md").read_text()
     assert "canary" in report and "error rate" in report
-    events = [json.loads(line)["event_type"] for line in history.read_text().splitlines()]
+    records = [json.loads(line) for line in history.read_text().splitlines()]
+    allowed = [e for e in records if e["event_type"] == "policy_check" and e["data"]["domain"] == "canary"][-1]
+    assert allowed["data"]["metrics_source"] == "scrape"  # the default source, recorded with the decision
+    events = [e["event_type"] for e in records]
     for expected in ("deploy", "mode_change", "chaos", "policy_violation", "policy_check", "rollback", "traffic"):
         assert expected in events, events
     # Status frames are charts, not decisions: they go to the bounded metrics series, not the audit trail.

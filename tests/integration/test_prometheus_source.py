@@ -125,6 +125,7 @@ def test_promote_stable_is_allowed_on_promql_numbers_when_the_canary_is_healthy(
     assert load.dropped == []
     check = events(manifest, "policy_check")[-1]["data"]
     assert check["domain"] == "canary" and check["input"]["metrics"]["error_rate"] == 0.0
+    assert check["metrics_source"] == "prometheus"  # the audit says where the numbers came from
     assert check["input"]["baseline"]["requests"] > 0  # stable's window of the same period, from PromQL
     assert "canary: " in out and not running(f"{PREFIX}-app-canary")
 
