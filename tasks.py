@@ -20,8 +20,8 @@ from typing import Any, Callable, Iterator, NoReturn
 
 from invoke import Collection, Context, Exit
 
-from swiftlib.cli_args import (HostFlags, describe_unexpected, fleet_task, number, report_unexpected, swift_task,
-                                strict_invoke_parser)
+from swiftlib.cli_args import (HostFlags, describe_unexpected, fleet_task, number, port_number, report_unexpected,
+                                strict_invoke_parser, swift_task)
 from swiftlib.errors import SwiftDeployError, UsageError
 from swiftlib.terminal import printable
 from swiftlib.results import Reporter, StepResult
@@ -296,15 +296,13 @@ def _rollout_progress(quiet: bool):
 def rollout(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, check: bool = False,
             message: str = "") -> None:
     """Canary through canary.steps, one gated window each; a deny rolls back (exit 3), the last step promotes."""
-    from swiftlib.lifecycle.rollout import rollout as run_rollout
+    from swiftlib.lifecycle.rollout import interrupted_note, rollout as run_rollout
 
     def action(project, target, reporter):
         try:
             run_rollout(project, target, reporter, options(check), progress=_rollout_progress(hosts.json))
         except KeyboardInterrupt:
-            split = target.read_state().get("weight")
-            err(f"interrupted: on {target.name} the canary keeps {split}% of the traffic beside stable; "
-                "finish with `inv rollback` or `inv promote --mode stable`")
+            err(interrupted_note(target))
             raise
 
     fleet(ctx, manifest, action, hosts, lock="rollout", message=message, check=check, hooks="rollout", mode="canary")
@@ -420,13 +418,11 @@ def dashboard(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, 
     from swiftlib.lifecycle.engine_choice import choose_engine
 
     try:
-        if not port.isdigit() or int(port) > 65535:
-            raise UsageError(f"--port: expected a port number 0-65535, got {port!r}")
-        port_number = int(port)
+        listen_port = port_number("--port", port)
         pause = number("--interval", interval, minimum=0.1) or 2.0
         with single_target(ctx, manifest, hosts) as (project, target), \
                 gates.policy_engine(project, target, choose_engine(target)) as engine:
-            web.serve(project, target, engine, port=port_number, interval=pause,
+            web.serve(project, target, engine, port=listen_port, interval=pause,
                       on_ready=lambda url: emit(f"dashboard for {target.name}: {url}  (Ctrl-C to stop)"))
     except KeyboardInterrupt:
         emit("dashboard stopped")

@@ -284,3 +284,10 @@ def number(flag: str, text: str, *, minimum: float = 0.0) -> float | None:
     if value != value or value < minimum:
         raise UsageError(f"{flag}: expected a number >= {minimum:g}, got {text!r}")
     return value
+
+
+def port_number(flag: str, text: str) -> int:
+    """A TCP port 0-65535 (0: the system picks a free one) or UsageError naming the flag."""
+    if not (text.isascii() and text.isdigit()) or int(text) > 65535:
+        raise UsageError(f"{flag}: expected a port number 0-65535, got {text!r}")
+    return int(text)

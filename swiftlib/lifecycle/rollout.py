@@ -86,3 +86,14 @@ def _mark_over(target: Target) -> None:
             target.write_state(rollout={**entry, "active": False})
     except (SwiftDeployError, OSError):
         pass  # never hide the rollout's own outcome (or Ctrl-C) behind a failed state write
+
+
+def interrupted_note(target: Target) -> str:
+    """What a Ctrl-C left on ``target`` and how to finish: the canary keeps its current share."""
+    try:
+        weight = target.read_state().get("weight")
+    except (SwiftDeployError, OSError):
+        weight = None
+    share = f"{weight}% of the traffic" if isinstance(weight, int) else "its share of the traffic"
+    return (f"interrupted: on {target.name} the canary keeps {share} beside stable; "
+            "finish with `inv rollback` or `inv promote --mode stable`")

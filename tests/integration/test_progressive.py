@@ -8,13 +8,16 @@ rolled back by chaos, and a deploy of a new version (blue/green).
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
+import sys
+import time
 
 import pytest
 import requests
 import yaml
 
-from tests.conftest import run_inv
+from tests.conftest import REPO, run_inv
 from tests.integration.stack import Load, docker, make_project
 
 pytestmark = pytest.mark.docker
@@ -126,6 +129,35 @@ def test_rollout_rolls_back_by_itself_when_the_canary_fails(manifest):
     assert yaml.safe_load(manifest.read_text())["services"]["mode"] == "stable"
     last = [e for e in events(manifest) if e["event_type"] == "rollback"][-1]
     assert "rollout step 1/2" in last["data"]["reason"] and "error rate" in last["data"]["reason"]
+
+
+def test_ctrl_c_in_a_rollout_leaves_the_canary_at_its_step_and_says_so(manifest, tmp_path):
+    argv = [sys.executable, "-m", "invoke", "-r", str(REPO), "rollout", "--manifest", str(manifest)]
+    out_file, err_file = tmp_path / "out", tmp_path / "err"
+    with Load(public()) as load, out_file.open("w") as out, err_file.open("w") as err:
+        # As a person starts it in a terminal: Ctrl-C arrives as SIGINT with its default action.
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, text=True, cwd=manifest.parent,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        deadline = time.monotonic() + 120
+        while "step 1/2 at 30%" not in out_file.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, out_file.read_text() + err_file.read_text()
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=60)
+    said = out_file.read_text() + err_file.read_text()
+    assert code == 130, said
+    assert "interrupted: on local the canary keeps 30% of the traffic beside stable" in said
+    assert "finish with `inv rollback` or `inv promote --mode stable`" in said
+    assert load.dropped == []
+    # Consistent, and as described: the canary serves its share, the manifest says canary,
+    # the rollout is marked over and the deploy lock is free for the command that finishes it.
+    assert running(f"{PREFIX}-app-canary") and yaml.safe_load(manifest.read_text())["services"]["mode"] == "canary"
+    state = json.loads((manifest.parent / ".swiftdeploy" / "state.json").read_text())
+    assert state["weight"] == 30 and state["rollout"]["active"] is False
+    assert "free: no deploy lock held" in ok(run_inv(manifest, "lock"))
+    with Load(public()) as load:
+        ok(run_inv(manifest, "rollback", "--reason", "rollout interrupted"))
+    assert load.dropped == [] and not running(f"{PREFIX}-app-canary")
 
 
 def test_deploy_of_a_new_version_is_blue_green_and_keeps_every_request(manifest):

@@ -19,7 +19,7 @@ from invoke import Context, Exit
 
 import tasks
 from swiftlib import cli_args
-from swiftlib.errors import CommandFailed, ConfigError
+from swiftlib.errors import CommandFailed, ConfigError, UsageError
 from swiftlib.host import Host
 from swiftlib.lifecycle import fleet, render_step
 from swiftlib.lifecycle.context import Options, Project, Target
@@ -334,3 +334,14 @@ def test_dashboard_refuses_a_bad_port_before_anything_starts(project, port) -> N
     assert result.returncode == 2, result.stdout + result.stderr
     assert "--port" in result.stderr and "0-65535" in result.stderr
     assert not (project.parent / ".swiftdeploy").exists()  # no frame was taken, nothing recorded
+
+
+@pytest.mark.parametrize("text, port", [("0", 0), ("8090", 8090), ("65535", 65535)])
+def test_port_number_takes_0_to_65535(text, port):
+    assert cli_args.port_number("--port", text) == port
+
+
+@pytest.mark.parametrize("text", ["", "65536", "-1", "80.0", " 80", "0x50", "١٢", "99999999999999999999"])
+def test_port_number_refuses_anything_else_naming_the_flag(text):
+    with pytest.raises(UsageError, match=r"--port: expected a port number 0-65535"):
+        cli_args.port_number("--port", text)

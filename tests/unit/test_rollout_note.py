@@ -1,0 +1,27 @@
+"""What `inv rollout` says when Ctrl-C stops it: where the traffic is and how to finish."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from swiftlib.errors import ConfigError
+from swiftlib.lifecycle.rollout import interrupted_note
+
+
+def target(state=None, error=None):
+    def read_state():
+        if error:
+            raise error
+        return state or {}
+    return SimpleNamespace(name="web1", read_state=read_state)
+
+
+def test_the_note_names_the_host_the_share_and_both_ways_out():
+    note = interrupted_note(target({"weight": 25}))
+    assert note == ("interrupted: on web1 the canary keeps 25% of the traffic beside stable; "
+                    "finish with `inv rollback` or `inv promote --mode stable`")
+
+
+def test_an_unknown_or_unreadable_weight_still_gives_the_way_out():
+    for t in (target({}), target({"weight": "x"}), target(error=ConfigError("state.json is a FIFO"))):
+        note = interrupted_note(t)
+        assert "the canary keeps its share of the traffic" in note and "inv rollback" in note
