@@ -42,6 +42,7 @@ unit:
 bench: setup
 	$(BIN)/python scripts/bench.py
 	$(BIN)/python scripts/bench_delivery.py
+	$(BIN)/python scripts/bench_metrics.py
 
 clean:
 	-$(BIN)/inv teardown --clean
