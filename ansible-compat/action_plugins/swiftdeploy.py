@@ -1,4 +1,4 @@
-"""Ansible action plugin ``swiftdeploy``: SwiftDeploy's deploy/promote for the current host.
+"""Ansible action plugin ``swiftdeploy``: SwiftDeploy's deploy/promote/rollback/rollout for the current host.
 
 An action plugin runs on the controller, where swiftlib lives (a plain module would be
 shipped to the target, which has no swiftlib). For each host of the play it builds
@@ -33,13 +33,17 @@ SSH_CONNECTIONS = (None, "", "ssh", "smart", "paramiko", "paramiko_ssh")
 
 ARGUMENT_SPEC: dict[str, Any] = dict(
     manifest=dict(type="path", default="manifest.yaml"),
-    state=dict(type="str", default="deployed", choices=["deployed", "promoted", "rolled_back"]),
+    state=dict(type="str", default="deployed", choices=["deployed", "promoted", "rolled_back", "rolled_out"]),
     reason=dict(type="str", default=""),
     mode=dict(type="str", default="stable", choices=["canary", "stable"]),
     project_root=dict(type="path"),
     accept_new_host_keys=dict(type="bool", default=False),
     connect_timeout=dict(type="float"),
 )
+
+
+# The deploy lock names the command, as the CLI's tasks do.
+LOCK_COMMANDS = {"deployed": "deploy", "promoted": "promote", "rolled_back": "rollback", "rolled_out": "rollout"}
 
 
 def import_swiftlib(project_root: str | None) -> None:
@@ -158,6 +162,7 @@ class ActionModule(ActionBase):
         from swiftlib.lifecycle.context import Options, Project
         from swiftlib.lifecycle.engine_choice import choose_engine
         from swiftlib.lifecycle.fleet import FleetOptions, run_fleet
+        from swiftlib.lifecycle.rollout import rollout
         from swiftlib.render import render_all
         from swiftlib.results import Reporter
 
@@ -169,6 +174,8 @@ class ActionModule(ActionBase):
             """What this run will render on the target (before the flow changes anything)."""
             if state == "deployed":
                 return render_step.rendered_files(project, target, choose_engine(target, fresh=True))
+            if state == "rolled_out":
+                return {}  # the split moves step by step; the steps' results say how
             current = target.read_state().get("mode") or target.manifest.services.mode
             mode_wanted = "stable" if state == "rolled_back" else mode
             if current == mode_wanted:
@@ -184,6 +191,8 @@ class ActionModule(ActionBase):
                 flows.deploy(project, target, reporter, options)
             elif state == "rolled_back":
                 flows.rollback(project, target, reporter, options, reason=args["reason"] or "ansible-playbook")
+            elif state == "rolled_out":
+                rollout(project, target, reporter, options)
             else:
                 flows.promote(project, target, reporter, options, mode)
 
@@ -191,7 +200,7 @@ class ActionModule(ActionBase):
         reporter = Reporter(lambda line: None, quiet=True)
         opts = FleetOptions(connect_timeout=args["connect_timeout"], accept_new_host_keys=args["accept_new_host_keys"],
                             parallel=False)
-        run_fleet(project, [spec], action, reporter, opts, lock_command={"deployed": "deploy", "promoted": "promote"}.get(state, "rollback"),
+        run_fleet(project, [spec], action, reporter, opts, lock_command=LOCK_COMMANDS[state],
                   check=check)
         out = summarize(reporter.results, reporter.recap.exit_code(), state, check)
         # Only what the run really changes (or would change, in check mode) is a diff.

@@ -10,13 +10,16 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: swiftdeploy
-short_description: Deploy or promote a SwiftDeploy stack on the play's hosts
+short_description: Deploy, promote, roll out or roll back a SwiftDeploy stack on the play's hosts
 description:
   - Runs SwiftDeploy's lifecycle for each host of the play, from the controller, with the same code
     as C(inv deploy) and C(inv promote).
   - C(state=deployed) runs render, validate, the pre_deploy policy gate, C(docker compose up) and the
     health check. C(state=promoted) switches the app to O(mode); going to stable asks the canary policy
-    first. C(state=rolled_back) is C(inv rollback).
+    first. C(state=rolled_back) is C(inv rollback). C(state=rolled_out) is C(inv rollout), the canary
+    through C(canary.steps), one gated evaluation window each; a deny rolls back by itself and fails the
+    task with C(rc=3); after the last step the canary is promoted to stable. Set the play's C(serial) to 1
+    to roll out one host at a time.
   - The host is reached as an inventory says. C(ansible_connection=local) deploys on the controller
     itself; any other host is reached over SSH by SwiftDeploy (not by Ansible) from C(ansible_host)
     (default C(inventory_hostname)), C(ansible_port), C(ansible_user) and
@@ -42,9 +45,10 @@ options:
   state:
     description:
       - C(deployed) runs the whole deploy flow; C(promoted) switches the app to O(mode);
-        C(rolled_back) removes the canary and sends all traffic back to stable (never gated).
+        C(rolled_back) removes the canary and sends all traffic back to stable (never gated);
+        C(rolled_out) runs the gated canary steps and promotes (no diff is shown for it).
     type: str
-    choices: [deployed, promoted, rolled_back]
+    choices: [deployed, promoted, rolled_back, rolled_out]
     default: deployed
   reason:
     description:

@@ -26,7 +26,7 @@ import yaml
 from tests.conftest import REPO, ansible_tool, run_inv
 from tests.integration.fleet_env import stack_overrides
 from tests.integration.sshd import client_key, closed_port, known_hosts, sshd_factory  # noqa: F401
-from tests.integration.stack import container_id_and_start, docker, make_project, wait_for
+from tests.integration.stack import Load, container_id_and_start, docker, make_project, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.sshd, pytest.mark.ansible]
 
@@ -261,6 +261,36 @@ def test_promote_playbook_check_then_switch_then_no_change(first_run, env, local
     assert f"{PREFIX}-app-canary" not in stack_state(PREFIX)
     proc = playbook(env, local_inventory, manifest, book="rollback.yml")
     assert proc.returncode == 0 and recap(proc)["controller"]["changed"] == 0, show(proc)
+
+
+def test_rollout_playbook_promotes_through_the_steps_and_rolls_back_a_failing_canary(
+        first_run, env, local_inventory, manifest) -> None:
+    doc = yaml.safe_load(manifest.read_text())
+    doc["canary"]["steps"] = [50, 80]
+    manifest.write_text(yaml.safe_dump(doc, sort_keys=False))
+    public = f"http://127.0.0.1:{PORT}/"
+    with Load(public) as load:
+        proc = playbook(env, local_inventory, manifest, book="rollout.yml")
+    assert proc.returncode == 0 and recap(proc)["controller"]["changed"] == 1, show(proc)
+    assert load.dropped == []
+    done = steps(task_result(proc, "controller"))
+    assert done["policy: pre_promote"] == "ok" and done["manifest"] == "changed", done
+    assert yaml.safe_load(manifest.read_text())["services"]["mode"] == "stable"
+    assert f"{PREFIX}-app-canary" not in stack_state(PREFIX)
+
+    # A canary that fails its window: the host rolls back by itself and the play fails with rc 3.
+    assert playbook(env, local_inventory, manifest, "-e", "mode=canary", book="promote.yml").returncode == 0
+    chaos = run_inv(manifest, "chaos", "--mode", "error", "--rate", "0.5")
+    assert chaos.returncode == 0, chaos.stdout + chaos.stderr
+    with Load(public) as load:
+        proc = playbook(env, local_inventory, manifest, book="rollout.yml")
+    assert proc.returncode == 2, show(proc)  # ansible-playbook's "a host failed"
+    result = task_result(proc, "controller")
+    assert result["rc"] == 3 and "canary policy denied" in result["msg"], result
+    assert steps(result)["rollback"] == "changed", result["results"]
+    assert load.dropped == []
+    assert yaml.safe_load(manifest.read_text())["services"]["mode"] == "stable"
+    assert f"{PREFIX}-app-canary" not in stack_state(PREFIX)
 
 
 def test_unreachable_host_is_reported_as_unreachable(env, manifest: Path, tmp_path: Path) -> None:
