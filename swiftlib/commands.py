@@ -119,9 +119,12 @@ def compose_start_service(project_dir: str, project_name: str, service: str) -> 
     return compose(project_dir, project_name, "up", "-d", "--no-deps", service)
 
 
-def compose_config_hash(project_dir: str, project_name: str, service: str) -> list[str]:
-    """The config hash compose would give ``service`` now (`<service> <hash>`)."""
-    return compose(project_dir, project_name, "config", "--hash", service)
+def compose_config_hash(project_dir: str, project_name: str, service: str, *, from_stdin: bool = False) -> list[str]:
+    """The config hash compose would give ``service`` now (`<service> <hash>`).
+
+    ``from_stdin``: of a compose file given on stdin (what a run would write, in check mode).
+    """
+    return compose(project_dir, project_name, "config", "--hash", service, compose_file="-" if from_stdin else None)
 
 
 def container_label(container: str, label: str) -> list[str]:

@@ -69,7 +69,11 @@ def deploy(project: Project, target: Target, reporter: Reporter, opts: Options) 
         # Just started: allow the OPA container time to load the policies.
         with gates.policy_engine(project, target, choice, reporter=reporter, ready_seconds=30.0) as engine:
             gates.infrastructure_gate(project, target, reporter, engine)
-    handover, canary_change = _replaced_tracks(target, opts)
+    handover, canary_change = _replaced_tracks(target, files[COMPOSE_FILE] if opts.check else None)
+    if opts.check:
+        _plan_replacements(target, reporter, handover, canary_change)
+        compose_steps.up(project, target, reporter, opts)
+        return
     if handover:  # blue/green: the new version serves while stable is recreated
         render_step.render(project, target, reporter, choice, opts, _config_files(project, target, choice, bridge=True))
         track_steps.start(project, target, reporter, "next", opts)
@@ -80,8 +84,6 @@ def deploy(project: Project, target: Target, reporter: Reporter, opts: Options) 
     for name in (["stable"] if handover else []) + (["canary"] if canary_change else []):
         track_steps.start(project, target, reporter, name, opts)
     up = compose_steps.up(project, target, reporter, opts)
-    if opts.check:
-        return
     for name in ("stable", "canary") if target.manifest.services.mode == "canary" else ("stable",):
         track_steps.wait_track_healthy(target, track(target.manifest, name))
     traffic.switch(project, target, reporter, split_for(target.manifest), opts, why="the manifest's split")
@@ -96,12 +98,29 @@ def deploy(project: Project, target: Target, reporter: Reporter, opts: Options) 
     }, host=target.name)
 
 
-def _replaced_tracks(target: Target, opts: Options) -> tuple[bool, bool]:
-    """Whether a deploy would recreate the running stable track, and the running canary."""
-    if opts.check:
-        return False, False
-    canary = target.manifest.services.mode == "canary" and track_steps.would_recreate(target, "canary")
-    return track_steps.would_recreate(target, "stable"), canary
+def _replaced_tracks(target: Target, compose_text: str | None = None) -> tuple[bool, bool]:
+    """Whether a deploy would recreate the running stable track, and the running canary.
+
+    ``compose_text``: the compose file this deploy would write (check mode writes none).
+    """
+    canary = target.manifest.services.mode == "canary" and track_steps.would_recreate(target, "canary", compose_text)
+    return track_steps.would_recreate(target, "stable", compose_text), canary
+
+
+def _plan_replacements(target: Target, reporter: Reporter, handover: bool, canary_change: bool) -> None:
+    """Check mode: say how the running tracks would be replaced (what the real run's steps would do)."""
+    m = target.manifest
+    if handover:
+        nxt, stable = track(m, "next"), track(m, "stable")
+        reporter.record(StepResult("blue/green", target.name, "changed",
+                                   f"would start {nxt.container_name} ({nxt.image}, {nxt.version}), move all traffic "
+                                   f"to it, recreate {stable.container_name} with {stable.version}, restore the split "
+                                   f"and remove {nxt.container_name}", {"check": True}))
+    if canary_change:
+        canary = track(m, "canary")
+        reporter.record(StepResult("replace canary", target.name, "changed",
+                                   f"would move the canary's traffic to stable, recreate {canary.container_name} "
+                                   f"({canary.image}, {canary.version}) and restore the split", {"check": True}))
 
 
 def _use(project: Project, target: Target, values: dict[str, str], reporter: Reporter) -> Project:

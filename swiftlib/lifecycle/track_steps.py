@@ -22,13 +22,15 @@ def is_running(target: Target, track_name: str) -> bool:
     return container_state(target, track(target.manifest, track_name).container_name).startswith("running")
 
 
-def would_recreate(target: Target, track_name: str) -> bool:
-    """True when the track runs but the compose file on the host now describes it differently."""
+def would_recreate(target: Target, track_name: str, compose_text: str | None = None) -> bool:
+    """True when the track runs but the compose file on the host (or ``compose_text``, the one a run
+    would write) describes it differently."""
     spec = track(target.manifest, track_name)
-    if not is_running(target, track_name) or target.workspace.read(COMPOSE_FILE) is None:
+    if not is_running(target, track_name) or (compose_text is None and target.workspace.read(COMPOSE_FILE) is None):
         return False
-    wanted = target.host.run(commands.compose_config_hash(target.project_dir, target.compose_project, spec.service),
-                             check=False).stdout.split()
+    argv = commands.compose_config_hash(target.project_dir, target.compose_project, spec.service,
+                                        from_stdin=compose_text is not None)
+    wanted = target.host.run(argv, check=False, stdin=compose_text).stdout.split()
     have = target.host.run(commands.container_label(spec.container_name, CONFIG_HASH_LABEL), check=False).stdout.strip()
     return len(wanted) == 2 and wanted[1] != have
 

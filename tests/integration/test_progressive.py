@@ -163,6 +163,12 @@ def test_ctrl_c_in_a_rollout_leaves_the_canary_at_its_step_and_says_so(manifest,
 def test_deploy_of_a_new_version_is_blue_green_and_keeps_every_request(manifest):
     edit(manifest, services={"image": tag("5.0.0"), "version": "5.0.0"})
     nginx = docker("inspect", "-f", "{{.Id}}", f"{PREFIX}-nginx")
+    stable = docker("inspect", "-f", "{{.Id}}", f"{PREFIX}-app")
+    planned = ok(run_inv(manifest, "deploy", "--check"))  # says what the real run will do, does none of it
+    assert (f"changed: [local] => would start {PREFIX}-app-next (swiftdeploy-app:5.0.0, 5.0.0), move all traffic "
+            f"to it, recreate {PREFIX}-app with 5.0.0") in planned, planned
+    assert docker("inspect", "-f", "{{.Id}}", f"{PREFIX}-app") == stable and not running(f"{PREFIX}-app-next")
+    assert version_of("stable") != "5.0.0"
     with Load(public()) as load:
         out = ok(run_inv(manifest, "deploy"))
     assert load.dropped == [] and len(load.results) >= 20, out

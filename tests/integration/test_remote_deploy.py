@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 from swiftlib.netstat import is_loopback, listening_ports
 from swiftlib.remote import lock as deploy_lock
@@ -267,6 +268,23 @@ def test_lock_held_by_another_run(manifest, home, server, remote_dir, name):
     finally:
         held.release()
         host.connection.close()
+
+
+def test_check_mode_over_ssh_plans_the_blue_green_of_a_new_version(manifest, home, server, name):
+    docker("tag", "swiftdeploy-app:1.0.0", "swiftdeploy-app:1.1.0-check")
+    original = manifest.read_bytes()
+    doc = yaml.safe_load(original)
+    doc["services"].update(image="swiftdeploy-app:1.1.0-check", version="1.1.0-check")
+    manifest.write_text(yaml.safe_dump(doc, sort_keys=False))
+    stable = container_id_and_start(f"{PREFIX}-app")
+    try:
+        out = ok(home.inv(manifest, "deploy", "--check", "--hosts", server.host_spec)).stdout
+    finally:
+        manifest.write_bytes(original)
+    # The compose file this run would write went to `docker compose config` on the host through stdin.
+    assert f"changed: [{name}] => would start {PREFIX}-app-next (swiftdeploy-app:1.1.0-check, 1.1.0-check)" in out, out
+    assert container_id_and_start(f"{PREFIX}-app") == stable and not docker("ps", "-aq", "--filter",
+                                                                                f"name=^{PREFIX}-app-next$")
 
 
 def test_promote_canary_then_stable_through_the_tunnel(manifest, home, server):
