@@ -85,33 +85,6 @@ def options(check: bool, diff: bool = False):
     return Options(check=check, diff=diff)
 
 
-def _is_fabric(ctx: Context) -> bool:
-    return type(ctx).__module__.startswith("fabric")
-
-
-def _specs(ctx: Context, hosts: HostFlags):
-    """Targets from --hosts / --inventory --limit, or the Connection `fab -H` handed us."""
-    from swiftlib.lifecycle.fleet import TargetSpec, target_specs
-
-    if _is_fabric(ctx):
-        from swiftlib.remote.connect import HostSpec
-
-        keys = ctx.connect_kwargs.get("key_filename") or []
-        key = keys if isinstance(keys, str) else (keys[0] if keys else None)
-        spec = HostSpec(f"{ctx.host}:{ctx.port}", ctx.host, ctx.port, ctx.user, key)
-        return [TargetSpec(spec.name, spec, connection=ctx)]
-    return target_specs(hosts.hosts, hosts.inventory, hosts.limit)
-
-
-def _fleet_options(hosts: HostFlags):
-    from swiftlib.lifecycle.fleet import FleetOptions
-    from swiftlib.remote.batches import parse_forks
-
-    return FleetOptions(serial=hosts.serial, max_fail_percentage=hosts.max_fail_percentage,
-                        connect_timeout=number("--connect-timeout", hosts.connect_timeout, minimum=0.1),
-                        accept_new_host_keys=hosts.accept_new_host_keys, forks=parse_forks(hosts.forks))
-
-
 def fleet(ctx: Context, manifest: str, action: Callable[[Any, Any, Reporter], Any], hosts: HostFlags, *,
           lock: str | None = None, message: str = "", check: bool = False, read_only: bool = False,
           prepare: bool = True, hooks: str | None = None, mode: str | None = None) -> None:
@@ -124,32 +97,19 @@ def fleet(ctx: Context, manifest: str, action: Callable[[Any, Any, Reporter], An
     """
     from contextlib import nullcontext
 
+    from swiftlib.lifecycle import selection
     from swiftlib.lifecycle.context import Project
     from swiftlib.lifecycle.fleet import run_fleet
     from swiftlib.lifecycle.hook_runs import hooked
 
     with reporting(json_out=hosts.json) as reporter:
         project = Project.load(manifest)
-        specs = _specs(ctx, hosts)
+        specs = selection.specs(ctx, hosts)
         around = hooked(project, hooks, [s.name for s in specs], reporter, check=check, mode=mode) if hooks else nullcontext()
         with around:
-            run_fleet(project, specs, action, reporter, _fleet_options(hosts),
+            run_fleet(project, specs, action, reporter, selection.fleet_options(hosts),
                       lock_command=None if read_only else lock, lock_message=message, check=check,
-                      local_ctx=None if _is_fabric(ctx) else ctx, prepare=prepare and not read_only)
-
-
-@contextmanager
-def single_target(ctx: Context, manifest: str, hosts: HostFlags):
-    """Project and target for tasks that watch one host (status, chaos): this machine by default."""
-    from swiftlib.lifecycle.context import Project
-    from swiftlib.lifecycle.fleet import open_target
-
-    project = Project.load(manifest)
-    specs = _specs(ctx, hosts)
-    if len(specs) != 1:
-        raise UsageError(f"this task watches one host, but {len(specs)} were selected; narrow it with --limit")
-    with open_target(project, specs[0], _fleet_options(hosts), local_ctx=None if _is_fabric(ctx) else ctx) as target:
-        yield project, target
+                      local_ctx=selection.local_context(ctx), prepare=prepare and not read_only)
 
 
 def _measuring(target_name: str, quiet: bool):
@@ -381,7 +341,7 @@ def lock(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, statu
 def status(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, interval: str = "2",
            once: bool = False, json: bool = False) -> None:
     """Live dashboard: mode, chaos, req/s, error rate, p99, uptime and both policies' decisions (Ctrl-C to stop)."""
-    from swiftlib.lifecycle import gates
+    from swiftlib.lifecycle import gates, selection
     from swiftlib.lifecycle.engine_choice import choose_engine
     from swiftlib import metrics_history
     from swiftlib.lifecycle.status import format_frame
@@ -389,7 +349,7 @@ def status(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, int
 
     try:
         pause = number("--interval", interval, minimum=0.1) or 2.0
-        with single_target(ctx, manifest, hosts) as (project, target), \
+        with selection.single_target(ctx, manifest, hosts) as (project, target), \
                 gates.policy_engine(project, target, choose_engine(target)) as engine:
             for frame in frames(target, engine, interval=pause):
                 metrics_history.record(project.root, target.name, frame)  # charts, not the audit trail
@@ -413,6 +373,7 @@ def status(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, int
 def dashboard(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, port: str = "8090",
               interval: str = "2") -> None:
     """Live web dashboard on 127.0.0.1: charts per track, decisions with reasons, rollout, audit events (Ctrl-C to stop)."""
+    from swiftlib.lifecycle import selection
     from swiftlib import dashboard as web
     from swiftlib.lifecycle import gates
     from swiftlib.lifecycle.engine_choice import choose_engine
@@ -420,7 +381,7 @@ def dashboard(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, 
     try:
         listen_port = port_number("--port", port)
         pause = number("--interval", interval, minimum=0.1) or 2.0
-        with single_target(ctx, manifest, hosts) as (project, target), \
+        with selection.single_target(ctx, manifest, hosts) as (project, target), \
                 gates.policy_engine(project, target, choose_engine(target)) as engine:
             web.serve(project, target, engine, port=listen_port, interval=pause,
                       on_ready=lambda url: emit(f"dashboard for {target.name}: {url}  (Ctrl-C to stop)"))
@@ -436,9 +397,10 @@ def dashboard(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, 
 def chaos(ctx: Context, hosts: HostFlags, mode: str = "", rate: str = "", duration: str = "",
           manifest: str = DEFAULT_MANIFEST) -> None:
     """Inject chaos into the canary through the loopback-only admin port (POST /chaos)."""
+    from swiftlib.lifecycle import selection
     from swiftlib.lifecycle.chaos import send_chaos
 
-    with reporting() as reporter, single_target(ctx, manifest, hosts) as (project, target):
+    with reporting() as reporter, selection.single_target(ctx, manifest, hosts) as (project, target):
         answer = send_chaos(project, target, mode, rate=number("--rate", rate), duration=number("--duration", duration))
         reporter.record(StepResult("chaos", target.name, "changed", jsonlib.dumps(answer, separators=(",", ":"))))
 
@@ -446,13 +408,13 @@ def chaos(ctx: Context, hosts: HostFlags, mode: str = "", rate: str = "", durati
 @swift_task(name="policy-test", help={"engine": "embedded (default) or sidecar"})
 def policy_test(ctx: Context, manifest: str = DEFAULT_MANIFEST, engine: str = "embedded") -> None:
     """Run the policy case tables (tests/policy_cases/*.yaml) against the policies; exit 1 on any failure."""
-    from swiftlib.lifecycle import gates
+    from swiftlib.lifecycle import gates, selection
     from swiftlib.lifecycle.engine_choice import EngineChoice
     from swiftlib.policy.cases import run_cases
 
     if engine not in ("embedded", "sidecar"):
         fail_usage(f"--engine: expected embedded or sidecar, got {engine!r}")
-    with reporting() as reporter, single_target(ctx, manifest, HostFlags()) as (project, target):
+    with reporting() as reporter, selection.single_target(ctx, manifest, HostFlags()) as (project, target):
         # A test run is not a deployment decision: nothing goes into the audit trail.
         with gates.policy_engine(project, target, EngineChoice(engine, "--engine"), audit=False) as policy_engine:
             results = run_cases(policy_engine, HERE / "tests" / "policy_cases")

@@ -21,7 +21,7 @@ import tasks
 from swiftlib import cli_args
 from swiftlib.errors import CommandFailed, ConfigError, UsageError
 from swiftlib.host import Host
-from swiftlib.lifecycle import fleet, render_step
+from swiftlib.lifecycle import fleet, render_step, selection
 from swiftlib.lifecycle.context import Options, Project, Target
 from swiftlib.lifecycle.engine_choice import EngineChoice
 from swiftlib.lifecycle.fleet import FleetOptions, TargetSpec, prepare_remote, run_fleet
@@ -267,8 +267,26 @@ def test_forks_defaults_to_five(project) -> None:
 
 
 def test_forks_flag_reaches_the_fleet_options() -> None:
-    assert tasks._fleet_options(cli_args.HostFlags(forks="3")).forks == 3
-    assert tasks._fleet_options(cli_args.HostFlags()).forks == 5
+    assert selection.fleet_options(cli_args.HostFlags(forks="3")).forks == 3
+    assert selection.fleet_options(cli_args.HostFlags()).forks == 5
+
+
+def test_a_task_started_by_fab_acts_on_the_connection_it_was_handed() -> None:
+    from fabric import Connection
+
+    ctx = Connection("deploy@web1:2222", connect_kwargs={"key_filename": ["/keys/id_ed25519"]})
+    [spec] = selection.specs(ctx, cli_args.HostFlags(hosts="ignored@elsewhere"))
+    assert (spec.name, spec.ssh.address, spec.ssh.port, spec.ssh.user, spec.ssh.key_file) == \
+        ("web1:2222", "web1", 2222, "deploy", "/keys/id_ed25519")
+    assert spec.connection is ctx and selection.local_context(ctx) is None
+    plain = Context()
+    assert selection.local_context(plain) is plain and selection.specs(plain, cli_args.HostFlags())[0].is_local
+
+
+def test_a_watching_task_refuses_more_than_one_host(project) -> None:
+    with pytest.raises(UsageError, match="this task watches one host, but 2 were selected"):
+        with selection.single_target(Context(), str(project), cli_args.HostFlags(hosts="a@h1,a@h2")):
+            pass
 
 
 # -- prepare_remote ships a canary image only this machine has ------------------------------
