@@ -28,12 +28,10 @@ Policy violations are ``policy_violation`` events plus ``policy_check`` events w
 With ``charts`` (``report_charts.build_charts``) the report also has an "Error rate and
 p99 latency" section: per host, relative image links to the SVGs beside the report and a
 table of the numbered markers, or a sentence saying there are no samples.
-``render_html`` is the same report as one self-contained HTML page with the SVGs inlined.
+``audit_report_html.render_html`` is the same report as one HTML page.
 """
 from __future__ import annotations
 
-import html
-import re
 from collections import Counter
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 from urllib.parse import quote
@@ -63,7 +61,7 @@ def _table(headers: list[str], rows: list[list[Any]], colalign: tuple[str, ...] 
                     colalign=colalign)
 
 
-def _data(event: Mapping[str, Any]) -> Mapping[str, Any]:
+def event_data(event: Mapping[str, Any]) -> Mapping[str, Any]:
     data = event.get("data")
     return data if isinstance(data, Mapping) else {}
 
@@ -90,7 +88,7 @@ def _names(value: Any) -> str:
     return ", ".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value or "")
 
 
-def _reasons(value: Any) -> str:
+def reasons_text(value: Any) -> str:
     return "; ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value or "")
 
 
@@ -117,7 +115,7 @@ def _mode_change(data: Mapping[str, Any]) -> str:
 def _policy(data: Mapping[str, Any]) -> str:
     verdict = "allow" if data.get("allow") is True else "deny"
     text = f"{data.get('domain', '?')}: {verdict}"
-    reasons = _reasons(data.get("reasons"))
+    reasons = reasons_text(data.get("reasons"))
     return f"{text} ({reasons})" if verdict == "deny" and reasons else text
 
 
@@ -152,7 +150,7 @@ _SUMMARIES: dict[str, Callable[[Mapping[str, Any]], str]] = {
 
 def summarize(event: Mapping[str, Any]) -> str:
     """One line describing what the event says, at most 120 characters."""
-    data = _data(event)
+    data = event_data(event)
     if isinstance(data.get("summary"), str):
         text = data["summary"]
     else:
@@ -166,20 +164,20 @@ def violations(events: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """Denied policy decisions, each once (see the module docstring)."""
     found = []
     for i, event in enumerate(events):
-        kind, data = event.get("event_type"), _data(event)
+        kind, data = event.get("event_type"), event_data(event)
         if kind == "policy_violation":
             found.append(event)
         elif kind == "policy_check" and data.get("allow") is False:
             nxt = next((e for e in events[i + 1:] if e.get("host") == event.get("host")
                         and e.get("event_type") in _POLICY_TYPES), None)
             same = nxt is not None and nxt.get("event_type") == "policy_violation" and all(
-                _data(nxt).get(k) == data.get(k) for k in ("domain", "question"))
+                event_data(nxt).get(k) == data.get(k) for k in ("domain", "question"))
             if not same:
                 found.append(event)
     return found
 
 
-def _integrity(verify: VerifyResult | None) -> str:
+def integrity_line(verify: VerifyResult | None) -> str:
     if verify is None:
         return "**Integrity:** not checked"
     if verify.ok:
@@ -188,7 +186,7 @@ def _integrity(verify: VerifyResult | None) -> str:
     return f"**Integrity:** ❌ verification FAILED at line {verify.first_bad_line}: {verify.problem}"
 
 
-def _unreadable(verify: VerifyResult | None) -> list[str]:
+def unreadable_lines_note(verify: VerifyResult | None) -> list[str]:
     lines = verify.unreadable_lines if verify is not None else ()
     if not lines:
         return []
@@ -211,20 +209,20 @@ def _hosts(events: list[Mapping[str, Any]]) -> str:
 
 
 CHARTS_TITLE = "Error rate and p99 latency"
-_CHARTS_INTRO = ("Per host, from the status samples (`.swiftdeploy/metrics-<host>.jsonl`) and the "
+CHARTS_INTRO = ("Per host, from the status samples (`.swiftdeploy/metrics-<host>.jsonl`) and the "
                  "`status_scrape` events of older histories; stable and canary are separate lines, and a "
                  "line breaks where no samples were taken. Dashed vertical lines mark the numbered "
                  "audit events in the table under the charts: policy decisions (allow, deny), mode "
                  "changes, rollbacks and traffic moves.")
-_NO_SAMPLES = ("No error-rate or p99 samples have been recorded yet: `inv status` records one per "
+NO_SAMPLES = ("No error-rate or p99 samples have been recorded yet: `inv status` records one per "
                "frame while it runs.")
 
 
-def _marker_rows(charts: HostCharts) -> list[list[Any]]:
+def marker_rows(charts: HostCharts) -> list[list[Any]]:
     return [[str(n), m.timestamp, m.kind, m.event_type, m.label] for n, m in enumerate(charts.markers, start=1)]
 
 
-def _outside(charts: HostCharts) -> str:
+def outside_note(charts: HostCharts) -> str:
     if not charts.outside:
         return ""
     many = charts.outside > 1
@@ -237,8 +235,8 @@ def _charts_markdown(charts: Sequence[HostCharts]) -> list[str]:
     out = [f"## {CHARTS_TITLE}", ""]
     plotted = [c for c in charts if c.charts]
     if not plotted:
-        return out + [_NO_SAMPLES, ""]
-    out += [_CHARTS_INTRO, ""]
+        return out + [NO_SAMPLES, ""]
+    out += [CHARTS_INTRO, ""]
     for host in plotted:
         out += [f"### {cell(host.host)}", ""]
         for chart in host.charts:
@@ -247,12 +245,12 @@ def _charts_markdown(charts: Sequence[HostCharts]) -> list[str]:
         out += [f"No {m.title.lower()} samples on this host." for m in host.missing]
         out += [""] if host.missing else []
         if host.markers:
-            out += [_table(["#", "Timestamp", "Marker", "Event", "Summary"], _marker_rows(host),
+            out += [_table(["#", "Timestamp", "Marker", "Event", "Summary"], marker_rows(host),
                            ("right", "left", "left", "left", "left")), ""]
         else:
             out += ["No policy decisions, mode changes, rollbacks or traffic moves in the sampled time.", ""]
         if host.outside:
-            out += [_outside(host), ""]
+            out += [outside_note(host), ""]
     empty = [c.host for c in charts if not c.charts]
     if empty:
         out += [f"No error-rate or p99 samples for: {cell(', '.join(empty))}.", ""]
@@ -267,8 +265,8 @@ def render_report(events: list[Mapping[str, Any]], *, verify: VerifyResult | Non
     """
     out = ["# SwiftDeploy audit report", "",
            f"Generated at {cell(generated_at)} from {len(events)} events.", "",
-           _integrity(verify).replace("\n", " "), ""]
-    unreadable = _unreadable(verify)
+           integrity_line(verify).replace("\n", " "), ""]
+    unreadable = unreadable_lines_note(verify)
     out += unreadable
     if not events:
         if verify is not None and verify.lines > len(verify.unreadable_lines):
@@ -290,116 +288,10 @@ def render_report(events: list[Mapping[str, Any]], *, verify: VerifyResult | Non
     out += ["## Policy violations", ""]
     denied = violations(events)
     if denied:
-        rows = [[e.get("timestamp", "?"), e.get("host", "?"), _data(e).get("domain", "?"),
-                 _data(e).get("question", ""), _reasons(_data(e).get("reasons"))]
+        rows = [[e.get("timestamp", "?"), e.get("host", "?"), event_data(e).get("domain", "?"),
+                 event_data(e).get("question", ""), reasons_text(event_data(e).get("reasons"))]
                 for e in denied]
         out += [_table(["Timestamp", "Host", "Domain", "Question", "Reasons"], rows), ""]
     else:
         out += ["No policy violations recorded.", ""]
-    return "\n".join(out)
-
-
-# --- the same report as one self-contained HTML page ---------------------------
-
-_CSS = """
-body { font-family: Helvetica, Arial, sans-serif; color: #222; margin: 2em auto; max-width: 1100px; padding: 0 1em; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
-th { background: #f3f3f3; }
-td.num { text-align: right; }
-code { background: #f3f3f3; padding: 0 0.2em; }
-figure.chart { margin: 1em 0; }
-figure.chart svg { max-width: 100%; height: auto; border: 1px solid #e5e5e5; }
-.failed { color: #b00020; }
-"""
-
-
-def _inline_html(markdown_line: str) -> str:
-    """One line of this module's Markdown (``**bold**``, ``code``) as HTML, escaped."""
-    text = html.escape(markdown_line, quote=False)
-    text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
-    return re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
-
-
-def _html_table(headers: list[str], rows: list[list[Any]], numeric: tuple[int, ...] = ()) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    num = ' class="num"'
-
-    def td(i: int, value: Any) -> str:
-        return f"<td{num if i in numeric else ''}>{html.escape('' if value is None else str(value))}</td>"
-
-    body = "".join("<tr>" + "".join(td(i, v) for i, v in enumerate(row)) + "</tr>\n" for row in rows)
-    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>"
-
-
-def _charts_html(charts: Sequence[HostCharts], svgs: Mapping[str, str]) -> list[str]:
-    out = [f"<h2>{html.escape(CHARTS_TITLE)}</h2>"]
-    plotted = [c for c in charts if c.charts]
-    if not plotted:
-        return out + [f"<p class=\"no-samples\">{_inline_html(_NO_SAMPLES)}</p>"]
-    out.append(f"<p>{_inline_html(_CHARTS_INTRO)}</p>")
-    for host in plotted:
-        out.append(f"<section class=\"host\" data-host=\"{html.escape(host.host)}\">")
-        out.append(f"<h3>{html.escape(host.host)}</h3>")
-        for chart in host.charts:
-            out.append(f"<figure class=\"chart\" data-metric=\"{chart.metric.key}\" data-points=\"{chart.points}\">")
-            out.append(svgs[chart.file_name])
-            out.append(f"<figcaption>{html.escape(chart.metric.title)} on {html.escape(host.host)}: "
-                       f"{chart.samples} samples ({html.escape(', '.join(host.sources))}).</figcaption>")
-            out.append("</figure>")
-        out += [f"<p>No {html.escape(m.title.lower())} samples on this host.</p>" for m in host.missing]
-        if host.markers:
-            out.append(_html_table(["#", "Timestamp", "Marker", "Event", "Summary"], _marker_rows(host), (0,)))
-        else:
-            out.append("<p>No policy decisions, mode changes, rollbacks or traffic moves in the sampled time.</p>")
-        if host.outside:
-            out.append(f"<p>{html.escape(_outside(host))}</p>")
-        out.append("</section>")
-    empty = [c.host for c in charts if not c.charts]
-    if empty:
-        out.append(f"<p>No error-rate or p99 samples for: {html.escape(', '.join(empty))}.</p>")
-    return out
-
-
-def render_html(events: list[Mapping[str, Any]], *, verify: VerifyResult | None, generated_at: str,
-                charts: Sequence[HostCharts], svgs: Mapping[str, str]) -> str:
-    """The report as one HTML page: no scripts, no external assets, each chart's SVG inlined.
-
-    ``svgs`` maps each chart's ``file_name`` to its SVG text (``report_charts.render_svg``).
-    """
-    integrity = _integrity(verify).replace("\n", " ")
-    failed = verify is not None and not verify.ok
-    out = ["<!DOCTYPE html>", "<html lang=\"en\">", "<head>", "<meta charset=\"utf-8\">",
-           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
-           "<title>SwiftDeploy audit report</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
-           "<h1>SwiftDeploy audit report</h1>",
-           f"<p>Generated at {html.escape(generated_at)} from {len(events)} events.</p>",
-           f"<p class=\"integrity{' failed' if failed else ''}\">{_inline_html(integrity)}</p>"]
-    out += [f"<p class=\"failed\">{_inline_html(line)}</p>" for line in _unreadable(verify) if line]
-    if not events and not (verify is not None and verify.unreadable_lines):
-        out.append("<p>No events have been recorded yet.</p>")
-    if events:
-        counts = Counter(str(e.get("event_type", "?")) for e in events)
-        out += ["<h2>Summary</h2>", _html_table(["Event", "Count"], [[k, counts[k]] for k in sorted(counts)], (1,))]
-        seen: dict[str, list[Any]] = {}
-        for event in events:
-            row = seen.setdefault(str(event.get("host", "?")), [0, event.get("timestamp"), None])
-            row[0] += 1
-            row[2] = event.get("timestamp")
-        out += ["<h2>Hosts</h2>", _html_table(["Host", "Events", "First event", "Last event"],
-                                               [[h, *r] for h, r in sorted(seen.items())], (1,))]
-    out += _charts_html(charts, svgs)
-    if events:
-        timeline = [[e.get("timestamp", "?"), e.get("host", "?"), e.get("event_type", "?"), summarize(e)]
-                    for e in events]
-        out += ["<h2>Timeline</h2>", _html_table(["Timestamp", "Host", "Event", "Summary"], timeline),
-                "<h2>Policy violations</h2>"]
-        denied = violations(events)
-        if denied:
-            rows = [[e.get("timestamp", "?"), e.get("host", "?"), _data(e).get("domain", "?"),
-                     _data(e).get("question", ""), _reasons(_data(e).get("reasons"))] for e in denied]
-            out.append(_html_table(["Timestamp", "Host", "Domain", "Question", "Reasons"], rows))
-        else:
-            out.append("<p>No policy violations recorded.</p>")
-    out += ["</body>", "</html>", ""]
     return "\n".join(out)

@@ -1,8 +1,8 @@
 """Write the audit report's files: audit_report.md, one SVG per host and metric beside it, and audit_report.html.
 
 The effect half of the report: it reads each host's status samples
-(``metrics_history``), has ``report_charts`` build and draw the charts and
-``audit_report`` write the Markdown and the HTML, and writes every file atomically
+(``metrics_history``), has ``report_charts`` build the charts and ``report_svg`` draw them,
+``audit_report`` and ``audit_report_html`` write the Markdown and the HTML, and writes every file atomically
 (``fileio.atomic_write_text``), the SVGs first and the Markdown last, so the report
 never links to a chart that is not there yet. Every path must stay inside the project
 directory (``workspace.inside``; the files themselves are replaced, never followed
@@ -21,10 +21,12 @@ from typing import Any, Mapping, Sequence
 
 from . import metrics_history
 from .audit import VerifyResult
-from .audit_report import render_html, render_report
+from .audit_report import render_report
+from .audit_report_html import render_html
 from .errors import UsageError
 from .fileio import UnreadableFile, atomic_write_text, file_kind
-from .report_charts import build_charts, render_svg
+from .report_charts import build_charts
+from .report_svg import render_svg
 from .workspace import inside
 
 _PREFIX, _SUFFIX = "metrics-", ".jsonl"

@@ -1,4 +1,4 @@
-"""swiftlib.report_charts (series, markers, SVG) and swiftlib.report_files (the report's files).
+"""swiftlib.report_charts (series, markers), swiftlib.report_svg (the SVG) and swiftlib.report_files (the report's files).
 
 Fixtures: tests/fixtures/report/ (its README says what each case is for).
 """
@@ -15,12 +15,14 @@ import pytest
 
 from swiftlib import metrics_history
 from swiftlib.audit import VerifyResult
-from swiftlib.audit_report import render_html, render_report
+from swiftlib.audit_report import render_report
+from swiftlib.audit_report_html import render_html
 from swiftlib.errors import ConfigError, UsageError
 from swiftlib.report_charts import (
     ERROR_RATE, METRICS, P99, Point, build_charts, gap_seconds, legacy_observations, markers, parse_time,
-    plotted, render_svg, report_stem, safe_name, sample_observations, series, thin, time_ticks, with_gaps,
+    plotted, report_stem, safe_name, sample_observations, series, thin, with_gaps,
 )
+from swiftlib.report_svg import render_svg, time_ticks
 from swiftlib.report_files import html_path, read_samples, write_report
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "report"
