@@ -88,9 +88,17 @@ def take_frame(target: Target, engine: Any, *, clock: Callable[[], float] = time
                                   "uptime_seconds", "window_seconds")},
         "tracks": tracks,
         "engine": engine.name,
+        "metrics_source": m.metrics.source,
         "host_stats": host_stats,
         "policies": policies,
     }
+
+
+def _judged_on(frame: dict[str, Any]) -> str:
+    # The frame's canary decision is on scraped numbers; say so when the real gate asks Prometheus.
+    if frame.get("metrics_source") == "prometheus":
+        return ", on the numbers above; `inv promote` asks Prometheus"
+    return ""
 
 
 def format_frame(frame: dict[str, Any]) -> str:
@@ -106,7 +114,7 @@ def format_frame(frame: dict[str, Any]) -> str:
               f"{t['requests']} in {t['window_seconds']:.0f}s", f"{t['uptime_seconds']:.0f}s"]
              for name, t in frame["tracks"].items()]
     out = ["SwiftDeploy status", tabulate(rows, tablefmt="plain"), "", tabulate(table, header, tablefmt="plain"),
-           "", f"policies ({frame['engine']} engine):"]
+           "", f"policies ({frame['engine']} engine{_judged_on(frame)}):"]
     for p in frame["policies"]:
         verdict = "ALLOW" if p["allow"] else "DENY "
         out.append(f"  {verdict} {p['domain']}: " + "; ".join(p["reasons"]))

@@ -81,6 +81,8 @@ def test_prometheus_runs_on_loopback_only_and_scrapes_every_track_by_label(manif
                       and any(t["health"] == "up" for t in r.json()["data"]["activeTargets"]))
     tracks = {t["labels"]["track"]: t["health"] for t in answer.json()["data"]["activeTargets"]}
     assert tracks == {"stable": "up", "canary": "down", "next": "down"}  # no canary yet
+    status = ok(run_inv(manifest, "status", "--once"))  # status scrapes; it says where the gate looks
+    assert "on the numbers above; `inv promote` asks Prometheus" in status, status
 
 
 def test_both_sources_agree_on_the_same_window_of_a_canary_under_load(manifest):
