@@ -118,6 +118,7 @@ def frame_view(frame: Mapping[str, Any]) -> dict[str, Any]:
         "window_seconds": _number(frame.get("window_seconds")),
         "tracks": tracks,
         "engine": frame.get("engine"),
+        "metrics_source": frame.get("metrics_source") or "scrape",
         "host_stats": dict(frame.get("host_stats") or {}),
         "policies": [policy_view(p) for p in frame.get("policies") or []],
     }

@@ -53,6 +53,12 @@ def test_a_canary_frame_shows_mode_versions_weight_and_each_track():
     assert view["engine"] == "embedded" and view["judged"] == "canary"  # the headline is the canary's
 
 
+def test_the_frame_says_which_metrics_source_the_gate_uses():
+    frame = fixture("frame_canary.json")
+    assert model.frame_view(frame)["metrics_source"] == "scrape"  # a frame from before the field: the default
+    assert model.frame_view({**frame, "metrics_source": "prometheus"})["metrics_source"] == "prometheus"
+
+
 def test_each_policy_keeps_its_decision_and_reasons():
     policies = model.frame_view(fixture("frame_canary.json"))["policies"]
     assert [(p["domain"], p["verdict"], p["allow"]) for p in policies] == [

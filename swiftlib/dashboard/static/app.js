@@ -226,6 +226,9 @@
       list.appendChild(li);
     });
     var note = st.frame ? (st.frame.engine || "?") + " engine, frame of " + stampClock(st.frame_at) : "no frame yet";
+    if (st.frame && st.frame.metrics_source === "prometheus") {
+      note += "; judged on the scraped numbers shown here (inv promote asks Prometheus)";
+    }
     if (st.stale) { note += " (old: see the banner)"; }
     $("policies-note").textContent = note;
   }
