@@ -149,7 +149,8 @@ def start_canary(project: Project, target: Target, reporter: Reporter, opts: Opt
     choice = choose_engine(target)
     if opts.check:
         track_steps.start(project, target, reporter, "canary", opts)
-        traffic.switch(project, target, reporter, split_for(target.manifest.with_mode("canary")), opts, why="canary")
+        split = split_for(target.manifest.with_mode("canary")) if weight is None else with_weight(weight)
+        traffic.switch(project, target, reporter, split, opts, why="canary")
         return project
     project = _use(project, target, {"mode": "canary"}, reporter)
     render_step.render(project, target, reporter, choice, opts, _config_files(project, target, choice))

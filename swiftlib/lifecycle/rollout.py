@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from ..errors import MetricsSourceError, PolicyDenied, PolicyEngineError, SwiftDeployError
 from ..metrics import MetricsUnavailable, WindowStats, parse_scrape, window_stats
-from ..results import Reporter
+from ..results import Reporter, StepResult
 from ..tracks import with_weight
 from . import canary_window, flows, prometheus_window, traffic
 from .context import Options, Project, Target
@@ -58,6 +58,7 @@ def rollout(project: Project, target: Target, reporter: Reporter, opts: Options,
     steps = target.manifest.canary.steps
     project = flows.start_canary(project, target, reporter, opts, weight=steps[0])
     if opts.check:
+        reporter.record(StepResult("rollout", target.name, "changed", plan(target), {"check": True}))
         return project
     try:
         for number, weight in enumerate(steps, 1):
@@ -77,6 +78,16 @@ def rollout(project: Project, target: Target, reporter: Reporter, opts: Options,
         return flows.finish_promotion(project, target, reporter, opts)
     finally:
         _mark_over(target)
+
+
+def plan(target: Target) -> str:
+    """What a rollout would do on ``target``, in one line (check mode)."""
+    m = target.manifest
+    weights = ", ".join(f"{w}%" for w in m.canary.steps)
+    window = f"{m.canary_limits.evaluation_window_seconds:g} s"
+    return (f"would hold the canary ({m.canary.image}, {m.canary.version}) at {weights} for one {window} window "
+            f"each, ask the canary policy ({m.metrics.source} metrics) after each, roll back on a deny, and "
+            "promote it to stable after the last")
 
 
 def _mark_over(target: Target) -> None:

@@ -109,6 +109,10 @@ def test_promote_stable_to_the_canary_version_keeps_every_request(manifest):
 
 def test_rollout_to_stable_keeps_every_request(manifest):
     edit(manifest, canary={"image": tag("3.0.0"), "version": "3.0.0"})
+    before = manifest.read_bytes()
+    planned = ok(run_inv(manifest, "rollout", "--check"))  # the plan, at the first step's weight; nothing done
+    assert "stable 70% / canary 30%" in planned and "at 30%, 60% for one 4 s window each" in planned, planned
+    assert manifest.read_bytes() == before and not running(f"{PREFIX}-app-canary")
     with Load(public()) as load:
         out = ok(run_inv(manifest, "rollout"))
     assert load.dropped == [] and len(load.results) >= 150, out

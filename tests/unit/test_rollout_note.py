@@ -25,3 +25,17 @@ def test_an_unknown_or_unreadable_weight_still_gives_the_way_out():
     for t in (target({}), target({"weight": "x"}), target(error=ConfigError("state.json is a FIFO"))):
         note = interrupted_note(t)
         assert "the canary keeps its share of the traffic" in note and "inv rollback" in note
+
+
+def test_the_check_mode_plan_names_the_image_the_steps_the_window_and_the_source():
+    from pathlib import Path
+
+    from swiftlib.lifecycle.rollout import plan
+    from swiftlib.manifest_file import load_manifest
+
+    manifest = load_manifest(Path(__file__).resolve().parents[1] / "fixtures" / "manifests" / "good" / "every_field.yaml")
+    text = plan(SimpleNamespace(manifest=manifest))
+    steps = ", ".join(f"{w}%" for w in manifest.canary.steps)
+    assert f"({manifest.canary.image}, {manifest.canary.version}) at {steps}" in text
+    assert f"one {manifest.canary_limits.evaluation_window_seconds:g} s window each" in text
+    assert "(prometheus metrics)" in text and "roll back on a deny" in text
