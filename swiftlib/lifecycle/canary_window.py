@@ -17,7 +17,7 @@ import json
 import time
 from typing import Callable
 
-from .. import http
+from .. import http, interrupt
 from ..metrics import MetricsUnavailable, Scrape, WindowStats, parse_scrape, window_stats
 from .context import Target
 
@@ -90,7 +90,7 @@ def _scrape_both(target: Target, clock: Callable[[], float], remember: bool) -> 
     return canary, stable
 
 
-def measure(target: Target, *, sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time,
+def measure(target: Target, *, sleep: Callable[[float], None] = interrupt.sleep, clock: Callable[[], float] = time.time,
             on_wait: Callable[[float], None] | None = None, remember: bool = True,
             fresh: bool = False) -> tuple[WindowStats, WindowStats | None]:
     """The canary's window for the gate, and the stable track's window of the same period (or None).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from .. import http
+from .. import http, interrupt
 from ..errors import HealthCheckFailed
 from ..results import Reporter, StepResult
 from .context import Target
@@ -33,7 +33,7 @@ def wait_healthy(
     expect_mode: str | None = None,
     interval: float = 0.5,
     clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] = interrupt.sleep,
 ) -> dict:
     """Return the healthy /healthz body, or raise HealthCheckFailed with the last observation."""
     end = clock() + deadline_seconds

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from .. import http, promql
+from .. import http, interrupt, promql
 from ..errors import MetricsSourceError
 from ..metrics import WindowStats
 from .context import Target
@@ -58,7 +58,7 @@ def check_ready(base_url: str) -> None:
                                  "failing closed", reason="not_ready")
 
 
-def measure(target: Target, *, sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time,
+def measure(target: Target, *, sleep: Callable[[float], None] = interrupt.sleep, clock: Callable[[], float] = time.time,
             on_wait: Callable[[float], None] | None = None) -> tuple[WindowStats, WindowStats | None]:
     """The canary's window and the stable track's window of the same period (None when stable had no traffic).
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
+from .. import interrupt
 from ..errors import MetricsSourceError, PolicyDenied, PolicyEngineError, SwiftDeployError
 from ..metrics import MetricsUnavailable, WindowStats, parse_scrape, window_stats
 from ..results import Reporter, StepResult
@@ -28,7 +29,7 @@ def _watching_sleep(target: Target, step: int, steps: int, weight: int, progress
         so_far = _canary_so_far(target)
         end = clock() + seconds
         while (left := end - clock()) > 0:
-            time.sleep(min(TICK_SECONDS, left))
+            interrupt.sleep(min(TICK_SECONDS, left))
             if progress is None or so_far is None:
                 continue
             try:

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from .. import interrupt
 from ..errors import SwiftDeployError
 from .batches import Serial, plan_batches, should_stop
 
@@ -67,6 +68,7 @@ def run_on_hosts(
     names = [host_name(h) for h in hosts]
     if len(set(names)) != len(names):
         raise ValueError(f"host names must be unique: {names}")
+    interrupt.clear()
     outcomes: dict[str, Outcome] = {}
     batches = plan_batches(list(hosts), serial)
     for number, batch in enumerate(batches, start=1):
@@ -74,7 +76,13 @@ def run_on_hosts(
             on_batch(number, batch)
         if parallel and len(batch) > 1:
             with ThreadPoolExecutor(max_workers=len(batch), thread_name_prefix=f"batch{number}") as pool:
-                results = list(pool.map(lambda h: _call(fn, h, number), batch))
+                try:
+                    results = list(pool.map(lambda h: _call(fn, h, number), batch))
+                except KeyboardInterrupt:
+                    # Ctrl-C reaches this thread only: tell the hosts' threads, whose next wait
+                    # raises it too; leaving `with` waits until each has stopped.
+                    interrupt.request()
+                    raise
         else:
             results = [_call(fn, h, number) for h in batch]
         for host, outcome in zip(batch, results):

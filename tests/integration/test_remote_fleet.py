@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
+from tests.conftest import REPO
 from tests.integration.fleet_env import ClientHome, RemoteSshd, leftovers, remove_stack, render_inventory
 from tests.integration.sshd import client_key, closed_port, free_port  # noqa: F401 - fixture
 from tests.integration.stack import make_project
@@ -105,6 +108,38 @@ def test_limit_picks_hosts_of_the_inventory(fleet, home):
     assert list(recap(result.stdout)) == ["web2"], result.stdout
     result = ok(home.inv(manifest, "lock", "--inventory", str(native), "--limit", "web*:!web1"))
     assert sorted(recap(result.stdout)) == ["web2", "web3"], result.stdout
+
+
+def test_ctrl_c_stops_a_rollout_on_every_host_of_a_parallel_batch(fleet, home, tmp_path):
+    """Ctrl-C reaches the main thread only; each host's thread stops at its evaluation window."""
+    manifest, native, _ = fleet
+    argv = [sys.executable, "-m", "invoke", "-r", str(REPO), "rollout", "--manifest", str(manifest),
+            "--inventory", str(native), "--limit", "web1:web2"]
+    out_file, err_file = tmp_path / "out", tmp_path / "err"
+    with out_file.open("w") as out, err_file.open("w") as err:
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, text=True, cwd=manifest.parent, env=home.env(),
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        deadline = time.monotonic() + 180
+        while not all(f"[{h}] step 1/" in out_file.read_text() for h in ("web1", "web2")):
+            assert proc.poll() is None and time.monotonic() < deadline, out_file.read_text() + err_file.read_text()
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        pressed = time.monotonic()
+        code = proc.wait(timeout=60)
+    stopped_after = time.monotonic() - pressed
+    said = out_file.read_text() + err_file.read_text()
+    assert code == 130, said
+    assert stopped_after < 20, f"{stopped_after:.1f}s to stop\n{said}"  # a wait, not the rest of the rollout
+    for name in ("web1", "web2"):
+        assert f"interrupted: on {name} the canary keeps 10% of the traffic beside stable" in said, said
+    for name in ("web1", "web2"):  # each left as the note says, and its lock given back
+        assert f"{HOSTS[name][1]}-app-canary" in leftovers(HOSTS[name][1]).split()
+    assert f"{HOSTS['web3'][1]}-app-canary" not in leftovers(HOSTS["web3"][1]).split()
+    lock = ok(home.inv(manifest, "lock", "--inventory", str(native)))
+    assert lock.stdout.count("free: no deploy lock held") == 3, lock.stdout
+    ok(home.inv(manifest, "rollback", "--inventory", str(native), "--limit", "web1:web2", "--reason", "Ctrl-C test"))
+    for name in ("web1", "web2"):
+        assert f"{HOSTS[name][1]}-app-canary" not in leftovers(HOSTS[name][1]).split()
 
 
 @pytest.mark.parametrize("serial, ran", [("1", ["bad1"]), ("2", ["bad1", "web2"])])

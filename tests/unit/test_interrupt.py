@@ -1,0 +1,64 @@
+"""Ctrl-C with several hosts in threads: every host stops at its next wait (swiftlib.interrupt)."""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from swiftlib import interrupt
+from swiftlib.remote.runner import run_on_hosts
+
+
+@pytest.fixture(autouse=True)
+def fresh():
+    interrupt.clear()
+    yield
+    interrupt.clear()
+
+
+def test_sleep_sleeps_when_nothing_is_requested():
+    started = time.monotonic()
+    interrupt.sleep(0.2)
+    assert 0.15 <= time.monotonic() - started < 2
+
+
+def test_a_request_from_another_thread_ends_a_sleep_at_once():
+    threading.Timer(0.2, interrupt.request).start()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        interrupt.sleep(30)
+    assert time.monotonic() - started < 5 and interrupt.requested()
+
+
+def test_ctrl_c_in_the_main_thread_stops_every_host_of_a_parallel_batch_at_its_wait():
+    stopped, finished = [], []
+
+    def act(host):
+        try:
+            interrupt.sleep(30)  # an evaluation window
+        except KeyboardInterrupt:
+            stopped.append(host)
+            raise
+        finished.append(host)  # what happened before: the host went on to the end of its run
+        return "changed"
+
+    # Ctrl-C as the terminal delivers it: SIGINT to the process, handled in the main thread.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_on_hosts(["h1", "h2", "h3"], act)
+    finally:
+        timer.join()
+    assert sorted(stopped) == ["h1", "h2", "h3"] and finished == []
+    assert time.monotonic() - started < 10
+
+
+def test_a_new_run_starts_uninterrupted():
+    interrupt.request()
+    assert run_on_hosts(["h1", "h2"], lambda h: interrupt.sleep(0.01) or "ok")["h1"].status == "ok"
