@@ -15,6 +15,7 @@ falls back to ``key=value, ...`` of the scalar fields):
   "unchanged", "failed"...; ``error`` (str) is appended;
 - mode_change, promote: ``from`` and ``to`` -> "canary → stable";
 - policy_check, policy_violation: ``domain``, ``allow``, ``reasons`` -> "canary: allow";
+- policy_what_if: the same, marked "what-if", with the ``what_if`` changes;
 - policy_engine_failure: ``domain``, ``reason``, ``message``/``error``;
 - render: ``files``; validate: ``failed`` (names of failed checks); health: ``elapsed_s``;
   deploy: ``mode``; up: ``containers``; lock: ``action``.
@@ -119,6 +120,11 @@ def _policy(data: Mapping[str, Any]) -> str:
     return f"{text} ({reasons})" if verdict == "deny" and reasons else text
 
 
+def _what_if(data: Mapping[str, Any]) -> str:
+    changes = ", ".join(str(s) for s in data.get("what_if") or [])
+    return "what-if " + _policy(data) + (f" with {changes}" if changes else "")
+
+
 def _engine_failure(data: Mapping[str, Any]) -> str:
     why = data.get("reason") or "no usable decision"
     detail = data.get("message") or data.get("error")
@@ -138,6 +144,7 @@ _SUMMARIES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "promote": _mode_change,
     "policy_check": _policy,
     "policy_violation": _policy,
+    "policy_what_if": _what_if,
     "policy_engine_failure": _engine_failure,
     "health": _health,
     "deploy": lambda d: _join([_status(d), f"mode {d['mode']}" if d.get("mode") else ""]),
