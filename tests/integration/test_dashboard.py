@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 import requests
+import yaml
 
 from tests.conftest import REPO, run_inv
 from tests.integration.stack import Load, docker, make_project
@@ -271,6 +272,25 @@ def test_while_nginx_is_down_the_page_says_since_when_and_why_and_recovers(manif
         wait_page(browser, "return window.swiftdeploy.state && window.swiftdeploy.state.ok && "
                            "document.getElementById('banner').hidden", bool, timeout=60,
                   what="live data again after nginx came back")
+
+
+def test_with_the_prometheus_source_the_page_says_what_its_decisions_are_judged_on(manifest, browser):
+    # The same stack, seen through a manifest that names Prometheus as the gate's source: the page's
+    # decisions stay on the scraped numbers it shows, and it says that the gate looks elsewhere.
+    doc = yaml.safe_load(manifest.read_text())
+    doc["metrics"] = {"source": "prometheus"}
+    other = manifest.with_name("manifest-prometheus.yaml")
+    other.write_text(yaml.safe_dump(doc, sort_keys=False))
+    with dashboard(other) as url:
+        browser.get(url)
+        note = wait_page(browser, "return document.getElementById('policies-note').textContent",
+                         lambda text: bool(text) and "frame of" in text, timeout=60, what="the policies note")
+    assert "judged on the scraped numbers shown here (inv promote asks Prometheus)" in note, note
+    with dashboard(manifest) as url:  # the default source: no such note
+        browser.get(url)
+        note = wait_page(browser, "return document.getElementById('policies-note').textContent",
+                         lambda text: bool(text) and "frame of" in text, timeout=60, what="the policies note")
+    assert "Prometheus" not in note, note
 
 
 def test_the_page_draws_an_hour_of_data_and_records_how_fast(manifest, browser):
