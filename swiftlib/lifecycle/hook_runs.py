@@ -15,6 +15,8 @@ from ..hooks import HookResult, Outcome, new_context, run_post_hook, run_pre_hoo
 from ..results import Reporter, StepResult
 from .context import Project
 
+INTERRUPTED = 130  # 128 + SIGINT, the exit code `reporting` gives an interrupted run
+
 
 def _record(project: Project, reporter: Reporter, result: HookResult) -> None:
     """Audit and show a hook that ran. A post-hook's failure is shown but keeps the command's exit code."""
@@ -56,6 +58,9 @@ def hooked(project: Project, command: str, hosts: Sequence[str], reporter: Repor
         yield
     except SwiftDeployError as exc:
         code = exc.exit_code
+        raise
+    except KeyboardInterrupt:  # Ctrl-C: the post-hook sees the shell's 130, as the caller's exit code is
+        code = INTERRUPTED
         raise
     except BaseException:
         code = 1

@@ -521,3 +521,24 @@ def _python() -> str:
     import sys
 
     return sys.executable
+
+
+# --- around a command (lifecycle.hook_runs.hooked) ------------------------------------------
+
+def test_ctrl_c_during_the_command_reaches_the_post_hook_as_exit_130(tmp_path):
+    from types import SimpleNamespace
+
+    from swiftlib.lifecycle.hook_runs import hooked
+    from swiftlib.results import Reporter
+
+    root = _project(tmp_path)
+    _hook(root, "post-rollout", 'echo "$SWIFTDEPLOY_STATUS $SWIFTDEPLOY_EXIT_CODE" > seen')
+    audited = []
+    project = SimpleNamespace(root=root, audit=SimpleNamespace(append=lambda kind, data, **kw: audited.append(kind)),
+                              manifest=SimpleNamespace(hooks_dir="hooks", services=SimpleNamespace(version="1", mode="canary")))
+    reporter = Reporter(lambda line: None)
+    with pytest.raises(KeyboardInterrupt):
+        with hooked(project, "rollout", ["local"], reporter):
+            raise KeyboardInterrupt
+    assert (root / "seen").read_text().split() == ["failed", "130"]
+    assert audited == ["hook"]
