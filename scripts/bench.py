@@ -125,10 +125,15 @@ def report(f: dict[str, float]) -> None:
         ("inv promote --mode stable", f"{f['promote_stable_s']:.2f} s",
          f"{f['promote_stable_s'] / f['evaluation_window_s']:.2f}x the {f['evaluation_window_s']:g} s window it waits"),
     ]
+    print_rows(rows, f)
+
+
+def print_rows(rows: list[tuple[str, str, str]], figures: dict[str, float]) -> None:
+    """The (what, figure, ratio) rows aligned, then every raw figure as JSON (the other bench scripts use it)."""
     width = max(len(r[0]) for r in rows)
     for name, value, ratio in rows:
         print(f"{name:<{width}}  {value:>10}  {ratio}")
-    print(json.dumps(f, indent=2))
+    print(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ Runs on loopback only and tears down what it started.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -24,16 +23,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from scripts.bench import must, print_rows  # noqa: E402
 from tests.conftest import run_inv  # noqa: E402
 from tests.integration.stack import Traffic, make_project  # noqa: E402
 
 PREFIX, PORT, PROM_PORT = "sdbenchm", 22280, 22390
 WINDOW = 4.0
-
-
-def must(result) -> None:
-    if result.returncode != 0:
-        raise SystemExit(f"benchmark step failed (exit {result.returncode}):\n{result.stdout}\n{result.stderr}")
 
 
 def median_ms(fn, rounds: int) -> float:
@@ -91,10 +86,7 @@ def report(f: dict[str, float]) -> None:
         ("canary gate wall time, Prometheus", f"{f['gate_prometheus_s']:.2f} s",
          f"{f['gate_prometheus_s'] / f['window_s']:.2f}x the {f['window_s']:g} s window it judges"),
     ]
-    width = max(len(r[0]) for r in rows)
-    for name, value, ratio in rows:
-        print(f"{name:<{width}}  {value:>10}  {ratio}")
-    print(json.dumps(f, indent=2))
+    print_rows(rows, f)
 
 
 if __name__ == "__main__":
