@@ -32,7 +32,7 @@ WINDOW = 10  # seconds: long enough that increase()'s extrapolation at the edges
 RATE = 40.0  # requests/s on the public port; 30% of them reach the canary
 # The app's histogram buckets (app/app_metrics.py), in seconds.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
-# How far the two sources may differ over the same window (README: "Prometheus as the metrics source").
+# How far the two sources may differ over the same window (README: "Metrics source", under Policies).
 TOLERANCE = {"requests_relative": 0.10, "error_rate_absolute": 0.02, "p99_buckets": 1}
 
 
