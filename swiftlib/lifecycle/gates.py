@@ -13,7 +13,7 @@ from ..errors import MetricsSourceError, PolicyDenied, PolicyEngineError, SwiftD
 from ..hoststats import collect_host_stats
 from ..policy.decision import Decision
 from ..policy.embedded import EmbeddedEngine
-from ..policy.inputs import canary_input, infrastructure_input
+from ..policy.inputs import WINDOW_KEYS, canary_input, infrastructure_input
 from ..policy.whatif import apply_sets
 from ..metrics import WindowStats
 from ..results import Reporter, StepResult
@@ -108,7 +108,6 @@ def infrastructure_gate(project: Project, target: Target, reporter: Reporter, en
     return decide(project, target, reporter, engine, "infrastructure", policy_input, task="policy: pre_deploy")
 
 
-METRIC_KEYS = ("error_rate", "p99_latency_ms", "requests", "window_seconds")
 
 
 def measure_canary(project: Project, target: Target, reporter: Reporter,
@@ -132,9 +131,9 @@ def measure_canary(project: Project, target: Target, reporter: Reporter,
 def canary_gate(project: Project, target: Target, reporter: Reporter, engine: Any, window: dict[str, Any],
                 baseline: dict[str, Any] | None = None) -> Decision:
     """Judge the canary's own window; stable's window of the same period goes along as `baseline`."""
-    metrics = {k: window[k] for k in METRIC_KEYS}
+    metrics = {k: window[k] for k in WINDOW_KEYS}
     policy_input = canary_input(metrics, target.manifest.canary_limits.to_dict(),
-                                baseline={k: baseline[k] for k in METRIC_KEYS} if baseline else None)
+                                baseline={k: baseline[k] for k in WINDOW_KEYS} if baseline else None)
     return decide(project, target, reporter, engine, "canary", policy_input, task="policy: pre_promote",
                   evidence={"metrics_source": target.manifest.metrics.source})
 

@@ -23,18 +23,21 @@ READY_PATH = "/-/ready"
 SETTLE = 0.5  # past the last scrape interval: the scrape itself takes a moment
 
 
-def ask(base_url: str, query: str, at: float) -> float | None:
-    """One instant query's single value (None: empty result)."""
-    url = promql.query_url(base_url, query, at)
-    shown = f"{base_url}{promql.QUERY_PATH}"
+def _get(base_url: str, url: str) -> http.HttpAnswer:
+    """GET from the stack's Prometheus; no answer at all is `MetricsSourceError` (unreachable)."""
     try:
-        answer = http.get(url, timeout=TIMEOUT)
+        return http.get(url, timeout=TIMEOUT)
     except http.HttpUnavailable as exc:
         raise MetricsSourceError(
             f"cannot reach Prometheus at {base_url} ({exc}); is the prometheus service running? "
             "(docker compose ps, logs prometheus); failing closed", reason="unreachable",
         ) from exc
-    return promql.single_value(answer.status, answer.body, query=query, url=shown)
+
+
+def ask(base_url: str, query: str, at: float) -> float | None:
+    """One instant query's single value (None: empty result)."""
+    answer = _get(base_url, promql.query_url(base_url, query, at))
+    return promql.single_value(answer.status, answer.body, query=query, url=f"{base_url}{promql.QUERY_PATH}")
 
 
 def track_window(base_url: str, track: str, window_seconds: float, end: float) -> WindowStats:
@@ -46,13 +49,7 @@ def track_window(base_url: str, track: str, window_seconds: float, end: float) -
 
 def check_ready(base_url: str) -> None:
     """Prometheus answers ``/-/ready`` with 200, or `MetricsSourceError` (asked before a window is spent)."""
-    try:
-        answer = http.get(f"{base_url}{READY_PATH}", timeout=TIMEOUT)
-    except http.HttpUnavailable as exc:
-        raise MetricsSourceError(
-            f"cannot reach Prometheus at {base_url} ({exc}); is the prometheus service running? "
-            "(docker compose ps, logs prometheus); failing closed", reason="unreachable",
-        ) from exc
+    answer = _get(base_url, f"{base_url}{READY_PATH}")
     if answer.status != 200:
         raise MetricsSourceError(f"Prometheus at {base_url} is not ready ({READY_PATH}: HTTP {answer.status}); "
                                  "failing closed", reason="not_ready")

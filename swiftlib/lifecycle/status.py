@@ -18,7 +18,7 @@ from ..errors import PolicyEngineError, SwiftDeployError
 from ..hoststats import collect_host_stats
 from ..metrics import MetricsUnavailable, parse_scrape, window_stats
 from ..tracks import describe
-from ..policy.inputs import canary_input, infrastructure_input
+from ..policy.inputs import WINDOW_KEYS, canary_input, infrastructure_input
 from . import canary_window
 from .context import Target
 from .traffic import current_split
@@ -68,7 +68,7 @@ def take_frame(target: Target, engine: Any, *, clock: Callable[[], float] = time
         host_stats = collect_host_stats(target.host).to_dict()
     except SwiftDeployError as exc:
         host_stats = {"error": exc.message}
-    metric = {k: judged[k] for k in ("error_rate", "p99_latency_ms", "requests", "window_seconds")}
+    metric = {k: judged[k] for k in WINDOW_KEYS}
     base = tracks.get("stable") if "canary" in tracks else None
     base_metric = {k: base[k] for k in metric} if base else None
     policies = [

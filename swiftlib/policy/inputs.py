@@ -15,6 +15,8 @@ from typing import Any, Mapping
 
 INFRASTRUCTURE_CONTEXT = "pre_deploy"
 CANARY_CONTEXT = "pre_promote"
+# The fields of a window (the canary's `metrics`, stable's `baseline`) the canary input carries.
+WINDOW_KEYS = ("error_rate", "p99_latency_ms", "requests", "window_seconds")
 
 _INFRA_FLOATS = {
     "stats": ("disk_free_gb", "cpu_load", "mem_available_mb"),

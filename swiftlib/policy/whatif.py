@@ -13,6 +13,7 @@ import json
 from typing import Any, Iterable, Mapping
 
 from ..errors import UsageError
+from .inputs import WINDOW_KEYS
 
 # The policy reasons name conditions; the input field and the limit that go with each.
 CONDITIONS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -38,9 +39,8 @@ def parse_set(text: str) -> tuple[tuple[str, ...], Any]:
 
 
 # Sections a what-if may add when the audited input lacks them (the canary's baseline is optional),
-# with the fields a window has.
-WINDOW_FIELDS = ("requests", "errors", "error_rate", "p99_latency_ms", "req_per_s", "window_seconds")
-OPTIONAL_SECTIONS = {"baseline": WINDOW_FIELDS}
+# with the fields a window has there.
+OPTIONAL_SECTIONS = {"baseline": WINDOW_KEYS}
 
 
 def settable(policy_input: Mapping[str, Any]) -> list[str]:
