@@ -28,9 +28,9 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.integration.fleet_env import ClientHome, RemoteSshd, remove_stack, stack_overrides  # noqa: E402
+from tests.integration.fleet_env import ClientHome, RemoteSshd, stack_overrides  # noqa: E402
 from tests.integration.sshd import keygen  # noqa: E402
-from tests.integration.stack import make_project  # noqa: E402
+from tests.integration.stack import make_project, remove_stack  # noqa: E402
 
 SINGLE_PREFIX, SINGLE_PORT = "sdb1", 21580
 FLEET = {f"bench{i}": (f"127.0.0.{60 + i}", f"sdb{1 + i}", 21600 + 10 * i) for i in (1, 2, 3)}

@@ -142,22 +142,6 @@ def ensure_opa_standin() -> str:
     return STANDIN
 
 
-def remove_stack(prefix: str) -> None:
-    """Safety net after `inv teardown`: remove whatever a test left under compose project ``prefix``."""
-    names = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={prefix}"],
-                           capture_output=True, text=True).stdout.split()
-    if names:
-        subprocess.run(["docker", "rm", "-f", *names], capture_output=True)
-    subprocess.run(["docker", "network", "rm", f"{prefix}-net"], capture_output=True)
-    subprocess.run(["docker", "volume", "rm", f"{prefix}-logs"], capture_output=True)
-
-
-def leftovers(prefix: str) -> str:
-    """Containers of compose project ``prefix`` (empty string: none)."""
-    return subprocess.run(["docker", "ps", "-a", "--filter", f"label=com.docker.compose.project={prefix}",
-                           "--format", "{{.Names}}"], capture_output=True, text=True).stdout.strip()
-
-
 def fake_df_command(directory: Path, available_kib: int) -> str:
     """A ForceCommand wrapper whose `df` reports ``available_kib`` free: a host whose disk
     figure could only have come from that host. Returns the wrapper's path."""

@@ -83,7 +83,8 @@ def test_engine_answers_and_compose_is_v2(runs):
 def test_second_run_is_all_ok_and_takes_seconds(runs):
     _, second, seconds = runs
     assert [(s.name, s.status) for s in second] == [(name, "ok") for name in STEP_NAMES]
-    assert seconds < 15, f"an idempotent bootstrap took {seconds:.1f}s"
+    # Every step "ok" proves nothing was rebuilt; the bound only catches a hang (it takes ~1 s idle).
+    assert seconds < 60, f"an idempotent bootstrap took {seconds:.1f}s"
 
 
 def test_app_image_is_small_and_runs_as_uid_10001(runs):
@@ -136,7 +137,9 @@ def test_missing_nginx_image_falls_back_to_debian_quickly():
         step = ensure_nginx_image(Host.local(), name, pull_timeout=20)
         assert step.status == "changed"
         assert "built" in step.message and "Debian" in step.message, step.message
-        assert time.monotonic() - start < 60
+        # The pull gives up within pull_timeout (not the minutes a hung registry would take); the
+        # import and build after it are seconds idle, tens of seconds on a busy disk.
+        assert time.monotonic() - start < 20 + 100
         labels = inspect_image(Host.local(), name)["labels"]
         assert "nginx-light" in labels[BUILT_FROM_LABEL]
         assert ensure_nginx_image(Host.local(), name).status == "ok"

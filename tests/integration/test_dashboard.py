@@ -32,7 +32,7 @@ import requests
 import yaml
 
 from tests.conftest import REPO, run_inv
-from tests.integration.stack import Load, docker, make_project
+from tests.integration.stack import Load, docker, make_project, remove_stack
 
 pytestmark = pytest.mark.docker
 
@@ -72,7 +72,11 @@ def manifest(tmp_path_factory, request):
     docker("tag", IMAGE, f"swiftdeploy-app:{CANARY_VERSION}")
     path = make_project(tmp_path_factory.mktemp("dashboard"), prefix=PREFIX, base_port=PORT,
                         canary={"image": f"swiftdeploy-app:{CANARY_VERSION}", "version": CANARY_VERSION, "weight": 30})
-    request.addfinalizer(lambda: run_inv(path, "teardown", "--clean"))  # also when the deploy fails
+    def tear_down() -> None:  # also when the deploy fails
+        run_inv(path, "teardown", "--clean")
+        remove_stack(PREFIX)  # whatever a failed teardown left
+
+    request.addfinalizer(tear_down)
     ok(run_inv(path, "deploy"))
     ok(run_inv(path, "promote", "--mode", "canary"))
     return path
@@ -131,7 +135,7 @@ def dashboard(manifest: Path, *, interval: float = 1.0, host_name: str | None = 
             yield url
         finally:
             stop.set()
-            thread.join(timeout=20)
+            thread.join(timeout=40)  # serve() may take 5 s + max(15, 2 intervals) to wind down
             assert not thread.is_alive(), "serve() did not return after stop_event was set"
             assert not failed, failed
             with pytest.raises(requests.ConnectionError):
@@ -196,10 +200,10 @@ def test_the_page_shows_the_canary_live_with_charts_decisions_and_audit_events(m
                            and p["canaryErrors"] >= 2 and p["stableP99"] >= 2 and p["canaryP99"] >= 2,
                            what="two or more points of each track")
         # Drawn, not only held: with a few more seconds of data, each track's colour is on every chart's canvas.
-        wait_page(browser, POINTS, lambda p: p and p["stable"] >= 6 and p["canary"] >= 6, timeout=30, what="six points")
+        wait_page(browser, POINTS, lambda p: p and p["stable"] >= 6 and p["canary"] >= 6, timeout=60, what="six points")
         script = CANVAS_COLOURS.replace("arguments[0]", str(list(STABLE_RGB))).replace("arguments[1]", str(list(CANARY_RGB)))
         colours = wait_page(browser, script, lambda c: all(v["stable"] > 40 and v["canary"] > 40 for v in c.values()),
-                            timeout=20, what="both tracks' lines on the charts")
+                            timeout=60, what="both tracks' lines on the charts")
         seen = browser.execute_script(SEEN)
         state = seen["state"]
 
@@ -262,8 +266,8 @@ def test_while_nginx_is_down_the_page_says_since_when_and_why_and_recovers(manif
             assert len(hms) == 8 and hms[2] == ":" and hms[5] == ":", banner
             assert banner.endswith(reason)
             polls = browser.execute_script("return window.swiftdeploy.polls")
-            time.sleep(2.5)
-            assert browser.execute_script("return window.swiftdeploy.polls") > polls  # still polling, not crashed
+            wait_page(browser, "return window.swiftdeploy.polls", lambda n: n > polls, timeout=30,
+                      what="another poll (still polling, not crashed)")
             shot = artifacts_dir() / "dashboard-no-data.png"
             assert browser.save_screenshot(str(shot))
             assert_png(shot)
@@ -307,7 +311,7 @@ def test_the_page_draws_an_hour_of_data_and_records_how_fast(manifest, browser):
         started = time.monotonic()
         browser.get(url)
         ready = wait_page(browser, "return window.swiftdeploy && window.swiftdeploy.readyMs", lambda v: v is not None,
-                          timeout=10, what="the first drawing")
+                          timeout=30, what="the first drawing")
         wall = time.monotonic() - started
         count = browser.execute_script("return window.swiftdeploy.firstSeriesCount")
         drawn = browser.execute_script("return window.swiftdeploy.data.t.length")
@@ -318,7 +322,7 @@ def test_the_page_draws_an_hour_of_data_and_records_how_fast(manifest, browser):
             " Math.round(e.startTime), Math.round(e.responseEnd)])")
         browser.refresh()  # the same page again, as a person reloading it
         again = wait_page(browser, "return window.swiftdeploy && window.swiftdeploy.readyMs", lambda v: v is not None,
-                          timeout=10, what="the drawing after a reload")
+                          timeout=30, what="the drawing after a reload")
     timing = {"samples": count, "ready_ms": round(ready, 1), "load_event_ms": round(navigation or 0, 1),
               "wall_seconds_from_get": round(wall, 3), "ready_ms_after_reload": round(again, 1),
               "resources_ms": entries}
@@ -360,7 +364,7 @@ def test_ctrl_c_ends_the_server_cleanly(manifest, run):
         assert requests.get(url + "api/state", timeout=5).status_code == 200
         time.sleep(0.7 + 0.45 * run)  # let it be in the middle of its work
         os.killpg(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
+        out, err = proc.communicate(timeout=40)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -6,6 +6,7 @@ run in file order against it, as a user would walk through it.
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 import requests
@@ -72,8 +73,13 @@ def test_operator_endpoints_only_on_the_admin_port(manifest):
 
 def test_access_log_is_structured(manifest):
     requests.get(url("/healthz"), timeout=5)
-    logs = docker("logs", "--tail", "20", f"{PREFIX}-nginx")
-    lines = [line for line in logs.splitlines() if "GET /healthz" in line]
+    deadline = time.monotonic() + 10  # Docker copies a container's output to its log asynchronously
+    while True:
+        logs = docker("logs", "--tail", "20", f"{PREFIX}-nginx")
+        lines = [line for line in logs.splitlines() if "GET /healthz" in line]
+        if lines or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert lines, logs
     timestamp, status, took, upstream, request = lines[-1].split(" | ")
     assert status == "200" and took.endswith("s") and upstream.endswith(":3000")
@@ -125,7 +131,6 @@ def test_status_dashboard_runs_until_ctrl_c(manifest):
     import signal
     import subprocess
     import sys
-    import time
 
     from tests.conftest import REPO
 

@@ -18,7 +18,7 @@ import requests
 import yaml
 
 from tests.conftest import REPO, run_inv
-from tests.integration.stack import Load, docker, make_project
+from tests.integration.stack import Load, docker, evaluation_window, make_project
 
 pytestmark = pytest.mark.docker
 
@@ -138,7 +138,9 @@ def test_rollout_rolls_back_by_itself_when_the_canary_fails(manifest):
 def test_ctrl_c_in_a_rollout_leaves_the_canary_at_its_step_and_says_so(manifest, tmp_path):
     argv = [sys.executable, "-m", "invoke", "-r", str(REPO), "rollout", "--manifest", str(manifest)]
     out_file, err_file = tmp_path / "out", tmp_path / "err"
-    with Load(public()) as load, out_file.open("w") as out, err_file.open("w") as err:
+    # A long first window: the press lands inside step 1 however slow this machine is.
+    with evaluation_window(manifest, 60), Load(public()) as load, out_file.open("w") as out, \
+            err_file.open("w") as err:
         # As a person starts it in a terminal: Ctrl-C arrives as SIGINT with its default action.
         proc = subprocess.Popen(argv, stdout=out, stderr=err, text=True, cwd=manifest.parent,
                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))

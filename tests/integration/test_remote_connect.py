@@ -67,8 +67,8 @@ def test_closed_port_fails_fast(known_hosts: Path, client_key) -> None:
     spec = HostSpec("gone", "127.0.0.1", closed_port(), "root", str(client_key.private))
     start = time.monotonic()
     with pytest.raises(HostUnreachable, match="connection refused by root@127.0.0.1") as err:
-        connect(spec, connect_timeout=2, known_hosts=str(known_hosts))
-    assert time.monotonic() - start < 2
+        connect(spec, connect_timeout=30, known_hosts=str(known_hosts))
+    assert time.monotonic() - start < 10  # at once, not after the connect timeout
     assert err.value.exit_code == 6 and str(err.value).startswith("[gone] ")
 
 
@@ -81,7 +81,7 @@ def test_silent_listener_fails_within_connect_timeout(known_hosts: Path, client_
         start = time.monotonic()
         with pytest.raises(HostUnreachable, match="no SSH greeting from root@127.0.0.1"):
             connect(spec, connect_timeout=1.0, known_hosts=str(known_hosts))
-        assert time.monotonic() - start < 3
+        assert time.monotonic() - start < 1.0 + 9  # ended by the timeout, not hanging
 
 
 def test_wrong_key_is_an_auth_failure(sshd_factory, known_hosts: Path, tmp_path: Path) -> None:

@@ -25,12 +25,12 @@ import yaml
 from swiftlib.netstat import is_loopback, listening_ports
 from swiftlib.remote import lock as deploy_lock
 from swiftlib.remote.workspace import RemoteWorkspace
-from tests.integration.fleet_env import (
-    ClientHome, RemoteSshd, ensure_opa_standin, fake_df_command, leftovers, remove_stack,
-)
+from tests.integration.fleet_env import ClientHome, RemoteSshd, ensure_opa_standin, fake_df_command
 from tests.conftest import REPO
 from tests.integration.sshd import client_key  # noqa: F401 - fixture
-from tests.integration.stack import Load, container_id_and_start, docker, make_project, wait_for
+from tests.integration.stack import (
+    Load, container_id_and_start, docker, leftovers, make_project, remove_stack, wait_for,
+)
 
 pytestmark = [pytest.mark.sshd, pytest.mark.docker]
 
@@ -238,7 +238,7 @@ def test_lock_held_by_another_run(manifest, home, server, remote_dir, name):
         refused = home.inv(manifest, "deploy", "--hosts", server.host_spec)
         took = time.monotonic() - started
         ok(refused, 1)
-        assert took < 15, f"took {took:.1f}s to refuse"
+        assert took < 60, f"took {took:.1f}s to refuse"  # refused at the lock, not after a deploy
         assert "TASK [deploy lock]" in refused.stdout
         assert f"deploy lock is held by {held.info.holder} (pid {os.getpid()})" in refused.stdout
         assert "inv lock --status" in refused.stdout and "inv lock --release" in refused.stdout

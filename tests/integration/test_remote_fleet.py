@@ -23,9 +23,9 @@ import pytest
 import requests
 
 from tests.conftest import REPO
-from tests.integration.fleet_env import ClientHome, RemoteSshd, leftovers, remove_stack, render_inventory
+from tests.integration.fleet_env import ClientHome, RemoteSshd, render_inventory
 from tests.integration.sshd import client_key, closed_port, free_port  # noqa: F401 - fixture
-from tests.integration.stack import make_project
+from tests.integration.stack import evaluation_window, leftovers, make_project, remove_stack
 
 pytestmark = [pytest.mark.sshd, pytest.mark.docker]
 
@@ -116,7 +116,9 @@ def test_ctrl_c_stops_a_rollout_on_every_host_of_a_parallel_batch(fleet, home, t
     argv = [sys.executable, "-m", "invoke", "-r", str(REPO), "rollout", "--manifest", str(manifest),
             "--inventory", str(native), "--limit", "web1:web2"]
     out_file, err_file = tmp_path / "out", tmp_path / "err"
-    with out_file.open("w") as out, err_file.open("w") as err:
+    # No traffic, so a step's gate denies when its window ends; a long window keeps both hosts
+    # inside step 1 when the press comes, however far apart their canaries started.
+    with evaluation_window(manifest, 60), out_file.open("w") as out, err_file.open("w") as err:
         proc = subprocess.Popen(argv, stdout=out, stderr=err, text=True, cwd=manifest.parent, env=home.env(),
                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 180
@@ -177,7 +179,7 @@ def test_unreachable_hosts_fail_fast(fleet, home, servers, tmp_path):
     refused = f"root@127.0.0.44:{closed_port('127.0.0.44')}"
     started = time.monotonic()
     result = ok(home.inv(manifest, "deploy", "--hosts", refused, "--connect-timeout", "3"), 6)
-    assert time.monotonic() - started < 3 + 5
+    assert time.monotonic() - started < 3 + 20  # the CLI's start-up included; a hang would be minutes
     name = refused.split("@")[1]
     assert recap(result.stdout)[name]["unreachable"] == 1 and "connection refused" in result.stdout
 
@@ -189,7 +191,7 @@ def test_unreachable_hosts_fail_fast(fleet, home, servers, tmp_path):
         started = time.monotonic()
         result = ok(home.inv(manifest, "deploy", "--hosts", target, "--connect-timeout", "2"), 6)
         took = time.monotonic() - started
-    assert took < 2 + 5, f"took {took:.1f}s with a 2 s connect timeout"
+    assert took < 2 + 20, f"took {took:.1f}s with a 2 s connect timeout"
     assert "within 2s" in result.stdout, result.stdout
 
     # One unreachable host does not stop the others; the run still ends 6.

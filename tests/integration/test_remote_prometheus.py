@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
 from tests.conftest import run_inv
-from tests.integration.fleet_env import ClientHome, RemoteSshd, remove_stack
+from tests.integration.fleet_env import ClientHome, RemoteSshd
 from tests.integration.sshd import client_key  # noqa: F401 - fixture
-from tests.integration.stack import Load, docker, make_project
+from tests.integration.stack import Load, docker, make_project, remove_stack, wait_for
 
 pytestmark = [pytest.mark.sshd, pytest.mark.docker]
 
@@ -68,6 +69,10 @@ def test_the_canary_gate_asks_the_hosts_prometheus_through_ssh(manifest, home, s
     ok(home.inv(manifest, "promote", "--mode", "canary", "--hosts", server.host_spec))
     before = server.tunnels_to(PROM_PORT)
     with Load(f"http://{ADDRESS}:{PORT}/", rate=25) as load:
+        # The canary's request series exists in Prometheus before the gate's window opens (a series
+        # born inside a 4 s window loses its first samples to increase()).
+        query = urlencode({"query": 'count(http_requests_total{track="canary",path="/"})'})
+        wait_for(f"http://127.0.0.1:{PROM_PORT}/api/v1/query?{query}", lambda r: r.json()["data"]["result"])
         result = ok(home.inv(manifest, "opa-check", "--context", "pre_promote", "--hosts", server.host_spec))
     assert "canary: allow" in result.stdout, result.stdout
     assert load.dropped == []

@@ -88,8 +88,8 @@ def test_tunnel_survives_a_server_that_is_not_up_yet(remote_host, tmp_path: Path
     with forward(remote_host, port) as local_port:
         start = time.monotonic()
         with pytest.raises(requests.ConnectionError):
-            requests.get(f"http://127.0.0.1:{local_port}/health", timeout=5)
-        assert time.monotonic() - start < 2
+            requests.get(f"http://127.0.0.1:{local_port}/health", timeout=30)
+        assert time.monotonic() - start < 10  # refused at once, not after the client's timeout
         server = http_server(tmp_path, port)
         try:
             assert requests.get(f"http://127.0.0.1:{local_port}/health", timeout=5).text == "up"

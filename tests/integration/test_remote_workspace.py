@@ -87,7 +87,9 @@ def test_write_read_remove(login: Login) -> None:
     start = time.monotonic()
     ws.write("docker-compose.yml", text)
     ws.write(".swiftdeploy/state.json", "{}\n")  # parents are created
-    assert time.monotonic() - start < 2  # bytes go over the channel, not Invoke's 1-byte stdin
+    # Bytes go over the channel, not Invoke's 1-byte stdin (which takes minutes for 200 KB);
+    # well under a second idle, the bound leaves room for a loaded machine.
+    assert time.monotonic() - start < 10
     assert ws.read("docker-compose.yml") == text
     assert (project / "docker-compose.yml").read_text() == text  # it really is on "the host"
     ws.write("docker-compose.yml", "v2\n")
