@@ -57,6 +57,15 @@ def window_queries(track: str, window_seconds: float) -> dict[str, str]:
     }
 
 
+def last_scrape_query(tracks: tuple[str, ...] = ("canary", "stable")) -> str:
+    """When Prometheus last scraped the slowest of ``tracks`` (unix time; a down target counts:
+    it was tried). A scrape's samples carry its start time and land when it ends, so once this
+    reaches a window's end every sample inside that window is in."""
+    for track in tracks:
+        _selector(track)  # the same guard as the window queries
+    return f'min(timestamp(up{{track=~"{"|".join(tracks)}"}}))'
+
+
 def query_url(base_url: str, query: str, at: float) -> str:
     """GET URL of an instant query evaluated at unix time ``at``."""
     return f"{base_url.rstrip('/')}{QUERY_PATH}?{urlencode({'query': query, 'time': f'{at:.3f}'})}"

@@ -1,8 +1,11 @@
 """Measure the canary's window through the stack's Prometheus (``metrics.source: prometheus``).
 
 The gate waits one evaluation window (the traffic it judges happens at the current weight,
-as a rollout step needs), then one scrape interval more so the window's last samples have
-landed, and asks Prometheus about exactly that window (the query's ``time`` is its end).
+as a rollout step needs), then until Prometheus has scraped every track at or after the
+window's end, so the window's last samples have landed (a fixed wait misses them when a
+scrape runs late on a busy host), and asks about exactly that window (the query's ``time``
+is its end). If the scrapes stay late for LATE_SCRAPES intervals it asks anyway: increase()
+extrapolates the missing edge, as it does for every window.
 Prometheus listens on the target's loopback: locally it is asked directly, on a remote host
 through the same SSH tunnel as OPA and the admin port. Every failure fails closed
 (`MetricsSourceError`, exit 4) naming the URL and what was missing; the PromQL and the reading
@@ -20,7 +23,8 @@ from .context import Target
 
 TIMEOUT = 5.0
 READY_PATH = "/-/ready"
-SETTLE = 0.5  # past the last scrape interval: the scrape itself takes a moment
+LATE_SCRAPES = 3  # scrape intervals to wait past the window's end for its last samples
+POLL = 0.25  # seconds between asks while they are late
 
 
 def _get(base_url: str, url: str) -> http.HttpAnswer:
@@ -65,25 +69,45 @@ def measure(target: Target, *, sleep: Callable[[float], None] = interrupt.sleep,
     with target.loopback(target.manifest.metrics.prometheus.port) as base_url:
         check_ready(base_url)
     window = target.manifest.canary_limits.evaluation_window_seconds
-    settle = target.manifest.metrics.prometheus.scrape_interval_seconds + SETTLE
+    interval = target.manifest.metrics.prometheus.scrape_interval_seconds
     end = clock() + window
     if on_wait:
         on_wait(window)
-    sleep(window + settle)
-    return windows_at(target, window, end)
+    sleep(window)
+    with target.loopback(target.manifest.metrics.prometheus.port) as base_url:
+        await_scrapes_after(base_url, end, LATE_SCRAPES * interval, sleep=sleep, clock=clock)
+        return _both_windows(base_url, window, end)
 
 
 def windows_at(target: Target, window: float, end: float) -> tuple[WindowStats, WindowStats | None]:
     """Both tracks' windows ending at ``end`` (already in the past)."""
     with target.loopback(target.manifest.metrics.prometheus.port) as base_url:
-        canary = track_window(base_url, "canary", window, end)
-        try:
-            stable = track_window(base_url, "stable", window, end)
-        except MetricsSourceError as exc:
-            if exc.reason != "empty_result":
-                raise
-            stable = None  # like the scrape source at 100% canary: the baseline is optional
+        return _both_windows(base_url, window, end)
+
+
+def _both_windows(base_url: str, window: float, end: float) -> tuple[WindowStats, WindowStats | None]:
+    canary = track_window(base_url, "canary", window, end)
+    try:
+        stable = track_window(base_url, "stable", window, end)
+    except MetricsSourceError as exc:
+        if exc.reason != "empty_result":
+            raise
+        stable = None  # like the scrape source at 100% canary: the baseline is optional
     return canary, stable
+
+
+def await_scrapes_after(base_url: str, end: float, patience: float, *,
+                        sleep: Callable[[float], None], clock: Callable[[], float]) -> bool:
+    """Wait until every track was scraped at or after unix time ``end``, at most ``patience``
+    seconds; True when they were (False: asked anyway, the edge is extrapolated)."""
+    deadline = clock() + patience
+    while True:
+        last = ask(base_url, promql.last_scrape_query(), clock())
+        if last is not None and last >= end:
+            return True
+        if clock() >= deadline:
+            return False
+        sleep(POLL)
 
 
 def canary_since(target: Target, started: float, *, clock: Callable[[], float] = time.time) -> WindowStats:

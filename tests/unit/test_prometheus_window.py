@@ -1,19 +1,24 @@
-"""The Prometheus source reports a server that is down or not ready before it spends a window.
+"""The Prometheus source reports a server that is down or not ready before it spends a window,
+and asks about a window only once its last samples have landed.
 
 A stdlib HTTP server on loopback stands in for Prometheus' `/-/ready` endpoint (its documented
-contract: 200 when ready to serve, 503 while starting); nothing outside Python is needed.
+contract: 200 when ready to serve, 503 while starting) and its instant-query API; nothing
+outside Python is needed.
 """
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from swiftlib import promql
 from swiftlib.errors import MetricsSourceError
 from swiftlib.lifecycle import prometheus_window
 from swiftlib.manifest_file import load_manifest
@@ -89,3 +94,80 @@ def test_a_ready_prometheus_lets_the_window_start():
         with pytest.raises(KeyboardInterrupt):
             prometheus_window.measure(target_on(port), sleep=sleep)
     assert waited and waited[0] >= target_on(port).manifest.canary_limits.evaluation_window_seconds
+
+
+@contextmanager
+def query_endpoint(last_scrapes: list[float]):
+    """Prometheus' instant-query API (200, resultType vector): the last-scrape question answers
+    from ``last_scrapes`` in turn (the last one repeats), every window question a fixed sample."""
+    asked: list[tuple[str, float]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            url = urlsplit(self.path)
+            if url.path == "/-/ready":
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"Prometheus Server is Ready.\n")
+                return
+            params = parse_qs(url.query)
+            query, at = params["query"][0], float(params["time"][0])
+            asked.append((query, at))
+            if query == promql.last_scrape_query():
+                value = last_scrapes[min(len([q for q, _ in asked if q == query]), len(last_scrapes)) - 1]
+            else:
+                value = 0.004 if query.startswith("histogram_quantile") else 40.0
+            body = {"status": "success", "data": {"resultType": "vector",
+                                                  "result": [{"metric": {}, "value": [at, str(value)]}]}}
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], asked
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class FakeTime:
+    def __init__(self, now: float) -> None:
+        self.now, self.slept = now, []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_the_window_is_asked_about_once_every_track_was_scraped_after_its_end():
+    fake = FakeTime(1000.0)
+    window = target_on(0).manifest.canary_limits.evaluation_window_seconds
+    end = 1000.0 + window
+    with query_endpoint([end - 0.8, end - 0.8, end + 0.2]) as (port, asked):
+        canary, stable = prometheus_window.measure(target_on(port), sleep=fake.sleep, clock=fake.clock)
+    late = [at for q, at in asked if q == promql.last_scrape_query()]
+    assert len(late) == 3  # asked until a scrape at or after the end had landed
+    windows = [at for q, at in asked if "increase(" in q]
+    assert windows and all(at == end for at in windows)  # the window itself, not the moment it was asked
+    assert fake.slept == [window, prometheus_window.POLL, prometheus_window.POLL]
+    assert canary.requests == 40 and stable and stable.requests == 40
+
+
+def test_scrapes_that_stay_late_are_waited_for_a_bounded_time_then_the_window_is_asked():
+    fake = FakeTime(1000.0)
+    manifest = target_on(0).manifest
+    window, interval = manifest.canary_limits.evaluation_window_seconds, manifest.metrics.prometheus.scrape_interval_seconds
+    with query_endpoint([1000.0]) as (port, asked):  # Prometheus stopped scraping at the window's start
+        canary, _ = prometheus_window.measure(target_on(port), sleep=fake.sleep, clock=fake.clock)
+    assert sum(fake.slept) - window == pytest.approx(prometheus_window.LATE_SCRAPES * interval, abs=prometheus_window.POLL)
+    assert canary.requests == 40  # asked anyway: increase() extrapolates the edge

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from swiftlib.errors import MetricsSourceError, PolicyEngineError
-from swiftlib.promql import duration, query_url, single_value, window_queries, window_stats
+from swiftlib.promql import duration, last_scrape_query, query_url, single_value, window_queries, window_stats
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "prometheus"
 URL = "http://127.0.0.1:9090"
@@ -57,6 +57,13 @@ def test_durations_and_tracks():
             duration(bad)
     with pytest.raises(ValueError, match="unknown track"):
         window_queries('canary"} or vector(1) #', 60)
+
+
+def test_the_last_scrape_question_takes_the_slowest_of_the_judged_tracks():
+    assert last_scrape_query() == 'min(timestamp(up{track=~"canary|stable"}))'
+    assert last_scrape_query(("canary",)) == 'min(timestamp(up{track=~"canary"}))'
+    with pytest.raises(ValueError, match="unknown track"):
+        last_scrape_query(("canary", '.*"}) or vector(1e12) #'))
 
 
 def test_the_query_url_is_encoded_and_carries_the_window_end():
