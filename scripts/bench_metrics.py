@@ -7,8 +7,8 @@ A stack with `metrics.source: prometheus` (scraping every second) runs a canary 
 steady traffic. Measured, median of rounds:
   - reading one window once its wait is over: Prometheus (three PromQL instant queries per
     track, canary and stable)  vs  the scrape source (one /metrics scrape per track, parsed);
-  - the canary gate's wall time with Prometheus (`prometheus_window.measure`: the window, one
-    scrape interval for the last samples to land, the queries)  vs  the evaluation window itself.
+  - the canary gate's wall time with Prometheus (`prometheus_window.measure`: the window, the
+    wait until every track was scraped past its end, the queries)  vs  the evaluation window itself.
 Runs on loopback only and tears down what it started.
 """
 from __future__ import annotations

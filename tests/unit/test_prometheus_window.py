@@ -27,6 +27,18 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "manifests" / "goo
 
 
 @contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]):
+    """``handler`` on a free loopback port for the block; yields the port."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
 def ready_endpoint(status: int):
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 (http.server's name)
@@ -38,14 +50,8 @@ def ready_endpoint(status: int):
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as port:
+        yield port
 
 
 def free_port() -> int:
@@ -127,14 +133,8 @@ def query_endpoint(last_scrapes: list[float]):
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1], asked
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as port:
+        yield port, asked
 
 
 class FakeTime:
