@@ -29,6 +29,17 @@ def run_inv(manifest: Path, task: str, *args: str, timeout: float = 600) -> subp
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=manifest.parent)
 
 
+def exited(result: subprocess.CompletedProcess, code: int = 0) -> subprocess.CompletedProcess:
+    """``result`` of a command that exited ``code``; otherwise the test fails showing all it printed."""
+    assert result.returncode == code, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def printed(result: subprocess.CompletedProcess, code: int = 0) -> str:
+    """What a command that exited ``code`` printed on stdout (as `exited`)."""
+    return exited(result, code).stdout
+
+
 def ansible_tool(name: str) -> str:
     """Path of an ansible-core command; prefer the one beside this interpreter (skips slow shims)."""
     found = _ansible_tool(name)

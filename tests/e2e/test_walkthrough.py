@@ -20,7 +20,7 @@ import pytest
 import requests
 import yaml
 
-from tests.conftest import REPO, run_inv
+from tests.conftest import exited as ok, run_inv
 from tests.integration.stack import Traffic, container_id_and_start, docker, make_project, wait_for
 from tests.opa_standin.build import prepare_context
 
@@ -53,11 +53,6 @@ def manifest(tmp_path_factory, standin_image):
 
 def public(path: str) -> str:
     return f"http://127.0.0.1:{PORT}{path}"
-
-
-def ok(result: subprocess.CompletedProcess, code: int = 0) -> subprocess.CompletedProcess:
-    assert result.returncode == code, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    return result
 
 
 def test_walkthrough(manifest):

@@ -31,7 +31,7 @@ import pytest
 import requests
 import yaml
 
-from tests.conftest import REPO, run_inv
+from tests.conftest import REPO, printed as ok, run_inv
 from tests.integration.stack import Load, docker, make_project, remove_stack
 
 pytestmark = pytest.mark.docker
@@ -46,11 +46,6 @@ CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--window-size=1400,1700")
 STABLE_RGB, CANARY_RGB = (0x09, 0x69, 0xDA), (0xBC, 0x4C, 0x00)  # the page's track colours (app.js)
-
-
-def ok(result: subprocess.CompletedProcess) -> str:
-    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    return result.stdout
 
 
 def artifacts_dir() -> Path:

@@ -17,7 +17,7 @@ import pytest
 import requests
 import yaml
 
-from tests.conftest import REPO, run_inv
+from tests.conftest import REPO, printed as ok, run_inv
 from tests.integration.stack import Load, docker, evaluation_window, make_project
 
 pytestmark = pytest.mark.docker
@@ -33,11 +33,6 @@ def public(path: str = "/") -> str:
 
 def admin(path: str) -> str:
     return f"http://127.0.0.1:{PORT + 1}{path}"
-
-
-def ok(result: subprocess.CompletedProcess, code: int = 0) -> str:
-    assert result.returncode == code, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    return result.stdout
 
 
 def tag(version: str) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import bisect
 import json
-import subprocess
 import time
 from urllib.parse import urlencode
 
@@ -21,7 +20,7 @@ import yaml
 from swiftlib.lifecycle import canary_window, prometheus_window
 from swiftlib.lifecycle.context import Project, Target
 from swiftlib.metrics import window_stats
-from tests.conftest import run_inv
+from tests.conftest import printed as ok, run_inv
 from tests.integration.stack import Load, docker, make_project, remove_stack, wait_for
 
 pytestmark = pytest.mark.docker
@@ -44,11 +43,6 @@ TOLERANCE = {"requests_relative": 0.10, "error_rate_absolute": 0.05, "p99_bucket
 
 def public(path: str = "/") -> str:
     return f"http://127.0.0.1:{PORT}{path}"
-
-
-def ok(result: subprocess.CompletedProcess, code: int = 0) -> str:
-    assert result.returncode == code, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    return result.stdout
 
 
 def events(manifest, kind: str) -> list[dict]:

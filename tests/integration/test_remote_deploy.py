@@ -26,7 +26,7 @@ from swiftlib.netstat import is_loopback, listening_ports
 from swiftlib.remote import lock as deploy_lock
 from swiftlib.remote.workspace import RemoteWorkspace
 from tests.integration.fleet_env import ClientHome, RemoteSshd, ensure_opa_standin, fake_df_command
-from tests.conftest import REPO
+from tests.conftest import REPO, exited as ok
 from tests.integration.sshd import client_key  # noqa: F401 - fixture
 from tests.integration.stack import (
     Load, container_id_and_start, docker, leftovers, make_project, remove_stack, wait_for,
@@ -39,11 +39,6 @@ PORT = 21080  # nginx; admin 21081; OPA 21181 (make_project: base + 101)
 ADMIN_PORT, OPA_PORT = PORT + 1, PORT + 101
 ADDRESS = "127.0.0.31"
 REMOTE_DIR = "project"  # deploy.remote_dir: relative to the login's home on the host
-
-
-def ok(result: subprocess.CompletedProcess, code: int = 0) -> subprocess.CompletedProcess:
-    assert result.returncode == code, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    return result
 
 
 def events(manifest: Path, event_type: str, host: str) -> list[dict]:

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import REPO
+from tests.conftest import REPO, exited as ok
 from tests.integration.fleet_env import ClientHome, RemoteSshd, render_inventory
 from tests.integration.sshd import client_key, closed_port, free_port  # noqa: F401 - fixture
 from tests.integration.stack import evaluation_window, leftovers, make_project, remove_stack
@@ -33,11 +33,6 @@ HOSTS = {"web1": ("127.0.0.41", "sdr2", 21110), "web2": ("127.0.0.42", "sdr3", 2
          "web3": ("127.0.0.43", "sdr4", 21130)}
 BUSY_PORT = 21140  # bad1's nginx port in batch_failure.yml, held by the test
 RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)", re.M)
-
-
-def ok(result: subprocess.CompletedProcess, code: int = 0) -> subprocess.CompletedProcess:
-    assert result.returncode == code, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    return result
 
 
 def recap(output: str) -> dict[str, dict[str, int]]:

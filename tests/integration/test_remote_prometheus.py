@@ -8,13 +8,11 @@ only, and the canary gate asks it through an SSH tunnel (counted in sshd's DEBUG
 from __future__ import annotations
 
 import json
-import subprocess
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 
-from tests.conftest import run_inv
+from tests.conftest import exited as ok, run_inv
 from tests.integration.fleet_env import ClientHome, RemoteSshd
 from tests.integration.sshd import client_key  # noqa: F401 - fixture
 from tests.integration.stack import Load, docker, make_project, remove_stack, wait_for
@@ -26,11 +24,6 @@ PORT = 21300  # nginx; admin 21301
 PROM_PORT = 21390
 ADDRESS = "127.0.0.33"
 REMOTE_DIR = "project"
-
-
-def ok(result: subprocess.CompletedProcess, code: int = 0) -> subprocess.CompletedProcess:
-    assert result.returncode == code, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    return result
 
 
 @pytest.fixture(scope="module")
