@@ -216,13 +216,14 @@ def _hosts(events: list[Mapping[str, Any]]) -> str:
 
 
 CHARTS_TITLE = "Error rate and p99 latency"
-CHARTS_INTRO = ("Per host, from the status samples (`.swiftdeploy/metrics-<host>.jsonl`) and the "
-                 "`status_scrape` events of older histories; stable and canary are separate lines, and a "
+CHARTS_INTRO = ("Per host, from the status samples (`.swiftdeploy/metrics-<host>.jsonl`), the windows "
+                 "the canary gate judged (a point at each decision) and the `status_scrape` events of older "
+                 "histories; stable and canary are separate lines, and a "
                  "line breaks where no samples were taken. Dashed vertical lines mark the numbered "
                  "audit events in the table under the charts: policy decisions (allow, deny), mode "
                  "changes, rollbacks and traffic moves.")
 NO_SAMPLES = ("No error-rate or p99 samples have been recorded yet: `inv status` records one per "
-               "frame while it runs.")
+               "frame while it runs, and each canary gate decision adds the windows it judged.")
 
 
 def marker_rows(charts: HostCharts) -> list[list[Any]]:

@@ -1,11 +1,14 @@
 """Charts for the audit report: error rate and p99 over time per host, with the audit's markers (pure).
 
 Series come from the status samples (``metrics_history``: one sample per status frame,
-per track) and, so that an old trail still plots, from ``status_scrape`` events in
-history.jsonl: with per-track numbers (``data.tracks``) or, in the oldest ones, a single
-set of top-level numbers for the track named by ``data.mode``; a frame's own ``timestamp``
-is its time, else the event's. When both sources hold the same track at the same time,
-the sample wins. Each track (stable, canary) is its own
+per track), from the windows the canary gate judged (a canary ``policy_check`` or
+``policy_violation`` carries its input: ``metrics`` is the canary's window, ``baseline``
+the stable track's; the point sits at the decision's time, the window's end), so a
+promotion or rollout nobody watched still plots, and, so that an old trail still plots,
+from ``status_scrape`` events in history.jsonl: with per-track numbers (``data.tracks``)
+or, in the oldest ones, a single set of top-level numbers for the track named by
+``data.mode``; a frame's own ``timestamp`` is its time, else the event's. When sources
+hold the same track at the same time, the sample wins. Each track (stable, canary) is its own
 line; a silence much longer than the usual spacing (``GAP_FACTOR`` times the median, at
 least ``MIN_GAP_SECONDS``) breaks the line instead of drawing a slope across it. More
 than ``MAX_POINTS`` points are thinned to the highest value in each of ``MAX_POINTS``
@@ -41,6 +44,7 @@ GAP_FACTOR = 5.0
 MIN_GAP_SECONDS = 10.0
 KNOWN_TRACKS = ("stable", "canary", "next")
 MARKER_KINDS = ("policy allow", "policy deny", "mode change", "rollback", "traffic")
+GATE_EVENTS = ("policy_check", "policy_violation")  # a decision with the input it judged
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -73,7 +77,7 @@ class Point:
 
 @dataclass(frozen=True)
 class Observation:
-    """One track's numbers at one time, from a sample or a legacy status_scrape event."""
+    """One track's numbers at one time, from a sample, a canary gate's window or a legacy status_scrape event."""
     at: datetime
     track: str
     values: Mapping[str, float]
@@ -117,7 +121,7 @@ class HostCharts:
     missing: tuple[Metric, ...]             # metrics with no samples on this host
     markers: tuple[Marker, ...]             # drawn, numbered 1.. in this order
     outside: int = 0                        # markers of the host outside its sampled time
-    sources: tuple[str, ...] = field(default=())  # "status samples", "status_scrape events"
+    sources: tuple[str, ...] = field(default=())  # "status samples", "canary gate windows", "status_scrape events"
 
 
 def parse_time(stamp: Any) -> datetime | None:
@@ -189,6 +193,21 @@ def legacy_observations(events: Iterable[Mapping[str, Any]], host: str) -> list[
         if values:
             mode = data.get("mode")
             out.append(Observation(at, mode if isinstance(mode, str) and mode else "stable", values))
+    return out
+
+
+def gate_observations(events: Iterable[Mapping[str, Any]], host: str) -> list[Observation]:
+    """The windows the canary gate judged on ``host``: its input's ``metrics`` (canary) and
+    ``baseline`` (stable), at the decision's time. What-if runs are not observations."""
+    out: list[Observation] = []
+    for event in events:
+        if event.get("event_type") not in GATE_EVENTS or event.get("host") != host:
+            continue
+        data = event.get("data")
+        given = data.get("input") if isinstance(data, Mapping) and data.get("domain") == "canary" else None
+        at = parse_time(event.get("timestamp"))
+        if isinstance(given, Mapping) and at is not None:
+            out += _per_track(at, {"canary": given.get("metrics"), "stable": given.get("baseline")})
     return out
 
 
@@ -311,10 +330,11 @@ def build_charts(events: Sequence[Mapping[str, Any]], samples_by_host: Mapping[s
     stem, taken, out = report_stem(report_name), set(), []
     for host in hosts:
         from_samples = sample_observations(samples_by_host.get(host, ()))
+        from_gate = gate_observations(events, host)
         from_events = legacy_observations(events, host)
-        sources = tuple(name for name, obs in (("status samples", from_samples),
+        sources = tuple(name for name, obs in (("status samples", from_samples), ("canary gate windows", from_gate),
                                                ("status_scrape events", from_events)) if obs)
-        observations = from_samples + from_events
+        observations = from_samples + from_gate + from_events
         moments = [o.at for o in observations]
         all_markers = markers(events, host)
         if not moments:

@@ -391,5 +391,6 @@ def test_report_without_charts_is_unchanged_and_with_charts_gains_one_section():
     charted = render_report(events, verify=None, generated_at="2025-03-01T11:00:00Z", charts=[])
     assert "## Error rate and p99 latency" not in plain
     section = ("## Error rate and p99 latency\n\nNo error-rate or p99 samples have been recorded yet: "
-               "`inv status` records one per frame while it runs.\n\n")
+               "`inv status` records one per frame while it runs, and each canary gate decision adds the "
+               "windows it judged.\n\n")
     assert charted == plain.replace("## Timeline", section + "## Timeline")

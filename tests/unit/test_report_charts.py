@@ -205,6 +205,34 @@ def test_hosts_known_only_from_samples_and_file_names_that_would_collide():
     assert report_stem(".md") == ".md" and report_stem("notes.txt") == "notes.txt"
 
 
+def test_the_windows_the_canary_gate_judged_plot_when_nobody_watched():
+    def decision(kind: str, seconds: float, data: dict) -> dict:
+        return {"timestamp": _at(seconds).isoformat().replace("+00:00", "Z"), "event_type": kind, "host": "web1",
+                "data": data}
+
+    window = {"requests": 54, "window_seconds": 30.0}
+    events = [
+        decision("policy_check", 1, {"domain": "infrastructure", "allow": True,
+                                     "input": {"stats": {"disk_free_gb": 80.0, "cpu_load": 0.3}}}),
+        decision("policy_violation", 30, {"domain": "canary", "allow": False, "reasons": ["error rate 50%"], "input": {
+            "metrics": {**window, "error_rate": 0.5, "p99_latency_ms": 5.0},
+            "baseline": {**window, "error_rate": 0.0, "p99_latency_ms": 4.0}}}),
+        decision("policy_what_if", 40, {"domain": "canary", "allow": True, "input": {
+            "metrics": {**window, "error_rate": 0.001, "p99_latency_ms": 1.0}}}),  # asked, not observed
+        decision("mode_change", 60, {"from": "canary", "to": "stable"}),
+        decision("policy_check", 90, {"domain": "canary", "allow": True, "reasons": ["ok"], "input": {
+            "metrics": {**window, "error_rate": 0.0, "p99_latency_ms": 6.0}}}),  # no stable traffic: no baseline
+    ]
+    [web1] = build_charts(events, {}, "audit_report.md")
+    assert web1.sources == ("canary gate windows",)
+    error_rate, p99 = web1.charts
+    assert {t: _values(p) for t, p in error_rate.series.items()} == {
+        "stable": [("08:00:30", 0.0)], "canary": [("08:00:30", 0.5), ("08:01:30", 0.0)]}
+    assert {t: _values(p) for t, p in p99.series.items()} == {
+        "stable": [("08:00:30", 4.0)], "canary": [("08:00:30", 5.0), ("08:01:30", 6.0)]}
+    assert [m.kind for m in web1.markers] == ["policy deny", "mode change", "policy allow"] and web1.outside == 1
+
+
 def test_no_samples_at_all():
     charts = build_charts(_events()[:3], {}, "audit_report.md")
     assert [(h.host, h.charts, h.missing) for h in charts] == [("local", (), METRICS)]
@@ -286,7 +314,7 @@ def test_the_markdown_says_so_when_there_are_no_samples():
     assert "![" not in text and ".svg" not in text
     empty = render_report([], verify=None, generated_at="now", charts=[])
     assert empty.endswith("No error-rate or p99 samples have been recorded yet: `inv status` records one per "
-                          "frame while it runs.\n")
+                          "frame while it runs, and each canary gate decision adds the windows it judged.\n")
 
 
 def test_samples_without_events_are_still_charted():
