@@ -12,7 +12,9 @@ hold the same track at the same time, the sample wins. Each track (stable, canar
 line; a silence much longer than the usual spacing (``GAP_FACTOR`` times the median, at
 least ``MIN_GAP_SECONDS``) breaks the line instead of drawing a slope across it. More
 than ``MAX_POINTS`` points are thinned to the highest value in each of ``MAX_POINTS``
-equal slices of time, so a spike is never averaged away.
+equal slices of time, so a spike is never averaged away. A line also breaks at a rollback or
+a mode change: the tracks change there (a canary started or removed, stable replaced), and
+a slope across one would describe neither side.
 
 Markers are audit events of the host, drawn as numbered dashed vertical lines that the
 report's table explains:
@@ -45,6 +47,7 @@ MIN_GAP_SECONDS = 10.0
 KNOWN_TRACKS = ("stable", "canary", "next")
 MARKER_KINDS = ("policy allow", "policy deny", "mode change", "rollback", "traffic")
 GATE_EVENTS = ("policy_check", "policy_violation")  # a decision with the input it judged
+REPLACING = ("mode change", "rollback")  # markers where the tracks change: lines break there
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -246,24 +249,27 @@ def thin(points: Sequence[Point], max_points: int = MAX_POINTS) -> list[Point]:
     return [best[i] for i in sorted(best)]
 
 
-def with_gaps(points: Sequence[Point], gap: float) -> list[Point | None]:
-    """The points with a ``None`` wherever two neighbours are more than ``gap`` seconds apart."""
+def with_gaps(points: Sequence[Point], gap: float, breaks: Sequence[datetime] = ()) -> list[Point | None]:
+    """The points with a ``None`` wherever two neighbours are more than ``gap`` seconds apart
+    or a moment of ``breaks`` lies between them."""
     out: list[Point | None] = []
     for i, p in enumerate(points):
-        if i and (p.at - points[i - 1].at).total_seconds() > gap:
+        if i and ((p.at - points[i - 1].at).total_seconds() > gap
+                  or any(points[i - 1].at < moment <= p.at for moment in breaks)):
             out.append(None)
         out.append(p)
     return out
 
 
-def plotted(points: Sequence[Point], max_points: int = MAX_POINTS) -> tuple[Point | None, ...]:
-    """Thinned points with the gaps marked, as drawn."""
+def plotted(points: Sequence[Point], max_points: int = MAX_POINTS,
+            breaks: Sequence[datetime] = ()) -> tuple[Point | None, ...]:
+    """Thinned points with the gaps marked, as drawn; the line also breaks at each of ``breaks``."""
     gap = gap_seconds(points)
     kept = thin(points, max_points)
     if len(kept) < len(points):  # neighbours are now up to two slices apart
         span = (points[-1].at - points[0].at).total_seconds()
         gap = max(gap, 3 * span / max_points)
-    return tuple(with_gaps(kept, gap))
+    return tuple(with_gaps(kept, gap, breaks))
 
 
 def _split_text(split: Any) -> str:
@@ -342,6 +348,8 @@ def build_charts(events: Sequence[Mapping[str, Any]], samples_by_host: Mapping[s
             continue
         start, end = min(moments), max(moments)
         drawn = tuple(m for m in all_markers if start <= m.at <= end)
+        # The tracks change at a rollback or a mode change: no line joins across one.
+        breaks = sorted(m.at for m in drawn if m.kind in REPLACING)
         base = safe_name(host)
         name, n = base, 1
         while name in taken:
@@ -354,7 +362,7 @@ def build_charts(events: Sequence[Mapping[str, Any]], samples_by_host: Mapping[s
             if not lines:
                 missing.append(metric)
                 continue
-            charts.append(Chart(host, metric, {t: plotted(p, max_points) for t, p in lines.items()}, drawn,
+            charts.append(Chart(host, metric, {t: plotted(p, max_points, breaks) for t, p in lines.items()}, drawn,
                                 start, end, f"{stem}.{name}.{metric.tag}.svg",
                                 sum(len(p) for p in lines.values())))
         out.append(HostCharts(host, tuple(charts), tuple(missing), drawn, len(all_markers) - len(drawn), sources))

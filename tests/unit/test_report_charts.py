@@ -115,6 +115,14 @@ def test_a_long_silence_breaks_the_line():
     assert _values(drawn[drawn.index(None) - 1:drawn.index(None) + 2]) == [("08:00:12", 0.001), None, ("08:01:00", 0.0)]
 
 
+def test_a_line_breaks_at_a_moment_between_two_points_but_not_at_one_outside_them():
+    points = [Point(_at(s), 0.1) for s in (0, 2, 4, 6)]
+    assert _values(with_gaps(points, 60, breaks=[_at(3)])) == [
+        ("08:00:00", 0.1), ("08:00:02", 0.1), None, ("08:00:04", 0.1), ("08:00:06", 0.1)]
+    assert with_gaps(points, 60, breaks=[_at(-1), _at(7)]) == points
+    assert _values(plotted(points, breaks=[_at(6)]))[-2:] == [None, ("08:00:06", 0.1)]  # at a point: before it
+
+
 def test_gap_threshold_follows_the_spacing_and_has_a_floor():
     every_minute = [Point(_at(60 * i), 0.0) for i in range(5)]
     assert gap_seconds(every_minute) == 300.0
@@ -227,9 +235,9 @@ def test_the_windows_the_canary_gate_judged_plot_when_nobody_watched():
     assert web1.sources == ("canary gate windows",)
     error_rate, p99 = web1.charts
     assert {t: _values(p) for t, p in error_rate.series.items()} == {
-        "stable": [("08:00:30", 0.0)], "canary": [("08:00:30", 0.5), ("08:01:30", 0.0)]}
+        "stable": [("08:00:30", 0.0)], "canary": [("08:00:30", 0.5), None, ("08:01:30", 0.0)]}  # the mode change
     assert {t: _values(p) for t, p in p99.series.items()} == {
-        "stable": [("08:00:30", 4.0)], "canary": [("08:00:30", 5.0), ("08:01:30", 6.0)]}
+        "stable": [("08:00:30", 4.0)], "canary": [("08:00:30", 5.0), None, ("08:01:30", 6.0)]}
     assert [m.kind for m in web1.markers] == ["policy deny", "mode change", "policy allow"] and web1.outside == 1
 
 
