@@ -163,24 +163,27 @@ class Validator:
         return None  # type: ignore[return-value]
 
 
-def shape_problems(raw: Mapping[str, Any], known: Mapping[str, Any]) -> list[str]:
-    """Key paths in ``raw`` that the ``known`` schema lacks, and sections that are not mappings.
+def shape_problems(raw: Mapping[str, Any], known: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """(unknown, malformed): key paths in ``raw`` that the ``known`` schema lacks, and
+    sections that are not mappings.
 
     Checked at every depth: ``policy_limits: {canary: 5}`` must say that ``canary`` is
-    not a mapping, not that each of its fields is missing.
+    not a mapping, not that each of its fields is missing. An unknown key leaves the known
+    fields checkable; a malformed section does not.
     """
-    found: list[str] = []
+    unknown: list[str] = []
+    malformed: list[str] = []
 
     def walk(node: Mapping[str, Any], schema: Mapping[str, Any], prefix: str) -> None:
         for key, value in node.items():
             path = f"{prefix}{key}"
             if key not in schema:
-                found.append(f"{path}: unknown field (known here: {', '.join(sorted(map(str, schema)))})")
+                unknown.append(f"{path}: unknown field (known here: {', '.join(sorted(map(str, schema)))})")
             elif isinstance(schema[key], Mapping):
                 if isinstance(value, Mapping):
                     walk(value, schema[key], path + ".")
                 else:
-                    found.append(f"{path}: expected a mapping of fields, got {describe(value)}")
+                    malformed.append(f"{path}: expected a mapping of fields, got {describe(value)}")
 
     walk(raw, known, "")
-    return found
+    return unknown, malformed

@@ -222,9 +222,12 @@ def build_manifest(raw: Any, *, overrides: Mapping[str, Any] | None = None) -> M
         raise ManifestError(f"top level: expected a mapping of sections, got {c.describe(raw)}")
     v = c.Validator({})
     schema = deep_merge(deep_merge(DEFAULTS, REQUIRED), OPTIONAL)
+    malformed = False
     for layer, label in ((raw, ""), (overrides or {}, "override ")):
-        v.problems.extend(label + p for p in c.shape_problems(layer, schema))
-    if v.problems:
+        unknown, broken = c.shape_problems(layer, schema)
+        v.problems.extend(label + p for p in unknown + broken)
+        malformed = malformed or bool(broken)
+    if malformed:  # a section that is not a mapping would make every field in it "missing"
         v.finish()
     merged = deep_merge(DEFAULTS, raw)
     if overrides:
