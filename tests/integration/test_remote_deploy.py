@@ -25,8 +25,9 @@ import yaml
 from swiftlib.netstat import is_loopback, listening_ports
 from swiftlib.remote import lock as deploy_lock
 from swiftlib.remote.workspace import RemoteWorkspace
-from tests.integration.fleet_env import ClientHome, RemoteSshd, ensure_opa_standin, fake_df_command
 from tests.conftest import REPO, exited as ok
+from tests.integration.fleet_env import ClientHome, RemoteSshd, ensure_opa_standin, fake_df_command
+from tests.integration.one_host import home, server  # noqa: F401 - fixtures
 from tests.integration.sshd import client_key  # noqa: F401 - fixture
 from tests.integration.stack import (
     Load, container_id_and_start, docker, leftovers, make_project, remove_stack, wait_for,
@@ -44,19 +45,6 @@ REMOTE_DIR = "project"  # deploy.remote_dir: relative to the login's home on the
 def events(manifest: Path, event_type: str, host: str) -> list[dict]:
     lines = (manifest.parent / "history.jsonl").read_text().splitlines()
     return [e for e in map(json.loads, lines) if e["event_type"] == event_type and e.get("host") == host]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, client_key):  # noqa: F811
-    sshd = RemoteSshd(tmp_path_factory.mktemp("sshd-deploy"), ADDRESS, client_key,
-                      home=tmp_path_factory.mktemp("login-sdr1"), log_level="DEBUG1").start()
-    yield sshd
-    sshd.stop()
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory, client_key, server):  # noqa: F811
-    return ClientHome(tmp_path_factory.mktemp("home-deploy"), client_key, (server,))
 
 
 @pytest.fixture(scope="module")

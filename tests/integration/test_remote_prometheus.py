@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.conftest import exited as ok, run_inv
-from tests.integration.fleet_env import ClientHome, RemoteSshd
+from tests.integration.one_host import home, server  # noqa: F401 - fixtures
 from tests.integration.sshd import client_key  # noqa: F401 - fixture
 from tests.integration.stack import Load, docker, make_project, remove_stack, wait_for
 
@@ -24,19 +24,6 @@ PORT = 21300  # nginx; admin 21301
 PROM_PORT = 21390
 ADDRESS = "127.0.0.33"
 REMOTE_DIR = "project"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, client_key):  # noqa: F811
-    sshd = RemoteSshd(tmp_path_factory.mktemp("sshd-prom"), ADDRESS, client_key,
-                      home=tmp_path_factory.mktemp("login-sdrp"), log_level="DEBUG1").start()
-    yield sshd
-    sshd.stop()
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory, client_key, server):  # noqa: F811
-    return ClientHome(tmp_path_factory.mktemp("home-prom"), client_key, (server,))
 
 
 @pytest.fixture(scope="module")
