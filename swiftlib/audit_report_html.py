@@ -84,7 +84,9 @@ def render_html(events: list[Mapping[str, Any]], *, verify: VerifyResult | None,
 
     ``svgs`` maps each chart's ``file_name`` to its SVG text (``report_svg.render_svg``).
     """
-    integrity = integrity_line(verify).replace("\n", " ")
+    # ✓/✗ instead of the Markdown's emoji: text fonts have them, and a machine without an emoji
+    # font (a server's headless browser) drew the emoji as empty boxes.
+    integrity = integrity_line(verify).replace("\n", " ").replace("✅", "✓").replace("❌", "✗")
     failed = verify is not None and not verify.ok
     out = ["<!DOCTYPE html>", "<html lang=\"en\">", "<head>", "<meta charset=\"utf-8\">",
            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",

@@ -346,7 +346,10 @@ def test_the_html_is_self_contained_and_escaped():
     # the only addresses are the SVG namespace and pygal's credit comments, nothing fetched
     assert set(re.findall(r"https?://[^\s\"'<>-]+", page)) <= {"http://www.w3.org/2000/svg", "http://pygal.org",
                                                              "http://github.com/Kozea/pygal"}
-    assert "verification FAILED at line 3" in page and "line 7 of the history is not a JSON event" in page
+    assert "✗ verification FAILED at line 3" in page and "line 7 of the history is not a JSON event" in page
+    assert "❌" not in page and "✅" not in page  # text glyphs, drawn without an emoji font
+    good = render_html(events, verify=VerifyResult(True, 20, None, ""), generated_at="now", charts=charts, svgs=svgs)
+    assert "✓ hash chain verified (20 lines" in good
     assert '<section class="host" data-host="local">' in page
     assert '<figure class="chart" data-metric="error_rate" data-points="12">' in page
     assert "<h2>Policy violations</h2>" in page and "disk free 1.0 GB" in page
