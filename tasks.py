@@ -112,6 +112,24 @@ def fleet(ctx: Context, manifest: str, action: Callable[[Any, Any, Reporter], An
                       local_ctx=selection.local_context(ctx), prepare=prepare and not read_only)
 
 
+def noting_interrupts(action: Callable[[Any, Any, Reporter], Any], note: Callable[[Any], str]):
+    """``action`` that, on Ctrl-C, prints ``note(target)`` (what it left on that host) before stopping."""
+    def run(project, target, reporter):
+        try:
+            return action(project, target, reporter)
+        except KeyboardInterrupt:
+            err(note(target))
+            raise
+
+    return run
+
+
+def _left_by(command: str) -> Callable[[Any], str]:
+    from swiftlib.lifecycle import interrupted
+
+    return lambda target: interrupted.note(target, command)
+
+
 def _measuring(target_name: str, quiet: bool):
     return None if quiet else (lambda s: emit(f"  ... [{target_name}] measuring the canary for {s:g}s"))
 
@@ -212,7 +230,8 @@ def deploy(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, che
     def action(project, target, reporter):
         flows.deploy(project, target, reporter, options(check, diff))
 
-    fleet(ctx, manifest, action, hosts, lock="deploy", message=message, check=check, hooks="deploy")
+    fleet(ctx, manifest, noting_interrupts(action, _left_by("deploy")), hosts, lock="deploy", message=message,
+          check=check, hooks="deploy")
 
 
 @fleet_task(help={"mode": "canary or stable", "check": "change nothing; report the gate's decision and what would change",
@@ -228,7 +247,8 @@ def promote(ctx: Context, hosts: HostFlags, mode: str = "", manifest: str = DEFA
     def action(project, target, reporter):
         flows.promote(project, target, reporter, options(check, diff), mode, on_wait=_measuring(target.name, hosts.json))
 
-    fleet(ctx, manifest, action, hosts, lock="promote", message=message, check=check, hooks="promote", mode=mode)
+    fleet(ctx, manifest, noting_interrupts(action, _left_by(f"promote {mode}")), hosts, lock="promote",
+          message=message, check=check, hooks="promote", mode=mode)
 
 
 @fleet_task(help={"check": "change nothing; report what would change",
@@ -241,7 +261,8 @@ def rollback(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, c
     def action(project, target, reporter):
         flows.rollback(project, target, reporter, options(check), reason=reason)
 
-    fleet(ctx, manifest, action, hosts, lock="rollback", message=message, check=check, hooks="rollback", mode="stable")
+    fleet(ctx, manifest, noting_interrupts(action, _left_by("rollback")), hosts, lock="rollback", message=message,
+          check=check, hooks="rollback", mode="stable")
 
 
 def _rollout_progress(quiet: bool):
@@ -259,13 +280,10 @@ def rollout(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, ch
     from swiftlib.lifecycle.rollout import interrupted_note, rollout as run_rollout
 
     def action(project, target, reporter):
-        try:
-            run_rollout(project, target, reporter, options(check), progress=_rollout_progress(hosts.json))
-        except KeyboardInterrupt:
-            err(interrupted_note(target))
-            raise
+        run_rollout(project, target, reporter, options(check), progress=_rollout_progress(hosts.json))
 
-    fleet(ctx, manifest, action, hosts, lock="rollout", message=message, check=check, hooks="rollout", mode="canary")
+    fleet(ctx, manifest, noting_interrupts(action, interrupted_note), hosts, lock="rollout", message=message,
+          check=check, hooks="rollout", mode="canary")
 
 
 @fleet_task(help={"clean": "also delete the generated files (the audit trail stays)",

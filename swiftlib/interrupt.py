@@ -8,10 +8,18 @@ waits of a run (the evaluation windows, where nearly all of its time goes) sleep
 `sleep()`, which raises KeyboardInterrupt in the host's thread at once, so each host stops at
 a wait, as the run on one host stops when Ctrl-C lands in its main thread. Quick steps in
 flight finish first, so a host is never left between two halves of a traffic move.
+
+A press that lands while a command runs is caught by Invoke's runner, which only forwards it
+to the command (as a ``\x03`` on its stdin) and goes on: the run would never stop. Inside
+`noticed()` the main thread's SIGINT handler also calls `request()`, so the next wait stops
+the run even then.
 """
 from __future__ import annotations
 
+import signal
 import threading
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 _requested = threading.Event()
 
@@ -34,3 +42,26 @@ def sleep(seconds: float) -> None:
     """`time.sleep` that ends early with KeyboardInterrupt once `request()` is called (in any thread)."""
     if _requested.wait(max(0.0, seconds)):
         raise KeyboardInterrupt
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    request()
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def noticed() -> Iterator[None]:
+    """Every Ctrl-C during the block is `request()`ed as well as raised (see the module docstring).
+
+    Only from the main thread and only over Python's own handler: a program that installed
+    its own SIGINT handler keeps it.
+    """
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    signal.signal(signal.SIGINT, _on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

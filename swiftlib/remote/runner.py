@@ -69,8 +69,14 @@ def run_on_hosts(
     if len(set(names)) != len(names):
         raise ValueError(f"host names must be unique: {names}")
     interrupt.clear()
+    with interrupt.noticed():
+        return _run_batches(names, fn, plan_batches(list(hosts), serial), max_fail_percentage, parallel, on_batch)
+
+
+def _run_batches(names: list[str], fn: Callable[[Any], Any], batches: list[list[Any]],
+                 max_fail_percentage: float | None, parallel: bool,
+                 on_batch: Callable[[int, list[Any]], None] | None) -> dict[str, Outcome]:
     outcomes: dict[str, Outcome] = {}
-    batches = plan_batches(list(hosts), serial)
     for number, batch in enumerate(batches, start=1):
         if on_batch:
             on_batch(number, batch)

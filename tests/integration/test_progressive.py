@@ -17,6 +17,7 @@ import pytest
 import requests
 import yaml
 
+from swiftlib.tracks import describe, parse_split
 from tests.conftest import REPO, printed as ok, run_inv
 from tests.integration.stack import Load, docker, evaluation_window, make_project
 
@@ -159,6 +160,42 @@ def test_ctrl_c_in_a_rollout_leaves_the_canary_at_its_step_and_says_so(manifest,
     with Load(public()) as load:
         ok(run_inv(manifest, "rollback", "--reason", "rollout interrupted"))
     assert load.dropped == [] and not running(f"{PREFIX}-app-canary")
+
+
+def test_ctrl_c_in_a_promotion_says_what_it_left_and_a_second_run_finishes_it(manifest, tmp_path):
+    ok(run_inv(manifest, "promote", "--mode", "canary"))  # canary 4.0.0 beside stable 3.0.0
+    argv = [sys.executable, "-m", "invoke", "-r", str(REPO), "promote", "--mode", "stable", "--manifest", str(manifest)]
+    out_file, err_file = tmp_path / "out", tmp_path / "err"
+    with Load(public()) as load, out_file.open("w") as out, err_file.open("w") as err:
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, text=True, cwd=manifest.parent,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        deadline = time.monotonic() + 120
+        # Pressed while stable is being replaced: the canary serves everything meanwhile.
+        while "the canary serves while stable is replaced" not in out_file.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, out_file.read_text() + err_file.read_text()
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=60)
+        said = out_file.read_text() + err_file.read_text()
+        assert code == 130, said
+        # The note describes what is there, whichever step the press interrupted: the split nginx
+        # serves, the tracks that run, what the manifest says (the promotion may have written it).
+        shares = parse_split((manifest.parent / "nginx.d" / "traffic.conf").read_text())
+        split = describe(shares)
+        tracks = [t for t, name in (("stable", "app"), ("canary", "app-canary"), ("next", "app-next"))
+                  if running(f"{PREFIX}-{name}")]
+        services = yaml.safe_load(manifest.read_text())["services"]
+        note = next(line for line in said.splitlines() if line.startswith("interrupted: on local traffic goes to "))
+        assert note.startswith(f"interrupted: on local traffic goes to {split}; running: {', '.join(tracks)}; "
+                               f"the manifest says {services['mode']} {services['version']}; "), note
+        assert shares and all(t in tracks for t in shares), (shares, tracks)  # every track served still runs
+        assert note.endswith("run `inv promote --mode stable` again to finish (it asks the canary gate again), "
+                             "or `inv rollback`")
+        assert "free: no deploy lock held" in ok(run_inv(manifest, "lock"))
+        finished = ok(run_inv(manifest, "promote", "--mode", "stable"))  # as the note says
+    assert load.dropped == [], said + finished
+    assert version_of("stable") == "4.0.0" and not running(f"{PREFIX}-app-canary")
+    assert yaml.safe_load(manifest.read_text())["services"]["mode"] == "stable"
 
 
 def test_deploy_of_a_new_version_is_blue_green_and_keeps_every_request(manifest):

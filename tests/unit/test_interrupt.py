@@ -62,3 +62,41 @@ def test_ctrl_c_in_the_main_thread_stops_every_host_of_a_parallel_batch_at_its_w
 def test_a_new_run_starts_uninterrupted():
     interrupt.request()
     assert run_on_hosts(["h1", "h2"], lambda h: interrupt.sleep(0.01) or "ok")["h1"].status == "ok"
+
+
+def test_ctrl_c_while_a_command_runs_on_one_host_still_stops_the_run_at_its_next_wait():
+    """Invoke's runner catches a Ctrl-C that lands while its command runs and only forwards it
+    (as \\x03 on the command's stdin); the command ends, and without help the run went on."""
+    from invoke import Context
+
+    steps = []
+
+    def act(host):
+        Context().run("sleep 1", hide=True, in_stream=False)  # a docker command, say
+        steps.append("command finished")
+        interrupt.sleep(30)  # the next wait: a health poll or a window
+        steps.append("went on")
+        return "changed"
+
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_on_hosts(["h1"], act)
+    finally:
+        timer.join()
+    assert steps == ["command finished"] and time.monotonic() - started < 10
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back after the run
+
+
+def test_a_program_with_its_own_sigint_handler_keeps_it():
+    def mine(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, mine)
+    try:
+        with interrupt.noticed():
+            assert signal.getsignal(signal.SIGINT) is mine
+    finally:
+        signal.signal(signal.SIGINT, previous)
