@@ -24,6 +24,8 @@ FINISH = {
                       "or `inv rollback`",
     "rollback": "run `inv rollback` again to finish",
 }
+PROMOTED_FINISH = ("run `inv promote --mode stable` again to finish (it asks the canary gate again); the manifest "
+                   "already names the new version as stable")
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,10 @@ def describe_facts(host: str, facts: Facts, command: str) -> str:
     goes = describe(facts.split) or "nowhere yet (no traffic split written)"
     runs = ", ".join(facts.running) or "no app track"
     finish = FINISH.get(command, f"run `inv {command}` again to finish")
+    if command == "promote stable" and facts.mode == "stable":
+        # Past the gate, the manifest already names the canary's version as stable: a rollback
+        # would keep that, so finishing is the way through.
+        finish = PROMOTED_FINISH
     return (f"interrupted: on {host} traffic goes to {goes}; running: {runs}; the manifest says "
             f"{facts.mode} {facts.version}; {finish}")
 

@@ -10,9 +10,15 @@ from swiftlib.lifecycle import interrupted
 from swiftlib.lifecycle.interrupted import Facts, describe_facts
 
 CASES = [
-    # a promotion cut short after the canary took all traffic and the manifest was updated
+    # a promotion cut short after the canary took all traffic and the manifest was updated:
+    # a rollback would keep the manifest's new version, so finishing is the way through
     (Facts({"canary": 100}, ("stable", "canary"), "stable", "2.0.0"), "promote stable",
      "interrupted: on web1 traffic goes to canary 100%; running: stable, canary; the manifest says stable 2.0.0; "
+     "run `inv promote --mode stable` again to finish (it asks the canary gate again); the manifest already "
+     "names the new version as stable"),
+    # the same, cut short before the manifest was edited: either way is open
+    (Facts({"canary": 100}, ("stable", "canary"), "canary", "1.0.0"), "promote stable",
+     "interrupted: on web1 traffic goes to canary 100%; running: stable, canary; the manifest says canary 1.0.0; "
      "run `inv promote --mode stable` again to finish (it asks the canary gate again), or `inv rollback`"),
     # a blue/green deploy cut short while the next version serves
     (Facts({"next": 100}, ("stable", "next"), "stable", "5.0.0"), "deploy",
