@@ -99,12 +99,16 @@ def deploy(project: Project, target: Target, reporter: Reporter, opts: Options) 
 
 
 def _replaced_tracks(target: Target, compose_text: str | None = None) -> tuple[bool, bool]:
-    """Whether a deploy would recreate the running stable track, and the running canary.
+    """Whether a deploy hands stable over through the next track, and whether it replaces the running canary.
 
+    A handover is needed when the running stable track would be recreated, and also when the
+    next track still runs: a deploy interrupted (Ctrl-C) after moving traffic to it is finished
+    the same way, since a plain `compose up` would remove it as an orphan while it serves.
     ``compose_text``: the compose file this deploy would write (check mode writes none).
     """
     canary = target.manifest.services.mode == "canary" and track_steps.would_recreate(target, "canary", compose_text)
-    return track_steps.would_recreate(target, "stable", compose_text), canary
+    handover = track_steps.would_recreate(target, "stable", compose_text) or track_steps.is_running(target, "next")
+    return handover, canary
 
 
 def _plan_replacements(target: Target, reporter: Reporter, handover: bool, canary_change: bool) -> None:

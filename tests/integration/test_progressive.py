@@ -214,6 +214,28 @@ def test_deploy_of_a_new_version_is_blue_green_and_keeps_every_request(manifest)
     assert docker("inspect", "-f", "{{.Id}}", f"{PREFIX}-nginx") == nginx
 
 
+def test_ctrl_c_in_a_blue_green_deploy_is_finished_by_the_next_deploy_without_a_dropped_request(manifest, tmp_path):
+    edit(manifest, services={"image": tag("6.0.0"), "version": "6.0.0"})
+    argv = [sys.executable, "-m", "invoke", "-r", str(REPO), "deploy", "--manifest", str(manifest)]
+    out_file, err_file = tmp_path / "out", tmp_path / "err"
+    with Load(public()) as load, out_file.open("w") as out, err_file.open("w") as err:
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, text=True, cwd=manifest.parent,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        deadline = time.monotonic() + 120
+        # Pressed once the new version serves everything and stable is being replaced.
+        while "new version takes over while stable is replaced" not in out_file.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, out_file.read_text() + err_file.read_text()
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=60)
+        said = out_file.read_text() + err_file.read_text()
+        assert code == 130 and "interrupted: on local traffic goes to next 100%" in said, said
+        assert running(f"{PREFIX}-app-next")
+        finished = ok(run_inv(manifest, "deploy"))  # as the note says: the handover is finished, not orphaned
+    assert load.dropped == [], said + finished
+    assert version_of("stable") == "6.0.0" and not running(f"{PREFIX}-app-next")
+
+
 def test_a_missing_canary_image_is_refused_before_anything_starts(manifest):
     edit(manifest, canary={"image": "swiftdeploy-app:no-such-version", "version": "9.9.9"})
     before = manifest.read_bytes()
