@@ -5,7 +5,8 @@ Each track (stable, canary) is scraped on its own through nginx's admin listener
 the stable track's window of the same period is its baseline. Every scrape is kept for
 a while in the target's state directory, one file per track. The gate compares the
 newest scrape with one taken about a window earlier; when no such scrape exists it takes
-one, waits the window and takes another. Either way the numbers describe recent traffic,
+one, waits the window and takes another. A track's scrapes are forgotten whenever its
+container is created, recreated or removed. Either way the numbers describe recent traffic,
 not the whole life of the container, and nothing is restarted to reset them.
 
 With ``metrics.source: prometheus`` `measure` asks the stack's Prometheus instead
@@ -42,6 +43,14 @@ def fetch_metrics_text(target: Target, track: str = "canary") -> str:
         hint = "; is a canary running? (inv promote --mode canary)" if track == "canary" else ""
         raise MetricsUnavailable(f"the {track} track's metrics answered HTTP {answer.status}{hint}", host=target.name)
     return answer.body
+
+
+def forget(target: Target, track: str) -> None:
+    """Drop the track's remembered scrapes: its container was created, recreated or removed, and a
+    window must never start on another container's counters (a new canary's first seconds judged
+    against the old one's last scrape read as a window with almost no traffic)."""
+    if scrapes_file(track) in SCRAPES_FILES:
+        target.workspace.remove(scrapes_file(track))
 
 
 def load_cache(target: Target, track: str = "canary") -> list[dict]:

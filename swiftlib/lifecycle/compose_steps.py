@@ -7,7 +7,7 @@ from .. import commands
 from ..render import COMPOSE_FILE, NGINX_FILE, PROMETHEUS_FILE
 from ..tracks import TRAFFIC_FILE
 from ..results import Reporter, StepResult
-from .canary_window import SCRAPES_FILES
+from .canary_window import SCRAPES_FILES, forget
 from .context import STATE_FILE, Options, Project, Target
 
 
@@ -97,6 +97,8 @@ def teardown(project: Project, target: Target, reporter: Reporter, opts: Options
         m = target.manifest
         target.host.run(commands.network_remove(m.network.name), check=False)
         target.host.run(commands.volume_remove(m.logs_volume), check=False)
+        for track_name in ("stable", "canary"):  # the next deploy's containers count from zero
+            forget(target, track_name)
     removed_files = [n for n in generated if clean and target.workspace.remove(n)]
     if clean and target.host.is_remote:
         # Only the policies SwiftDeploy uploaded there (and the directories they leave empty);

@@ -6,6 +6,7 @@ from ..errors import HealthCheckFailed
 from ..render import COMPOSE_FILE
 from ..results import Reporter, StepResult
 from ..tracks import Track, track
+from . import canary_window
 from .context import Options, Project, Target
 from .health import wait_healthy
 
@@ -54,6 +55,8 @@ def start(project: Project, target: Target, reporter: Reporter, track_name: str,
         return reporter.record(StepResult(f"start {track_name}", target.name, "changed" if changes else "ok",
                                           f"would start {spec.container_name} ({spec.image}, {spec.version})"
                                           if changes else f"{spec.container_name} already running", {"check": True}))
+    if changes:
+        canary_window.forget(target, track_name)
     target.host.run(commands.compose_start_service(target.project_dir, target.compose_project, spec.service),
                     timeout=600, hint="see `docker compose logs` in the project directory")
     try:
@@ -78,5 +81,6 @@ def remove(project: Project, target: Target, reporter: Reporter, track_name: str
         return reporter.record(StepResult(f"remove {track_name}", target.name, "changed", f"would remove {name}"))
     target.host.run(commands.stop_container(name), check=False, timeout=60)
     target.host.run(commands.remove_container(name), timeout=60)
+    canary_window.forget(target, track_name)
     project.audit.append("track_removed", {"track": track_name, "container": name}, host=target.name)
     return reporter.record(StepResult(f"remove {track_name}", target.name, "changed", f"{name} drained and removed"))

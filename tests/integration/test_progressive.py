@@ -162,7 +162,14 @@ def test_ctrl_c_in_a_rollout_leaves_the_canary_at_its_step_and_says_so(manifest,
     assert load.dropped == [] and not running(f"{PREFIX}-app-canary")
 
 
-def test_ctrl_c_in_a_promotion_says_what_it_left_and_a_second_run_finishes_it(manifest, tmp_path):
+@pytest.fixture
+def no_canary_left(manifest):
+    """Whatever the test leaves, the next one starts without a canary (a no-op when it finished)."""
+    yield
+    run_inv(manifest, "rollback", "--reason", "test cleanup")
+
+
+def test_ctrl_c_in_a_promotion_says_what_it_left_and_a_second_run_finishes_it(manifest, tmp_path, no_canary_left):
     ok(run_inv(manifest, "promote", "--mode", "canary"))  # canary 4.0.0 beside stable 3.0.0
     argv = [sys.executable, "-m", "invoke", "-r", str(REPO), "promote", "--mode", "stable", "--manifest", str(manifest)]
     out_file, err_file = tmp_path / "out", tmp_path / "err"
@@ -178,6 +185,9 @@ def test_ctrl_c_in_a_promotion_says_what_it_left_and_a_second_run_finishes_it(ma
         code = proc.wait(timeout=60)
         said = out_file.read_text() + err_file.read_text()
         assert code == 130, said
+        # A new canary container: the gate watched a window of its own, not one starting on the
+        # remembered scrapes of the canary the previous test removed.
+        assert "measuring the canary for 4s" in said, said
         # The note describes what is there, whichever step the press interrupted: the split nginx
         # serves, the tracks that run, what the manifest says (the promotion may have written it).
         shares = parse_split((manifest.parent / "nginx.d" / "traffic.conf").read_text())

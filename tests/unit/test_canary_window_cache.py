@@ -1,0 +1,37 @@
+"""The canary gate's remembered scrapes: used as a window's start only while the same container runs."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+from swiftlib.lifecycle import canary_window
+from swiftlib.workspace import LocalWorkspace
+
+METRICS = Path(__file__).resolve().parent.parent / "fixtures" / "metrics"
+WINDOW = 4.0
+
+
+def target_with_cache(root: Path, track: str, taken_at: float) -> SimpleNamespace:
+    target = SimpleNamespace(workspace=LocalWorkspace(root))
+    text = (METRICS / "canary_t0.prom").read_text()
+    target.workspace.write(canary_window.scrapes_file(track), json.dumps([{"taken_at": taken_at, "text": text}]))
+    return target
+
+
+def test_a_scrape_one_window_old_starts_the_window(tmp_path):
+    target = target_with_cache(tmp_path, "canary", taken_at=1000.0)
+    assert canary_window.cached_baseline(target, 1000.0 + WINDOW + 1, WINDOW) is not None
+    assert canary_window.cached_baseline(target, 1000.0 + WINDOW - 1, WINDOW) is None  # too recent
+    assert canary_window.cached_baseline(target, 1000.0 + 2 * WINDOW, WINDOW) is None  # too old
+
+
+def test_a_new_container_forgets_the_old_ones_scrapes(tmp_path):
+    """What track_steps does when it creates, recreates or removes a track's container."""
+    canary = target_with_cache(tmp_path, "canary", taken_at=1000.0)
+    target_with_cache(tmp_path, "stable", taken_at=1000.0)
+    canary_window.forget(canary, "canary")
+    assert canary_window.cached_baseline(canary, 1000.0 + WINDOW + 1, WINDOW) is None  # a fresh window, then
+    assert canary_window.cached_baseline(canary, 1000.0 + WINDOW + 1, WINDOW, track="stable") is not None
+    canary_window.forget(canary, "canary")  # nothing left to forget: fine
+    canary_window.forget(canary, "next")  # a track that remembers nothing: fine
