@@ -61,6 +61,24 @@ def events(manifest) -> list[dict]:
     return [json.loads(line) for line in (manifest.parent / "history.jsonl").read_text().splitlines()]
 
 
+def pressed_ctrl_c(manifest, tmp_path, when: str, *args: str) -> tuple[int, str]:
+    """Run `inv ARGS` as a person does in a terminal and press Ctrl-C once it has printed ``when``;
+    returns its exit code and everything it printed."""
+    argv = [sys.executable, "-m", "invoke", "-r", str(REPO), *args, "--manifest", str(manifest)]
+    out_file, err_file = tmp_path / "out", tmp_path / "err"
+    with out_file.open("w") as out, err_file.open("w") as err:
+        # Ctrl-C arrives as SIGINT with its default action, as in a terminal.
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, text=True, cwd=manifest.parent,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        deadline = time.monotonic() + 120
+        while when not in out_file.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, out_file.read_text() + err_file.read_text()
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=60)
+    return code, out_file.read_text() + err_file.read_text()
+
+
 @pytest.fixture(scope="module")
 def manifest(tmp_path_factory):
     path = make_project(tmp_path_factory.mktemp("progressive"), prefix=PREFIX, base_port=PORT,
@@ -132,21 +150,9 @@ def test_rollout_rolls_back_by_itself_when_the_canary_fails(manifest):
 
 
 def test_ctrl_c_in_a_rollout_leaves_the_canary_at_its_step_and_says_so(manifest, tmp_path):
-    argv = [sys.executable, "-m", "invoke", "-r", str(REPO), "rollout", "--manifest", str(manifest)]
-    out_file, err_file = tmp_path / "out", tmp_path / "err"
     # A long first window: the press lands inside step 1 however slow this machine is.
-    with evaluation_window(manifest, 60), Load(public()) as load, out_file.open("w") as out, \
-            err_file.open("w") as err:
-        # As a person starts it in a terminal: Ctrl-C arrives as SIGINT with its default action.
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, text=True, cwd=manifest.parent,
-                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-        deadline = time.monotonic() + 120
-        while "step 1/2 at 30%" not in out_file.read_text() and time.monotonic() < deadline:
-            assert proc.poll() is None, out_file.read_text() + err_file.read_text()
-            time.sleep(0.2)
-        proc.send_signal(signal.SIGINT)
-        code = proc.wait(timeout=60)
-    said = out_file.read_text() + err_file.read_text()
+    with evaluation_window(manifest, 60), Load(public()) as load:
+        code, said = pressed_ctrl_c(manifest, tmp_path, "step 1/2 at 30%", "rollout")
     assert code == 130, said
     assert "interrupted: on local the canary keeps 30% of the traffic beside stable" in said
     assert "finish with `inv rollback` or `inv promote --mode stable`" in said
@@ -171,19 +177,10 @@ def no_canary_left(manifest):
 
 def test_ctrl_c_in_a_promotion_says_what_it_left_and_a_second_run_finishes_it(manifest, tmp_path, no_canary_left):
     ok(run_inv(manifest, "promote", "--mode", "canary"))  # canary 4.0.0 beside stable 3.0.0
-    argv = [sys.executable, "-m", "invoke", "-r", str(REPO), "promote", "--mode", "stable", "--manifest", str(manifest)]
-    out_file, err_file = tmp_path / "out", tmp_path / "err"
-    with Load(public()) as load, out_file.open("w") as out, err_file.open("w") as err:
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, text=True, cwd=manifest.parent,
-                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-        deadline = time.monotonic() + 120
+    with Load(public()) as load:
         # Pressed while stable is being replaced: the canary serves everything meanwhile.
-        while "the canary serves while stable is replaced" not in out_file.read_text():
-            assert proc.poll() is None and time.monotonic() < deadline, out_file.read_text() + err_file.read_text()
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGINT)
-        code = proc.wait(timeout=60)
-        said = out_file.read_text() + err_file.read_text()
+        code, said = pressed_ctrl_c(manifest, tmp_path, "the canary serves while stable is replaced",
+                                    "promote", "--mode", "stable")
         assert code == 130, said
         # A new canary container: the gate watched a window of its own, not one starting on the
         # remembered scrapes of the canary the previous test removed.
@@ -226,19 +223,9 @@ def test_deploy_of_a_new_version_is_blue_green_and_keeps_every_request(manifest)
 
 def test_ctrl_c_in_a_blue_green_deploy_is_finished_by_the_next_deploy_without_a_dropped_request(manifest, tmp_path):
     edit(manifest, services={"image": tag("6.0.0"), "version": "6.0.0"})
-    argv = [sys.executable, "-m", "invoke", "-r", str(REPO), "deploy", "--manifest", str(manifest)]
-    out_file, err_file = tmp_path / "out", tmp_path / "err"
-    with Load(public()) as load, out_file.open("w") as out, err_file.open("w") as err:
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, text=True, cwd=manifest.parent,
-                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-        deadline = time.monotonic() + 120
+    with Load(public()) as load:
         # Pressed once the new version serves everything and stable is being replaced.
-        while "new version takes over while stable is replaced" not in out_file.read_text():
-            assert proc.poll() is None and time.monotonic() < deadline, out_file.read_text() + err_file.read_text()
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGINT)
-        code = proc.wait(timeout=60)
-        said = out_file.read_text() + err_file.read_text()
+        code, said = pressed_ctrl_c(manifest, tmp_path, "new version takes over while stable is replaced", "deploy")
         assert code == 130 and "interrupted: on local traffic goes to next 100%" in said, said
         assert running(f"{PREFIX}-app-next")
         finished = ok(run_inv(manifest, "deploy"))  # as the note says: the handover is finished, not orphaned
