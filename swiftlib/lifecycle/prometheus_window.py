@@ -97,16 +97,14 @@ def _both_windows(base_url: str, window: float, end: float) -> tuple[WindowStats
 
 
 def await_scrapes_after(base_url: str, end: float, patience: float, *,
-                        sleep: Callable[[float], None], clock: Callable[[], float]) -> bool:
+                        sleep: Callable[[float], None], clock: Callable[[], float]) -> None:
     """Wait until every track was scraped at or after unix time ``end``, at most ``patience``
-    seconds; True when they were (False: asked anyway, the edge is extrapolated)."""
+    seconds (then the window is asked anyway and its edge is extrapolated)."""
     deadline = clock() + patience
     while True:
         last = ask(base_url, promql.last_scrape_query(), clock())
-        if last is not None and last >= end:
-            return True
-        if clock() >= deadline:
-            return False
+        if (last is not None and last >= end) or clock() >= deadline:
+            return
         sleep(POLL)
 
 
