@@ -105,6 +105,8 @@ def fleet(ctx: Context, manifest: str, action: Callable[[Any, Any, Reporter], An
     with reporting(json_out=hosts.json) as reporter:
         project = Project.load(manifest)
         specs = selection.specs(ctx, hosts)
+        if lock and not read_only:  # before the pre-hooks too: their runs are recorded there
+            project.audit.ensure_writable()
         around = hooked(project, hooks, [s.name for s in specs], reporter, check=check, mode=mode) if hooks else nullcontext()
         with around:
             run_fleet(project, specs, action, reporter, selection.fleet_options(hosts),

@@ -47,7 +47,7 @@ from enum import StrEnum
 from typing import Any, Mapping
 
 from .errors import ConfigError
-from .fileio import lock_path, locked_append_line, locked_read_bytes
+from .fileio import check_appendable, lock_path, locked_append_line, locked_read_bytes
 from .workspace import inside
 
 
@@ -205,6 +205,19 @@ class AuditLog:
             return json.loads(locked_append_line(self.path, make_line))
         except OSError as exc:
             raise self._unusable(exc) from exc
+
+    def ensure_writable(self) -> None:
+        """Raise ConfigError (exit 2) unless an event could be appended now.
+
+        Asked before a command changes anything, so nothing changes without its record.
+        """
+        self._check_append_target()
+        try:
+            check_appendable(self.path)
+        except OSError as exc:
+            raise ConfigError(f"{self.path}: cannot append to the audit history ({exc.strerror}), so nothing was "
+                              "changed (every change is recorded there); make it a writable regular file, "
+                              "or check audit.history_file in the manifest") from exc
 
     def _check_append_target(self) -> None:
         """Refuse a history (or its lock) that is a symbolic link or resolves outside ``root``."""

@@ -60,12 +60,19 @@ def image_load() -> list[str]:
     return ["docker", "load", "--quiet"]
 
 
-def network_exists(network: str) -> list[str]:
-    return ["docker", "network", "inspect", network]
+# Compose labels every container, network and volume it creates with its project's name.
+PROJECT_LABEL = "com.docker.compose.project"
+_LABELS_AT = {"container": ".Config.Labels", "network": ".Labels", "volume": ".Labels"}
 
 
-def volume_exists(volume: str) -> list[str]:
-    return ["docker", "volume", "inspect", volume]
+def object_projects(kind: str, names: Sequence[str]) -> list[str]:
+    """`<name>\t<compose project>` for each of ``names`` that exists (``kind``: container, network, volume).
+
+    A missing object prints nothing (and makes the command exit non-zero); one with no project
+    label prints an empty project: it was not created by compose.
+    """
+    fmt = f'{{{{.Name}}}}\t{{{{index {_LABELS_AT[kind]} "{PROJECT_LABEL}"}}}}'
+    return ["docker", kind, "inspect", "--format", fmt, *names]
 
 
 def network_remove(network: str) -> list[str]:
@@ -144,6 +151,16 @@ def stop_container(container: str, grace_seconds: int = 10) -> list[str]:
 
 def remove_container(container: str) -> list[str]:
     return ["docker", "rm", "--force", container]
+
+
+# Prints each argument that is not there as it should be: `d:PATH` a directory, PATH a regular file.
+_MISSING = ('for p; do case "$p" in d:*) [ -d "${p#d:}" ] || echo "${p#d:}";; '
+            '*) [ -f "$p" ] || echo "$p";; esac; done')
+
+
+def missing_paths(files: Sequence[str], directories: Sequence[str] = ()) -> list[str]:
+    """Prints the ``files`` that are not regular files and the ``directories`` that are not directories."""
+    return ["sh", "-c", _MISSING, "sh", *files, *(f"d:{d}" for d in directories)]
 
 
 def nginx_test_local(conf_path: str) -> list[str]:

@@ -297,6 +297,19 @@ def locked_append_line(
     return line
 
 
+def check_appendable(path: str | os.PathLike[str]) -> None:
+    """Raise OSError unless a line could be appended to ``path`` now (its lock file too).
+
+    Opens both for writing, as ``locked_append_line`` would, and writes nothing: an immutable
+    or read-only file, a full quota on the lock's creation, a directory or FIFO in its place
+    all fail here, before the caller changes anything it would then have to record.
+    """
+    target = os.fspath(path)
+    with _flocked(target, exclusive=False, create=True):
+        fd = _open_regular(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW)
+        os.close(fd)
+
+
 def locked_read_bytes(path: str | os.PathLike[str]) -> bytes | None:
     """The file's bytes read under a shared lock, or ``None`` when it does not exist.
 

@@ -299,9 +299,32 @@ def build_manifest(raw: Any, *, overrides: Mapping[str, Any] | None = None) -> M
         if port in seen:
             v.problem(key, f"must differ from {seen[port]} ({port})")
         seen[port] = key
+    _distinct_container_names(v, services, nginx, opa, metrics)
     v.finish()
     return Manifest(services, nginx, opa, network, logs_volume, infra, canary, audit, deploy, canary_track, hooks_dir,
                     metrics)
+
+
+def _distinct_container_names(v: c.Validator, services: AppService, nginx: Nginx, opa: Opa,
+                              metrics: MetricsSettings) -> None:
+    """Two services under one container name would make `compose up` fail half way through the stack.
+
+    The app's tracks take ``services.container_name`` and that name + ``-canary`` / ``-next``.
+    """
+    base = services.container_name
+    names = {"services.container_name": base, "services.container_name (canary track)": f"{base}-canary",
+             "services.container_name (next track)": f"{base}-next", "nginx.container_name": nginx.container_name,
+             "opa.container_name": opa.container_name}
+    if metrics.uses_prometheus:
+        names["metrics.prometheus.container_name"] = metrics.prometheus.container_name
+    taken: dict[str, str] = {}
+    for key, name in names.items():
+        if not name:  # already reported as invalid
+            continue
+        if name in taken:
+            v.problem(key.split(" (")[0], f"container name {name!r} is also {taken[name]}'s; "
+                                          "every container of the stack needs its own name")
+        taken.setdefault(name, key)
 
 
 def _metrics(v: c.Validator, window: float | None) -> MetricsSettings:

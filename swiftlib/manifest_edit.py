@@ -8,6 +8,7 @@ never leaves a broken manifest.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Mapping
 
@@ -17,6 +18,25 @@ from .manifest import build_manifest
 from .manifest_file import parse_manifest_text, read_manifest_text, replace_scalar
 
 EDITABLE = ("mode", "image", "version")
+
+
+def writable_target(path: Path) -> Path:
+    """The file an edit of ``path`` rewrites (a symbolic link's target), if it can be rewritten now.
+
+    A symlinked manifest is edited where it points, so the link stays a link. Raises
+    ManifestError (exit 2) when the file or its directory cannot be written (read-only,
+    immutable): asked before a promotion or rollback changes anything, so none stops half way.
+    """
+    real = Path(os.path.realpath(path))
+    if not real.is_file():
+        raise ManifestError("is not a regular file (or a link to one); promote and rollback rewrite it",
+                            path=str(path))
+    for what, where in (("the file", real), ("its directory", real.parent)):
+        if not os.access(where, os.W_OK):
+            via = f" (through the link to {real})" if real != Path(os.path.abspath(path)) else ""
+            raise ManifestError(f"cannot be rewritten{via}: {what} is read-only or immutable; promote and rollback "
+                                "record the new mode and version there, so nothing was changed", path=str(path))
+    return real
 
 
 def set_services(path: Path, values: Mapping[str, str]) -> dict[str, tuple[str, str]]:
@@ -43,7 +63,11 @@ def set_services(path: Path, values: Mapping[str, str]) -> dict[str, tuple[str, 
     if _parsed(new_text) != expected:
         fields = ", ".join(f"services.{k}" for k in changes)
         raise ManifestError(f"{fields}: in-place edit would change other fields; edit the file by hand", path=str(path))
-    atomic_write_text(path, ("\ufeff" if has_bom else "") + new_text)
+    target = writable_target(path)
+    try:
+        atomic_write_text(target, ("\ufeff" if has_bom else "") + new_text)
+    except OSError as exc:
+        raise ManifestError(f"cannot be rewritten ({exc.strerror}); it is unchanged", path=str(path)) from exc
     return changes
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 from typing import Sequence
 
 from .. import commands
+from ..errors import PreflightFailed
 from ..render import COMPOSE_FILE, NGINX_FILE, PROMETHEUS_FILE
 from ..tracks import TRAFFIC_FILE
 from ..results import Reporter, StepResult
+from . import ownership
 from .canary_window import SCRAPES_FILES, forget
 from .context import STATE_FILE, Options, Project, Target
 
@@ -34,6 +36,52 @@ def expected_containers(target: Target, services: Sequence[str] = ()) -> list[st
     return [names[s] for s in (services or names) if s in names]
 
 
+def bind_sources(compose_text: str, services: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+    """(files, directories) the compose file bind-mounts from the project directory (pure).
+
+    The generated files (nginx.conf, prometheus.yml) are files, the traffic split's file comes
+    with its directory; every other bind source (nginx.d, the policies) is a directory.
+    """
+    import yaml
+
+    defined = (yaml.safe_load(compose_text or "") or {}).get("services") or {}
+    files, dirs = [], []
+    for name, spec in defined.items():
+        if services and name not in services:
+            continue
+        for volume in spec.get("volumes") or []:
+            source = str(volume).split(":", 1)[0]
+            if not source.startswith("./"):
+                continue  # a named volume
+            source = source[2:].rstrip("/")
+            if source in (NGINX_FILE, PROMETHEUS_FILE):
+                files.append(source)
+            else:
+                dirs.append(source)
+                if source == TRAFFIC_FILE.split("/")[0]:
+                    files.append(TRAFFIC_FILE)
+    return sorted(set(files)), sorted(set(dirs))
+
+
+def require_bind_sources(target: Target, reporter: Reporter, services: Sequence[str], task: str) -> None:
+    """Every file and directory the containers mount is there as such, or nothing starts (exit 2).
+
+    Docker creates a missing bind source as an empty directory: nginx would get a directory
+    for its configuration and never start, taking the public port down with it.
+    """
+    files, dirs = bind_sources(target.workspace.read(COMPOSE_FILE) or "", services)
+    path = target.workspace.path
+    out = target.host.run(commands.missing_paths([path(f) for f in files], [path(d) for d in dirs]),
+                          check=False).stdout
+    missing = [line.strip() for line in out.splitlines() if line.strip()]
+    if missing:
+        msg = (f"{', '.join(missing)} missing or of the wrong kind (the compose file mounts "
+               f"{'it' if len(missing) == 1 else 'them'} into the containers); nothing was started: run "
+               "`inv render` (or deploy again) to write the files")
+        reporter.record(StepResult(task, target.name, "failed", msg, {"missing": missing}, PreflightFailed.exit_code))
+        raise PreflightFailed(msg, host=target.name)
+
+
 def _diff_summary(before: dict[str, str], after: dict[str, str]) -> list[str]:
     return sorted(name for name in set(before) | set(after) if before.get(name) != after.get(name))
 
@@ -49,6 +97,7 @@ def up(project: Project, target: Target, reporter: Reporter, opts: Options,
                                               {"check": True, "containers": missing}))
         return reporter.record(StepResult(task, target.name, "ok", "check mode: all containers running",
                                           {"check": True}))
+    require_bind_sources(target, reporter, services, task)
     argv = commands.compose_up(target.project_dir, target.compose_project, services)
     target.host.run(argv, timeout=600, hint="see `docker compose logs` in the project directory")
     after = snapshot(target)
@@ -62,12 +111,16 @@ def up(project: Project, target: Target, reporter: Reporter, opts: Options,
 
 
 def leftovers(target: Target) -> list[str]:
-    """Containers, network and volume of this project still present on the host."""
+    """Containers, network and volume of this project still present on the host.
+
+    Only objects carrying this project's compose label count: a network or volume of the same
+    name that someone else created is not ours to report or remove.
+    """
     m = target.manifest
     found = [f"container {n}" for n in target.host.run(commands.containers_of_project(target.compose_project), check=False).stdout.split()]
-    if target.host.succeeds(commands.network_exists(m.network.name)):
+    if ownership.owned(target, "network", m.network.name):
         found.append(f"network {m.network.name}")
-    if target.host.succeeds(commands.volume_exists(m.logs_volume)):
+    if ownership.owned(target, "volume", m.logs_volume):
         found.append(f"volume {m.logs_volume}")
     return found
 
@@ -93,10 +146,13 @@ def teardown(project: Project, target: Target, reporter: Reporter, opts: Options
         else:
             argv = commands.compose_down_by_name(target.compose_project)
         target.host.run(argv, timeout=300)
-        # Compose leaves an external-looking network/volume alone if it was not created by this file.
+        # Compose leaves a network/volume alone when the file no longer names it (a renamed one);
+        # removed by name only when it carries this project's label (leftovers counted only those).
         m = target.manifest
-        target.host.run(commands.network_remove(m.network.name), check=False)
-        target.host.run(commands.volume_remove(m.logs_volume), check=False)
+        if f"network {m.network.name}" in present:
+            target.host.run(commands.network_remove(m.network.name), check=False)
+        if f"volume {m.logs_volume}" in present:
+            target.host.run(commands.volume_remove(m.logs_volume), check=False)
         for track_name in ("stable", "canary"):  # the next deploy's containers count from zero
             forget(target, track_name)
     removed_files = [n for n in generated if clean and target.workspace.remove(n)]

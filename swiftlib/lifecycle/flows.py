@@ -15,8 +15,8 @@ from __future__ import annotations
 from typing import Callable
 
 from .. import commands
-from ..errors import ConfigError, UsageError
-from ..manifest_edit import set_services
+from ..errors import ConfigError, HealthCheckFailed, UsageError
+from ..manifest_edit import set_services, writable_target
 from ..render import COMPOSE_FILE, NGINX_FILE, PROMETHEUS_FILE
 from ..results import Reporter, StepResult
 from ..tracks import only, split_for, track, with_weight
@@ -85,7 +85,7 @@ def deploy(project: Project, target: Target, reporter: Reporter, opts: Options) 
         track_steps.start(project, target, reporter, name, opts)
     up = compose_steps.up(project, target, reporter, opts)
     for name in ("stable", "canary") if target.manifest.services.mode == "canary" else ("stable",):
-        track_steps.wait_track_healthy(target, track(target.manifest, name))
+        health.wait_track_healthy(target, track(target.manifest, name))
     traffic.switch(project, target, reporter, split_for(target.manifest), opts, why="the manifest's split")
     if handover:
         track_steps.remove(project, target, reporter, "next", opts)
@@ -149,6 +149,8 @@ def require_canary_image(target: Target, reporter: Reporter) -> None:
 def start_canary(project: Project, target: Target, reporter: Reporter, opts: Options, *, weight: int | None = None) -> Project:
     """The canary beside stable, healthy, then ``weight``% (default canary.weight) of the traffic. Stable untouched."""
     require_canary_image(target, reporter)
+    if not opts.check:
+        writable_target(project.manifest_path)
     current = target.read_state().get("mode") or target.manifest.services.mode
     choice = choose_engine(target)
     if opts.check:
@@ -183,34 +185,63 @@ def judge_canary(project: Project, target: Target, reporter: Reporter, opts: Opt
         gates.canary_gate(project, target, reporter, engine, window, baseline.to_dict() if baseline else None)
 
 
+PROMOTION = "promotion"  # state key: a promotion past its gate, until it is finished or rolled back
+
+
 def finish_promotion(project: Project, target: Target, reporter: Reporter, opts: Options) -> Project:
-    """Make the canary's version stable without dropping a request, then remove the canary."""
-    current = target.read_state().get("mode") or target.manifest.services.mode
+    """Make the canary's version stable without dropping a request, then remove the canary.
+
+    Before the first change the host's state records what stable was (``promotion``), so an
+    interrupted promotion can be finished (`promote --mode stable`) or undone (`rollback`)
+    from wherever it stopped; the record goes when the promotion is complete.
+    """
+    state = target.read_state()
+    current = state.get("mode") or target.manifest.services.mode
     canary = target.manifest.canary
     if opts.check:
         reporter.record(StepResult("promote", target.name, "changed",
                                    f"would make {canary.image} ({canary.version}) stable and remove the canary"))
         return project
     choice = choose_engine(target)
-    traffic.switch(project, target, reporter, only("canary"), opts, why="the canary serves while stable is replaced")
-    project = _use(project, target, {"mode": "stable", "image": canary.image, "version": canary.version}, reporter)
+    marker = state.get(PROMOTION)
+    if not isinstance(marker, dict):
+        marker = {"from_image": target.manifest.services.image, "from_version": target.manifest.services.version,
+                  "image": canary.image, "version": canary.version}
+        target.write_state(**{PROMOTION: marker})
+    if track_steps.is_running(target, "canary"):
+        traffic.switch(project, target, reporter, only("canary"), opts, why="the canary serves while stable is replaced")
+    project = _use(project, target, {"mode": "stable", "image": marker["image"], "version": marker["version"]}, reporter)
     render_step.render(project, target, reporter, choice, opts, _config_files(project, target, choice))
+    if not track_steps.is_running(target, "canary") and track_steps.would_recreate(target, "stable"):
+        msg = (f"the canary no longer runs, so stable cannot become {marker['version']} without dropping requests; "
+               f"run `inv rollback` to go back to {marker['from_version']}, then promote again")
+        reporter.record(StepResult("promote", target.name, "failed", msg, {}, HealthCheckFailed.exit_code))
+        raise HealthCheckFailed(msg, host=target.name)
     track_steps.start(project, target, reporter, "stable", opts)
     traffic.switch(project, target, reporter, only("stable"), opts, why="promoted")
     track_steps.remove(project, target, reporter, "canary", opts)
     health.health(target, reporter, expect_mode="stable")
-    target.write_state(mode="stable", weight=0)
+    target.write_state(mode="stable", weight=0, **{PROMOTION: None})
     project.audit.append("mode_change", {"from": current, "to": "stable", "engine": choice.engine,
-                                         "version": canary.version, "image": canary.image}, host=target.name)
+                                         "version": marker["version"], "image": marker["image"]}, host=target.name)
     return project
 
 
 def promote(project: Project, target: Target, reporter: Reporter, opts: Options, mode: str,
             on_wait: Callable[[float], None] | None = None) -> Project:
     """Start a canary beside stable (mode canary), or promote the canary to stable through its gate."""
-    current = target.read_state().get("mode") or target.manifest.services.mode
+    state = target.read_state()
+    current = state.get("mode") or target.manifest.services.mode
+    if not opts.check:
+        writable_target(project.manifest_path)  # it records the outcome: refuse before the first change
     if mode == "canary":
         return start_canary(project, target, reporter, opts)
+    if isinstance(state.get(PROMOTION), dict):
+        # Interrupted past its gate: the allow is in the audit trail, and the canary may be gone already.
+        version = state[PROMOTION].get("version")
+        reporter.record(StepResult("promote", target.name, "ok", f"finishing the interrupted promotion of {version} "
+                                   "(the canary gate already allowed it)"))
+        return finish_promotion(project, target, reporter, opts)
     if current == "stable" and not track_steps.is_running(target, "canary"):
         reporter.record(StepResult("promote", target.name, "ok", "already in stable mode; nothing to do"))
         return project
@@ -220,24 +251,61 @@ def promote(project: Project, target: Target, reporter: Reporter, opts: Options,
 
 def rollback(project: Project, target: Target, reporter: Reporter, opts: Options, *, reason: str = "") -> Project:
     """All traffic back to stable and the canary removed. Never gated: the way back is always open."""
-    current = target.read_state().get("mode") or target.manifest.services.mode
+    state = target.read_state()
+    current = state.get("mode") or target.manifest.services.mode
     canary_runs = track_steps.is_running(target, "canary")
-    if current == "stable" and target.manifest.services.mode == "stable" and not canary_runs:
+    marker = state.get(PROMOTION) if isinstance(state.get(PROMOTION), dict) else None
+    if marker and not canary_runs and not opts.check:
+        return _complete_promotion_record(project, target, reporter, marker, current)
+    if current == "stable" and target.manifest.services.mode == "stable" and not canary_runs and not marker:
         reporter.record(StepResult("rollback", target.name, "ok", "no canary runs; stable serves all traffic"))
         return project
+    if not opts.check:
+        writable_target(project.manifest_path)
+    choice = choose_engine(target)
+    if marker and not opts.check:
+        # An interrupted promotion may already name (and run) the canary's version as stable: put the
+        # old stable back in the manifest first, then replace stable behind the canary if it was recreated.
+        project = _use(project, target, {"mode": "stable", "image": marker["from_image"],
+                                         "version": marker["from_version"]}, reporter)
+        render_step.render(project, target, reporter, choice, opts, _config_files(project, target, choice))
+        if track_steps.would_recreate(target, "stable"):
+            traffic.switch(project, target, reporter, only("canary"), opts, why="the canary serves while stable is restored")
+            track_steps.start(project, target, reporter, "stable", opts)
     if not opts.check and not track_steps.is_running(target, "stable"):
         track_steps.start(project, target, reporter, "stable", opts)
     traffic.switch(project, target, reporter, only("stable"), opts, why="rollback")
     track_steps.remove(project, target, reporter, "canary", opts)
     if opts.check:
         return project
-    choice = choose_engine(target)
     project = _use(project, target, {"mode": "stable"}, reporter)
     render_step.render(project, target, reporter, choice, opts, _config_files(project, target, choice))
-    target.write_state(mode="stable", weight=0)
+    target.write_state(mode="stable", weight=0, **{PROMOTION: None})
     project.audit.append("rollback", {"from": current, "to": "stable", "reason": reason or "requested",
                                       "canary_version": target.manifest.canary.version,
                                       "stable_version": target.manifest.services.version}, host=target.name)
     reporter.record(StepResult("rollback", target.name, "changed",
                                f"stable {target.manifest.services.version} serves all traffic; canary removed"))
+    return project
+
+
+def _complete_promotion_record(project: Project, target: Target, reporter: Reporter, marker: dict,
+                               current: str) -> Project:
+    """A promotion interrupted after it removed the canary is complete but for its record: no older
+    track is left to go back to, so rollback records the promotion and says so."""
+    stable = track(target.manifest, "stable")
+    if target.manifest.services.version != marker.get("version") or not track_steps.is_running(target, "stable"):
+        msg = (f"an interrupted promotion of {marker.get('version')} left no canary and stable is not running it; "
+               "run `inv deploy` to bring stable up as the manifest says")
+        reporter.record(StepResult("rollback", target.name, "failed", msg, {}, HealthCheckFailed.exit_code))
+        raise HealthCheckFailed(msg, host=target.name)
+    health.wait_track_healthy(target, stable)
+    target.write_state(mode="stable", weight=0, **{PROMOTION: None})
+    project.audit.append("mode_change", {"from": current, "to": "stable", "engine": choose_engine(target).engine,
+                                         "version": marker["version"], "image": marker["image"],
+                                         "completed_by": "rollback"}, host=target.name)
+    reporter.record(StepResult("rollback", target.name, "ok",
+                               f"nothing to roll back: the interrupted promotion had already made {marker['version']} "
+                               f"stable and removed the canary; recorded it as complete (deploy "
+                               f"{marker.get('from_version')} to go back)"))
     return project

@@ -8,6 +8,7 @@ from typing import Callable
 from .. import http, interrupt
 from ..errors import HealthCheckFailed
 from ..results import Reporter, StepResult
+from ..tracks import TRAFFIC_FILE, Track, parse_split, track
 from .context import Target
 
 
@@ -52,14 +53,38 @@ def wait_healthy(
         sleep(interval)
 
 
+def wait_track_healthy(target: Target, spec: Track, *, deadline: float | None = None) -> dict:
+    """/healthz of this one track (through nginx's loopback admin listener) in its mode and version."""
+    seconds = deadline if deadline is not None else target.manifest.deploy.health_timeout_seconds
+    with target.loopback(target.manifest.nginx.admin_port) as base:
+        body = wait_healthy(f"{base}/tracks/{spec.name}/healthz", deadline_seconds=seconds, expect_mode=spec.mode)
+    if body.get("version") != spec.version:
+        raise HealthCheckFailed(f"the {spec.name} track runs version {body.get('version')!r}, expected {spec.version!r}",
+                                host=target.name)
+    return body
+
+
 def health(target: Target, reporter: Reporter, *, expect_mode: str | None = None, deadline: float | None = None) -> StepResult:
+    """The public /healthz, then every track the live split sends requests to, each in its own mode and version.
+
+    The public answer alone would pass while a dead track fails its share of the requests
+    (nginx answers /healthz from whichever track the split picks).
+    """
     url = target.public_url("/healthz")
     seconds = deadline if deadline is not None else target.manifest.deploy.health_timeout_seconds
+    end = time.monotonic() + seconds
+    split = parse_split(target.workspace.read(TRAFFIC_FILE))
     try:
         body = wait_healthy(url, deadline_seconds=seconds, expect_mode=expect_mode)
+        tracks = {name: wait_track_healthy(target, track(target.manifest, name),
+                                           deadline=max(1.0, end - time.monotonic()))
+                  for name, weight in split.items() if weight > 0}
     except HealthCheckFailed as exc:
         exc.host = target.name
         reporter.record(StepResult("health", target.name, "failed", exc.message, {"url": url}, exc.exit_code))
         raise
-    msg = f"{url} ok (mode {body.get('mode')}, version {body.get('version')})"
-    return reporter.record(StepResult("health", target.name, "ok", msg, {"url": url, "healthz": body}))
+    serving = ", ".join(f"{name} {answer.get('version')}" for name, answer in tracks.items())
+    msg = f"{url} ok (mode {body.get('mode')}, version {body.get('version')})" + (f"; tracks healthy: {serving}"
+                                                                                 if serving else "")
+    return reporter.record(StepResult("health", target.name, "ok", msg, {"url": url, "healthz": body,
+                                                                          "tracks": tracks}))

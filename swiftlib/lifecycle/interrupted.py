@@ -23,9 +23,10 @@ FINISH = {
     "promote stable": "run `inv promote --mode stable` again to finish (it asks the canary gate again), "
                       "or `inv rollback`",
     "rollback": "run `inv rollback` again to finish",
+    "rollout": "finish with `inv rollback` or `inv promote --mode stable`",
 }
-PROMOTED_FINISH = ("run `inv promote --mode stable` again to finish (it asks the canary gate again); the manifest "
-                   "already names the new version as stable")
+PROMOTED_FINISH = ("the canary gate allowed promoting {version}: run `inv promote --mode stable` again to finish "
+                   "(it does not ask the gate again), or `inv rollback` to go back to {from_version}")
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Facts:
     running: tuple[str, ...]    # app tracks whose container runs, in TRACKS order
     mode: str                   # the manifest's services.mode
     version: str                # the manifest's services.version
+    promotion: dict | None = None  # a promotion past its gate, not finished: its from_version and version
 
 
 def describe_facts(host: str, facts: Facts, command: str) -> str:
@@ -41,18 +43,20 @@ def describe_facts(host: str, facts: Facts, command: str) -> str:
     goes = describe(facts.split) or "nowhere yet (no traffic split written)"
     runs = ", ".join(facts.running) or "no app track"
     finish = FINISH.get(command, f"run `inv {command}` again to finish")
-    if command == "promote stable" and facts.mode == "stable":
-        # Past the gate, the manifest already names the canary's version as stable: a rollback
-        # would keep that, so finishing is the way through.
-        finish = PROMOTED_FINISH
+    if facts.promotion and command in ("promote stable", "rollout"):
+        # Past the gate: both ways are open and both converge (the host's state records what stable was).
+        finish = PROMOTED_FINISH.format(version=facts.promotion.get("version"),
+                                        from_version=facts.promotion.get("from_version"))
     return (f"interrupted: on {host} traffic goes to {goes}; running: {runs}; the manifest says "
             f"{facts.mode} {facts.version}; {finish}")
 
 
 def gather(target: Target) -> Facts:
     """The facts on ``target`` now (effects: reads the traffic file and asks Docker)."""
+    promotion = target.read_state().get("promotion")
     return Facts(traffic.current_split(target), tuple(t for t in TRACKS if track_steps.is_running(target, t)),
-                 target.manifest.services.mode, target.manifest.services.version)
+                 target.manifest.services.mode, target.manifest.services.version,
+                 promotion if isinstance(promotion, dict) else None)
 
 
 def note(target: Target, command: str) -> str:

@@ -19,6 +19,7 @@ from ..netstat import listening_ports
 from ..render import COMPOSE_FILE, NGINX_FILE
 from ..tracks import TRAFFIC_DIR, TRAFFIC_FILE
 from ..results import Reporter, StepResult
+from . import ownership
 from .context import Target
 
 SCRATCH = ".swiftdeploy/preflight"
@@ -137,6 +138,15 @@ def compose_check(target: Target, compose_path: str) -> Check:
     return Check("docker compose config", False, (result.stderr or result.stdout).strip() or "rejected")
 
 
+def ownership_check(target: Target, *, include_opa: bool) -> Check:
+    """The containers, network and volume the stack would create are absent or already this project's."""
+    problems = ownership.foreign(target, include_opa=include_opa)
+    if problems:
+        return Check("names are this stack's", False, "; ".join(problems))
+    return Check("names are this stack's", True, f"containers, network and volume are free or belong to "
+                                                 f"compose project {target.compose_project!r}")
+
+
 def engine_check(target: Target) -> Check:
     result = target.host.run(commands.docker_info(), check=False, timeout=30)
     if result.ok:
@@ -162,6 +172,7 @@ def host_checks(target: Target, files: dict[str, str], *, include_opa: bool = Fa
     probes = [
         ("app image present", lambda: image_check(target)),
         ("ports free", lambda: port_check(target, include_opa=include_opa)),
+        ("names are this stack's", lambda: ownership_check(target, include_opa=include_opa)),
         ("nginx -t", lambda: nginx_check(target, conf)),
         ("docker compose config", lambda: compose_check(target, compose_file)),
     ]

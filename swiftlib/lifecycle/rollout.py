@@ -15,7 +15,7 @@ from ..errors import MetricsSourceError, PolicyDenied, PolicyEngineError, SwiftD
 from ..metrics import MetricsUnavailable, WindowStats, parse_scrape, window_stats
 from ..results import Reporter, StepResult
 from ..tracks import with_weight
-from . import canary_window, flows, prometheus_window, traffic
+from . import canary_window, flows, interrupted, prometheus_window, traffic
 from .context import Options, Project, Target
 
 Progress = Callable[[dict[str, Any]], None]
@@ -103,9 +103,12 @@ def _mark_over(target: Target) -> None:
 def interrupted_note(target: Target) -> str:
     """What a Ctrl-C left on ``target`` and how to finish: the canary keeps its current share."""
     try:
-        weight = target.read_state().get("weight")
+        state = target.read_state()
     except (SwiftDeployError, OSError):
-        weight = None
+        state = {}
+    if isinstance(state.get(flows.PROMOTION), dict):  # stopped in the final promotion: say what is there
+        return interrupted.note(target, "rollout")
+    weight = state.get("weight")
     share = f"{weight}% of the traffic" if isinstance(weight, int) else "its share of the traffic"
     return (f"interrupted: on {target.name} the canary keeps {share} beside stable; "
             "finish with `inv rollback` or `inv promote --mode stable`")

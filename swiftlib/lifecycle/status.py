@@ -56,41 +56,54 @@ def _track_window(target: Target, track: str, now: float) -> dict[str, Any] | No
     }
 
 
+def expected_tracks(mode: str, split: dict[str, int]) -> list[str]:
+    """Tracks that should answer (pure): stable always, the canary while the manifest or the split has one."""
+    return [name for name in ("stable", "canary")
+            if name == "stable" or mode == "canary" or split.get(name, 0) > 0]
+
+
 def take_frame(target: Target, engine: Any, *, clock: Callable[[], float] = time.time) -> dict[str, Any]:
     now = clock()
     m = target.manifest
+    split = current_split(target)
+    expected = expected_tracks(m.services.mode, split)
     tracks = {name: w for name in ("stable", "canary") if (w := _track_window(target, name, now)) is not None}
     if not tracks:
         raise MetricsUnavailable("no app track answers on the admin listener; is the stack deployed? (inv deploy)",
                                  host=target.name)
-    judged = tracks.get("canary") or tracks["stable"]
+    # A track that should run but does not answer is shown as such, never hidden or stood in for.
+    missing = {name: f"does not answer ({share}% of the traffic goes to it)" if (share := split.get(name, 0))
+               else "does not answer" for name in expected if name not in tracks}
+    judged = tracks.get("canary") or tracks.get("stable")
     try:
         host_stats = collect_host_stats(target.host).to_dict()
     except SwiftDeployError as exc:
         host_stats = {"error": exc.message}
-    metric = {k: judged[k] for k in WINDOW_KEYS}
     base = tracks.get("stable") if "canary" in tracks else None
-    base_metric = {k: base[k] for k in metric} if base else None
-    policies = [
-        _ask(engine, "infrastructure", infrastructure_input(host_stats, m.infrastructure_limits.to_dict())),
-        _ask(engine, "canary", canary_input(metric, m.canary_limits.to_dict(), baseline=base_metric)),
-    ]
-    split = current_split(target)
+    base_metric = {k: base[k] for k in WINDOW_KEYS} if base else None
+    infrastructure = _ask(engine, "infrastructure", infrastructure_input(host_stats, m.infrastructure_limits.to_dict()))
+    if "canary" in missing:
+        canary = {"domain": "canary", "question": "", "allow": False,
+                  "reasons": ["the canary track does not answer: there is nothing to judge"]}
+    else:
+        metric = {k: judged[k] for k in WINDOW_KEYS}
+        canary = _ask(engine, "canary", canary_input(metric, m.canary_limits.to_dict(), baseline=base_metric))
     return {
         "timestamp": datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "host": target.name,
-        "mode": "canary" if "canary" in tracks else judged["mode"],
+        "mode": "canary" if "canary" in tracks or m.services.mode == "canary" else judged["mode"],
         "version": m.services.version,
-        "canary_version": m.canary.version if "canary" in tracks else None,
+        "canary_version": m.canary.version if "canary" in tracks or "canary" in missing else None,
         "weight": split.get("canary", 0),
         "split": split,
         **{k: judged[k] for k in ("chaos", "req_per_s", "error_rate", "p99_latency_ms", "requests",
                                   "uptime_seconds", "window_seconds")},
         "tracks": tracks,
+        "missing_tracks": missing,
         "engine": engine.name,
         "metrics_source": m.metrics.source,
         "host_stats": host_stats,
-        "policies": policies,
+        "policies": [infrastructure, canary],
     }
 
 
@@ -113,6 +126,7 @@ def format_frame(frame: dict[str, Any]) -> str:
     table = [[name, t["chaos"], f"{t['req_per_s']:.2f}", f"{t['error_rate']:.2%}", f"{t['p99_latency_ms']:.0f} ms",
               f"{t['requests']} in {t['window_seconds']:.0f}s", f"{t['uptime_seconds']:.0f}s"]
              for name, t in frame["tracks"].items()]
+    table += [[name, "MISSING", why, "", "", "", ""] for name, why in (frame.get("missing_tracks") or {}).items()]
     out = ["SwiftDeploy status", tabulate(rows, tablefmt="plain"), "", tabulate(table, header, tablefmt="plain"),
            "", f"policies ({frame['engine']} engine{_judged_on(frame)}):"]
     for p in frame["policies"]:

@@ -5,10 +5,10 @@ from .. import commands
 from ..errors import HealthCheckFailed
 from ..render import COMPOSE_FILE
 from ..results import Reporter, StepResult
-from ..tracks import Track, track
+from ..tracks import track
 from . import canary_window
 from .context import Options, Project, Target
-from .health import wait_healthy
+from .health import wait_track_healthy
 
 CONFIG_HASH_LABEL = "com.docker.compose.config-hash"
 
@@ -34,17 +34,6 @@ def would_recreate(target: Target, track_name: str, compose_text: str | None = N
     wanted = target.host.run(argv, check=False, stdin=compose_text).stdout.split()
     have = target.host.run(commands.container_label(spec.container_name, CONFIG_HASH_LABEL), check=False).stdout.strip()
     return len(wanted) == 2 and wanted[1] != have
-
-
-def wait_track_healthy(target: Target, spec: Track, *, deadline: float | None = None) -> dict:
-    """/healthz of this one track (through nginx's loopback admin listener) in its mode and version."""
-    seconds = deadline if deadline is not None else target.manifest.deploy.health_timeout_seconds
-    with target.loopback(target.manifest.nginx.admin_port) as base:
-        body = wait_healthy(f"{base}/tracks/{spec.name}/healthz", deadline_seconds=seconds, expect_mode=spec.mode)
-    if body.get("version") != spec.version:
-        raise HealthCheckFailed(f"the {spec.name} track runs version {body.get('version')!r}, expected {spec.version!r}",
-                                host=target.name)
-    return body
 
 
 def start(project: Project, target: Target, reporter: Reporter, track_name: str, opts: Options) -> StepResult:

@@ -11,13 +11,15 @@ from __future__ import annotations
 import time
 
 from .. import commands
-from ..errors import CommandFailed
+from ..errors import CommandFailed, HealthCheckFailed
 from ..render import render_traffic
 from ..results import Reporter, StepResult
-from ..tracks import TRAFFIC_FILE, Split, describe, parse_split
+from ..tracks import TRAFFIC_FILE, Split, describe, parse_split, track
 from .context import Options, Project, Target
+from .health import wait_track_healthy
 
 DRAIN_GRACE_SECONDS = 10.0  # beyond nginx.proxy_timeout, the longest a proxied request can take
+TRACK_CHECK_SECONDS = 5.0   # a track that just answered healthy answers again at once; a dead one never will
 
 
 def current_split(target: Target) -> dict[str, int]:
@@ -33,6 +35,27 @@ def _nginx_running(target: Target) -> bool:
 def _workers(target: Target) -> set[str]:
     out = target.host.run(commands.nginx_worker_pids(target.manifest.nginx.container_name), check=False).stdout
     return {line.strip() for line in out.splitlines() if line.strip().isdigit()}
+
+
+def _require_healthy(target: Target, reporter: Reporter, split: Split, before: Split) -> None:
+    """Every track the new split sends requests to answers healthy now, or nothing moves (exit 5).
+
+    A track can die between the step that started it and the reload (killed, out of memory);
+    moving traffic to it would turn its share of the requests into 502s.
+    """
+    for name, weight in split.items():
+        if weight <= 0:
+            continue
+        spec = track(target.manifest, name)
+        try:
+            wait_track_healthy(target, spec, deadline=TRACK_CHECK_SECONDS)
+        except HealthCheckFailed as exc:
+            still = describe(before) or "nothing (no split written yet)"
+            msg = (f"the {name} track ({spec.container_name}) is not healthy, so traffic was not moved: "
+                   f"{exc.message}; traffic still goes to {still}")
+            reporter.record(StepResult("traffic", target.name, "failed", msg, {"split": dict(split)},
+                                       HealthCheckFailed.exit_code))
+            raise HealthCheckFailed(msg, host=target.name) from exc
 
 
 def reload_and_drain(target: Target, *, clock=time.monotonic, sleep=time.sleep) -> float:
@@ -62,6 +85,8 @@ def switch(project: Project, target: Target, reporter: Reporter, split: Split, o
     if opts.check:
         return reporter.record(StepResult("traffic", target.name, "changed",
                                           f"would move traffic to {label} ({why})", {"split": dict(split), "check": True}))
+    if running:
+        _require_healthy(target, reporter, split, before)
     target.workspace.write(TRAFFIC_FILE, text)
     drained = None
     if running:

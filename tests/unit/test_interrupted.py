@@ -10,12 +10,19 @@ from swiftlib.lifecycle import interrupted
 from swiftlib.lifecycle.interrupted import Facts, describe_facts
 
 CASES = [
-    # a promotion cut short after the canary took all traffic and the manifest was updated:
-    # a rollback would keep the manifest's new version, so finishing is the way through
-    (Facts({"canary": 100}, ("stable", "canary"), "stable", "2.0.0"), "promote stable",
+    # a promotion cut short after the canary took all traffic and the manifest was updated: the host's
+    # state remembers the old stable, so both ways converge and the note names both versions
+    (Facts({"canary": 100}, ("stable", "canary"), "stable", "2.0.0", {"from_version": "1.0.0", "version": "2.0.0"}),
+     "promote stable",
      "interrupted: on web1 traffic goes to canary 100%; running: stable, canary; the manifest says stable 2.0.0; "
-     "run `inv promote --mode stable` again to finish (it asks the canary gate again); the manifest already "
-     "names the new version as stable"),
+     "the canary gate allowed promoting 2.0.0: run `inv promote --mode stable` again to finish (it does not ask "
+     "the gate again), or `inv rollback` to go back to 1.0.0"),
+    # the same in rollout's final promotion (its own note would say the canary keeps a step's share)
+    (Facts({"stable": 100}, ("stable", "canary"), "stable", "2.0.0", {"from_version": "1.0.0", "version": "2.0.0"}),
+     "rollout",
+     "interrupted: on web1 traffic goes to stable 100%; running: stable, canary; the manifest says stable 2.0.0; "
+     "the canary gate allowed promoting 2.0.0: run `inv promote --mode stable` again to finish (it does not ask "
+     "the gate again), or `inv rollback` to go back to 1.0.0"),
     # the same, cut short before the manifest was edited: either way is open
     (Facts({"canary": 100}, ("stable", "canary"), "canary", "1.0.0"), "promote stable",
      "interrupted: on web1 traffic goes to canary 100%; running: stable, canary; the manifest says canary 1.0.0; "

@@ -39,3 +39,17 @@ def test_the_check_mode_plan_names_the_image_the_steps_the_window_and_the_source
     assert f"({manifest.canary.image}, {manifest.canary.version}) at {steps}" in text
     assert f"one {manifest.canary_limits.evaluation_window_seconds:g} s window each" in text
     assert "(prometheus metrics)" in text and "roll back on a deny" in text
+
+
+def test_stopped_in_the_final_promotion_the_note_says_what_is_there_not_the_steps_share(monkeypatch):
+    """Past the gate the manifest already names the canary's version: 'the canary keeps its share'
+    would be false, and a bare rollback used to keep the new version (the host's facts decide)."""
+    from swiftlib.lifecycle import interrupted
+    from swiftlib.lifecycle.interrupted import Facts
+
+    marker = {"from_version": "1.0.0", "version": "2.0.0", "from_image": "a:1", "image": "a:2"}
+    monkeypatch.setattr(interrupted, "gather",
+                        lambda t: Facts({"canary": 100}, ("stable", "canary"), "stable", "2.0.0", marker))
+    note = interrupted_note(target({"weight": 60, "promotion": marker}))
+    assert "the canary keeps" not in note
+    assert note.endswith("or `inv rollback` to go back to 1.0.0") and "traffic goes to canary 100%" in note

@@ -45,3 +45,21 @@ def test_a_frame_recorded_before_the_source_was_kept_still_formats():
     frame = copy.deepcopy(FRAME)
     del frame["metrics_source"]
     assert "policies (embedded engine):" in format_frame(frame)
+
+
+def test_a_track_that_should_answer_but_does_not_is_a_row_of_its_own():
+    """A stuck canary used to vanish from the table (and the frame said mode stable)."""
+    frame = copy.deepcopy(FRAME)
+    del frame["tracks"]["canary"]
+    frame["missing_tracks"] = {"canary": "does not answer (10% of the traffic goes to it)"}
+    row = next(line for line in format_frame(frame).splitlines() if line.startswith("canary "))
+    assert "MISSING" in row and "10% of the traffic goes to it" in row
+
+
+def test_which_tracks_should_answer():
+    from swiftlib.lifecycle.status import expected_tracks
+
+    assert expected_tracks("stable", {"stable": 100}) == ["stable"]
+    assert expected_tracks("canary", {"stable": 100}) == ["stable", "canary"]  # started, no share yet
+    assert expected_tracks("stable", {"stable": 70, "canary": 30}) == ["stable", "canary"]  # the split says so
+    assert expected_tracks("canary", {"canary": 100}) == ["stable", "canary"]
