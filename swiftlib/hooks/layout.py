@@ -39,6 +39,17 @@ def hooks_location(hooks_dir: str | os.PathLike[str], root: str | os.PathLike[st
     return os.path.abspath(os.path.join(base, shown)), shown
 
 
+def directory_outside(directory: str, shown_dir: str, root: str | os.PathLike[str] | None) -> str | None:
+    """Why the hooks directory may not be used (it resolves outside ``root``), or None."""
+    if root is None:
+        return None
+    real, real_root = os.path.realpath(directory), os.path.realpath(root)
+    if real.startswith(real_root.rstrip(os.sep) + os.sep):
+        return None
+    return (f"{shown_dir}: the hooks directory resolves to {real}, outside the project directory {real_root} "
+            "(a symbolic link leads there); hooks run only from inside the project")
+
+
 def misspelt_hook(name: str) -> str | None:
     """The hook ``name`` looks like a misspelling of, or None (a hook's own name is not misspelt)."""
     if name in HOOK_NAMES or name.startswith(".") or name.lower().endswith(_NOT_IN_USE):
@@ -93,6 +104,9 @@ def validate_hooks(
     directory, shown_dir = hooks_location(hooks_dir, root)
     if not os.path.lexists(directory):
         return ()
+    escape = directory_outside(directory, shown_dir, root)
+    if escape:
+        raise ConfigError(escape)
     if not os.path.isdir(directory):
         raise ConfigError(f"{shown_dir}: the hooks directory is not a directory; remove it or point hooks.dir "
                           "in the manifest at a directory")

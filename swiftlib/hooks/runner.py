@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 from ..errors import HookFailed
 from .context import HookContext, Outcome, hook_env, hook_name
-from .layout import hook_problem, hooks_location
+from .layout import directory_outside, hook_problem, hooks_location
 from .output import OutputTail
 
 DEFAULT_TIMEOUT = 300.0
@@ -99,6 +99,9 @@ def run_hook(
     directory, shown_dir = hooks_location(hooks_dir, root)
     shown = os.path.join(shown_dir, hook)
     problem = hook_problem(directory, hook, shown)
+    escape = directory_outside(directory, shown_dir, root) if problem is not None else None
+    if escape:
+        return HookResult(hook, shown, "failed", None, 0.0, detail=escape, command=context.command)
     if problem is None:
         return HookResult(hook, shown, "skipped", None, 0.0, detail="not present", command=context.command)
     if problem:  # the hook file changed since validate_hooks, or was never validated

@@ -57,7 +57,11 @@ def wait_track_healthy(target: Target, spec: Track, *, deadline: float | None = 
     """/healthz of this one track (through nginx's loopback admin listener) in its mode and version."""
     seconds = deadline if deadline is not None else target.manifest.deploy.health_timeout_seconds
     with target.loopback(target.manifest.nginx.admin_port) as base:
-        body = wait_healthy(f"{base}/tracks/{spec.name}/healthz", deadline_seconds=seconds, expect_mode=spec.mode)
+        try:
+            body = wait_healthy(f"{base}/tracks/{spec.name}/healthz", deadline_seconds=seconds, expect_mode=spec.mode)
+        except HealthCheckFailed as exc:
+            raise HealthCheckFailed(f"the {spec.name} track ({spec.container_name}): {exc.message}",
+                                    host=target.name) from exc
     if body.get("version") != spec.version:
         raise HealthCheckFailed(f"the {spec.name} track runs version {body.get('version')!r}, expected {spec.version!r}",
                                 host=target.name)
@@ -65,7 +69,7 @@ def wait_track_healthy(target: Target, spec: Track, *, deadline: float | None = 
 
 
 def health(target: Target, reporter: Reporter, *, expect_mode: str | None = None, deadline: float | None = None) -> StepResult:
-    """The public /healthz, then every track the live split sends requests to, each in its own mode and version.
+    """Every track the live split sends requests to, each in its own mode and version, then the public /healthz.
 
     The public answer alone would pass while a dead track fails its share of the requests
     (nginx answers /healthz from whichever track the split picks).
@@ -75,10 +79,11 @@ def health(target: Target, reporter: Reporter, *, expect_mode: str | None = None
     end = time.monotonic() + seconds
     split = parse_split(target.workspace.read(TRAFFIC_FILE))
     try:
-        body = wait_healthy(url, deadline_seconds=seconds, expect_mode=expect_mode)
+        # Each track first, so a failure names the track rather than a 502 from the public port.
         tracks = {name: wait_track_healthy(target, track(target.manifest, name),
                                            deadline=max(1.0, end - time.monotonic()))
                   for name, weight in split.items() if weight > 0}
+        body = wait_healthy(url, deadline_seconds=max(1.0, end - time.monotonic()), expect_mode=expect_mode)
     except HealthCheckFailed as exc:
         exc.host = target.name
         reporter.record(StepResult("health", target.name, "failed", exc.message, {"url": url}, exc.exit_code))

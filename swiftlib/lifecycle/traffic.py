@@ -51,8 +51,7 @@ def _require_healthy(target: Target, reporter: Reporter, split: Split, before: S
             wait_track_healthy(target, spec, deadline=TRACK_CHECK_SECONDS)
         except HealthCheckFailed as exc:
             still = describe(before) or "nothing (no split written yet)"
-            msg = (f"the {name} track ({spec.container_name}) is not healthy, so traffic was not moved: "
-                   f"{exc.message}; traffic still goes to {still}")
+            msg = f"traffic was not moved ({exc.message}); it still goes to {still}"
             reporter.record(StepResult("traffic", target.name, "failed", msg, {"split": dict(split)},
                                        HealthCheckFailed.exit_code))
             raise HealthCheckFailed(msg, host=target.name) from exc

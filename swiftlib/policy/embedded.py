@@ -23,6 +23,7 @@ from typing import Any
 
 from ..errors import PolicyEngineError
 from .decision import PACKAGE_ROOT, Decision, decision_entrypoint, decision_query, input_body
+from .files import read_policy, rego_files
 
 
 class EmbeddedEngine:
@@ -112,7 +113,7 @@ class EmbeddedEngine:
             ) from exc
         except OSError as exc:  # its native library, or one it links against, does not load
             raise PolicyEngineError(_load_failure(exc), reason="unavailable") from exc
-        files = sorted(self.policies_dir.rglob("*.rego")) if self.policies_dir.is_dir() else []
+        files = rego_files(self.policies_dir)
         if not files:
             raise PolicyEngineError(
                 f"no .rego files found in {self.policies_dir}; point the engine at the policies/ directory",
@@ -125,10 +126,10 @@ class EmbeddedEngine:
         # in written order, so a guard such as is_string(x) may not run before regex.match(.., x).
         # The policies derive `allow` from the conditions alone, so an undefined helper can only
         # lose a reason, never grant an allow; the case tables check every reason exactly.
-        for path in files:
+        sources = [(path, read_policy(path, self.policies_dir)) for path in files]  # bad files: exit 2, not 4
+        for path, source in sources:
             name = str(path.relative_to(self.policies_dir))
             try:
-                source = path.read_text(encoding="utf-8")
                 self._sources[name] = (path, source)
                 rego.add_module(name, source)
             except Exception as exc:  # RegoError (syntax), OSError, UnicodeDecodeError

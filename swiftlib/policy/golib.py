@@ -24,6 +24,7 @@ from typing import Any
 
 from ..errors import PolicyEngineError
 from .decision import PACKAGE_ROOT, Decision, decision_entrypoint, decision_query, input_body
+from .files import read_policy, rego_files
 
 INSTALL_SCRIPT = "scripts/install-opa-golib.sh"
 DISTRIBUTION = "opa-golib-python-bindings"
@@ -95,7 +96,7 @@ class GoEngine:
                 f"run `bash {INSTALL_SCRIPT}` (or `make test-deps`) to install it into the virtualenv",
                 reason="unavailable",
             ) from exc
-        files = sorted(self.policies_dir.rglob("*.rego")) if self.policies_dir.is_dir() else []
+        files = rego_files(self.policies_dir)
         if not files:
             raise PolicyEngineError(
                 f"no .rego files found in {self.policies_dir}; point the engine at the policies/ directory",
@@ -110,11 +111,16 @@ class GoEngine:
                 reason="unavailable",
             ) from exc
         self._files = {}
-        for path in files:
+        try:
+            sources = [(path, read_policy(path, self.policies_dir)) for path in files]  # bad files: exit 2, not 4
+        except BaseException:
+            opa.close()
+            raise
+        for path, source in sources:
             name = str(path.relative_to(self.policies_dir))
             self._files[name] = path
             try:
-                opa.add_policy(name, path.read_text(encoding="utf-8"))
+                opa.add_policy(name, source)
             except (OSError, UnicodeDecodeError) as exc:
                 opa.close()
                 raise PolicyEngineError(f"policy file {path} does not load: {exc}", reason="engine_error") from exc

@@ -3,7 +3,9 @@ so tests never collide with a stack deployed from the repository's own manifest.
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -174,3 +176,21 @@ class Load:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=15)
+
+
+def pressed_ctrl_c(manifest, tmp_path, when: str, *args: str) -> tuple[int, str]:
+    """Run `inv ARGS` as a person does in a terminal and press Ctrl-C once it has printed ``when``;
+    returns its exit code and everything it printed."""
+    argv = [sys.executable, "-m", "invoke", "-r", str(REPO), *args, "--manifest", str(manifest)]
+    out_file, err_file = tmp_path / "out", tmp_path / "err"
+    with out_file.open("w") as out, err_file.open("w") as err:
+        # Ctrl-C arrives as SIGINT with its default action, as in a terminal.
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, text=True, cwd=manifest.parent,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        deadline = time.monotonic() + 120
+        while when not in out_file.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, out_file.read_text() + err_file.read_text()
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=60)
+    return code, out_file.read_text() + err_file.read_text()

@@ -8,18 +8,14 @@ rolled back by chaos, and a deploy of a new version (blue/green).
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import requests
 import yaml
 
 from swiftlib.tracks import describe, parse_split
-from tests.conftest import REPO, printed as ok, run_inv
-from tests.integration.stack import Load, docker, evaluation_window, make_project
+from tests.conftest import printed as ok, run_inv
+from tests.integration.stack import Load, docker, evaluation_window, make_project, pressed_ctrl_c
 
 pytestmark = pytest.mark.docker
 
@@ -59,24 +55,6 @@ def running(name: str) -> bool:
 
 def events(manifest) -> list[dict]:
     return [json.loads(line) for line in (manifest.parent / "history.jsonl").read_text().splitlines()]
-
-
-def pressed_ctrl_c(manifest, tmp_path, when: str, *args: str) -> tuple[int, str]:
-    """Run `inv ARGS` as a person does in a terminal and press Ctrl-C once it has printed ``when``;
-    returns its exit code and everything it printed."""
-    argv = [sys.executable, "-m", "invoke", "-r", str(REPO), *args, "--manifest", str(manifest)]
-    out_file, err_file = tmp_path / "out", tmp_path / "err"
-    with out_file.open("w") as out, err_file.open("w") as err:
-        # Ctrl-C arrives as SIGINT with its default action, as in a terminal.
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, text=True, cwd=manifest.parent,
-                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-        deadline = time.monotonic() + 120
-        while when not in out_file.read_text():
-            assert proc.poll() is None and time.monotonic() < deadline, out_file.read_text() + err_file.read_text()
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGINT)
-        code = proc.wait(timeout=60)
-    return code, out_file.read_text() + err_file.read_text()
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +174,8 @@ def test_ctrl_c_in_a_promotion_says_what_it_left_and_a_second_run_finishes_it(ma
         assert note.startswith(f"interrupted: on local traffic goes to {split}; running: {', '.join(tracks)}; "
                                f"the manifest says {services['mode']} {services['version']}; "), note
         assert shares and all(t in tracks for t in shares), (shares, tracks)  # every track served still runs
-        assert "run `inv promote --mode stable` again to finish (it asks the canary gate again)" in note
+        # Past its gate (the canary already serves everything): finishing does not ask it again.
+        assert "run `inv promote --mode stable` again to finish (it does not ask the gate again)" in note
         assert "free: no deploy lock held" in ok(run_inv(manifest, "lock"))
         finished = ok(run_inv(manifest, "promote", "--mode", "stable"))  # as the note says
     assert load.dropped == [], said + finished

@@ -542,3 +542,19 @@ def test_ctrl_c_during_the_command_reaches_the_post_hook_as_exit_130(tmp_path):
             raise KeyboardInterrupt
     assert (root / "seen").read_text().split() == ["failed", "130"]
     assert audited == ["hook"]
+
+
+def test_a_hooks_directory_linked_outside_the_project_is_refused_and_never_run(tmp_path):
+    """A `hooks -> /elsewhere` link used to run whatever was there, as the operator."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "pre-deploy").write_text("#!/bin/sh\ntouch \"$PWD/ran\"\n")
+    os.chmod(elsewhere / "pre-deploy", 0o755)
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "hooks").symlink_to(elsewhere)
+    with pytest.raises(ConfigError, match=r"hooks: the hooks directory resolves to .*elsewhere, outside the project"):
+        validate_hooks("hooks", root=root)
+    result = run_hook("pre-deploy", CTX, hooks_dir="hooks", root=root)  # changed after validation: still not run
+    assert result.status == "failed" and "outside the project directory" in result.detail
+    assert not (root / "ran").exists()

@@ -9,6 +9,7 @@ failure contract.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -21,7 +22,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from swiftlib.errors import PolicyEngineError
+from swiftlib.errors import ConfigError, PolicyEngineError
 from swiftlib.policy import EmbeddedEngine, GoEngine, SidecarEngine, canary_input, infrastructure_input, run_cases
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -513,3 +514,24 @@ def test_golib_engine_is_safe_across_threads(golib: GoEngine) -> None:
     for t in threads:
         t.join()
     assert results.count(True) == 80 and results.count(False) == 80
+
+
+@pytest.mark.parametrize("engine_class", [EmbeddedEngine, GoEngine], ids=["embedded", "golib"])
+def test_a_policy_file_linked_from_outside_the_directory_never_decides(tmp_path: Path, engine_class) -> None:
+    """A `.rego` link to a file elsewhere used to be loaded; its rules could allow anything."""
+    policies = copy_policies(tmp_path)
+    outside = tmp_path / "elsewhere.rego"
+    outside.write_text("package swiftdeploy.extra\n\nx := 1\n")
+    (policies / "extra.rego").symlink_to(outside)
+    with pytest.raises(ConfigError, match=r"extra\.rego: resolves to .*elsewhere\.rego, outside") as info:
+        engine_class(policies).load()
+    assert info.value.exit_code == 2
+
+
+@pytest.mark.parametrize("engine_class", [EmbeddedEngine, GoEngine], ids=["embedded", "golib"])
+def test_a_fifo_named_like_a_policy_is_refused_without_blocking(tmp_path: Path, engine_class) -> None:
+    """Reading a FIFO waits for a writer forever: opa-check used to hang."""
+    policies = copy_policies(tmp_path)
+    os.mkfifo(policies / "pipe.rego")
+    with pytest.raises(ConfigError, match=r"pipe\.rego: is a FIFO"):
+        engine_class(policies).load()

@@ -1,0 +1,210 @@
+"""Trust under faults, on the real engine: what SwiftDeploy does when something is not as it expects.
+
+Each test is a case a hostile tester found mishandled: a name the manifest gives that another
+owner holds, a track that died before traffic moved to it, an audit trail or manifest that cannot
+be written, a generated file removed before `up`, and Ctrl-C in the final promotion of a rollout.
+After each: the exit code is the documented one, nothing that was not ours is gone, and the
+command the tool advises puts manifest, containers, traffic and audit back in agreement.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+import requests
+import yaml
+
+from swiftlib.tracks import parse_split
+from tests.conftest import exited, printed as ok, run_inv
+from tests.integration.stack import Load, docker, leftovers, make_project, pressed_ctrl_c, remove_stack
+
+pytestmark = pytest.mark.docker
+
+PREFIX = "sdfault"
+PORT = 28080            # the deployed stack; admin 28081
+IDLE_PORT = 28280       # projects that must never start anything
+IMAGE = "swiftdeploy-app:1.0.0"
+
+
+def public(path: str = "/") -> str:
+    return f"http://127.0.0.1:{PORT}{path}"
+
+
+def version_of(track: str) -> str:
+    return requests.get(f"http://127.0.0.1:{PORT + 1}/tracks/{track}/healthz", timeout=5).json()["version"]
+
+
+def split(manifest) -> dict[str, int]:
+    return parse_split((manifest.parent / "nginx.d" / "traffic.conf").read_text())
+
+
+def services(manifest) -> dict:
+    return yaml.safe_load(manifest.read_text())["services"]
+
+
+def events(manifest) -> list[dict]:
+    return [json.loads(line) for line in (manifest.parent / "history.jsonl").read_text().splitlines()]
+
+
+def chattr(flag: str, path) -> None:
+    subprocess.run(["chattr", flag, str(path)], check=True)
+
+
+# -- names another owner holds -------------------------------------------------------------------
+
+@pytest.fixture
+def foreign_objects():
+    """A network and a volume holding data that another team created by hand (no compose labels)."""
+    docker("network", "create", "sdfault-theirs-net")
+    docker("volume", "create", "sdfault-theirs-data")
+    docker("run", "--rm", "--user", "0", "-v", "sdfault-theirs-data:/data", "--entrypoint", "sh", IMAGE, "-c",
+           "echo precious > /data/keep")
+    yield
+    docker("network", "rm", "sdfault-theirs-net", check=False)
+    docker("volume", "rm", "sdfault-theirs-data", check=False)
+
+
+def test_names_held_by_another_owner_are_refused_and_never_removed(tmp_path, foreign_objects):
+    manifest = make_project(tmp_path, prefix="sdfault2", base_port=IDLE_PORT,
+                            network={"name": "sdfault-theirs-net"}, logs={"volume_name": "sdfault-theirs-data"})
+    try:
+        said = exited(run_inv(manifest, "validate"), 2).stdout
+        assert "network.name: network sdfault-theirs-net already exists" in said
+        assert "logs.volume_name: volume sdfault-theirs-data already exists" in said
+        exited(run_inv(manifest, "deploy"), 2)
+        assert leftovers("sdfault2") == ""  # nothing was started
+        # Teardown used to `docker volume rm` by name: the data was gone.
+        ok(run_inv(manifest, "teardown", "--clean"))
+        assert docker("run", "--rm", "-v", "sdfault-theirs-data:/data", "--entrypoint", "cat", IMAGE,
+                      "/data/keep") == "precious"
+        assert docker("network", "inspect", "-f", "{{.Name}}", "sdfault-theirs-net") == "sdfault-theirs-net"
+    finally:
+        remove_stack("sdfault2")
+
+
+def test_a_container_name_another_project_uses_is_refused_before_anything_starts(tmp_path):
+    manifest = make_project(tmp_path, prefix="sdfault3", base_port=IDLE_PORT)
+    docker("create", "--name", "sdfault3-nginx", "--label", "com.docker.compose.project=someone-else", IMAGE)
+    try:
+        said = exited(run_inv(manifest, "deploy"), 2).stdout
+        assert "nginx.container_name: container sdfault3-nginx already exists" in said
+        assert "'someone-else'" in said
+        assert leftovers("sdfault3") == ""  # compose up would have created the app, then failed on nginx
+    finally:
+        docker("rm", "-f", "sdfault3-nginx", check=False)
+        remove_stack("sdfault3")
+
+
+def test_a_bind_mounted_file_removed_before_up_starts_nothing(tmp_path):
+    manifest = make_project(tmp_path, prefix="sdfault4", base_port=IDLE_PORT)
+    try:
+        ok(run_inv(manifest, "render"))
+        (manifest.parent / "nginx.conf").unlink()
+        said = exited(run_inv(manifest, "up"), 2).stdout
+        assert "nginx.conf missing or of the wrong kind" in said and "nothing was started" in said
+        assert leftovers("sdfault4") == ""
+        assert not (manifest.parent / "nginx.conf").exists()  # Docker did not make a directory of it
+    finally:
+        remove_stack("sdfault4")
+
+
+# -- one deployed stack ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory):
+    """The stack, with its manifest a symbolic link (as in a repository of shared configuration)."""
+    docker("tag", IMAGE, "swiftdeploy-app:2.0.0")
+    path = make_project(tmp_path_factory.mktemp("faults"), prefix=PREFIX, base_port=PORT,
+                        canary={"image": "swiftdeploy-app:2.0.0", "version": "2.0.0", "weight": 50, "steps": [50]})
+    real = path.with_name("manifest.real.yaml")
+    path.rename(real)
+    path.symlink_to(real.name)
+    ok(run_inv(path, "deploy"))
+    yield path
+    run_inv(path, "teardown", "--clean")
+    remove_stack(PREFIX)
+
+
+def test_traffic_never_moves_to_a_dead_track(manifest):
+    """promote --mode canary with stable killed: it said ok and sent half of the requests to nothing."""
+    docker("kill", f"{PREFIX}-app")
+    result = exited(run_inv(manifest, "promote", "--mode", "canary"), 5)
+    assert "traffic was not moved (the stable track" in result.stdout
+    assert split(manifest) == {"stable": 100}
+    ok(run_inv(manifest, "rollback", "--reason", "stable died"))  # the way back converges
+    assert split(manifest) == {"stable": 100} and services(manifest)["mode"] == "stable"
+    assert version_of("stable") == "1.0.0" and f"{PREFIX}-app-canary" not in leftovers(PREFIX).split()
+
+
+def test_health_names_a_dead_track_the_split_still_sends_requests_to(manifest):
+    """Health used to retry the public /healthz until the surviving canary answered, and say ok."""
+    ok(run_inv(manifest, "promote", "--mode", "canary"))
+    docker("kill", f"{PREFIX}-app")
+    said = exited(run_inv(manifest, "health", "--timeout", "5"), 5).stdout
+    assert f"the stable track ({PREFIX}-app)" in said
+    ok(run_inv(manifest, "rollback"))
+    ok(run_inv(manifest, "health"))
+
+
+def test_status_shows_a_stuck_canary_as_missing_and_does_not_judge_stable_in_its_place(manifest):
+    ok(run_inv(manifest, "promote", "--mode", "canary"))
+    docker("kill", f"{PREFIX}-app-canary")
+    frame = json.loads(exited(run_inv(manifest, "status", "--once", "--json"), 0).stdout)
+    assert frame["mode"] == "canary" and "canary" in frame["missing_tracks"]
+    canary = next(p for p in frame["policies"] if p["domain"] == "canary")
+    assert canary["allow"] is False and "does not answer" in canary["reasons"][0]
+    ok(run_inv(manifest, "rollback"))
+
+
+def test_nothing_changes_when_the_audit_trail_cannot_be_written(manifest):
+    history = manifest.parent / "history.jsonl"
+    before = manifest.read_bytes()
+    chattr("+i", history)
+    try:
+        result = exited(run_inv(manifest, "promote", "--mode", "canary"), 2)
+    finally:
+        chattr("-i", history)
+    said = result.stdout + result.stderr
+    assert "cannot append to the audit history" in said and "nothing was changed" in said
+    assert manifest.read_bytes() == before and leftovers(PREFIX).split().count(f"{PREFIX}-app-canary") == 0
+
+
+def test_an_immutable_manifest_is_a_clear_error_and_a_symlinked_one_is_edited_through(manifest):
+    real = manifest.with_name("manifest.real.yaml")
+    chattr("+i", real)
+    try:
+        result = exited(run_inv(manifest, "promote", "--mode", "canary"), 2)
+    finally:
+        chattr("-i", real)
+    assert "cannot be rewritten" in result.stdout + result.stderr and "Traceback" not in result.stderr
+    assert f"{PREFIX}-app-canary" not in leftovers(PREFIX).split()
+    ok(run_inv(manifest, "promote", "--mode", "canary"))
+    assert manifest.is_symlink() and services(manifest)["mode"] == "canary"  # the link's target was edited
+    ok(run_inv(manifest, "rollback"))
+
+
+@pytest.mark.parametrize("finish", ["rollback", "promote"])
+def test_ctrl_c_in_rollouts_final_promotion_leaves_a_true_note_and_both_ways_converge(manifest, tmp_path, finish):
+    """Pressed after the manifest named 2.0.0 as stable: the note used to say the canary kept its step,
+    and the advised rollback said 'stable 2.0.0 serves all traffic' while 1.0.0 answered."""
+    with Load(public()) as load:
+        code, said = pressed_ctrl_c(manifest, tmp_path, "services.mode: canary → stable", "rollout")
+        assert code == 130, said
+        assert "the canary gate allowed promoting 2.0.0" in said and "go back to 1.0.0" in said, said
+        if finish == "rollback":
+            ok(run_inv(manifest, "rollback", "--reason", "interrupted"))
+        else:
+            ok(run_inv(manifest, "promote", "--mode", "stable"))
+    assert load.dropped == [], load.dropped
+    want = "1.0.0" if finish == "rollback" else "2.0.0"
+    assert services(manifest)["version"] == want and services(manifest)["mode"] == "stable"
+    assert services(manifest)["image"] == f"swiftdeploy-app:{want}"
+    assert {requests.get(public("/healthz"), timeout=5).json()["version"] for _ in range(20)} == {want}
+    assert split(manifest) == {"stable": 100} and f"{PREFIX}-app-canary" not in leftovers(PREFIX).split()
+    last = [e for e in events(manifest) if e["event_type"] in ("rollback", "mode_change")][-1]
+    assert (last["data"].get("stable_version") or last["data"].get("version")) == want
+    frame = json.loads(ok(run_inv(manifest, "status", "--once", "--json")))
+    assert frame["version"] == want and frame["missing_tracks"] == {}
+    ok(run_inv(manifest, "audit", "--verify"))
+    assert "free: no deploy lock held" in ok(run_inv(manifest, "lock", "--status"))
