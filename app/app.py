@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from app_chaos import ChaosRequestError, ChaosSwitch, answer_for, parse_chaos_request
 from app_metrics import UNMATCHED_PATH, AppMetrics
-from app_settings import Settings, load_settings
+from app_settings import THREADS, Settings, load_settings
 
 # Routes chaos never touches. /metrics and /chaos must keep working so a broken
 # canary can be observed and recovered; /healthz is spared too, so the container
@@ -51,7 +51,7 @@ def create_app(
     env: Mapping[str, str] | None = None,
     *,
     random_source: Callable[[], float] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> Flask:
     """Build the app from ``env`` (default os.environ).
 
@@ -62,7 +62,7 @@ def create_app(
     settings = load_settings(os.environ if env is None else env)
     draw = random_source or random.random
     started = time.monotonic()
-    chaos = ChaosSwitch()
+    chaos = ChaosSwitch(slow_slots=THREADS - 1)
     metrics = AppMetrics(
         mode_code=1 if settings.is_canary else 0,
         uptime=lambda: time.monotonic() - started,
@@ -85,7 +85,7 @@ def create_app(
         if state.mode == "off" or g.route in CHAOS_EXEMPT:
             return None
         if state.mode == "slow":
-            sleep(state.duration)
+            chaos.hold(state, sleep)  # beyond the slots a request is served at once: one thread stays free
             return None
         if state.should_fail(draw()):
             body = {"error": "chaos error injected", "mode": settings.mode, "rate": state.rate}
@@ -164,9 +164,12 @@ def _add_routes(
         if not settings.is_canary:
             body = {"error": "chaos endpoint is only active in canary mode", "mode": settings.mode}
             return _json(body, 403)
-        # force=True: `curl -d '{...}'` labels JSON as a form; bad JSON gives None.
+        # JSON only: a browser can send text/plain or a form to any address without asking (no
+        # CORS preflight), so a web page the operator opens could otherwise switch chaos on.
+        if not request.is_json:
+            return _json({"error": "POST /chaos needs Content-Type: application/json"}, 415)
         try:
-            state = parse_chaos_request(request.get_json(force=True, silent=True))
+            state = parse_chaos_request(request.get_json(silent=True))
         except ChaosRequestError as exc:
             return _json(exc.body, 400)
         chaos.set(state)

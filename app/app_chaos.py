@@ -8,11 +8,12 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 ALLOWED_MODES = ["slow", "error", "recover"]
 UNSUPPORTED_MODE = "unsupported chaos mode"
-BAD_DURATION = "duration must be a non-negative number"
+MAX_SLOW_SECONDS = 10  # bounded: a longer hold would outlast gunicorn's timeout and proxies' patience
+BAD_DURATION = f"duration must be a number of seconds from 0 to {MAX_SLOW_SECONDS}"
 BAD_RATE = "rate must be a number between 0 and 1"
 
 # Values of the chaos_active gauge.
@@ -63,7 +64,7 @@ def parse_chaos_request(body: object) -> ChaosState:
         return OFF
     if mode == "slow":
         duration = body.get("duration")  # type: ignore[union-attr]
-        if not _is_number(duration) or duration < 0:
+        if not _is_number(duration) or not 0 <= duration <= MAX_SLOW_SECONDS:
             raise ChaosRequestError({"error": BAD_DURATION})
         return ChaosState(mode="slow", duration=duration)
     if mode == "error":
@@ -87,18 +88,39 @@ class ChaosSwitch:
     """The process-wide chaos state, shared by gunicorn's threads.
 
     State lives in memory, so each worker *process* would have its own: gunicorn
-    runs one worker with several threads (see gunicorn.conf.py).
+    runs one worker with several threads (see gunicorn.conf.py). Slow chaos holds
+    at most ``slow_slots`` requests at once, and a new state (recover) releases the
+    ones held at once, so a saturated canary can always be recovered.
     """
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
+    def __init__(self, slow_slots: int = 1) -> None:
+        self._changed = threading.Condition()
         self._state = OFF
+        self._slots = threading.BoundedSemaphore(max(1, slow_slots))
 
     @property
     def state(self) -> ChaosState:
-        with self._lock:
+        with self._changed:
             return self._state
 
     def set(self, state: ChaosState) -> None:
-        with self._lock:
+        with self._changed:
             self._state = state
+            self._changed.notify_all()
+
+    def hold(self, state: ChaosState, sleep: Callable[[float], None] | None = None) -> bool:
+        """Hold the calling request for ``state.duration`` (False when every slot is taken: not held).
+
+        Without ``sleep`` the hold ends early when the state changes.
+        """
+        if not self._slots.acquire(blocking=False):
+            return False
+        try:
+            if sleep is not None:
+                sleep(state.duration)
+            else:
+                with self._changed:
+                    self._changed.wait_for(lambda: self._state is not state, timeout=state.duration)
+        finally:
+            self._slots.release()
+        return True

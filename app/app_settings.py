@@ -13,6 +13,9 @@ MODES = ("stable", "canary")
 DEFAULT_MODE = "stable"
 DEFAULT_VERSION = "0.0.0"
 DEFAULT_PORT = 3000
+# gunicorn's threads in the one worker (gunicorn.conf.py); slow chaos may hold all but one of them,
+# so /chaos (recover), /healthz and /metrics always find a thread.
+THREADS = 4
 
 
 @dataclass(frozen=True)

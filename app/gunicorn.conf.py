@@ -5,7 +5,7 @@ import sys
 # Let `import app_settings` work whatever directory gunicorn was started from.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from app_settings import parse_port  # noqa: E402
+from app_settings import THREADS, parse_port  # noqa: E402
 
 # APP_HOST exists for tests that must stay on loopback; in a container the app
 # listens on every interface of its own network namespace and nginx fronts it.
@@ -15,7 +15,7 @@ bind = f"{os.environ.get('APP_HOST', '0.0.0.0')}:{parse_port(os.environ)}"
 # so with several workers a chaos switch would hit only the worker that served it
 # and /metrics would report one worker's counters. Concurrency comes from threads.
 workers = 1
-threads = 4
+threads = THREADS
 worker_class = "gthread"
 
 # nginx writes the access log; gunicorn only logs errors, to stderr.

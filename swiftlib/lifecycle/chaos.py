@@ -8,6 +8,7 @@ from ..errors import CommandFailed, UsageError
 from .context import Project, Target
 
 MODES = ("slow", "error", "recover")
+MAX_SLOW_SECONDS = 10  # the app refuses longer holds (app/app_chaos.py); said here before asking it
 
 
 def chaos_payload(mode: str, *, rate: float | None, duration: float | None) -> dict[str, Any]:
@@ -15,10 +16,14 @@ def chaos_payload(mode: str, *, rate: float | None, duration: float | None) -> d
     if mode == "error":
         if rate is None:
             raise UsageError("--rate is required with --mode error (0-1)")
+        if not 0 <= rate <= 1:
+            raise UsageError(f"--rate: expected a share of the requests from 0 to 1, got {rate:g}")
         return {"mode": "error", "rate": rate}
     if mode == "slow":
         if duration is None:
             raise UsageError("--duration is required with --mode slow (seconds)")
+        if not 0 <= duration <= MAX_SLOW_SECONDS:
+            raise UsageError(f"--duration: expected seconds from 0 to {MAX_SLOW_SECONDS}, got {duration:g}")
         return {"mode": "slow", "duration": duration}
     if mode == "recover":
         return {"mode": "recover"}

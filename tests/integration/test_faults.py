@@ -126,6 +126,28 @@ def manifest(tmp_path_factory):
     remove_stack(PREFIX)
 
 
+def test_a_web_page_cannot_reach_the_admin_listener(manifest):
+    """Any page the operator opened could POST chaos into live canary traffic (text/plain, no preflight)."""
+    ok(run_inv(manifest, "promote", "--mode", "canary"))
+    admin = f"http://127.0.0.1:{PORT + 1}"
+    chaos = f"{admin}/tracks/canary/chaos"
+    forged = requests.post(chaos, data='{"mode":"error","rate":1.0}', timeout=5,
+                           headers={"Origin": "http://evil.example", "Content-Type": "text/plain"})
+    assert forged.status_code == 403 and "Origin" in forged.json()["error"]
+    rebound = requests.get(f"{admin}/tracks/canary/metrics", headers={"Host": "evil.example"}, timeout=5)
+    assert rebound.status_code == 421  # a DNS-rebinding page names its own host
+    as_text = requests.post(chaos, data='{"mode":"error","rate":1.0}', headers={"Content-Type": "text/plain"},
+                            timeout=5)
+    assert as_text.status_code == 415  # the app itself takes JSON only
+    too_long = requests.post(chaos, json={"mode": "slow", "duration": 1e9}, timeout=5)
+    assert too_long.status_code == 400 and "from 0 to 10" in too_long.json()["error"]
+    metrics = requests.get(f"{admin}/tracks/canary/metrics", timeout=5).text
+    assert "chaos_active 0.0" in metrics  # none of them switched chaos on
+    ok(run_inv(manifest, "chaos", "--mode", "error", "--rate", "0.5"))  # the tool still can
+    assert "chaos_active 2.0" in requests.get(f"{admin}/tracks/canary/metrics", timeout=5).text
+    ok(run_inv(manifest, "rollback"))
+
+
 def test_traffic_never_moves_to_a_dead_track(manifest):
     """promote --mode canary with stable killed: it said ok and sent half of the requests to nothing."""
     docker("kill", f"{PREFIX}-app")

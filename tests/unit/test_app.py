@@ -362,7 +362,8 @@ def run_healthcheck(port: int) -> int:
 
 def get_json(url: str, data: bytes | None = None) -> tuple[int, dict, Any]:
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=5) as r:
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers), timeout=5) as r:
             return r.status, dict(r.headers), json.loads(r.read())
     except urllib.error.HTTPError as exc:
         return exc.code, dict(exc.headers), json.loads(exc.read())
@@ -453,3 +454,23 @@ def test_healthcheck_judges_the_answer(status: int, payload: bytes, expected: in
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_canary_saturated_by_slow_chaos_still_recovers(gunicorn_server: int) -> None:
+    """Six requests held by a long slow chaos took every gunicorn thread, so recover itself failed.
+    Slow chaos holds all threads but one, and recover releases the held requests at once."""
+    import concurrent.futures
+
+    base = f"http://127.0.0.1:{gunicorn_server}"
+    assert get_json(base + "/chaos", json.dumps({"mode": "slow", "duration": 10}).encode())[0] == 200
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+        held = [pool.submit(get_json, base + "/") for _ in range(6)]
+        time.sleep(1.0)  # let them take the threads
+        status, _, body = get_json(base + "/chaos", json.dumps({"mode": "recover"}).encode())
+        recovered_after = time.monotonic() - started
+        assert status == 200 and body["mode"] == "off"
+        assert all(f.result(timeout=15)[0] == 200 for f in held)
+        finished_after = time.monotonic() - started
+    # Both well before the 10 s the chaos asked for (wide margins for a loaded machine).
+    assert recovered_after < 7 and finished_after < 8, (recovered_after, finished_after)
