@@ -25,10 +25,10 @@ A damaged history is still reported: ``read(skip_unreadable=True)`` returns ever
 line that is a JSON object, and a failed ``verify`` lists in ``unreadable_lines``
 every line that is not, for the report to name.
 
-Limits: the chain is not keyed, so someone who can rewrite the whole file can forge a
-consistent one, and dropping lines from the *end* leaves a valid (shorter) chain.
-``VerifyResult.head_hash`` is what the next line will chain to; record it elsewhere
-(e.g. a CI artifact) to detect either.
+The chain alone is not keyed, so someone who can rewrite the whole file can forge a
+consistent one, and dropping lines from the *end* leaves a valid (shorter) chain. Each append
+therefore also seals the history (``audit_seal``: its size and last line's hash, kept outside
+the project directory), and ``verify`` checks the seal too: a cut or rewritten history fails.
 
 Appends are serialised by ``fileio.locked_append_line`` (an flock on ``<file>.lock``);
 the timestamp is taken under that lock, so timestamps never go backwards in the file.
@@ -46,6 +46,7 @@ from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Any, Mapping
 
+from . import audit_seal
 from .errors import ConfigError
 from .fileio import check_appendable, lock_path, locked_append_line, locked_read_bytes
 from .workspace import inside
@@ -90,6 +91,7 @@ class VerifyResult:
     # Every line that is not a JSON object (not only the first bad one): what
     # ``read(skip_unreadable=True)`` leaves out, for the report to name.
     unreadable_lines: tuple[int, ...] = ()
+    seal: str = ""  # what the seal kept outside the project vouches for (audit_seal)
 
 
 def default_actor() -> str:
@@ -126,7 +128,7 @@ def _parse_line(raw: bytes) -> tuple[dict[str, Any] | None, str]:
     """(the line's JSON object, '') or (None, why it is not one)."""
     try:
         record = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         return None, f"not valid JSON ({exc})"
     if not isinstance(record, dict):
         return None, f"expected a JSON object per line, got {type(record).__name__}"
@@ -139,7 +141,7 @@ def _line_problem(n: int, raw: bytes, expected_prev: str) -> str:
         return f"line {n} is empty"
     try:
         record = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         return f"line {n} is not valid JSON ({exc}): it was truncated or edited"
     if not isinstance(record, dict) or tuple(record) != KEYS:
         return f"line {n} does not have the audit fields {', '.join(KEYS)} in that order"
@@ -201,8 +203,14 @@ class AuditLog:
                       "actor": who, "data": dict(data)}
             return build_line(record, prev_line)
 
+        def seal(size: int, line: bytes) -> None:
+            try:
+                audit_seal.record(self.path, size, line)
+            except OSError:
+                pass  # the line is written; `ensure_writable` checked the seal's directory before the command
+
         try:
-            return json.loads(locked_append_line(self.path, make_line))
+            return json.loads(locked_append_line(self.path, make_line, seal))
         except OSError as exc:
             raise self._unusable(exc) from exc
 
@@ -214,6 +222,7 @@ class AuditLog:
         self._check_append_target()
         try:
             check_appendable(self.path)
+            audit_seal.check_writable()
         except OSError as exc:
             raise ConfigError(f"{self.path}: cannot append to the audit history ({exc.strerror}), so nothing was "
                               "changed (every change is recorded there); make it a writable regular file, "
@@ -234,12 +243,16 @@ class AuditLog:
         return ConfigError(f"{self.path}: cannot use as the audit history ({exc.strerror}); "
                            "check audit.history_file in the manifest")
 
-    def _raw_lines(self) -> tuple[list[bytes], bool]:
-        """Lines without newlines, and whether the file ends with a newline."""
+    def _raw(self) -> bytes:
         try:
-            raw = locked_read_bytes(self.path)
+            return locked_read_bytes(self.path) or b""
         except OSError as exc:
             raise self._unusable(exc) from exc
+
+    def _raw_lines(self, raw: bytes | None = None) -> tuple[list[bytes], bool]:
+        """Lines without newlines, and whether the file ends with a newline."""
+        if raw is None:
+            raw = self._raw()
         if not raw:
             return [], True
         lines = raw.split(b"\n")
@@ -273,15 +286,22 @@ class AuditLog:
         When the chain fails, ``unreadable_lines`` also lists every line that is not a
         JSON object, before and after the first bad one.
         """
-        lines, ends_with_newline = self._raw_lines()
+        raw = self._raw()
+        lines, ends_with_newline = self._raw_lines(raw)
         head = _sha256(lines[-1]) if lines else GENESIS_HASH
         expected_prev = GENESIS_HASH
-        for n, raw in enumerate(lines, start=1):
-            problem = _line_problem(n, raw, expected_prev)
+        for n, line in enumerate(lines, start=1):
+            problem = _line_problem(n, line, expected_prev)
             if not problem and n == len(lines) and not ends_with_newline:
                 problem = f"line {n} is incomplete (no newline at the end): a write was cut off"
             if problem:
                 unreadable = tuple(i for i, line in enumerate(lines, start=1) if _parse_line(line)[0] is None)
                 return VerifyResult(False, len(lines), n, problem, head, unreadable)
-            expected_prev = _sha256(raw)
-        return VerifyResult(True, len(lines), None, "", head)
+            expected_prev = _sha256(line)
+        sealed = audit_seal.check(self.path, raw)
+        if not sealed.ok and sealed.sealed_line is None:  # an append may have moved the seal since the read
+            raw = self._raw()
+            sealed = audit_seal.check(self.path, raw)
+        if not sealed.ok:
+            return VerifyResult(False, len(lines), sealed.sealed_line or len(lines) + 1, sealed.problem, head)
+        return VerifyResult(True, len(lines), None, "", head, seal=sealed.note)

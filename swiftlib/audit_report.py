@@ -188,8 +188,9 @@ def integrity_line(verify: VerifyResult | None) -> str:
     if verify is None:
         return "**Integrity:** not checked"
     if verify.ok:
+        seal = f"; {verify.seal}" if verify.seal else ""
         return (f"**Integrity:** ✅ hash chain verified ({verify.lines} lines, "
-                f"head `{verify.head_hash[:16]}`)")
+                f"head `{verify.head_hash[:16]}`{seal})")
     return f"**Integrity:** ❌ verification FAILED at line {verify.first_bad_line}: {verify.problem}"
 
 

@@ -260,7 +260,8 @@ def _tail(fd: int, size: int) -> tuple[bytes | None, bool]:
 
 
 def locked_append_line(
-    path: str | os.PathLike[str], make_line: Callable[[bytes | None], str]
+    path: str | os.PathLike[str], make_line: Callable[[bytes | None], str],
+    after: Callable[[int, bytes], None] | None = None,
 ) -> str:
     """Append one line built from the current last line, under an exclusive lock.
 
@@ -270,6 +271,7 @@ def locked_append_line(
     file ends in a partial line (a crashed writer), the new line still starts on a
     line of its own and the damage stays visible. Returns the line written, once
     it is on disk (fsynced; the fsync runs after the lock is released, see below).
+    ``after(size, line)``, still under the lock, learns the file's new size and the line's bytes.
     """
     target = os.fspath(path)
     fd = -1
@@ -286,6 +288,8 @@ def locked_append_line(
             # A regular file only writes short when the disk fills; finish under the lock.
             while written < len(data):
                 written += os.write(fd, data[written:])
+            if after is not None:
+                after(size + len(data), line.encode("utf-8"))
         # fsync after unlocking: the line is already in the file for the next appender,
         # and concurrent fsyncs share one journal commit instead of queueing behind the lock.
         os.fsync(fd)

@@ -19,6 +19,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+# The audit seals every test history leaves go to a directory of this run, not the operator's
+# ~/.local/state (inherited by every `inv` the tests start).
+if "SWIFTDEPLOY_STATE_DIR" not in os.environ:
+    import tempfile
+
+    os.environ["SWIFTDEPLOY_STATE_DIR"] = tempfile.mkdtemp(prefix="swiftdeploy-test-state-")
 UNIT = REPO / "tests" / "unit"
 SBIN = os.pathsep.join(["/usr/sbin", "/usr/local/sbin", "/sbin"])
 

@@ -15,7 +15,8 @@ def verify(project: Project, reporter: Reporter) -> StepResult:
     """ok with the line count, or failed (exit 2) naming the first line altered, removed or reordered."""
     result = project.audit.verify()
     if result.ok:
-        return reporter.record(StepResult("audit verify", "local", "ok", f"{result.lines} lines, hash chain intact"))
+        seal = f"; {result.seal}" if result.seal else ""
+        return reporter.record(StepResult("audit verify", "local", "ok", f"{result.lines} lines, hash chain intact{seal}"))
     return reporter.record(StepResult("audit verify", "local", "failed", result.problem, {}, VERIFY_FAILED))
 
 

@@ -112,7 +112,7 @@ class Target:
             return {}
         try:
             data = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return {}
         return data if isinstance(data, dict) else {}
 

@@ -33,7 +33,7 @@ def parse_set(text: str) -> tuple[tuple[str, ...], Any]:
         raise UsageError(f"--set {text!r}: the context is chosen with --context, not changed by --set")
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         value = raw
     return path, value
 

@@ -151,7 +151,7 @@ def test_second_deploy_uploads_nothing(manifest, home, server, name):
 def test_the_other_tasks_work_remotely(manifest, home, server, name):
     hosts = ("--hosts", server.host_spec)
     assert f"ok: [{name}] => up to date: docker-compose.yml" in ok(home.inv(manifest, "render", *hosts)).stdout
-    assert f"ok: [{name}] => 7 checks passed" in ok(home.inv(manifest, "validate", *hosts)).stdout
+    assert f"ok: [{name}] => 8 checks passed" in ok(home.inv(manifest, "validate", *hosts)).stdout
     assert f"ok: [{name}] => all containers already up to date" in ok(home.inv(manifest, "up", *hosts)).stdout
     assert f"http://{ADDRESS}:{PORT}/healthz ok" in ok(home.inv(manifest, "health", *hosts)).stdout
     assert "infrastructure: allow (sidecar)" in ok(home.inv(manifest, "opa-check", *hosts)).stdout

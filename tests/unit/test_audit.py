@@ -14,6 +14,9 @@ from swiftlib.audit import GENESIS_HASH, KEYS, AuditLog, EventType, VerifyResult
 from swiftlib.audit_report import cell, render_report, summarize, violations
 from swiftlib.errors import ConfigError
 
+NOT_SEALED = ("not sealed on this machine (written elsewhere, or before sealing): the chain alone cannot show lines "
+              "cut from the end")
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "audit"
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 WORKERS, EVENTS_EACH = 8, 200
@@ -54,7 +57,8 @@ def test_append_writes_compact_ordered_chained_lines(tmp_path, monkeypatch):
     body = raw[1].rstrip(b"\n")[: -len(',"hash":"') - 64 - 2] + b"}"
     assert second["hash"] == hashlib.sha256(body).hexdigest()
     assert log.read() == [first, second]
-    assert log.verify() == VerifyResult(True, 2, None, "", hashlib.sha256(raw[1].rstrip(b"\n")).hexdigest())
+    assert log.verify() == VerifyResult(True, 2, None, "", hashlib.sha256(raw[1].rstrip(b"\n")).hexdigest(),
+                                        seal="sealed through line 2 on this machine")
 
 
 def test_default_actor_is_user_at_host(tmp_path, monkeypatch):
@@ -92,7 +96,7 @@ def test_timestamps_never_go_backwards(tmp_path):
 def test_absent_history(tmp_path):
     log = AuditLog(tmp_path / "none.jsonl")
     assert log.read() == []
-    assert log.verify() == VerifyResult(True, 0, None, "", GENESIS_HASH)
+    assert log.verify() == VerifyResult(True, 0, None, "", GENESIS_HASH, seal=NOT_SEALED)
 
 
 def test_read_names_file_and_line_of_malformed_json(tmp_path):
@@ -301,8 +305,10 @@ def test_concurrent_appends_from_real_processes(tmp_path):
     # ... and the writers really interleaved (otherwise this tested nothing concurrent)
     switches = sum(a["data"]["worker"] != b["data"]["worker"] for a, b in zip(events, events[1:]))
     assert switches > WORKERS * 10
+    # the seal followed every append: it vouches for the last line, written by whichever process came last
     assert AuditLog(path).verify() == VerifyResult(
-        True, WORKERS * EVENTS_EACH, None, "", hashlib.sha256(raw[-2]).hexdigest())
+        True, WORKERS * EVENTS_EACH, None, "", hashlib.sha256(raw[-2]).hexdigest(),
+        seal=f"sealed through line {WORKERS * EVENTS_EACH} on this machine")
     assert time.monotonic() - started < 30  # typically ~1-2 s
 
 
@@ -394,3 +400,77 @@ def test_report_without_charts_is_unchanged_and_with_charts_gains_one_section():
                "`inv status` records one per frame while it runs, and each canary gate decision adds the "
                "windows it judged.\n\n")
     assert charted == plain.replace("## Timeline", section + "## Timeline")
+
+
+def test_a_line_of_absurd_nesting_is_named_not_a_crash(tmp_path):
+    """5,000 nested `[` made json raise RecursionError: `inv audit`, `--verify` and `opa-check --set` crashed."""
+    log = AuditLog(tmp_path / "history.jsonl")
+    log.append("deploy", {"version": "1.0.0"})
+    with open(log.path, "a", encoding="utf-8") as fh:
+        fh.write("[" * 5000 + "\n")
+    log.append("health", {"status": "ok"})
+    result = log.verify()
+    assert not result.ok and result.first_bad_line == 2 and "line 2 is not valid JSON" in result.problem
+    assert result.unreadable_lines == (2,)
+    events = log.read(skip_unreadable=True)
+    assert [e["event_type"] for e in events] == ["deploy", "health"]
+    with pytest.raises(ConfigError, match=r"history\.jsonl:2: not valid JSON"):
+        log.read()
+    assert "line 2 of the history is not a JSON event" in render_report(events, verify=result, generated_at="now")
+
+
+# --- the seal: what a chain alone cannot show -----------------------------------------------
+
+def _sealed_history(tmp_path, n=4):
+    log = AuditLog(tmp_path / "history.jsonl")
+    for i in range(n):
+        log.append("deploy", {"i": i})
+    return log
+
+
+def test_lines_cut_from_the_end_fail_verification(tmp_path):
+    """A chain alone: the shorter history read "hash chain intact"."""
+    log = _sealed_history(tmp_path)
+    lines = Path(log.path).read_bytes().splitlines(keepends=True)
+    Path(log.path).write_bytes(b"".join(lines[:2]))
+    result = log.verify()
+    assert not result.ok and result.first_bad_line == 3
+    assert "the history was cut: it ends after line 2" in result.problem and "removed from the end" in result.problem
+
+
+def test_a_rewritten_history_with_recomputed_hashes_fails_verification(tmp_path):
+    """A chain alone: an edited event with every hash after it recomputed read "hash chain intact"."""
+    log = _sealed_history(tmp_path)
+    events = log.read()
+    events[1]["data"] = {"i": 100}  # one event changed, the chain rebuilt around it
+    prev, out = None, b""
+    for event in events:
+        line = build_line(event, prev).encode()
+        out += line + b"\n"
+        prev = line
+    Path(log.path).write_bytes(out)
+    result = log.verify()
+    assert not result.ok and "was rewritten" in result.problem, result
+
+
+def test_lines_appended_after_the_seal_elsewhere_are_fine_and_said(tmp_path, monkeypatch):
+    """A history shared through git gets lines from other machines: the seal vouches for what was written here."""
+    log = _sealed_history(tmp_path, 2)
+    monkeypatch.setenv("SWIFTDEPLOY_STATE_DIR", str(tmp_path / "other-machine"))
+    log.append("deploy", {"elsewhere": True})
+    monkeypatch.setenv("SWIFTDEPLOY_STATE_DIR", str(tmp_path / "state-here"))
+    assert log.verify().seal == NOT_SEALED  # this "machine" never sealed it
+    monkeypatch.undo()
+    result = log.verify()
+    assert result.ok and result.seal == "sealed through line 2 on this machine; 1 lines appended since"
+
+
+def test_the_seal_lives_outside_the_project_and_only_its_owner_reads_it(tmp_path, monkeypatch):
+    from swiftlib import audit_seal
+
+    monkeypatch.setenv("SWIFTDEPLOY_STATE_DIR", str(tmp_path / "state"))
+    (tmp_path / "project").mkdir()
+    log = _sealed_history(tmp_path / "project", 1)
+    seal = audit_seal.seal_path(log.path)
+    assert seal.is_file() and str(seal).startswith(str(tmp_path / "state"))
+    assert oct(seal.stat().st_mode & 0o777) == "0o600"

@@ -47,3 +47,12 @@ def test_a_torn_last_line_is_skipped(tmp_path):
         f.write('{"timestamp": "2026-12')
     assert len(mh.read(tmp_path, "local")) == 1
     assert json.loads(mh.history_path(tmp_path, "local").read_text().splitlines()[0])["mode"] == "canary"
+
+
+def test_a_line_of_absurd_nesting_is_skipped_like_a_torn_one(tmp_path):
+    """The dashboard's /api/series answered 500 (RecursionError) on such a line."""
+    mh.record(tmp_path, "local", FRAME)
+    with open(mh.history_path(tmp_path, "local"), "a") as f:
+        f.write("[" * 5000 + "\n")
+    mh.record(tmp_path, "local", FRAME)
+    assert len(mh.read(tmp_path, "local")) == 2
