@@ -24,6 +24,8 @@ from . import compose_steps, gates, health, preflight, render_step, track_steps,
 from .context import Options, Project, Target
 from .engine_choice import EngineChoice, choose_engine
 
+PROMOTION = "promotion"  # state key: a promotion past its gate, until it is finished or rolled back
+
 
 def _engine_step(target: Target, reporter: Reporter, choice: EngineChoice) -> None:
     reporter.record(StepResult("policy engine", target.name, "ok", f"{choice.engine}: {choice.why}", {"engine": choice.engine}))
@@ -91,7 +93,8 @@ def deploy(project: Project, target: Target, reporter: Reporter, opts: Options) 
         track_steps.remove(project, target, reporter, "next", opts)
         render_step.render(project, target, reporter, choice, opts, _config_files(project, target, choice))
     health.health(target, reporter, expect_mode="stable" if target.manifest.services.mode == "stable" else None)
-    target.write_state(engine=choice.engine, mode=target.manifest.services.mode)
+    # The manifest is now what runs: a promotion interrupted earlier has nothing left to finish or undo.
+    target.write_state(engine=choice.engine, mode=target.manifest.services.mode, **{PROMOTION: None})
     project.audit.append("deploy", {
         "status": up.status, "mode": target.manifest.services.mode, "version": target.manifest.services.version,
         "engine": choice.engine, "blue_green": handover,
@@ -149,6 +152,7 @@ def require_canary_image(target: Target, reporter: Reporter) -> None:
 def start_canary(project: Project, target: Target, reporter: Reporter, opts: Options, *, weight: int | None = None) -> Project:
     """The canary beside stable, healthy, then ``weight``% (default canary.weight) of the traffic. Stable untouched."""
     require_canary_image(target, reporter)
+    refuse_over_unfinished_promotion(target, reporter)
     if not opts.check:
         writable_target(project.manifest_path)
     current = target.read_state().get("mode") or target.manifest.services.mode
@@ -170,6 +174,22 @@ def start_canary(project: Project, target: Target, reporter: Reporter, opts: Opt
     return project
 
 
+def unfinished_promotion(target: Target) -> dict | None:
+    """The record of a promotion past its gate that has not finished on this host, if any."""
+    marker = target.read_state().get(PROMOTION)
+    return marker if isinstance(marker, dict) else None
+
+
+def refuse_over_unfinished_promotion(target: Target, reporter: Reporter) -> None:
+    """A new canary must not start over a half-done promotion: the manifest may already name its version."""
+    marker = unfinished_promotion(target)
+    if marker:
+        msg = (f"the promotion of {marker.get('version')} was interrupted and is unfinished; run "
+               f"`inv promote --mode stable` to finish it, or `inv rollback` to go back to {marker.get('from_version')}")
+        reporter.record(StepResult("canary", target.name, "failed", msg, {}, UsageError.exit_code))
+        raise UsageError(msg, host=target.name)
+
+
 def judge_canary(project: Project, target: Target, reporter: Reporter, opts: Options, *,
                  on_wait: Callable[[float], None] | None = None, fresh: bool = False,
                  sleep: Callable[[float], None] | None = None) -> None:
@@ -183,9 +203,6 @@ def judge_canary(project: Project, target: Target, reporter: Reporter, opts: Opt
                                f"p99 {window['p99_latency_ms']:.0f} ms over {window['window_seconds']:.0f}s", window))
     with gates.policy_engine(project, target, choose_engine(target), reporter=reporter) as engine:
         gates.canary_gate(project, target, reporter, engine, window, baseline.to_dict() if baseline else None)
-
-
-PROMOTION = "promotion"  # state key: a promotion past its gate, until it is finished or rolled back
 
 
 def finish_promotion(project: Project, target: Target, reporter: Reporter, opts: Options) -> Project:

@@ -68,6 +68,16 @@ def wait_track_healthy(target: Target, spec: Track, *, deadline: float | None = 
     return body
 
 
+def _advice(target: Target) -> str:
+    """What brings an unhealthy stack back: finish an interrupted promotion, else deploy what the manifest says."""
+    marker = target.read_state().get("promotion")
+    if isinstance(marker, dict):
+        return (f"a promotion of {marker.get('version')} is unfinished: run `inv promote --mode stable` to finish "
+                f"it, or `inv rollback` to go back to {marker.get('from_version')}")
+    return ("run `inv deploy` to start what the manifest describes (a stopped or killed container is started "
+            "again), or `inv rollback` to drop a canary")
+
+
 def health(target: Target, reporter: Reporter, *, expect_mode: str | None = None, deadline: float | None = None) -> StepResult:
     """Every track the live split sends requests to, each in its own mode and version, then the public /healthz.
 
@@ -86,6 +96,8 @@ def health(target: Target, reporter: Reporter, *, expect_mode: str | None = None
         body = wait_healthy(url, deadline_seconds=max(1.0, end - time.monotonic()), expect_mode=expect_mode)
     except HealthCheckFailed as exc:
         exc.host = target.name
+        exc.message = f"{exc.message}; {_advice(target)}"
+        exc.args = (exc.message,)
         reporter.record(StepResult("health", target.name, "failed", exc.message, {"url": url}, exc.exit_code))
         raise
     serving = ", ".join(f"{name} {answer.get('version')}" for name, answer in tracks.items())

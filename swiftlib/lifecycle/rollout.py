@@ -57,6 +57,8 @@ def _canary_so_far(target: Target) -> Callable[[], WindowStats] | None:
 def rollout(project: Project, target: Target, reporter: Reporter, opts: Options, *,
             progress: Progress | None = None) -> Project:
     steps = target.manifest.canary.steps
+    if flows.unfinished_promotion(target) and not opts.check:  # a rollout stopped in its final promotion
+        return flows.promote(project, target, reporter, opts, "stable")
     project = flows.start_canary(project, target, reporter, opts, weight=steps[0])
     if opts.check:
         reporter.record(StepResult("rollout", target.name, "changed", plan(target), {"check": True}))
