@@ -75,6 +75,11 @@ def object_projects(kind: str, names: Sequence[str]) -> list[str]:
     return ["docker", kind, "inspect", "--format", fmt, *names]
 
 
+def network_gateways(network: str) -> list[str]:
+    """The network's gateway addresses, space-separated (nothing when it has none)."""
+    return ["docker", "network", "inspect", "--format", "{{range .IPAM.Config}}{{.Gateway}} {{end}}", network]
+
+
 def network_remove(network: str) -> list[str]:
     return ["docker", "network", "rm", network]
 

@@ -9,6 +9,7 @@ from ..render import COMPOSE_FILE, NGINX_FILE, PROMETHEUS_FILE
 from ..tracks import TRAFFIC_FILE
 from ..results import Reporter, StepResult
 from . import ownership
+from .admin_access import ACCESS_FILE
 from .canary_window import SCRAPES_FILES, forget
 from .context import STATE_FILE, Options, Project, Target
 
@@ -110,6 +111,28 @@ def up(project: Project, target: Target, reporter: Reporter, opts: Options,
     return reporter.record(StepResult(task, target.name, status, msg, data))
 
 
+def restart_stopped_nginx(project: Project, target: Target, reporter: Reporter, opts: Options) -> StepResult | None:
+    """Start nginx again when its container exists but does not run (killed, crashed); None when it runs or
+    was never created (a first deploy creates it with the stack).
+
+    Every track's health and every traffic move go through nginx, so no step can proceed without it;
+    with the public port down there is no traffic left to protect. --no-deps: the app tracks stay as they are.
+    """
+    name = target.manifest.nginx.container_name
+    result = target.host.run(commands.container_health(name), check=False)
+    state = result.stdout.strip() if result.ok else "absent"
+    if state == "absent" or state.startswith("running"):
+        return None
+    if opts.check:
+        return reporter.record(StepResult("start nginx", target.name, "changed", f"would start {name} ({state})"))
+    require_bind_sources(target, reporter, ["nginx"], "start nginx")
+    target.host.run(commands.compose_start_service(target.project_dir, target.compose_project, "nginx"),
+                    timeout=300, hint="see `docker compose logs nginx` in the project directory")
+    project.audit.append("up", {"step": "start nginx", "services": ["nginx"], "containers": [name],
+                                "was": state}, host=target.name)
+    return reporter.record(StepResult("start nginx", target.name, "changed", f"{name} was {state}; started again"))
+
+
 def leftovers(target: Target) -> list[str]:
     """Containers, network and volume of this project still present on the host.
 
@@ -128,7 +151,7 @@ def leftovers(target: Target) -> list[str]:
 # Files SwiftDeploy writes into a project directory (`--clean` removes them).
 GENERATED = (COMPOSE_FILE, NGINX_FILE, PROMETHEUS_FILE, STATE_FILE, ".swiftdeploy/scrapes.json", *SCRAPES_FILES,
              f".swiftdeploy/preflight/{COMPOSE_FILE}", f".swiftdeploy/preflight/{NGINX_FILE}",
-             TRAFFIC_FILE, f".swiftdeploy/preflight/{TRAFFIC_FILE}")
+             TRAFFIC_FILE, f".swiftdeploy/preflight/{TRAFFIC_FILE}", ACCESS_FILE)
 
 
 def teardown(project: Project, target: Target, reporter: Reporter, opts: Options, *, clean: bool) -> StepResult:
@@ -155,6 +178,8 @@ def teardown(project: Project, target: Target, reporter: Reporter, opts: Options
             target.host.run(commands.volume_remove(m.logs_volume), check=False)
         for track_name in ("stable", "canary"):  # the next deploy's containers count from zero
             forget(target, track_name)
+        # The admin access rule names the network's gateway: a new network may have another one.
+        target.workspace.remove(ACCESS_FILE)
     removed_files = [n for n in generated if clean and target.workspace.remove(n)]
     if clean and target.host.is_remote:
         # Only the policies SwiftDeploy uploaded there (and the directories they leave empty);

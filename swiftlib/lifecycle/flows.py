@@ -20,7 +20,7 @@ from ..manifest_edit import set_services, writable_target
 from ..render import COMPOSE_FILE, NGINX_FILE, PROMETHEUS_FILE
 from ..results import Reporter, StepResult
 from ..tracks import only, split_for, track, with_weight
-from . import compose_steps, gates, health, preflight, render_step, track_steps, traffic
+from . import admin_access, compose_steps, gates, health, preflight, render_step, track_steps, traffic
 from .context import Options, Project, Target
 from .engine_choice import EngineChoice, choose_engine
 
@@ -71,6 +71,7 @@ def deploy(project: Project, target: Target, reporter: Reporter, opts: Options) 
         # Just started: allow the OPA container time to load the policies.
         with gates.policy_engine(project, target, choice, reporter=reporter, ready_seconds=30.0) as engine:
             gates.infrastructure_gate(project, target, reporter, engine)
+    admin_access.sync(project, target, reporter, opts)  # a redeploy: the network (and its gateway) exists
     handover, canary_change = _replaced_tracks(target, files[COMPOSE_FILE] if opts.check else None)
     if opts.check:
         _plan_replacements(target, reporter, handover, canary_change)
@@ -86,6 +87,7 @@ def deploy(project: Project, target: Target, reporter: Reporter, opts: Options) 
     for name in (["stable"] if handover else []) + (["canary"] if canary_change else []):
         track_steps.start(project, target, reporter, name, opts)
     up = compose_steps.up(project, target, reporter, opts)
+    admin_access.sync(project, target, reporter, opts)  # a first deploy: `up` has just created the network
     for name in ("stable", "canary") if target.manifest.services.mode == "canary" else ("stable",):
         health.wait_track_healthy(target, track(target.manifest, name))
     traffic.switch(project, target, reporter, split_for(target.manifest), opts, why="the manifest's split")

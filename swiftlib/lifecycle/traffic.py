@@ -16,6 +16,7 @@ from ..render import render_traffic
 from ..results import Reporter, StepResult
 from ..tracks import TRAFFIC_FILE, Split, describe, parse_split, track
 from .context import Options, Project, Target
+from .compose_steps import restart_stopped_nginx
 from .health import wait_track_healthy
 
 DRAIN_GRACE_SECONDS = 10.0  # beyond nginx.proxy_timeout, the longest a proxied request can take
@@ -51,7 +52,10 @@ def _require_healthy(target: Target, reporter: Reporter, split: Split, before: S
             wait_track_healthy(target, spec, deadline=TRACK_CHECK_SECONDS)
         except HealthCheckFailed as exc:
             still = describe(before) or "nothing (no split written yet)"
-            msg = f"traffic was not moved ({exc.message}); it still goes to {still}"
+            way_out = ("run `inv deploy` again (it starts the new version's track afresh)" if name == "next" else
+                       "run `inv rollback` to start stable again (if it is down) and drop the canary, or "
+                       "`inv deploy` to start every track the manifest names")
+            msg = f"traffic was not moved ({exc.message}); it still goes to {still}; {way_out}"
             reporter.record(StepResult("traffic", target.name, "failed", msg, {"split": dict(split)},
                                        HealthCheckFailed.exit_code))
             raise HealthCheckFailed(msg, host=target.name) from exc
@@ -78,6 +82,8 @@ def switch(project: Project, target: Target, reporter: Reporter, split: Split, o
     text = render_traffic(target.manifest, project.templates_dir, split)
     old_text = target.workspace.read(TRAFFIC_FILE)
     running = _nginx_running(target)
+    if not running and restart_stopped_nginx(project, target, reporter, opts) and not opts.check:
+        running = _nginx_running(target)  # killed or crashed: the split means nothing while it is down
     label = describe(split)
     if old_text == text:
         return reporter.record(StepResult("traffic", target.name, "ok", f"{label} ({why})", {"split": dict(split)}))

@@ -148,6 +148,17 @@ def test_a_web_page_cannot_reach_the_admin_listener(manifest):
     ok(run_inv(manifest, "rollback"))
 
 
+def test_the_admin_listener_answers_the_host_and_not_the_containers_beside_nginx(manifest):
+    """It was reachable from inside every app container (nginx:<admin port> on the app network)."""
+    probe = ("import urllib.request, urllib.error\n"
+             f"req = urllib.request.Request('http://nginx:{PORT + 1}/tracks/stable/healthz', headers={{'Host': 'localhost'}})\n"
+             "try:\n    print(urllib.request.urlopen(req, timeout=5).status)\n"
+             "except urllib.error.HTTPError as e:\n    print(e.code)\n")
+    assert docker("exec", f"{PREFIX}-app", "python3", "-c", probe) == "403"
+    assert requests.get(f"http://127.0.0.1:{PORT + 1}/tracks/stable/healthz", timeout=5).status_code == 200
+    assert "allow " in (manifest.parent / "nginx.d" / "admin-access.conf").read_text()
+
+
 def test_traffic_never_moves_to_a_dead_track(manifest):
     """promote --mode canary with stable killed: it said ok and sent half of the requests to nothing."""
     docker("kill", f"{PREFIX}-app")
