@@ -149,7 +149,7 @@ def test_first_run_deploys_and_reports_changed(first_run, manifest) -> None:
     result = task_result(first_run, "controller")
     assert result["rc"] == 0 and result["changed"] is True
     ran = steps(result)
-    assert list(ran) == ["policy engine", "render", "validate", "policy: pre_deploy", "up", "traffic", "health"], ran
+    assert list(ran) == ["policy engine", "render", "validate", "policy: pre_deploy", "up", "admin access", "traffic", "health"], ran
     assert ran["render"] == "changed" and ran["up"] == "changed" and ran["policy: pre_deploy"] == "ok"
     answer = wait_for(f"http://127.0.0.1:{PORT}/", lambda r: r.status_code == 200, timeout=10)
     assert answer.headers["X-Deployed-By"] == "swiftdeploy" and answer.json()["mode"] == "stable"
