@@ -99,6 +99,11 @@ def frame_view(frame: Mapping[str, Any]) -> dict[str, Any]:
                        "window_seconds": _number(t.get("window_seconds")),
                        "uptime_seconds": _number(t.get("uptime_seconds")),
                        "weight": split.get(name, 0)})
+    # A track that should answer but does not: a row of its own, its numbers unknown (never stood in for).
+    for name, why in (frame.get("missing_tracks") or {}).items():
+        tracks.append({"name": name, "mode": None, "chaos": f"MISSING: {why}", "req_per_s": None,
+                       "error_rate": None, "p99_latency_ms": None, "requests": None, "window_seconds": None,
+                       "uptime_seconds": None, "weight": split.get(name, 0), "missing": True})
     return {
         "timestamp": frame.get("timestamp"),
         "host": frame.get("host"),

@@ -53,6 +53,17 @@ def test_a_canary_frame_shows_mode_versions_weight_and_each_track():
     assert view["engine"] == "embedded" and view["judged"] == "canary"  # the headline is the canary's
 
 
+def test_a_track_that_should_answer_but_does_not_is_a_row_that_says_so():
+    """A stuck canary vanished from the page (and the headline judged stable's numbers in its place)."""
+    frame = fixture("frame_canary.json")
+    del frame["tracks"]["canary"]
+    frame["missing_tracks"] = {"canary": "does not answer (10% of the traffic goes to it)"}
+    rows = {t["name"]: t for t in model.frame_view(frame)["tracks"]}
+    assert rows["canary"]["missing"] is True and rows["canary"]["chaos"].startswith("MISSING: does not answer")
+    assert rows["canary"]["error_rate"] is None and rows["canary"]["weight"] == frame["split"]["canary"]
+    assert "missing" not in rows["stable"]
+
+
 def test_the_frame_says_which_metrics_source_the_gate_uses():
     frame = fixture("frame_canary.json")
     assert model.frame_view(frame)["metrics_source"] == "scrape"  # a frame from before the field: the default
