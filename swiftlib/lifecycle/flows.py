@@ -6,6 +6,9 @@ promote stable  = policy(pre_promote, the canary's own window) → traffic all t
                   version) → render → stable recreated with the canary's version → traffic all to stable → remove canary
 rollback        = traffic all to stable → remove canary → manifest mode stable → render      (never gated)
 
+The promotion itself (and its record, so an interrupted one can be finished or undone) is in
+`promotion`; the manifest edits and rendered files the flows share are in `manifest_step`.
+
 Traffic only moves by a graceful nginx reload, and a container is removed or recreated only
 after the split no longer sends it requests and the old nginx workers are gone, so no
 transition drops a request. A gate that says no stops the flow before anything is touched.
@@ -15,16 +18,16 @@ from __future__ import annotations
 from typing import Callable
 
 from .. import commands
-from ..errors import ConfigError, HealthCheckFailed, UsageError
-from ..manifest_edit import set_services, writable_target
-from ..render import COMPOSE_FILE, NGINX_FILE, PROMETHEUS_FILE
+from ..errors import ConfigError, UsageError
+from ..manifest_edit import writable_target
+from ..render import COMPOSE_FILE
 from ..results import Reporter, StepResult
 from ..tracks import only, split_for, track, with_weight
-from . import admin_access, compose_steps, gates, health, preflight, render_step, track_steps, traffic
+from . import admin_access, compose_steps, gates, health, preflight, promotion, render_step, track_steps, traffic
 from .context import Options, Project, Target
 from .engine_choice import EngineChoice, choose_engine
+from .manifest_step import config_files, use
 
-PROMOTION = "promotion"  # state key: a promotion past its gate, until it is finished or rolled back
 
 
 def _engine_step(target: Target, reporter: Reporter, choice: EngineChoice) -> None:
@@ -44,22 +47,12 @@ def _refuse_gate_bypass(target: Target, reporter: Reporter) -> None:
         raise UsageError(msg, host=target.name)
 
 
-def _config_files(project: Project, target: Target, choice: EngineChoice, **kwargs) -> dict[str, str]:
-    """The compose file, nginx.conf (and prometheus.yml); the traffic split only before the first deploy (nginx needs one).
-
-    Afterwards the split changes only through `traffic.switch`, in step with the containers.
-    """
-    files = render_step.rendered_files(project, target, choice, **kwargs)
-    return {name: text for name, text in files.items()
-            if name in (COMPOSE_FILE, NGINX_FILE, PROMETHEUS_FILE) or target.workspace.read(name) is None}
-
-
 def deploy(project: Project, target: Target, reporter: Reporter, opts: Options) -> None:
     _refuse_gate_bypass(target, reporter)
     choice = choose_engine(target, fresh=True)
     _engine_step(target, reporter, choice)
     files = render_step.rendered_files(project, target, choice)
-    render_step.render(project, target, reporter, choice, opts, _config_files(project, target, choice))
+    render_step.render(project, target, reporter, choice, opts, config_files(project, target, choice))
     manifest_checks, _ = preflight.manifest_checks(project.manifest_path)
     preflight.report(manifest_checks + preflight.host_checks(target, files, include_opa=choice.include_opa), target.name, reporter)
     if choice.include_opa:
@@ -78,7 +71,7 @@ def deploy(project: Project, target: Target, reporter: Reporter, opts: Options) 
         compose_steps.up(project, target, reporter, opts)
         return
     if handover:  # blue/green: the new version serves while stable is recreated
-        render_step.render(project, target, reporter, choice, opts, _config_files(project, target, choice, bridge=True))
+        render_step.render(project, target, reporter, choice, opts, config_files(project, target, choice, bridge=True))
         track_steps.start(project, target, reporter, "next", opts)
         traffic.switch(project, target, reporter, only("next"), opts, why="new version takes over while stable is replaced")
     elif canary_change:
@@ -93,10 +86,10 @@ def deploy(project: Project, target: Target, reporter: Reporter, opts: Options) 
     traffic.switch(project, target, reporter, split_for(target.manifest), opts, why="the manifest's split")
     if handover:
         track_steps.remove(project, target, reporter, "next", opts)
-        render_step.render(project, target, reporter, choice, opts, _config_files(project, target, choice))
+        render_step.render(project, target, reporter, choice, opts, config_files(project, target, choice))
     health.health(target, reporter, expect_mode="stable" if target.manifest.services.mode == "stable" else None)
     # The manifest is now what runs: a promotion interrupted earlier has nothing left to finish or undo.
-    target.write_state(engine=choice.engine, mode=target.manifest.services.mode, **{PROMOTION: None})
+    target.write_state(engine=choice.engine, mode=target.manifest.services.mode, **{promotion.PROMOTION: None})
     project.audit.append("deploy", {
         "status": up.status, "mode": target.manifest.services.mode, "version": target.manifest.services.version,
         "engine": choice.engine, "blue_green": handover,
@@ -132,16 +125,6 @@ def _plan_replacements(target: Target, reporter: Reporter, handover: bool, canar
                                    f"({canary.image}, {canary.version}) and restore the split", {"check": True}))
 
 
-def _use(project: Project, target: Target, values: dict[str, str], reporter: Reporter) -> Project:
-    """Edit the manifest's services fields and make project and target see the new values."""
-    changes = set_services(project.manifest_path, values)
-    project = project.reload()
-    target.manifest = target.manifest_from(project)
-    said = ", ".join(f"services.{k}: {old} → {new}" for k, (old, new) in changes.items())
-    reporter.record(StepResult("manifest", target.name, "changed" if changes else "ok", said or "already up to date"))
-    return project
-
-
 def require_canary_image(target: Target, reporter: Reporter) -> None:
     """A canary whose image is not on the host is bad input: refuse before anything changes."""
     image = target.manifest.canary.image
@@ -154,7 +137,7 @@ def require_canary_image(target: Target, reporter: Reporter) -> None:
 def start_canary(project: Project, target: Target, reporter: Reporter, opts: Options, *, weight: int | None = None) -> Project:
     """The canary beside stable, healthy, then ``weight``% (default canary.weight) of the traffic. Stable untouched."""
     require_canary_image(target, reporter)
-    refuse_over_unfinished_promotion(target, reporter)
+    promotion.refuse_over_unfinished_promotion(target, reporter)
     if not opts.check:
         writable_target(project.manifest_path)
     current = target.read_state().get("mode") or target.manifest.services.mode
@@ -164,8 +147,8 @@ def start_canary(project: Project, target: Target, reporter: Reporter, opts: Opt
         split = split_for(target.manifest.with_mode("canary")) if weight is None else with_weight(weight)
         traffic.switch(project, target, reporter, split, opts, why="canary")
         return project
-    project = _use(project, target, {"mode": "canary"}, reporter)
-    render_step.render(project, target, reporter, choice, opts, _config_files(project, target, choice))
+    project = use(project, target, {"mode": "canary"}, reporter)
+    render_step.render(project, target, reporter, choice, opts, config_files(project, target, choice))
     track_steps.start(project, target, reporter, "canary", opts)
     split = split_for(target.manifest) if weight is None else with_weight(weight)
     traffic.switch(project, target, reporter, split, opts, why=f"canary at {split.get('canary', 0)}%")
@@ -174,22 +157,6 @@ def start_canary(project: Project, target: Target, reporter: Reporter, opts: Opt
         project.audit.append("mode_change", {"from": current, "to": "canary", "engine": choice.engine,
                                              "canary_version": target.manifest.canary.version}, host=target.name)
     return project
-
-
-def unfinished_promotion(target: Target) -> dict | None:
-    """The record of a promotion past its gate that has not finished on this host, if any."""
-    marker = target.read_state().get(PROMOTION)
-    return marker if isinstance(marker, dict) else None
-
-
-def refuse_over_unfinished_promotion(target: Target, reporter: Reporter) -> None:
-    """A new canary must not start over a half-done promotion: the manifest may already name its version."""
-    marker = unfinished_promotion(target)
-    if marker:
-        msg = (f"the promotion of {marker.get('version')} was interrupted and is unfinished; run "
-               f"`inv promote --mode stable` to finish it, or `inv rollback` to go back to {marker.get('from_version')}")
-        reporter.record(StepResult("canary", target.name, "failed", msg, {}, UsageError.exit_code))
-        raise UsageError(msg, host=target.name)
 
 
 def judge_canary(project: Project, target: Target, reporter: Reporter, opts: Options, *,
@@ -207,45 +174,6 @@ def judge_canary(project: Project, target: Target, reporter: Reporter, opts: Opt
         gates.canary_gate(project, target, reporter, engine, window, baseline.to_dict() if baseline else None)
 
 
-def finish_promotion(project: Project, target: Target, reporter: Reporter, opts: Options) -> Project:
-    """Make the canary's version stable without dropping a request, then remove the canary.
-
-    Before the first change the host's state records what stable was (``promotion``), so an
-    interrupted promotion can be finished (`promote --mode stable`) or undone (`rollback`)
-    from wherever it stopped; the record goes when the promotion is complete.
-    """
-    state = target.read_state()
-    current = state.get("mode") or target.manifest.services.mode
-    canary = target.manifest.canary
-    if opts.check:
-        reporter.record(StepResult("promote", target.name, "changed",
-                                   f"would make {canary.image} ({canary.version}) stable and remove the canary"))
-        return project
-    choice = choose_engine(target)
-    marker = state.get(PROMOTION)
-    if not isinstance(marker, dict):
-        marker = {"from_image": target.manifest.services.image, "from_version": target.manifest.services.version,
-                  "image": canary.image, "version": canary.version}
-        target.write_state(**{PROMOTION: marker})
-    if track_steps.is_running(target, "canary"):
-        traffic.switch(project, target, reporter, only("canary"), opts, why="the canary serves while stable is replaced")
-    project = _use(project, target, {"mode": "stable", "image": marker["image"], "version": marker["version"]}, reporter)
-    render_step.render(project, target, reporter, choice, opts, _config_files(project, target, choice))
-    if not track_steps.is_running(target, "canary") and track_steps.would_recreate(target, "stable"):
-        msg = (f"the canary no longer runs, so stable cannot become {marker['version']} without dropping requests; "
-               f"run `inv rollback` to go back to {marker['from_version']}, then promote again")
-        reporter.record(StepResult("promote", target.name, "failed", msg, {}, HealthCheckFailed.exit_code))
-        raise HealthCheckFailed(msg, host=target.name)
-    track_steps.start(project, target, reporter, "stable", opts)
-    traffic.switch(project, target, reporter, only("stable"), opts, why="promoted")
-    track_steps.remove(project, target, reporter, "canary", opts)
-    health.health(target, reporter, expect_mode="stable")
-    target.write_state(mode="stable", weight=0, **{PROMOTION: None})
-    project.audit.append("mode_change", {"from": current, "to": "stable", "engine": choice.engine,
-                                         "version": marker["version"], "image": marker["image"]}, host=target.name)
-    return project
-
-
 def promote(project: Project, target: Target, reporter: Reporter, opts: Options, mode: str,
             on_wait: Callable[[float], None] | None = None) -> Project:
     """Start a canary beside stable (mode canary), or promote the canary to stable through its gate."""
@@ -255,17 +183,17 @@ def promote(project: Project, target: Target, reporter: Reporter, opts: Options,
         writable_target(project.manifest_path)  # it records the outcome: refuse before the first change
     if mode == "canary":
         return start_canary(project, target, reporter, opts)
-    if isinstance(state.get(PROMOTION), dict):
+    if isinstance(state.get(promotion.PROMOTION), dict):
         # Interrupted past its gate: the allow is in the audit trail, and the canary may be gone already.
-        version = state[PROMOTION].get("version")
+        version = state[promotion.PROMOTION].get("version")
         reporter.record(StepResult("promote", target.name, "ok", f"finishing the interrupted promotion of {version} "
                                    "(the canary gate already allowed it)"))
-        return finish_promotion(project, target, reporter, opts)
+        return promotion.finish_promotion(project, target, reporter, opts)
     if current == "stable" and not track_steps.is_running(target, "canary"):
         reporter.record(StepResult("promote", target.name, "ok", "already in stable mode; nothing to do"))
         return project
     judge_canary(project, target, reporter, opts, on_wait=on_wait)
-    return finish_promotion(project, target, reporter, opts)
+    return promotion.finish_promotion(project, target, reporter, opts)
 
 
 def rollback(project: Project, target: Target, reporter: Reporter, opts: Options, *, reason: str = "") -> Project:
@@ -273,9 +201,9 @@ def rollback(project: Project, target: Target, reporter: Reporter, opts: Options
     state = target.read_state()
     current = state.get("mode") or target.manifest.services.mode
     canary_runs = track_steps.is_running(target, "canary")
-    marker = state.get(PROMOTION) if isinstance(state.get(PROMOTION), dict) else None
+    marker = state.get(promotion.PROMOTION) if isinstance(state.get(promotion.PROMOTION), dict) else None
     if marker and not canary_runs and not opts.check:
-        return _complete_promotion_record(project, target, reporter, marker, current)
+        return promotion.complete_record(project, target, reporter, marker, current)
     if current == "stable" and target.manifest.services.mode == "stable" and not canary_runs and not marker:
         reporter.record(StepResult("rollback", target.name, "ok", "no canary runs; stable serves all traffic"))
         return project
@@ -285,9 +213,9 @@ def rollback(project: Project, target: Target, reporter: Reporter, opts: Options
     if marker and not opts.check:
         # An interrupted promotion may already name (and run) the canary's version as stable: put the
         # old stable back in the manifest first, then replace stable behind the canary if it was recreated.
-        project = _use(project, target, {"mode": "stable", "image": marker["from_image"],
+        project = use(project, target, {"mode": "stable", "image": marker["from_image"],
                                          "version": marker["from_version"]}, reporter)
-        render_step.render(project, target, reporter, choice, opts, _config_files(project, target, choice))
+        render_step.render(project, target, reporter, choice, opts, config_files(project, target, choice))
         if track_steps.would_recreate(target, "stable"):
             traffic.switch(project, target, reporter, only("canary"), opts, why="the canary serves while stable is restored")
             track_steps.start(project, target, reporter, "stable", opts)
@@ -297,9 +225,9 @@ def rollback(project: Project, target: Target, reporter: Reporter, opts: Options
     track_steps.remove(project, target, reporter, "canary", opts)
     if opts.check:
         return project
-    project = _use(project, target, {"mode": "stable"}, reporter)
-    render_step.render(project, target, reporter, choice, opts, _config_files(project, target, choice))
-    target.write_state(mode="stable", weight=0, **{PROMOTION: None})
+    project = use(project, target, {"mode": "stable"}, reporter)
+    render_step.render(project, target, reporter, choice, opts, config_files(project, target, choice))
+    target.write_state(mode="stable", weight=0, **{promotion.PROMOTION: None})
     project.audit.append("rollback", {"from": current, "to": "stable", "reason": reason or "requested",
                                       "canary_version": target.manifest.canary.version,
                                       "stable_version": target.manifest.services.version}, host=target.name)
@@ -308,23 +236,3 @@ def rollback(project: Project, target: Target, reporter: Reporter, opts: Options
     return project
 
 
-def _complete_promotion_record(project: Project, target: Target, reporter: Reporter, marker: dict,
-                               current: str) -> Project:
-    """A promotion interrupted after it removed the canary is complete but for its record: no older
-    track is left to go back to, so rollback records the promotion and says so."""
-    stable = track(target.manifest, "stable")
-    if target.manifest.services.version != marker.get("version") or not track_steps.is_running(target, "stable"):
-        msg = (f"an interrupted promotion of {marker.get('version')} left no canary and stable is not running it; "
-               "run `inv deploy` to bring stable up as the manifest says")
-        reporter.record(StepResult("rollback", target.name, "failed", msg, {}, HealthCheckFailed.exit_code))
-        raise HealthCheckFailed(msg, host=target.name)
-    health.wait_track_healthy(target, stable)
-    target.write_state(mode="stable", weight=0, **{PROMOTION: None})
-    project.audit.append("mode_change", {"from": current, "to": "stable", "engine": choose_engine(target).engine,
-                                         "version": marker["version"], "image": marker["image"],
-                                         "completed_by": "rollback"}, host=target.name)
-    reporter.record(StepResult("rollback", target.name, "ok",
-                               f"nothing to roll back: the interrupted promotion had already made {marker['version']} "
-                               f"stable and removed the canary; recorded it as complete (deploy "
-                               f"{marker.get('from_version')} to go back)"))
-    return project

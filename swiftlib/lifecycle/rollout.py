@@ -15,7 +15,7 @@ from ..errors import MetricsSourceError, PolicyDenied, PolicyEngineError, SwiftD
 from ..metrics import MetricsUnavailable, WindowStats, parse_scrape, window_stats
 from ..results import Reporter, StepResult
 from ..tracks import with_weight
-from . import canary_window, flows, interrupted, prometheus_window, traffic
+from . import canary_window, flows, interrupted, prometheus_window, promotion, traffic
 from .context import Options, Project, Target
 
 Progress = Callable[[dict[str, Any]], None]
@@ -57,7 +57,7 @@ def _canary_so_far(target: Target) -> Callable[[], WindowStats] | None:
 def rollout(project: Project, target: Target, reporter: Reporter, opts: Options, *,
             progress: Progress | None = None) -> Project:
     steps = target.manifest.canary.steps
-    if flows.unfinished_promotion(target) and not opts.check:  # a rollout stopped in its final promotion
+    if promotion.unfinished_promotion(target) and not opts.check:  # a rollout stopped in its final promotion
         return flows.promote(project, target, reporter, opts, "stable")
     project = flows.start_canary(project, target, reporter, opts, weight=steps[0])
     if opts.check:
@@ -78,7 +78,7 @@ def rollout(project: Project, target: Target, reporter: Reporter, opts: Options,
                 reason = f"rollout step {number}/{len(steps)} at {weight}%: {exc.message}"
                 flows.rollback(project, target, reporter, opts, reason=reason)
                 raise
-        return flows.finish_promotion(project, target, reporter, opts)
+        return promotion.finish_promotion(project, target, reporter, opts)
     finally:
         _mark_over(target)
 
@@ -108,7 +108,7 @@ def interrupted_note(target: Target) -> str:
         state = target.read_state()
     except (SwiftDeployError, OSError):
         state = {}
-    if isinstance(state.get(flows.PROMOTION), dict):  # stopped in the final promotion: say what is there
+    if isinstance(state.get(promotion.PROMOTION), dict):  # stopped in the final promotion: say what is there
         return interrupted.note(target, "rollout")
     weight = state.get("weight")
     share = f"{weight}% of the traffic" if isinstance(weight, int) else "its share of the traffic"

@@ -1,0 +1,95 @@
+"""A promotion past its gate, until it is complete: carried out, resumed, undone or recorded.
+
+Before the first change the host's state records what stable was (``promotion``), so a
+promotion stopped anywhere (Ctrl-C, a killed run, a dead container) can be finished by
+`promote --mode stable` (the gate already allowed it) or undone by `rollback`; the record
+goes when the promotion is complete.
+"""
+from __future__ import annotations
+
+from ..errors import HealthCheckFailed, UsageError
+from ..results import Reporter, StepResult
+from ..tracks import only, track
+from . import health, render_step, track_steps, traffic
+from .context import Options, Project, Target
+from .engine_choice import choose_engine
+from .manifest_step import config_files, use
+
+PROMOTION = "promotion"  # state key: a promotion past its gate, until it is finished or rolled back
+
+
+def unfinished_promotion(target: Target) -> dict | None:
+    """The record of a promotion past its gate that has not finished on this host, if any."""
+    marker = target.read_state().get(PROMOTION)
+    return marker if isinstance(marker, dict) else None
+
+
+def refuse_over_unfinished_promotion(target: Target, reporter: Reporter) -> None:
+    """A new canary must not start over a half-done promotion: the manifest may already name its version."""
+    marker = unfinished_promotion(target)
+    if marker:
+        msg = (f"the promotion of {marker.get('version')} was interrupted and is unfinished; run "
+               f"`inv promote --mode stable` to finish it, or `inv rollback` to go back to {marker.get('from_version')}")
+        reporter.record(StepResult("canary", target.name, "failed", msg, {}, UsageError.exit_code))
+        raise UsageError(msg, host=target.name)
+
+
+def finish_promotion(project: Project, target: Target, reporter: Reporter, opts: Options) -> Project:
+    """Make the canary's version stable without dropping a request, then remove the canary.
+
+    Before the first change the host's state records what stable was (``promotion``), so an
+    interrupted promotion can be finished (`promote --mode stable`) or undone (`rollback`)
+    from wherever it stopped; the record goes when the promotion is complete.
+    """
+    state = target.read_state()
+    current = state.get("mode") or target.manifest.services.mode
+    canary = target.manifest.canary
+    if opts.check:
+        reporter.record(StepResult("promote", target.name, "changed",
+                                   f"would make {canary.image} ({canary.version}) stable and remove the canary"))
+        return project
+    choice = choose_engine(target)
+    marker = state.get(PROMOTION)
+    if not isinstance(marker, dict):
+        marker = {"from_image": target.manifest.services.image, "from_version": target.manifest.services.version,
+                  "image": canary.image, "version": canary.version}
+        target.write_state(**{PROMOTION: marker})
+    if track_steps.is_running(target, "canary"):
+        traffic.switch(project, target, reporter, only("canary"), opts, why="the canary serves while stable is replaced")
+    project = use(project, target, {"mode": "stable", "image": marker["image"], "version": marker["version"]}, reporter)
+    render_step.render(project, target, reporter, choice, opts, config_files(project, target, choice))
+    if not track_steps.is_running(target, "canary") and track_steps.would_recreate(target, "stable"):
+        msg = (f"the canary no longer runs, so stable cannot become {marker['version']} without dropping requests; "
+               f"run `inv rollback` to go back to {marker['from_version']}, then promote again")
+        reporter.record(StepResult("promote", target.name, "failed", msg, {}, HealthCheckFailed.exit_code))
+        raise HealthCheckFailed(msg, host=target.name)
+    track_steps.start(project, target, reporter, "stable", opts)
+    traffic.switch(project, target, reporter, only("stable"), opts, why="promoted")
+    track_steps.remove(project, target, reporter, "canary", opts)
+    health.health(target, reporter, expect_mode="stable")
+    target.write_state(mode="stable", weight=0, **{PROMOTION: None})
+    project.audit.append("mode_change", {"from": current, "to": "stable", "engine": choice.engine,
+                                         "version": marker["version"], "image": marker["image"]}, host=target.name)
+    return project
+
+
+def complete_record(project: Project, target: Target, reporter: Reporter, marker: dict,
+                               current: str) -> Project:
+    """A promotion interrupted after it removed the canary is complete but for its record: no older
+    track is left to go back to, so rollback records the promotion and says so."""
+    stable = track(target.manifest, "stable")
+    if target.manifest.services.version != marker.get("version") or not track_steps.is_running(target, "stable"):
+        msg = (f"an interrupted promotion of {marker.get('version')} left no canary and stable is not running it; "
+               "run `inv deploy` to bring stable up as the manifest says")
+        reporter.record(StepResult("rollback", target.name, "failed", msg, {}, HealthCheckFailed.exit_code))
+        raise HealthCheckFailed(msg, host=target.name)
+    health.wait_track_healthy(target, stable)
+    target.write_state(mode="stable", weight=0, **{PROMOTION: None})
+    project.audit.append("mode_change", {"from": current, "to": "stable", "engine": choose_engine(target).engine,
+                                         "version": marker["version"], "image": marker["image"],
+                                         "completed_by": "rollback"}, host=target.name)
+    reporter.record(StepResult("rollback", target.name, "ok",
+                               f"nothing to roll back: the interrupted promotion had already made {marker['version']} "
+                               f"stable and removed the canary; recorded it as complete (deploy "
+                               f"{marker.get('from_version')} to go back)"))
+    return project
