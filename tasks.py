@@ -120,6 +120,12 @@ def noting_interrupts(action: Callable[[Any, Any, Reporter], Any], note: Callabl
         try:
             return action(project, target, reporter)
         except KeyboardInterrupt:
+            # The manifest as it is on disk: the press may have landed between an edit and the
+            # in-memory copy catching up, and the note must say what is there.
+            try:
+                target.manifest = target.manifest_from(project.reload())
+            except (SwiftDeployError, OSError):
+                pass
             err(note(target))
             raise
 
