@@ -54,7 +54,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], tuple[str | float, ...]]] = {
     "rollback": (("rollback",), ("TASK [traffic]", "TASK [remove canary]", "TASK [manifest]")),
     "rollout": (("rollout",), ("TASK [start canary]", "step 1/1 at", "TASK [canary window]",
                                "TASK [manifest]", "TASK [start stable]")),
-    "teardown": (("teardown",), (0.3, 1.5)),
+    "teardown": (("teardown",), (0.2, 0.7)),  # it ends in about a second
 }
 ADVICE = re.compile(r"(?:run|finish with) `inv ([^`]+)`")
 
