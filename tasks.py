@@ -1,7 +1,7 @@
 """SwiftDeploy tasks: `inv --list` shows them, `inv --help TASK` explains one.
 
 This file is thin on purpose: parse arguments, call swiftlib, print, exit with the
-code DESIGN.md documents (0 ok, 1 failure, 2 bad input (an unknown task or flag too),
+code the README documents (0 ok, 1 failure, 2 bad input (an unknown task or flag too),
 3 policy denied, 4 policy engine unavailable, 5 unhealthy after acting, 6 host
 unreachable, 7 a pre-hook failed). Host selection (--hosts, --inventory/--limit,
 batches, --forks, SSH options) is shared by the lifecycle tasks through

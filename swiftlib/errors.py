@@ -1,6 +1,6 @@
 """One exception tree for everything SwiftDeploy can refuse or fail at.
 
-Each class carries the process exit code the CLI returns for it (DESIGN.md), so
+Each class carries the process exit code the CLI returns for it (README, Exit codes), so
 `tasks.py` maps any error to an exit code in one place.
 
     SwiftDeployError                 1  unexpected failure

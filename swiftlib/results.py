@@ -2,7 +2,7 @@
 
 Pure formatting and bookkeeping; the CLI decides where the lines go. A run collects
 ``StepResult``s, prints them as they happen (``TASK [name]`` / ``ok: [host]`` ...)
-and ends with a recap whose counts and exit code follow DESIGN.md.
+and ends with a recap whose counts and exit code follow the README (Exit codes).
 """
 from __future__ import annotations
 

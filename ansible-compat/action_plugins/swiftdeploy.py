@@ -10,7 +10,7 @@ this machine; otherwise SSH to ``ansible_host``/``ansible_port``/``ansible_user`
 connects with its own host-key policy (known_hosts, never prompting).
 
 Result: ``changed`` iff a step reported "changed"; ``failed`` with ``rc`` = SwiftDeploy's
-exit code (DESIGN.md: 3 denied by policy, 4 engine unavailable, 5 unhealthy, ...) and
+exit code (README, Exit codes: 3 denied by policy, 4 engine unavailable, 5 unhealthy, ...) and
 ``msg`` = the failing step's message (exit 6 is reported as Ansible's UNREACHABLE
 instead of failed); ``results`` = every step. ``--check`` → nothing started or written; ``--diff`` → before/after of the
 rendered files. Documentation: ``ansible-doc -M ansible-compat/library swiftdeploy``.

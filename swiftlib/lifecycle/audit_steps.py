@@ -8,7 +8,7 @@ from ..report_files import write_report
 from ..results import Reporter, StepResult
 from .context import Project
 
-VERIFY_FAILED = 2  # a broken chain is bad input (DESIGN.md), named by line
+VERIFY_FAILED = 2  # a broken chain is bad input (README, Exit codes), named by line
 
 
 def verify(project: Project, reporter: Reporter) -> StepResult:

@@ -149,7 +149,7 @@ def test_failed_batch_stops_the_next(fleet, home, serial, ran):
         busy.listen(1)
         result = home.inv(manifest, "deploy", "--inventory", str(ansible), "--serial", serial,
                           "--max-fail-percentage", "0")
-    ok(result, 2)  # the pre-flight failure's code (DESIGN.md: 2 invalid input)
+    ok(result, 2)  # the pre-flight failure's code (README, Exit codes: 2 invalid input)
     out = result.stdout
     counts = recap(out)
     assert sorted(counts) == ["bad1", "web2", "web3"], out  # every host is accounted for
