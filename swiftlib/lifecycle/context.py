@@ -19,6 +19,7 @@ from ..manifest_file import load_manifest
 from ..workspace import LocalWorkspace, Workspace, inside
 
 STATE_FILE = ".swiftdeploy/state.json"
+PROMOTION = "promotion"  # state key: a promotion past its gate, until it is finished or rolled back
 
 
 @dataclass
@@ -115,6 +116,11 @@ class Target:
         except (ValueError, RecursionError):
             return {}
         return data if isinstance(data, dict) else {}
+
+    def unfinished_promotion(self) -> dict[str, Any] | None:
+        """What a promotion past its gate recorded (its versions and images) until it completed; None otherwise."""
+        marker = self.read_state().get(PROMOTION)
+        return marker if isinstance(marker, dict) else None
 
     def write_state(self, **values: Any) -> None:
         state = self.read_state()

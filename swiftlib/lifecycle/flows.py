@@ -24,7 +24,7 @@ from ..render import COMPOSE_FILE
 from ..results import Reporter, StepResult
 from ..tracks import only, split_for, track, with_weight
 from . import admin_access, compose_steps, gates, health, preflight, promotion, render_step, track_steps, traffic
-from .context import Options, Project, Target
+from .context import PROMOTION, Options, Project, Target
 from .engine_choice import EngineChoice, choose_engine
 from .manifest_step import config_files, use
 
@@ -89,7 +89,7 @@ def deploy(project: Project, target: Target, reporter: Reporter, opts: Options) 
         render_step.render(project, target, reporter, choice, opts, config_files(project, target, choice))
     health.health(target, reporter, expect_mode="stable" if target.manifest.services.mode == "stable" else None)
     # The manifest is now what runs: a promotion interrupted earlier has nothing left to finish or undo.
-    target.write_state(engine=choice.engine, mode=target.manifest.services.mode, **{promotion.PROMOTION: None})
+    target.write_state(engine=choice.engine, mode=target.manifest.services.mode, **{PROMOTION: None})
     project.audit.append("deploy", {
         "status": up.status, "mode": target.manifest.services.mode, "version": target.manifest.services.version,
         "engine": choice.engine, "blue_green": handover,
@@ -183,9 +183,10 @@ def promote(project: Project, target: Target, reporter: Reporter, opts: Options,
         writable_target(project.manifest_path)  # it records the outcome: refuse before the first change
     if mode == "canary":
         return start_canary(project, target, reporter, opts)
-    if isinstance(state.get(promotion.PROMOTION), dict):
+    marker = target.unfinished_promotion()
+    if marker:
         # Interrupted past its gate: the allow is in the audit trail, and the canary may be gone already.
-        version = state[promotion.PROMOTION].get("version")
+        version = marker.get("version")
         reporter.record(StepResult("promote", target.name, "ok", f"finishing the interrupted promotion of {version} "
                                    "(the canary gate already allowed it)"))
         return promotion.finish_promotion(project, target, reporter, opts)
@@ -201,7 +202,7 @@ def rollback(project: Project, target: Target, reporter: Reporter, opts: Options
     state = target.read_state()
     current = state.get("mode") or target.manifest.services.mode
     canary_runs = track_steps.is_running(target, "canary")
-    marker = state.get(promotion.PROMOTION) if isinstance(state.get(promotion.PROMOTION), dict) else None
+    marker = target.unfinished_promotion()
     if marker and not canary_runs and not opts.check:
         return promotion.complete_record(project, target, reporter, marker, current)
     if current == "stable" and target.manifest.services.mode == "stable" and not canary_runs and not marker:
@@ -227,7 +228,7 @@ def rollback(project: Project, target: Target, reporter: Reporter, opts: Options
         return project
     project = use(project, target, {"mode": "stable"}, reporter)
     render_step.render(project, target, reporter, choice, opts, config_files(project, target, choice))
-    target.write_state(mode="stable", weight=0, **{promotion.PROMOTION: None})
+    target.write_state(mode="stable", weight=0, **{PROMOTION: None})
     project.audit.append("rollback", {"from": current, "to": "stable", "reason": reason or "requested",
                                       "canary_version": target.manifest.canary.version,
                                       "stable_version": target.manifest.services.version}, host=target.name)

@@ -70,8 +70,8 @@ def wait_track_healthy(target: Target, spec: Track, *, deadline: float | None = 
 
 def _advice(target: Target) -> str:
     """What brings an unhealthy stack back: finish an interrupted promotion, else deploy what the manifest says."""
-    marker = target.read_state().get("promotion")
-    if isinstance(marker, dict):
+    marker = target.unfinished_promotion()
+    if marker:
         return (f"a promotion of {marker.get('version')} is unfinished: run `inv promote --mode stable` to finish "
                 f"it, or `inv rollback` to go back to {marker.get('from_version')}")
     return ("run `inv deploy` to start what the manifest describes (a stopped or killed container is started "

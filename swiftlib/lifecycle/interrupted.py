@@ -53,10 +53,9 @@ def describe_facts(host: str, facts: Facts, command: str) -> str:
 
 def gather(target: Target) -> Facts:
     """The facts on ``target`` now (effects: reads the traffic file and asks Docker)."""
-    promotion = target.read_state().get("promotion")
     return Facts(traffic.current_split(target), tuple(t for t in TRACKS if track_steps.is_running(target, t)),
                  target.manifest.services.mode, target.manifest.services.version,
-                 promotion if isinstance(promotion, dict) else None)
+                 target.unfinished_promotion())
 
 
 def note(target: Target, command: str) -> str:

@@ -11,22 +11,13 @@ from ..errors import HealthCheckFailed, UsageError
 from ..results import Reporter, StepResult
 from ..tracks import only, track
 from . import health, render_step, track_steps, traffic
-from .context import Options, Project, Target
+from .context import PROMOTION, Options, Project, Target
 from .engine_choice import choose_engine
 from .manifest_step import config_files, use
 
-PROMOTION = "promotion"  # state key: a promotion past its gate, until it is finished or rolled back
-
-
-def unfinished_promotion(target: Target) -> dict | None:
-    """The record of a promotion past its gate that has not finished on this host, if any."""
-    marker = target.read_state().get(PROMOTION)
-    return marker if isinstance(marker, dict) else None
-
-
 def refuse_over_unfinished_promotion(target: Target, reporter: Reporter) -> None:
     """A new canary must not start over a half-done promotion: the manifest may already name its version."""
-    marker = unfinished_promotion(target)
+    marker = target.unfinished_promotion()
     if marker:
         msg = (f"the promotion of {marker.get('version')} was interrupted and is unfinished; run "
                f"`inv promote --mode stable` to finish it, or `inv rollback` to go back to {marker.get('from_version')}")
@@ -49,8 +40,8 @@ def finish_promotion(project: Project, target: Target, reporter: Reporter, opts:
                                    f"would make {canary.image} ({canary.version}) stable and remove the canary"))
         return project
     choice = choose_engine(target)
-    marker = state.get(PROMOTION)
-    if not isinstance(marker, dict):
+    marker = target.unfinished_promotion()
+    if marker is None:
         marker = {"from_image": target.manifest.services.image, "from_version": target.manifest.services.version,
                   "image": canary.image, "version": canary.version}
         target.write_state(**{PROMOTION: marker})

@@ -16,7 +16,7 @@ from ..metrics import MetricsUnavailable, WindowStats, parse_scrape, window_stat
 from ..results import Reporter, StepResult
 from ..tracks import with_weight
 from . import canary_window, flows, interrupted, prometheus_window, promotion, traffic
-from .context import Options, Project, Target
+from .context import PROMOTION, Options, Project, Target
 
 Progress = Callable[[dict[str, Any]], None]
 TICK_SECONDS = 2.0
@@ -57,7 +57,7 @@ def _canary_so_far(target: Target) -> Callable[[], WindowStats] | None:
 def rollout(project: Project, target: Target, reporter: Reporter, opts: Options, *,
             progress: Progress | None = None) -> Project:
     steps = target.manifest.canary.steps
-    if promotion.unfinished_promotion(target) and not opts.check:  # a rollout stopped in its final promotion
+    if target.unfinished_promotion() and not opts.check:  # a rollout stopped in its final promotion
         return flows.promote(project, target, reporter, opts, "stable")
     project = flows.start_canary(project, target, reporter, opts, weight=steps[0])
     if opts.check:
@@ -108,7 +108,7 @@ def interrupted_note(target: Target) -> str:
         state = target.read_state()
     except (SwiftDeployError, OSError):
         state = {}
-    if isinstance(state.get(promotion.PROMOTION), dict):  # stopped in the final promotion: say what is there
+    if isinstance(state.get(PROMOTION), dict):  # stopped in the final promotion: say what is there
         return interrupted.note(target, "rollout")
     weight = state.get("weight")
     share = f"{weight}% of the traffic" if isinstance(weight, int) else "its share of the traffic"
