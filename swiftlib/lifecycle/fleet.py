@@ -80,11 +80,10 @@ def open_target(project: Project, spec: TargetSpec, opts: FleetOptions, *, local
         manifest = build_manifest(load_raw(project.manifest_path), overrides=spec.overrides)
     if spec.is_local:
         host = Host.local(local_ctx)
-        target = Target.local(project, host)
-        target.manifest = manifest
         if spec.name != "local":
             host.name = spec.name
-        yield target
+        # The overrides stay with the target: a step that reloads the manifest (a promotion edits it) keeps them.
+        yield Target(host, Target.local(project, host).workspace, manifest, overrides=spec.overrides)
         return
     from ..remote.connect import connect, open_connection
     from ..remote.workspace import RemoteWorkspace
