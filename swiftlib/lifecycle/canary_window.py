@@ -33,14 +33,17 @@ SCRAPES_FILES = tuple(scrapes_file(t) for t in ("stable", "canary"))
 
 
 def fetch_metrics_text(target: Target, track: str = "canary") -> str:
+    # No answer or a 5xx from the admin listener: no track behind it (killed, or never started).
+    hint = ("; the canary is not answering: run `inv deploy` to start it again (a stopped or killed container is "
+            "started again), or `inv rollback` to drop it") if track == "canary" else ""
     with target.loopback(target.manifest.nginx.admin_port) as base:
         url = f"{base}/tracks/{track}/metrics"
         try:
             answer = http.get(url, timeout=5)
         except http.HttpUnavailable as exc:
-            raise MetricsUnavailable(f"cannot scrape the {track} track's metrics: {exc}", host=target.name) from exc
+            raise MetricsUnavailable(f"cannot scrape the {track} track's metrics: {exc}{hint}",
+                                     host=target.name) from exc
     if answer.status != 200:
-        hint = "; is a canary running? (inv promote --mode canary)" if track == "canary" else ""
         raise MetricsUnavailable(f"the {track} track's metrics answered HTTP {answer.status}{hint}", host=target.name)
     return answer.body
 
