@@ -13,18 +13,15 @@ from __future__ import annotations
 
 import json as jsonlib
 import os
-import sys
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, NoReturn
 
 from invoke import Collection, Context, Exit
 
-from swiftlib.cli_args import (HostFlags, describe_unexpected, fleet_task, number, port_number, report_unexpected,
-                                strict_invoke_parser, swift_task)
+from swiftlib.cli_args import HostFlags, fleet_task, number, port_number, strict_invoke_parser, swift_task
 from swiftlib.errors import SwiftDeployError, UsageError
-from swiftlib.terminal import printable
-from swiftlib.results import Reporter, StepResult
+from swiftlib.results import StepResult
+from swiftlib.run.console import emit, err, fail_usage, reporting
+from swiftlib.run.table import Request
 
 DEFAULT_MANIFEST = os.environ.get("SWIFTDEPLOY_MANIFEST", "manifest.yaml")
 HERE = Path(__file__).resolve().parent
@@ -32,114 +29,19 @@ HERE = Path(__file__).resolve().parent
 strict_invoke_parser()  # an unknown task or flag is bad arguments (exit 2); core flags go before the task
 
 
-def emit(line: str) -> None:
-    print(printable(line), flush=True)
-
-
-def err(line: str) -> None:
-    print(printable(line), file=sys.stderr, flush=True)
-
-
-def fail_usage(message: str) -> NoReturn:
-    err(f"ERROR: {message}")
-    raise Exit(code=UsageError.exit_code)
-
-
-@contextmanager
-def reporting(json_out: bool = False) -> Iterator[Reporter]:
-    """A Reporter for one run; the PLAY RECAP however the run ends.
-
-    A SwiftDeployError becomes its exit code; an unexpected exception (a bug) is exit 1
-    and is re-raised after the recap for `swift_task` to explain; a host's unexpected
-    exception is explained here, after the recap.
-    """
-    reporter = Reporter(emit, quiet=json_out)
-    code, error, unexpected = 0, None, None
-    try:
-        yield reporter
-    except SwiftDeployError as exc:
-        code = exc.exit_code
-        if not reporter.results or reporter.results[-1].status not in ("failed", "unreachable"):
-            error = str(exc)  # no step reported it: say it here (and in the JSON document)
-            err(f"ERROR: {exc}")
-    except KeyboardInterrupt:
-        err("interrupted")
-        code, error = 130, "interrupted"
-    except Exception as exc:  # noqa: BLE001 - a bug: the recap first, then swift_task explains it
-        code, error, unexpected = 1, f"unexpected {describe_unexpected(exc)}", exc
-    recap_code = reporter.finish()
-    code = code or recap_code
-    if json_out:
-        print(reporter.to_json(exit_code=code, error=error), flush=True)
-    for host, bug in reporter.unexpected:
-        report_unexpected(bug, host=host)
-    if unexpected is not None:
-        raise unexpected
-    if code:
-        raise Exit(code=code)
-
-
-def options(check: bool, diff: bool = False):
-    from swiftlib.lifecycle.context import Options
-
-    return Options(check=check, diff=diff)
-
-
-def fleet(ctx: Context, manifest: str, action: Callable[[Any, Any, Reporter], Any], hosts: HostFlags, *,
-          lock: str | None = None, message: str = "", check: bool = False, read_only: bool = False,
-          prepare: bool = True, hooks: str | None = None, mode: str | None = None) -> None:
-    """Run ``action(project, target, reporter)`` on every selected host, then print the recap.
-
-    ``lock`` names the per-host deploy lock a task that writes takes (``message`` is recorded with
-    it); ``read_only`` tasks take no lock and ship nothing to the host; ``prepare`` False ships
-    nothing either (a task that writes only its own files); ``hooks`` names the command whose
-    pre-/post- hooks run around it on this machine (``mode`` goes to them).
-    """
-    from contextlib import nullcontext
-
+def run(ctx: Context, command: str, manifest: str, hosts: HostFlags, request: Request) -> None:
+    """Command ``command`` of swiftlib's table on the selected hosts; the recap, then the run's exit code."""
     from swiftlib.lifecycle import selection
-    from swiftlib.lifecycle.context import Project
-    from swiftlib.lifecycle.fleet import run_fleet
-    from swiftlib.lifecycle.hook_runs import hooked
+    from swiftlib.run import driver
 
     with reporting(json_out=hosts.json) as reporter:
-        project = Project.load(manifest)
-        specs = selection.specs(ctx, hosts)
-        if lock and not read_only:  # before the pre-hooks too: their runs are recorded there
-            project.audit.ensure_writable()
-        around = hooked(project, hooks, [s.name for s in specs], reporter, check=check, mode=mode) if hooks else nullcontext()
-        with around:
-            run_fleet(project, specs, action, reporter, selection.fleet_options(hosts),
-                      lock_command=None if read_only else lock, lock_message=message, check=check,
-                      local_ctx=selection.local_context(ctx), prepare=prepare and not read_only)
+        driver.run(command, request, manifest, lambda: selection.specs(ctx, hosts), reporter,
+                   selection.fleet_options(hosts), local_ctx=selection.local_context(ctx), on_note=err)
 
 
-def noting_interrupts(action: Callable[[Any, Any, Reporter], Any], note: Callable[[Any], str]):
-    """``action`` that, on Ctrl-C, prints ``note(target)`` (what it left on that host) before stopping."""
-    def run(project, target, reporter):
-        try:
-            return action(project, target, reporter)
-        except KeyboardInterrupt:
-            # The manifest as it is on disk: the press may have landed between an edit and the
-            # in-memory copy catching up, and the note must say what is there.
-            try:
-                target.manifest = target.manifest_from(project.reload())
-            except (SwiftDeployError, OSError):
-                pass
-            err(note(target))
-            raise
-
-    return run
-
-
-def _left_by(command: str) -> Callable[[Any], str]:
-    from swiftlib.lifecycle import interrupted
-
-    return lambda target: interrupted.note(target, command)
-
-
-def _measuring(target_name: str, quiet: bool):
-    return None if quiet else (lambda s: emit(f"  ... [{target_name}] measuring the canary for {s:g}s"))
+def _say(hosts: HostFlags):
+    """Progress lines for the terminal; none when the output is one JSON document."""
+    return None if hosts.json else emit
 
 
 @swift_task()
@@ -167,65 +69,32 @@ def bootstrap(ctx: Context, manifest: str = DEFAULT_MANIFEST) -> None:
 def render(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, check: bool = False,
            diff: bool = False) -> None:
     """Render docker-compose.yml and nginx.conf from the manifest into each host's project directory (changed/ok per file)."""
-    from swiftlib.lifecycle import render_step
-    from swiftlib.lifecycle.engine_choice import choose_engine
-
-    def action(project, target, reporter):
-        render_step.render(project, target, reporter, choose_engine(target), options(check, diff))
-
-    # It writes the host's files, so it holds the deploy lock like the other writers; it needs no
-    # policies or images there, so it ships none.
-    fleet(ctx, manifest, action, hosts, lock="render", check=check, prepare=False)
+    run(ctx, "render", manifest, hosts, Request(check=check, diff=diff))
 
 
 @fleet_task()
 def validate(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST) -> None:
     """Pre-flight checks (manifest, app image, ports, nginx -t, compose config), PASS/FAIL each; exit 2 on any FAIL."""
-    from swiftlib.lifecycle import preflight, render_step
-    from swiftlib.lifecycle.engine_choice import choose_engine
-
-    checks, parsed = preflight.manifest_checks(Path(manifest).absolute())  # a symlink is checked as one
-    if parsed is None:
-        with reporting(json_out=hosts.json) as reporter:
-            preflight.report(checks, "local", reporter)
-
-    def action(project, target, reporter):
-        choice = choose_engine(target)
-        files = render_step.rendered_files(project, target, choice)
-        preflight.report(checks + preflight.host_checks(target, files, include_opa=choice.include_opa),
-                         target.name, reporter)
-
-    fleet(ctx, manifest, action, hosts, read_only=True)
+    run(ctx, "validate", manifest, hosts, Request())
 
 
 @fleet_task(help={"check": "start nothing; say what would happen"})
 def up(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, check: bool = False) -> None:
     """`docker compose up -d` for the rendered stack (no gates; prefer `inv deploy`)."""
-    from swiftlib.lifecycle import compose_steps
-
-    def action(project, target, reporter):
-        compose_steps.up(project, target, reporter, options(check))
-
-    fleet(ctx, manifest, action, hosts, lock="up", check=check)
+    run(ctx, "up", manifest, hosts, Request(check=check))
 
 
 @fleet_task(help={"timeout": "seconds to wait (default: deploy.health_timeout_seconds)",
                   "mode": "also require this mode (stable|canary)"})
 def health(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, timeout: str = "", mode: str = "") -> None:
     """Poll /healthz through nginx until healthy or the deadline; exit 5 naming what it last saw."""
-    from swiftlib.lifecycle import health as health_step
-
     if mode not in ("", "canary", "stable"):
         fail_usage(f"--mode: expected canary or stable, got {mode!r}")
     try:
         deadline = number("--timeout", timeout, minimum=0.1)
     except UsageError as exc:
         fail_usage(exc.message)
-
-    def action(project, target, reporter):
-        health_step.health(target, reporter, expect_mode=mode or None, deadline=deadline)
-
-    fleet(ctx, manifest, action, hosts, read_only=True)
+    run(ctx, "health", manifest, hosts, Request(mode=mode, timeout=deadline))
 
 
 @fleet_task(help={"check": "change nothing; report what would change and what the gates decide",
@@ -233,13 +102,7 @@ def health(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, tim
 def deploy(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, check: bool = False,
            diff: bool = False, message: str = "") -> None:
     """render → validate → policy(pre_deploy) → up → health on each host. Exit 3 if a policy denies (nothing started there)."""
-    from swiftlib.lifecycle import flows
-
-    def action(project, target, reporter):
-        flows.deploy(project, target, reporter, options(check, diff))
-
-    fleet(ctx, manifest, noting_interrupts(action, _left_by("deploy")), hosts, lock="deploy", message=message,
-          check=check, hooks="deploy")
+    run(ctx, "deploy", manifest, hosts, Request(check=check, diff=diff, message=message))
 
 
 @fleet_task(help={"mode": "canary or stable", "check": "change nothing; report the gate's decision and what would change",
@@ -247,16 +110,9 @@ def deploy(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, che
 def promote(ctx: Context, hosts: HostFlags, mode: str = "", manifest: str = DEFAULT_MANIFEST, check: bool = False,
             diff: bool = False, message: str = "") -> None:
     """Switch the app to --mode canary|stable. Going to stable asks the canary policy first (exit 3 if denied)."""
-    from swiftlib.lifecycle import flows
-
     if mode not in ("canary", "stable"):
         fail_usage(f"--mode: expected canary or stable, got {mode!r}")
-
-    def action(project, target, reporter):
-        flows.promote(project, target, reporter, options(check, diff), mode, on_wait=_measuring(target.name, hosts.json))
-
-    fleet(ctx, manifest, noting_interrupts(action, _left_by(f"promote {mode}")), hosts, lock="promote",
-          message=message, check=check, hooks="promote", mode=mode)
+    run(ctx, "promote", manifest, hosts, Request(check=check, diff=diff, message=message, mode=mode, say=_say(hosts)))
 
 
 @fleet_task(help={"check": "change nothing; report what would change",
@@ -264,34 +120,14 @@ def promote(ctx: Context, hosts: HostFlags, mode: str = "", manifest: str = DEFA
 def rollback(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, check: bool = False,
              reason: str = "", message: str = "") -> None:
     """Remove the canary and send all traffic back to stable. Never gated; exit 0 when nothing to do."""
-    from swiftlib.lifecycle import flows
-
-    def action(project, target, reporter):
-        flows.rollback(project, target, reporter, options(check), reason=reason)
-
-    fleet(ctx, manifest, noting_interrupts(action, _left_by("rollback")), hosts, lock="rollback", message=message,
-          check=check, hooks="rollback", mode="stable")
-
-
-def _rollout_progress(quiet: bool):
-    if quiet:
-        return None
-    return lambda p: emit(f"  ... [{p['host']}] step {p['step']}/{p['steps']} at {p['weight']}%: "
-                          f"{p['requests']} requests, error rate {p['error_rate']:.2%}, "
-                          f"p99 {p['p99_latency_ms']:.0f} ms, {p['seconds_left']:.0f}s left in the window")
+    run(ctx, "rollback", manifest, hosts, Request(check=check, message=message, reason=reason))
 
 
 @fleet_task(help={"check": "change nothing; report the plan", "message": "note recorded with each host's deploy lock"})
 def rollout(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, check: bool = False,
             message: str = "") -> None:
     """Canary through canary.steps, one gated window each; a deny rolls back (exit 3), the last step promotes."""
-    from swiftlib.lifecycle.rollout import interrupted_note, rollout as run_rollout
-
-    def action(project, target, reporter):
-        run_rollout(project, target, reporter, options(check), progress=_rollout_progress(hosts.json))
-
-    fleet(ctx, manifest, noting_interrupts(action, interrupted_note), hosts, lock="rollout", message=message,
-          check=check, hooks="rollout", mode="canary")
+    run(ctx, "rollout", manifest, hosts, Request(check=check, message=message, say=_say(hosts)))
 
 
 @fleet_task(help={"clean": "also delete the generated files (the audit trail stays)",
@@ -300,13 +136,7 @@ def rollout(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, ch
 def teardown(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, clean: bool = False,
              check: bool = False, message: str = "") -> None:
     """Remove the stack's containers, network and volume (--clean: and generated files)."""
-    from swiftlib.lifecycle import compose_steps
-
-    def action(project, target, reporter):
-        compose_steps.teardown(project, target, reporter, options(check), clean=clean)
-
-    # Nothing to ship to a host whose stack is being removed.
-    fleet(ctx, manifest, action, hosts, lock="teardown", message=message, check=check, prepare=False)
+    run(ctx, "teardown", manifest, hosts, Request(check=check, message=message, clean=clean))
 
 
 @fleet_task(name="opa-check", iterable=["set"],
@@ -318,26 +148,11 @@ def opa_check(ctx: Context, hosts: HostFlags, context: str = "pre_deploy", manif
               explain: bool = False, set: list[str] | None = None) -> None:  # noqa: A002 - the flag is --set
     """Ask the policy engine now and print its decision: exit 0 allow, 3 deny, 4 engine failure."""
     from swiftlib.lifecycle import gates
-    from swiftlib.lifecycle.engine_choice import choose_engine
-    from swiftlib.policy.whatif import explain as explain_lines
 
     if context not in gates.DOMAIN_OF:
         fail_usage(f"--context: expected pre_deploy or pre_promote, got {context!r}")
-    domain = gates.DOMAIN_OF[context]
-    sets = list(set or [])
-
-    def action(project, target, reporter):
-        with gates.policy_engine(project, target, choose_engine(target), reporter=reporter) as engine:
-            try:
-                gates.ask_now(project, target, reporter, engine, context, sets,
-                              on_wait=_measuring(target.name, hosts.json))
-            finally:
-                last = reporter.results[-1] if reporter.results else None
-                if explain and last is not None and "input" in last.data and not hosts.json:
-                    for line in explain_lines(domain, last.data["input"], last.data):
-                        emit(f"  {line}")
-
-    fleet(ctx, manifest, action, hosts, read_only=True)
+    run(ctx, "opa-check", manifest, hosts, Request(context=context, sets=tuple(set or ()), explain=explain,
+                                                    say=_say(hosts)))
 
 
 @fleet_task(help={"status": "show who holds the deploy lock on each host (the default)",
@@ -346,20 +161,11 @@ def opa_check(ctx: Context, hosts: HostFlags, context: str = "pre_deploy", manif
 def lock(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, status: bool = False,
          release: bool = False, force: bool = False) -> None:
     """Show (--status, the default) or remove (--release [--force]) the deploy lock on each host."""
-    from swiftlib.lifecycle import lock_steps
-
     if status and release:
         fail_usage("--status and --release cannot be combined; use one")
     if force and not release:
         fail_usage("--force only applies to --release")
-
-    def action(project, target, reporter):
-        if release:
-            lock_steps.release(target, reporter, force=force)
-        else:
-            lock_steps.show(target, reporter)
-
-    fleet(ctx, manifest, action, hosts, read_only=True, prepare=False)
+    run(ctx, "lock", manifest, hosts, Request(release=release, force=force))
 
 
 @fleet_task(single=True, help={"interval": "seconds between frames", "once": "print one frame and exit",

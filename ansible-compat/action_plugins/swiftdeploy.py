@@ -4,10 +4,11 @@ An action plugin runs on the controller, where swiftlib lives (a plain module wo
 shipped to the target, which has no swiftlib). For each host of the play it builds
 the ``TargetSpec`` the CLI builds from an inventory (``ansible_connection=local`` →
 this machine; otherwise SSH to ``ansible_host``/``ansible_port``/``ansible_user``/
-``ansible_ssh_private_key_file``, plus ``swiftdeploy_overrides``) and calls
-``swiftlib.lifecycle.fleet.run_fleet`` with the same flow ``inv deploy`` /
-``inv promote`` runs. Ansible's own SSH connection is never opened: SwiftDeploy
-connects with its own host-key policy (known_hosts, never prompting).
+``ansible_ssh_private_key_file``, plus ``swiftdeploy_overrides``) and runs the command
+through ``swiftlib.run.driver``, the one runner ``inv`` and ``fab`` use too: the same
+flow, deploy lock, audit check and pre-/post- hooks (once per host: each host's task is
+a run of its own). Ansible's own SSH connection is never opened: SwiftDeploy connects
+with its own host-key policy (known_hosts, never prompting).
 
 Result: ``changed`` iff a step reported "changed"; ``failed`` with ``rc`` = SwiftDeploy's
 exit code (README, Exit codes: 3 denied by policy, 4 engine unavailable, 5 unhealthy, ...) and
@@ -42,8 +43,8 @@ ARGUMENT_SPEC: dict[str, Any] = dict(
 )
 
 
-# The deploy lock names the command, as the CLI's tasks do.
-LOCK_COMMANDS = {"deployed": "deploy", "promoted": "promote", "rolled_back": "rollback", "rolled_out": "rollout"}
+# The command of swiftlib's table each state runs.
+COMMANDS = {"deployed": "deploy", "promoted": "promote", "rolled_back": "rollback", "rolled_out": "rollout"}
 
 
 def import_swiftlib(project_root: str | None) -> None:
@@ -55,7 +56,7 @@ def import_swiftlib(project_root: str | None) -> None:
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     try:
-        import swiftlib.lifecycle.fleet  # noqa: F401  (fails early when a dependency is missing)
+        import swiftlib.run.driver  # noqa: F401  (fails early when a dependency is missing)
     except ImportError as exc:
         raise AnsibleActionFail(f"cannot import swiftlib from {root}: {exc}; install SwiftDeploy's dependencies "
                                 f"(pip install -e {root}) into the Python that runs ansible-playbook "
@@ -158,16 +159,19 @@ class ActionModule(ActionBase):
         return result
 
     def _run_swiftdeploy(self, args: dict[str, Any], spec: Any, check: bool, diff: bool) -> dict[str, Any]:
-        from swiftlib.lifecycle import flows, render_step
-        from swiftlib.lifecycle.context import Options, Project
+        from swiftlib.lifecycle import render_step
         from swiftlib.lifecycle.engine_choice import choose_engine
-        from swiftlib.lifecycle.fleet import FleetOptions, run_fleet
-        from swiftlib.lifecycle.rollout import rollout
+        from swiftlib.lifecycle.fleet import FleetOptions
         from swiftlib.render import render_all
         from swiftlib.results import Reporter
+        from swiftlib.run import driver
+        from swiftlib.run.table import Request
 
         state, mode = args["state"], args["mode"]
-        options = Options(check=check, diff=diff)
+        reason = args["reason"] or ("ansible-playbook" if state == "rolled_back" else "")
+        request = Request(check=check, diff=diff, mode=mode if state == "promoted" else "", reason=reason)
+        opts = FleetOptions(connect_timeout=args["connect_timeout"], accept_new_host_keys=args["accept_new_host_keys"],
+                            parallel=False)
         diffs: list[dict[str, str]] = []
 
         def planned_files(project: Any, target: Any) -> dict[str, str]:
@@ -183,25 +187,13 @@ class ActionModule(ActionBase):
             return render_all(target.manifest.with_mode(mode_wanted), project.templates_dir,
                               include_opa=choose_engine(target).include_opa)
 
-        def action(project: Any, target: Any, reporter: Any) -> None:
+        def before_flow(project: Any, target: Any) -> None:  # in the host's lock, before anything changes
             if diff:
                 after = planned_files(project, target)
                 diffs.extend(file_diffs({n: target.workspace.read(n) for n in after}, after))
-            if state == "deployed":
-                flows.deploy(project, target, reporter, options)
-            elif state == "rolled_back":
-                flows.rollback(project, target, reporter, options, reason=args["reason"] or "ansible-playbook")
-            elif state == "rolled_out":
-                rollout(project, target, reporter, options)
-            else:
-                flows.promote(project, target, reporter, options, mode)
 
-        project = Project.load(args["manifest"])
         reporter = Reporter(lambda line: None, quiet=True)
-        opts = FleetOptions(connect_timeout=args["connect_timeout"], accept_new_host_keys=args["accept_new_host_keys"],
-                            parallel=False)
-        run_fleet(project, [spec], action, reporter, opts, lock_command=LOCK_COMMANDS[state],
-                  check=check)
+        driver.run(COMMANDS[state], request, args["manifest"], [spec], reporter, opts, first=before_flow)
         out = summarize(reporter.results, reporter.recap.exit_code(), state, check)
         # Only what the run really changes (or would change, in check mode) is a diff.
         if diffs and any(r.status == "changed" and r.task in ("render", "promote", "rollback", "start canary", "traffic") for r in reporter.results):

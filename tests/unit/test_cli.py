@@ -27,6 +27,7 @@ from swiftlib.lifecycle.engine_choice import EngineChoice
 from swiftlib.lifecycle.fleet import FleetOptions, TargetSpec, prepare_remote, run_fleet
 from swiftlib.remote.batches import DEFAULT_FORKS, parse_forks
 from swiftlib.results import Reporter, StepResult
+from swiftlib.run.console import reporting
 from tests.conftest import run_inv
 
 REPO = Path(__file__).resolve().parents[2]
@@ -183,7 +184,7 @@ def test_a_task_without_reporting_is_covered_too(monkeypatch, capsys):
 
 def test_the_recap_is_printed_when_a_swiftdeploy_error_ends_the_run(capsys):
     with pytest.raises(Exit) as info:
-        with tasks.reporting() as reporter:
+        with reporting() as reporter:
             reporter.record(StepResult("render", "local", "ok"))
             raise ConfigError("bad input")
     assert info.value.code == 2
