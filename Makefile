@@ -16,11 +16,11 @@ $(STAMP): pyproject.toml
 
 ## Python environment + Docker engine, compose v2 and images (idempotent).
 setup: $(STAMP)
-	$(BIN)/inv bootstrap
+	$(BIN)/swiftdeploy bootstrap
 
 ## The main job: a real, policy-gated deploy of the stack on this machine.
 deploy: setup
-	$(BIN)/inv deploy
+	$(BIN)/swiftdeploy deploy
 
 ## What the tests need besides `setup`: nginx for `nginx -t`, sshd for remote hosts,
 ## OPA's Go evaluator, and Debian's chromium for the dashboard and HTML report tests.
@@ -45,5 +45,5 @@ bench: setup
 	$(BIN)/python scripts/bench_metrics.py
 
 clean:
-	-$(BIN)/inv teardown --clean
+	-$(BIN)/swiftdeploy teardown --clean
 	rm -rf $(VENV)

@@ -4,4 +4,4 @@ Fabric hands each task a Connection instead of Invoke's Context; the tasks turn 
 a verified SSH target (known_hosts checked, see swiftlib/remote/connect.py) and run the
 same steps as `inv`. For many hosts use `inv deploy --hosts ...` or `--inventory`.
 """
-from tasks import ns  # noqa: F401  (Fabric looks for a collection named ns)
+from swiftlib.cli.tasks import ns  # noqa: F401  (Fabric looks for a collection named ns)

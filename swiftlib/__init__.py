@@ -1,1 +1,1 @@
-"""SwiftDeploy's library: everything tasks.py does lives here (see README, Architecture)."""
+"""SwiftDeploy's library: everything the `swiftdeploy` command does lives here (see README, Architecture)."""

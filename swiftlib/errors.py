@@ -1,7 +1,7 @@
 """One exception tree for everything SwiftDeploy can refuse or fail at.
 
 Each class carries the process exit code the CLI returns for it (README, Exit codes), so
-`tasks.py` maps any error to an exit code in one place.
+the command line (`swiftlib.run.console`) maps any error to an exit code in one place.
 
     SwiftDeployError                 1  unexpected failure
     ├── ConfigError                  2  invalid manifest, inventory or arguments

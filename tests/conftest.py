@@ -30,9 +30,16 @@ UNIT = REPO / "tests" / "unit"
 SBIN = os.pathsep.join(["/usr/sbin", "/usr/local/sbin", "/sbin"])
 
 
-def run_inv(manifest: Path, task: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run `inv TASK --manifest M ARGS...` from the repository, as a user would."""
-    argv = [sys.executable, "-m", "invoke", "-r", str(REPO), task, "--manifest", str(manifest), *args]
+# The program under test is this checkout's, whatever else the Python environment holds: every
+# `swiftdeploy` (python -m swiftlib) a test starts imports swiftlib from here.
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+SWIFTDEPLOY = (sys.executable, "-m", "swiftlib")  # the `swiftdeploy` console command
+INV = (sys.executable, "-m", "invoke", "-r", str(REPO))  # `inv` from the checkout (tasks.py)
+
+
+def run_cli(manifest: Path, task: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run `swiftdeploy TASK --manifest M ARGS...` from the project directory, as a user would."""
+    argv = [*SWIFTDEPLOY, task, "--manifest", str(manifest), *args]
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=manifest.parent)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from ..cli_args import HostFlags, number
+from ..cli.args import HostFlags, number
 from ..errors import UsageError
 from .context import Project, Target
 from . import fleet

@@ -12,7 +12,7 @@ from typing import Iterator, NoReturn
 
 from invoke import Exit
 
-from ..cli_args import describe_unexpected, report_unexpected
+from ..cli.args import describe_unexpected, report_unexpected
 from ..errors import SwiftDeployError, UsageError
 from ..results import Reporter
 from ..terminal import printable

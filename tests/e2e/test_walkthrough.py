@@ -20,7 +20,7 @@ import pytest
 import requests
 import yaml
 
-from tests.conftest import exited as ok, run_inv
+from tests.conftest import exited as ok, run_cli
 from tests.integration.stack import Traffic, container_id_and_start, docker, make_project, wait_for
 from tests.opa_standin.build import prepare_context
 
@@ -48,7 +48,7 @@ def manifest(tmp_path_factory, standin_image):
     canary = yaml.safe_load(path.read_text())
     assert canary["policy_limits"]["canary"]["evaluation_window_seconds"] == WINDOW
     yield path
-    run_inv(path, "teardown", "--clean")
+    run_cli(path, "teardown", "--clean")
 
 
 def public(path: str) -> str:
@@ -59,25 +59,25 @@ def test_walkthrough(manifest):
     history = manifest.parent / "history.jsonl"
 
     # 1. deploy with the sidecar engine; OPA answers on loopback only
-    out = ok(run_inv(manifest, "deploy")).stdout
+    out = ok(run_cli(manifest, "deploy")).stdout
     assert "sidecar" in out and "infrastructure: allow (sidecar)" in out
     opa_ports = docker("port", f"{PREFIX}-opa").splitlines()
     assert opa_ports and all("127.0.0.1:" in line for line in opa_ports), opa_ports
 
     # 2. canary beside stable, on its slice of the traffic
     stable_before = container_id_and_start(f"{PREFIX}-app")
-    ok(run_inv(manifest, "promote", "--mode", "canary"))
+    ok(run_cli(manifest, "promote", "--mode", "canary"))
     tagged = [requests.get(public("/"), timeout=5).headers.get("X-Mode") for _ in range(60)]
     assert 10 <= tagged.count("canary") <= 50, tagged  # canary.weight is 50 in the test project
 
     # 3-4. chaos in the canary: half of its requests fail, a quarter of all
-    chaos = ok(run_inv(manifest, "chaos", "--mode", "error", "--rate", "0.5")).stdout
+    chaos = ok(run_cli(manifest, "chaos", "--mode", "error", "--rate", "0.5")).stdout
     assert "chaos activated" in chaos
     codes = [requests.get(public("/"), timeout=5).status_code for _ in range(120)]
     assert 8 < codes.count(500) < 60, codes
 
     # 5. the live status sees the canary failing, and stable healthy beside it
-    frame = json.loads(ok(run_inv(manifest, "status", "--json")).stdout)
+    frame = json.loads(ok(run_cli(manifest, "status", "--json")).stdout)
     assert frame["mode"] == "canary" and frame["chaos"] == "error" and frame["weight"] == 50
     assert frame["tracks"]["canary"]["error_rate"] > 0.2 and frame["tracks"]["stable"]["error_rate"] == 0
     canary = next(p for p in frame["policies"] if p["domain"] == "canary")
@@ -86,40 +86,40 @@ def test_walkthrough(manifest):
     # 6. promotion is blocked: exit 3, manifest bytes and stable container unchanged
     manifest_bytes = manifest.read_bytes()
     with Traffic(public("/")):
-        blocked = run_inv(manifest, "promote", "--mode", "stable")
+        blocked = run_cli(manifest, "promote", "--mode", "stable")
     ok(blocked, 3)
     assert "canary policy denied" in blocked.stdout
     assert manifest.read_bytes() == manifest_bytes
     assert container_id_and_start(f"{PREFIX}-app") == stable_before
 
     # 7. the way back is never gated
-    ok(run_inv(manifest, "rollback", "--reason", "canary failed its gate"))
+    ok(run_cli(manifest, "rollback", "--reason", "canary failed its gate"))
     assert yaml.safe_load(manifest.read_text())["services"]["mode"] == "stable"
     assert docker("ps", "-aq", "--filter", f"name=^{PREFIX}-app-canary$") == ""
     assert container_id_and_start(f"{PREFIX}-app") == stable_before
 
     # 8. a rollout whose canary fails rolls back by itself
-    ok(run_inv(manifest, "promote", "--mode", "canary"))
-    ok(run_inv(manifest, "chaos", "--mode", "error", "--rate", "0.5"))
+    ok(run_cli(manifest, "promote", "--mode", "canary"))
+    ok(run_cli(manifest, "chaos", "--mode", "error", "--rate", "0.5"))
     with Traffic(public("/")):
-        rolled = run_inv(manifest, "rollout")
+        rolled = run_cli(manifest, "rollout")
     ok(rolled, 3)
     assert "canary policy denied" in rolled.stdout and "canary removed" in rolled.stdout
     assert yaml.safe_load(manifest.read_text())["services"]["mode"] == "stable"
 
     # 9. a clean canary, clean traffic for more than a window, and the promotion goes through
-    ok(run_inv(manifest, "promote", "--mode", "canary"))
+    ok(run_cli(manifest, "promote", "--mode", "canary"))
     with Traffic(public("/")):
         time.sleep(WINDOW * 1.5 + 1)
-        promoted = run_inv(manifest, "promote", "--mode", "stable")
+        promoted = run_cli(manifest, "promote", "--mode", "stable")
     ok(promoted)
     assert "canary: allow (sidecar)" in promoted.stdout
     assert yaml.safe_load(manifest.read_text())["services"]["mode"] == "stable"
     wait_for(public("/healthz"), lambda r: r.json().get("mode") == "stable")
 
     # 10. the audit trail is intact and the report lists the violations
-    ok(run_inv(manifest, "audit", "--verify"))
-    ok(run_inv(manifest, "audit"))
+    ok(run_cli(manifest, "audit", "--verify"))
+    ok(run_cli(manifest, "audit"))
     report = (manifest.parent / "audit_report.md").read_text()
     assert "canary" in report and "error rate" in report
     records = [json.loads(line) for line in history.read_text().splitlines()]

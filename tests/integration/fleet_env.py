@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import REPO
+from tests.conftest import SWIFTDEPLOY, REPO
 from tests.integration.sshd import KeyPair, SshdServer
 
 FIXTURES = REPO / "tests" / "fixtures" / "remote_fleet"
@@ -85,7 +85,7 @@ class ClientHome:
 
     def inv(self, manifest: Path, task: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
         """``inv TASK --manifest M ARGS...`` from the project directory, with this HOME."""
-        argv = [sys.executable, "-m", "invoke", "-r", str(REPO), task, "--manifest", str(manifest), *args]
+        argv = [*SWIFTDEPLOY, task, "--manifest", str(manifest), *args]
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=manifest.parent,
                               env=self.env())
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import requests
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import SWIFTDEPLOY, REPO
 
 
 def make_project(directory: Path, *, prefix: str = "sdtest", base_port: int = 18080, **overrides) -> Path:
@@ -181,7 +181,7 @@ class Load:
 def pressed_ctrl_c(manifest, tmp_path, when: str, *args: str) -> tuple[int, str]:
     """Run `inv ARGS` as a person does in a terminal and press Ctrl-C once it has printed ``when``;
     returns its exit code and everything it printed."""
-    argv = [sys.executable, "-m", "invoke", "-r", str(REPO), *args, "--manifest", str(manifest)]
+    argv = [*SWIFTDEPLOY, *args, "--manifest", str(manifest)]
     out_file, err_file = tmp_path / "out", tmp_path / "err"
     with out_file.open("w") as out, err_file.open("w") as err:
         # Ctrl-C arrives as SIGINT with its default action, as in a terminal.

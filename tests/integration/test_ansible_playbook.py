@@ -23,7 +23,7 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
-from tests.conftest import REPO, ansible_tool, run_inv
+from tests.conftest import REPO, ansible_tool, run_cli
 from tests.integration.fleet_env import stack_overrides
 from tests.integration.sshd import client_key, closed_port, known_hosts, sshd_factory  # noqa: F401
 from tests.integration.stack import Load, container_id_and_start, docker, make_project, wait_for
@@ -128,7 +128,7 @@ def env(home: Path) -> dict[str, str]:
 def manifest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     path = make_project(tmp_path_factory.mktemp("ansible-project"), prefix=PREFIX, base_port=PORT)
     yield path
-    run_inv(path, "teardown", "--clean")
+    run_cli(path, "teardown", "--clean")
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +195,7 @@ def test_check_mode_changes_nothing_even_with_a_pending_change(first_run, env, l
 
 def test_check_on_a_stopped_stack_says_it_would_start_it(env, tmp_path: Path) -> None:
     idle = make_project(tmp_path / "idle", prefix=IDLE_PREFIX, base_port=IDLE_PORT)
-    rendered = run_inv(idle, "render")
+    rendered = run_cli(idle, "render")
     assert rendered.returncode == 0, rendered.stdout + rendered.stderr
     inventory = tmp_path / "inventory.ini"
     inventory.write_text("controller ansible_connection=local\n")
@@ -207,7 +207,7 @@ def test_check_on_a_stopped_stack_says_it_would_start_it(env, tmp_path: Path) ->
         assert steps(result)["render"] == "ok" and steps(result)["up"] == "changed", result["results"]
         assert project_containers(IDLE_PREFIX) == ""  # and still nothing was started
     finally:
-        run_inv(idle, "teardown")
+        run_cli(idle, "teardown")
 
 
 def test_denying_gate_fails_the_play_and_starts_nothing(env, tmp_path: Path) -> None:
@@ -226,7 +226,7 @@ def test_denying_gate_fails_the_play_and_starts_nothing(env, tmp_path: Path) -> 
         assert project_containers(DENY_PREFIX) == ""
         assert docker("network", "ls", "--filter", f"name=^{DENY_PREFIX}-net$", "--format", "{{.Name}}") == ""
     finally:
-        run_inv(denied, "teardown")
+        run_cli(denied, "teardown")
 
 
 def test_promote_playbook_check_then_switch_then_no_change(first_run, env, local_inventory, manifest) -> None:
@@ -280,7 +280,7 @@ def test_rollout_playbook_promotes_through_the_steps_and_rolls_back_a_failing_ca
 
     # A canary that fails its window: the host rolls back by itself and the play fails with rc 3.
     assert playbook(env, local_inventory, manifest, "-e", "mode=canary", book="promote.yml").returncode == 0
-    chaos = run_inv(manifest, "chaos", "--mode", "error", "--rate", "0.5")
+    chaos = run_cli(manifest, "chaos", "--mode", "error", "--rate", "0.5")
     assert chaos.returncode == 0, chaos.stdout + chaos.stderr
     with Load(public) as load:
         proc = playbook(env, local_inventory, manifest, book="rollout.yml")
@@ -324,7 +324,7 @@ def ssh_inventory(sshd_factory, manifest: Path, tmp_path: Path) -> Iterator[tupl
     saved = os.environ.get("HOME")
     os.environ["HOME"] = str(home)
     try:
-        done = run_inv(manifest, "teardown", "-i", str(inventory))
+        done = run_cli(manifest, "teardown", "-i", str(inventory))
     finally:
         if saved is None:
             del os.environ["HOME"]

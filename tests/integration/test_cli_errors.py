@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tests.conftest import run_inv
+from tests.conftest import SWIFTDEPLOY, run_cli
 from tests.integration.stack import make_project
 
 
@@ -30,7 +30,7 @@ def manifest(tmp_path):
     ("lock", ["--force"], "--force only applies to --release"),
 ])
 def test_bad_arguments_exit_2_with_a_message(manifest, task, args, message):
-    result = run_inv(manifest, task, *args)
+    result = run_cli(manifest, task, *args)
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert message in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
@@ -38,20 +38,17 @@ def test_bad_arguments_exit_2_with_a_message(manifest, task, args, message):
 
 def test_short_flag_m_is_the_manifest_on_every_task(manifest):
     import subprocess
-    import sys
-
-    from tests.conftest import REPO
 
     missing = str(manifest.parent / "missing.yaml")
     for task in ("render", "validate", "deploy", "status", "audit", "bootstrap"):
-        result = subprocess.run([sys.executable, "-m", "invoke", "-r", str(REPO), task, "-m", missing],
+        result = subprocess.run([*SWIFTDEPLOY, task, "-m", missing],
                                 capture_output=True, text=True, timeout=60)
         assert result.returncode == 2 and "missing.yaml" in result.stdout + result.stderr, (task, result.stderr)
 
 
 def test_json_reports_errors_no_step_recorded(manifest):
     manifest.write_text("- just\n- a list\n")
-    result = run_inv(manifest, "render", "--json")
+    result = run_cli(manifest, "render", "--json")
     assert result.returncode == 2
     doc = json.loads(result.stdout)
     assert doc["exit_code"] == 2 and "top level: expected a mapping" in doc["error"]
@@ -59,7 +56,7 @@ def test_json_reports_errors_no_step_recorded(manifest):
 
 def test_audit_history_that_is_a_directory_is_a_clear_error(manifest):
     (manifest.parent / "history.jsonl").mkdir()
-    result = run_inv(manifest, "audit", "--verify")
+    result = run_cli(manifest, "audit", "--verify")
     assert result.returncode == 2 and "cannot use as the audit history" in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
 
@@ -67,12 +64,9 @@ def test_audit_history_that_is_a_directory_is_a_clear_error(manifest):
 def test_no_docker_engine_is_named_as_such(manifest):
     import os
     import subprocess
-    import sys
-
-    from tests.conftest import REPO
 
     env = dict(os.environ, DOCKER_HOST="unix:///nonexistent/docker.sock")
-    result = subprocess.run([sys.executable, "-m", "invoke", "-r", str(REPO), "deploy", "--manifest", str(manifest)],
+    result = subprocess.run([*SWIFTDEPLOY, "deploy", "--manifest", str(manifest)],
                             capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "FAIL  docker engine: no Docker engine answers on local" in result.stdout
@@ -83,7 +77,7 @@ def test_no_docker_engine_is_named_as_such(manifest):
 
 @pytest.mark.parametrize("task", ["deploy", "render", "teardown", "lock", "status", "policy-test", "bootstrap"])
 def test_h_shows_the_task_help(manifest, task):
-    result = run_inv(manifest, task, "-h")
+    result = run_cli(manifest, task, "-h")
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"[--core-opts] {task} [--options]" in result.stdout
     assert "-d, --debug" in result.stdout
@@ -99,14 +93,14 @@ def test_h_shows_the_task_help(manifest, task):
     ("no-such-task", []),
 ])
 def test_unknown_or_retired_flags_and_tasks_exit_2(manifest, task, args):
-    result = run_inv(manifest, task, *args)
+    result = run_cli(manifest, task, *args)
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert result.stderr.startswith("ERROR: ") and "Traceback" not in result.stderr
     assert "PLAY RECAP" not in result.stdout  # refused before anything ran
 
 
 def test_capital_c_is_check_mode_as_in_ansible(manifest):
-    result = run_inv(manifest, "render", "-C", "-D")
+    result = run_cli(manifest, "render", "-C", "-D")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "would change: docker-compose.yml" in result.stdout and "+++ " in result.stdout
     assert not (manifest.parent / "docker-compose.yml").exists()
@@ -121,7 +115,7 @@ def test_capital_c_is_check_mode_as_in_ansible(manifest):
     (["-T", "soon", "-C"], "--connect-timeout: expected a number"),
 ])
 def test_short_host_flags(manifest, args, message):
-    result = run_inv(manifest, "deploy", *args)
+    result = run_cli(manifest, "deploy", *args)
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert message in result.stdout + result.stderr
 
@@ -134,12 +128,12 @@ def test_render_waits_for_no_one_and_is_refused_while_another_run_holds_the_lock
     lock = manifest.parent / LOCK_FILE
     lock.parent.mkdir(parents=True, exist_ok=True)
     lock.write_text(LockInfo.new("deploy", "held by the test").to_json() + "\n")  # this (live) process holds it
-    result = run_inv(manifest, "render")
+    result = run_cli(manifest, "render")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "fatal: [local]: FAILED!" in result.stdout and "held by the test" in result.stdout
     assert not (manifest.parent / "docker-compose.yml").exists()
     lock.unlink()
-    done = run_inv(manifest, "render")
+    done = run_cli(manifest, "render")
     assert done.returncode == 0, done.stdout + done.stderr
     assert (manifest.parent / "docker-compose.yml").exists() and not lock.exists()
 
@@ -192,3 +186,28 @@ def test_debug_prints_the_traceback(manifest, where):
     assert "PLAY RECAP" in result.stdout
     assert "Traceback (most recent call last)" in result.stderr and "injected bug" in result.stderr
     assert "traceback written to" not in result.stderr
+
+
+# -- one collection, three programs: swiftdeploy, inv (tasks.py) and fab (fabfile.py) -------------
+
+def test_inv_and_fab_load_the_same_tasks_as_swiftdeploy(manifest):
+    import subprocess
+
+    from tests.conftest import INV, SWIFTDEPLOY
+
+    listed = {}
+    for name, argv in (("swiftdeploy", SWIFTDEPLOY), ("inv", INV), ("fab", (*INV[:2], "fabric", *INV[3:]))):
+        done = subprocess.run([*argv, "--list"], capture_output=True, text=True, timeout=60, cwd=manifest.parent)
+        assert done.returncode == 0, (name, done.stderr)
+        listed[name] = {line.split()[0] for line in done.stdout.splitlines()[2:] if line.strip()}
+    assert listed["swiftdeploy"] == listed["inv"] == listed["fab"] and "deploy" in listed["inv"]
+    rendered = subprocess.run([*INV, "render", "--check", "--manifest", str(manifest)], capture_output=True,
+                              text=True, timeout=60, cwd=manifest.parent)
+    assert rendered.returncode == 0 and "would change: docker-compose.yml" in rendered.stdout, rendered.stderr
+
+
+def test_a_core_flag_after_the_task_name_is_named_and_refused(manifest):
+    result = run_cli(manifest, "deploy", "-e")
+    assert result.returncode == 2
+    assert "--echo is not a flag of deploy" in result.stderr and "goes before the task name" in result.stderr
+    assert not (manifest.parent / "docker-compose.yml").exists()

@@ -31,7 +31,7 @@ import pytest
 import requests
 import yaml
 
-from tests.conftest import REPO, printed as ok, run_inv
+from tests.conftest import REPO, printed as ok, run_cli
 from tests.integration.stack import Load, docker, make_project, remove_stack
 
 pytestmark = pytest.mark.docker
@@ -68,12 +68,12 @@ def manifest(tmp_path_factory, request):
     path = make_project(tmp_path_factory.mktemp("dashboard"), prefix=PREFIX, base_port=PORT,
                         canary={"image": f"swiftdeploy-app:{CANARY_VERSION}", "version": CANARY_VERSION, "weight": 30})
     def tear_down() -> None:  # also when the deploy fails
-        run_inv(path, "teardown", "--clean")
+        run_cli(path, "teardown", "--clean")
         remove_stack(PREFIX)  # whatever a failed teardown left
 
     request.addfinalizer(tear_down)
-    ok(run_inv(path, "deploy"))
-    ok(run_inv(path, "promote", "--mode", "canary"))
+    ok(run_cli(path, "deploy"))
+    ok(run_cli(path, "promote", "--mode", "canary"))
     return path
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from tests.conftest import run_inv
+from tests.conftest import run_cli
 from tests.integration.fleet_env import ensure_opa_standin
 from tests.integration.stack import docker, make_project
 
@@ -23,7 +23,7 @@ def compose_services(manifest) -> set[str]:
 def test_auto_picks_the_sidecar_when_its_image_is_present(tmp_path):
     manifest = make_project(tmp_path, prefix="sdauto1", base_port=23580,
                             opa={"engine": "auto", "image": ensure_opa_standin()})
-    result = run_inv(manifest, "render")
+    result = run_cli(manifest, "render")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "opa" in compose_services(manifest)
 
@@ -37,7 +37,7 @@ def absent_tag():
 def test_auto_choice_is_recorded_at_deploy_and_kept(tmp_path, absent_tag):
     manifest = make_project(tmp_path, prefix="sdauto2", base_port=23680, opa={"engine": "auto", "image": absent_tag})
     try:
-        deployed = run_inv(manifest, "deploy")
+        deployed = run_cli(manifest, "deploy")
         assert deployed.returncode == 0, deployed.stdout + deployed.stderr
         assert "using the embedded Rego engine" in deployed.stdout
         assert "opa" not in compose_services(manifest)
@@ -47,10 +47,10 @@ def test_auto_choice_is_recorded_at_deploy_and_kept(tmp_path, absent_tag):
         assert [e["data"]["engine"] for e in events if e["event_type"] == "deploy"] == ["embedded"]
 
         docker("tag", ensure_opa_standin(), absent_tag)  # the image appears after the deploy
-        later = run_inv(manifest, "render")
+        later = run_cli(manifest, "render")
         assert later.returncode == 0 and "ok: [local]" in later.stdout, later.stdout
         assert "opa" not in compose_services(manifest)  # the deployment keeps its engine
-        check = run_inv(manifest, "opa-check")
+        check = run_cli(manifest, "opa-check")
         assert check.returncode == 0 and "(embedded)" in check.stdout, check.stdout
     finally:
-        run_inv(manifest, "teardown", "--clean")
+        run_cli(manifest, "teardown", "--clean")

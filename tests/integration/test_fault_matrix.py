@@ -32,7 +32,7 @@ import pytest
 import yaml
 
 from swiftlib.tracks import describe, parse_split
-from tests.conftest import REPO, run_inv
+from tests.conftest import SWIFTDEPLOY, run_cli
 from tests.integration.stack import Load, docker, leftovers, make_project, remove_stack
 
 pytestmark = pytest.mark.docker
@@ -108,7 +108,7 @@ def test_every_command_and_every_fault_kind_is_drawn():
 # -- the stack -----------------------------------------------------------------------------------
 
 def inv(manifest: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return run_inv(manifest, *args, timeout=timeout)
+    return run_cli(manifest, *args, timeout=timeout)
 
 
 def services(manifest: Path) -> dict:
@@ -145,7 +145,7 @@ def prepare(manifest: Path, command: str) -> None:
 
 def faulted(manifest: Path, tmp_path: Path, case: Case) -> tuple[int, str]:
     """Run the case's command and inject its fault at its point; the exit code and all it printed."""
-    argv = [sys.executable, "-m", "invoke", "-r", str(REPO), *COMMANDS[case.command][0], "--manifest", str(manifest)]
+    argv = [*SWIFTDEPLOY, *COMMANDS[case.command][0], "--manifest", str(manifest)]
     out_file = tmp_path / f"out-{case.command}-{case.fault}".replace(" ", "_")
     with out_file.open("w") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, text=True, cwd=manifest.parent,

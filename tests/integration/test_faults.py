@@ -16,7 +16,7 @@ import requests
 import yaml
 
 from swiftlib.tracks import parse_split
-from tests.conftest import exited, printed as ok, run_inv
+from tests.conftest import exited, printed as ok, run_cli
 from tests.integration.stack import Load, docker, leftovers, make_project, pressed_ctrl_c, remove_stack
 
 pytestmark = pytest.mark.docker
@@ -69,13 +69,13 @@ def test_names_held_by_another_owner_are_refused_and_never_removed(tmp_path, for
     manifest = make_project(tmp_path, prefix="sdfault2", base_port=IDLE_PORT,
                             network={"name": "sdfault-theirs-net"}, logs={"volume_name": "sdfault-theirs-data"})
     try:
-        said = exited(run_inv(manifest, "validate"), 2).stdout
+        said = exited(run_cli(manifest, "validate"), 2).stdout
         assert "network.name: network sdfault-theirs-net already exists" in said
         assert "logs.volume_name: volume sdfault-theirs-data already exists" in said
-        exited(run_inv(manifest, "deploy"), 2)
+        exited(run_cli(manifest, "deploy"), 2)
         assert leftovers("sdfault2") == ""  # nothing was started
         # Teardown used to `docker volume rm` by name: the data was gone.
-        ok(run_inv(manifest, "teardown", "--clean"))
+        ok(run_cli(manifest, "teardown", "--clean"))
         assert docker("run", "--rm", "-v", "sdfault-theirs-data:/data", "--entrypoint", "cat", IMAGE,
                       "/data/keep") == "precious"
         assert docker("network", "inspect", "-f", "{{.Name}}", "sdfault-theirs-net") == "sdfault-theirs-net"
@@ -87,7 +87,7 @@ def test_a_container_name_another_project_uses_is_refused_before_anything_starts
     manifest = make_project(tmp_path, prefix="sdfault3", base_port=IDLE_PORT)
     docker("create", "--name", "sdfault3-nginx", "--label", "com.docker.compose.project=someone-else", IMAGE)
     try:
-        said = exited(run_inv(manifest, "deploy"), 2).stdout
+        said = exited(run_cli(manifest, "deploy"), 2).stdout
         assert "nginx.container_name: container sdfault3-nginx already exists" in said
         assert "'someone-else'" in said
         assert leftovers("sdfault3") == ""  # compose up would have created the app, then failed on nginx
@@ -99,9 +99,9 @@ def test_a_container_name_another_project_uses_is_refused_before_anything_starts
 def test_a_bind_mounted_file_removed_before_up_starts_nothing(tmp_path):
     manifest = make_project(tmp_path, prefix="sdfault4", base_port=IDLE_PORT)
     try:
-        ok(run_inv(manifest, "render"))
+        ok(run_cli(manifest, "render"))
         (manifest.parent / "nginx.conf").unlink()
-        said = exited(run_inv(manifest, "up"), 2).stdout
+        said = exited(run_cli(manifest, "up"), 2).stdout
         assert "nginx.conf missing or of the wrong kind" in said and "nothing was started" in said
         assert leftovers("sdfault4") == ""
         assert not (manifest.parent / "nginx.conf").exists()  # Docker did not make a directory of it
@@ -120,15 +120,15 @@ def manifest(tmp_path_factory):
     real = path.with_name("manifest.real.yaml")
     path.rename(real)
     path.symlink_to(real.name)
-    ok(run_inv(path, "deploy"))
+    ok(run_cli(path, "deploy"))
     yield path
-    run_inv(path, "teardown", "--clean")
+    run_cli(path, "teardown", "--clean")
     remove_stack(PREFIX)
 
 
 def test_a_web_page_cannot_reach_the_admin_listener(manifest):
     """Any page the operator opened could POST chaos into live canary traffic (text/plain, no preflight)."""
-    ok(run_inv(manifest, "promote", "--mode", "canary"))
+    ok(run_cli(manifest, "promote", "--mode", "canary"))
     admin = f"http://127.0.0.1:{PORT + 1}"
     chaos = f"{admin}/tracks/canary/chaos"
     forged = requests.post(chaos, data='{"mode":"error","rate":1.0}', timeout=5,
@@ -143,9 +143,9 @@ def test_a_web_page_cannot_reach_the_admin_listener(manifest):
     assert too_long.status_code == 400 and "from 0 to 10" in too_long.json()["error"]
     metrics = requests.get(f"{admin}/tracks/canary/metrics", timeout=5).text
     assert "chaos_active 0.0" in metrics  # none of them switched chaos on
-    ok(run_inv(manifest, "chaos", "--mode", "error", "--rate", "0.5"))  # the tool still can
+    ok(run_cli(manifest, "chaos", "--mode", "error", "--rate", "0.5"))  # the tool still can
     assert "chaos_active 2.0" in requests.get(f"{admin}/tracks/canary/metrics", timeout=5).text
-    ok(run_inv(manifest, "rollback"))
+    ok(run_cli(manifest, "rollback"))
 
 
 def test_the_admin_listener_answers_the_host_and_not_the_containers_beside_nginx(manifest):
@@ -162,32 +162,32 @@ def test_the_admin_listener_answers_the_host_and_not_the_containers_beside_nginx
 def test_traffic_never_moves_to_a_dead_track(manifest):
     """promote --mode canary with stable killed: it said ok and sent half of the requests to nothing."""
     docker("kill", f"{PREFIX}-app")
-    result = exited(run_inv(manifest, "promote", "--mode", "canary"), 5)
+    result = exited(run_cli(manifest, "promote", "--mode", "canary"), 5)
     assert "traffic was not moved (the stable track" in result.stdout
     assert split(manifest) == {"stable": 100}
-    ok(run_inv(manifest, "rollback", "--reason", "stable died"))  # the way back converges
+    ok(run_cli(manifest, "rollback", "--reason", "stable died"))  # the way back converges
     assert split(manifest) == {"stable": 100} and services(manifest)["mode"] == "stable"
     assert version_of("stable") == "1.0.0" and f"{PREFIX}-app-canary" not in leftovers(PREFIX).split()
 
 
 def test_health_names_a_dead_track_the_split_still_sends_requests_to(manifest):
     """Health used to retry the public /healthz until the surviving canary answered, and say ok."""
-    ok(run_inv(manifest, "promote", "--mode", "canary"))
+    ok(run_cli(manifest, "promote", "--mode", "canary"))
     docker("kill", f"{PREFIX}-app")
-    said = exited(run_inv(manifest, "health", "--timeout", "5"), 5).stdout
+    said = exited(run_cli(manifest, "health", "--timeout", "5"), 5).stdout
     assert f"the stable track ({PREFIX}-app)" in said
-    ok(run_inv(manifest, "rollback"))
-    ok(run_inv(manifest, "health"))
+    ok(run_cli(manifest, "rollback"))
+    ok(run_cli(manifest, "health"))
 
 
 def test_status_shows_a_stuck_canary_as_missing_and_does_not_judge_stable_in_its_place(manifest):
-    ok(run_inv(manifest, "promote", "--mode", "canary"))
+    ok(run_cli(manifest, "promote", "--mode", "canary"))
     docker("kill", f"{PREFIX}-app-canary")
-    frame = json.loads(exited(run_inv(manifest, "status", "--once", "--json"), 0).stdout)
+    frame = json.loads(exited(run_cli(manifest, "status", "--once", "--json"), 0).stdout)
     assert frame["mode"] == "canary" and "canary" in frame["missing_tracks"]
     canary = next(p for p in frame["policies"] if p["domain"] == "canary")
     assert canary["allow"] is False and "does not answer" in canary["reasons"][0]
-    ok(run_inv(manifest, "rollback"))
+    ok(run_cli(manifest, "rollback"))
 
 
 def test_nothing_changes_when_the_audit_trail_cannot_be_written(manifest):
@@ -195,7 +195,7 @@ def test_nothing_changes_when_the_audit_trail_cannot_be_written(manifest):
     before = manifest.read_bytes()
     chattr("+i", history)
     try:
-        result = exited(run_inv(manifest, "promote", "--mode", "canary"), 2)
+        result = exited(run_cli(manifest, "promote", "--mode", "canary"), 2)
     finally:
         chattr("-i", history)
     said = result.stdout + result.stderr
@@ -207,14 +207,14 @@ def test_an_immutable_manifest_is_a_clear_error_and_a_symlinked_one_is_edited_th
     real = manifest.with_name("manifest.real.yaml")
     chattr("+i", real)
     try:
-        result = exited(run_inv(manifest, "promote", "--mode", "canary"), 2)
+        result = exited(run_cli(manifest, "promote", "--mode", "canary"), 2)
     finally:
         chattr("-i", real)
     assert "cannot be rewritten" in result.stdout + result.stderr and "Traceback" not in result.stderr
     assert f"{PREFIX}-app-canary" not in leftovers(PREFIX).split()
-    ok(run_inv(manifest, "promote", "--mode", "canary"))
+    ok(run_cli(manifest, "promote", "--mode", "canary"))
     assert manifest.is_symlink() and services(manifest)["mode"] == "canary"  # the link's target was edited
-    ok(run_inv(manifest, "rollback"))
+    ok(run_cli(manifest, "rollback"))
 
 
 @pytest.mark.parametrize("finish", ["rollback", "promote"])
@@ -226,9 +226,9 @@ def test_ctrl_c_in_rollouts_final_promotion_leaves_a_true_note_and_both_ways_con
         assert code == 130, said
         assert "the canary gate allowed promoting 2.0.0" in said and "go back to 1.0.0" in said, said
         if finish == "rollback":
-            ok(run_inv(manifest, "rollback", "--reason", "interrupted"))
+            ok(run_cli(manifest, "rollback", "--reason", "interrupted"))
         else:
-            ok(run_inv(manifest, "promote", "--mode", "stable"))
+            ok(run_cli(manifest, "promote", "--mode", "stable"))
     assert load.dropped == [], load.dropped
     want = "1.0.0" if finish == "rollback" else "2.0.0"
     assert services(manifest)["version"] == want and services(manifest)["mode"] == "stable"
@@ -237,7 +237,7 @@ def test_ctrl_c_in_rollouts_final_promotion_leaves_a_true_note_and_both_ways_con
     assert split(manifest) == {"stable": 100} and f"{PREFIX}-app-canary" not in leftovers(PREFIX).split()
     last = [e for e in events(manifest) if e["event_type"] in ("rollback", "mode_change")][-1]
     assert (last["data"].get("stable_version") or last["data"].get("version")) == want
-    frame = json.loads(ok(run_inv(manifest, "status", "--once", "--json")))
+    frame = json.loads(ok(run_cli(manifest, "status", "--once", "--json")))
     assert frame["version"] == want and frame["missing_tracks"] == {}
-    ok(run_inv(manifest, "audit", "--verify"))
-    assert "free: no deploy lock held" in ok(run_inv(manifest, "lock", "--status"))
+    ok(run_cli(manifest, "audit", "--verify"))
+    assert "free: no deploy lock held" in ok(run_cli(manifest, "lock", "--status"))

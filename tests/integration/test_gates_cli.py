@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.conftest import REPO, run_inv
+from tests.conftest import SWIFTDEPLOY, REPO, run_cli
 from tests.integration.stack import docker, make_project
 
 OPA_PORT = 23181
@@ -74,7 +74,7 @@ def events(manifest) -> list[dict]:
 
 def test_opa_check_allows_through_the_sidecar(tmp_path, fake_opa):
     manifest = sidecar_project(tmp_path)
-    result = run_inv(manifest, "opa-check", "--context", "pre_deploy", "--json")
+    result = run_cli(manifest, "opa-check", "--context", "pre_deploy", "--json")
     assert result.returncode == 0, result.stdout + result.stderr
     doc = json.loads(result.stdout)
     assert doc["results"][0]["data"]["allow"] is True and doc["exit_code"] == 0
@@ -83,7 +83,7 @@ def test_opa_check_allows_through_the_sidecar(tmp_path, fake_opa):
 
 def test_opa_check_denies_with_exit_3(tmp_path, fake_opa):
     manifest = sidecar_project(tmp_path, min_disk_free_gb=1e6)
-    result = run_inv(manifest, "opa-check")
+    result = run_cli(manifest, "opa-check")
     assert result.returncode == 3, result.stdout + result.stderr
     assert "is below the minimum" in result.stdout
     assert events(manifest)[-1]["event_type"] == "policy_violation"
@@ -97,7 +97,7 @@ def test_opa_check_denies_with_exit_3(tmp_path, fake_opa):
 def test_opa_check_fails_closed_on_bad_answers(tmp_path, fake_opa, mode, expected):
     fake_opa.mode = mode
     manifest = sidecar_project(tmp_path)
-    result = run_inv(manifest, "opa-check")
+    result = run_cli(manifest, "opa-check")
     assert result.returncode == 4, result.stdout + result.stderr
     assert expected in result.stdout
     last = events(manifest)[-1]
@@ -106,7 +106,7 @@ def test_opa_check_fails_closed_on_bad_answers(tmp_path, fake_opa, mode, expecte
 
 def test_opa_check_fails_closed_when_nothing_listens(tmp_path):
     manifest = sidecar_project(tmp_path)
-    result = run_inv(manifest, "opa-check")
+    result = run_cli(manifest, "opa-check")
     assert result.returncode == 4, result.stdout + result.stderr
     assert events(manifest)[-1]["event_type"] == "policy_engine_failure"
 
@@ -115,7 +115,7 @@ def test_opa_check_fails_closed_when_nothing_listens(tmp_path):
 def test_denied_deploy_starts_nothing(tmp_path):
     manifest = make_project(tmp_path, prefix="sddeny", base_port=23280,
                             policy_limits={"infrastructure": {"min_disk_free_gb": 1e6, "max_cpu_load": 1000.0}})
-    result = run_inv(manifest, "deploy")
+    result = run_cli(manifest, "deploy")
     assert result.returncode == 3, result.stdout + result.stderr
     assert "infrastructure policy denied" in result.stdout
     assert docker("ps", "-a", "--filter", "label=com.docker.compose.project=sddeny", "--format", "{{.Names}}") == ""
@@ -127,7 +127,7 @@ def test_invalid_manifest_renders_and_starts_nothing(tmp_path):
     manifest = make_project(tmp_path, prefix="sdbad", base_port=23380)
     manifest.write_text(manifest.read_text().replace("port: 23380", 'port: "80a"'))
     for task in ("render", "deploy", "validate"):
-        result = run_inv(manifest, task)
+        result = run_cli(manifest, task)
         assert result.returncode == 2, (task, result.stdout, result.stderr)
         assert 'nginx.port: expected an integer 1-65535, got "80a"' in result.stdout + result.stderr
     assert not (tmp_path / "docker-compose.yml").exists() and not (tmp_path / "nginx.conf").exists()
@@ -136,13 +136,13 @@ def test_invalid_manifest_renders_and_starts_nothing(tmp_path):
 def test_audit_verify_names_the_tampered_line(tmp_path, fake_opa):
     manifest = sidecar_project(tmp_path)
     for _ in range(3):
-        assert run_inv(manifest, "opa-check").returncode == 0
-    assert run_inv(manifest, "audit", "--verify").returncode == 0
+        assert run_cli(manifest, "opa-check").returncode == 0
+    assert run_cli(manifest, "audit", "--verify").returncode == 0
     history = manifest.parent / "history.jsonl"
     lines = history.read_text().splitlines()
     lines[1] = lines[1].replace('"allow":true', '"allow":false')
     history.write_text("\n".join(lines) + "\n")
-    result = run_inv(manifest, "audit", "--verify")
+    result = run_cli(manifest, "audit", "--verify")
     assert result.returncode == 2, result.stdout + result.stderr
     assert "line 2" in result.stdout
 
@@ -159,7 +159,7 @@ def test_embedded_engine_names_a_missing_system_library(tmp_path):
                            capture_output=True, text=True).stdout.strip()
     assert found, "libatomic1 must be installed here (inv bootstrap installs it)"
     manifest = make_project(tmp_path, prefix="sdlib", base_port=23480)
-    argv = [sys.executable, "-m", "invoke", "-r", str(REPO), "opa-check", "--manifest", str(manifest)]
+    argv = [*SWIFTDEPLOY, "opa-check", "--manifest", str(manifest)]
     hide = f"mount --bind /dev/null {found} && exec \"$@\""
     result = subprocess.run(["unshare", "-m", "sh", "-c", hide, "sh", *argv],
                             capture_output=True, text=True, timeout=120, cwd=tmp_path)
@@ -172,11 +172,11 @@ def test_embedded_engine_names_a_missing_system_library(tmp_path):
 
 def test_what_if_changes_nothing_and_is_marked_as_such(tmp_path):
     manifest = make_project(tmp_path, prefix="sdwhatif", base_port=24580)
-    none_yet = run_inv(manifest, "opa-check", "--set", "stats.disk_free_gb=0.1")
+    none_yet = run_cli(manifest, "opa-check", "--set", "stats.disk_free_gb=0.1")
     assert none_yet.returncode == 2 and "run `inv opa-check --context pre_deploy` once" in none_yet.stderr + none_yet.stdout
-    assert run_inv(manifest, "opa-check").returncode == 0
+    assert run_cli(manifest, "opa-check").returncode == 0
     before = [e["event_type"] for e in events(manifest)]
-    result = run_inv(manifest, "opa-check", "--set", "stats.disk_free_gb=0.1", "--set", "stats.cpu_load=2", "--explain")
+    result = run_cli(manifest, "opa-check", "--set", "stats.disk_free_gb=0.1", "--set", "stats.cpu_load=2", "--explain")
     assert result.returncode == 3, result.stdout + result.stderr
     assert "input sent to the engine:" in result.stdout and '"disk_free_gb": 0.1' in result.stdout
     assert "stats.disk_free_gb = 0.1   (limits.min_disk_free_gb = 0.5)" in result.stdout
@@ -185,9 +185,9 @@ def test_what_if_changes_nothing_and_is_marked_as_such(tmp_path):
     assert [e["event_type"] for e in after[:len(before)]] == before
     assert [e["event_type"] for e in after[len(before):]] == ["policy_what_if"]  # never a violation
     assert after[-1]["data"]["what_if"] == ["stats.disk_free_gb=0.1", "stats.cpu_load=2"]
-    typo = run_inv(manifest, "opa-check", "--set", "host.cpu_load=9")  # would be ignored by the policy
+    typo = run_cli(manifest, "opa-check", "--set", "host.cpu_load=9")  # would be ignored by the policy
     assert typo.returncode == 2 and "TASK [policy what-if: pre_deploy]" in typo.stdout, typo.stdout
     assert "no field host.cpu_load; did you mean stats.cpu_load?" in typo.stdout
     assert len(events(manifest)) == len(after)  # nothing evaluated, nothing recorded
-    explained = run_inv(manifest, "opa-check", "--explain")  # a real check, explained
+    explained = run_cli(manifest, "opa-check", "--explain")  # a real check, explained
     assert explained.returncode == 0 and "decision: allow" in explained.stdout

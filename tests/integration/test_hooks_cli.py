@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from tests.conftest import run_inv
+from tests.conftest import run_cli
 from tests.integration.stack import docker, make_project
 
 
@@ -27,7 +27,7 @@ def events(manifest) -> list[dict]:
 def test_a_failing_pre_deploy_hook_stops_before_anything_changes(tmp_path):
     manifest = make_project(tmp_path, prefix="sdhook", base_port=23780)
     hook(tmp_path, "pre-deploy", 'echo "change freeze until Monday" >&2\nexit 9')
-    result = run_inv(manifest, "deploy")
+    result = run_cli(manifest, "deploy")
     assert result.returncode == 7, result.stdout + result.stderr
     assert "pre-deploy" in result.stdout and "change freeze until Monday" in result.stdout
     assert not (tmp_path / "docker-compose.yml").exists()
@@ -39,7 +39,7 @@ def test_a_failing_pre_deploy_hook_stops_before_anything_changes(tmp_path):
 def test_a_hook_that_is_not_executable_is_bad_input(tmp_path):
     manifest = make_project(tmp_path, prefix="sdhook2", base_port=23880)
     hook(tmp_path, "pre-promote", "exit 0", executable=False)
-    result = run_inv(manifest, "promote", "--mode", "canary")
+    result = run_cli(manifest, "promote", "--mode", "canary")
     assert result.returncode == 2, result.stdout + result.stderr
     assert "hooks/pre-promote" in result.stdout + result.stderr and "chmod +x" in result.stdout + result.stderr
     assert "mode: stable" in manifest.read_text()
@@ -49,7 +49,7 @@ def test_hooks_get_the_context_and_post_hooks_the_outcome(tmp_path):
     manifest = make_project(tmp_path, prefix="sdhook3", base_port=23980)
     for name in ("pre-rollback", "post-rollback"):
         hook(tmp_path, name, f'env | grep ^SWIFTDEPLOY_ | sort > "{tmp_path}/{name}.env"')
-    result = run_inv(manifest, "rollback")  # nothing to roll back: still a command with hooks
+    result = run_cli(manifest, "rollback")  # nothing to roll back: still a command with hooks
     assert result.returncode == 0, result.stdout + result.stderr
     pre = dict(line.split("=", 1) for line in (tmp_path / "pre-rollback.env").read_text().splitlines())
     post = dict(line.split("=", 1) for line in (tmp_path / "post-rollback.env").read_text().splitlines())

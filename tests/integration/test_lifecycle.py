@@ -12,7 +12,7 @@ import pytest
 import requests
 import yaml
 
-from tests.conftest import run_inv
+from tests.conftest import SWIFTDEPLOY, run_cli
 from tests.integration.stack import Traffic, container_id_and_start, docker, make_project, wait_for
 
 pytestmark = pytest.mark.docker
@@ -25,7 +25,7 @@ PORT = 18080
 def manifest(tmp_path_factory):
     path = make_project(tmp_path_factory.mktemp("lifecycle"), prefix=PREFIX, base_port=PORT)
     yield path
-    run_inv(path, "teardown", "--clean")
+    run_cli(path, "teardown", "--clean")
 
 
 def url(path: str, port: int = PORT) -> str:
@@ -33,7 +33,7 @@ def url(path: str, port: int = PORT) -> str:
 
 
 def test_deploy_brings_the_stack_up(manifest):
-    result = run_inv(manifest, "deploy")
+    result = run_cli(manifest, "deploy")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "TASK [policy: pre_deploy]" in result.stdout
     assert "PLAY RECAP" in result.stdout and "failed=0" in result.stdout
@@ -47,7 +47,7 @@ def test_deploy_brings_the_stack_up(manifest):
 
 
 def test_second_deploy_changes_nothing(manifest):
-    result = run_inv(manifest, "deploy")
+    result = run_cli(manifest, "deploy")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "changed=0" in result.stdout, result.stdout
 
@@ -94,7 +94,7 @@ def test_stopped_app_gives_json_502_with_contact(manifest):
         assert answer.headers["X-Deployed-By"] == "swiftdeploy"
         assert answer.json() == {"error": "bad gateway", "code": 502, "service": "swiftdeploy",
                                  "contact": "oncall@example.com"}
-        health = run_inv(manifest, "health", "--timeout", "3")
+        health = run_cli(manifest, "health", "--timeout", "3")
         assert health.returncode == 5 and "502" in health.stdout, health.stdout
     finally:
         docker("start", f"{PREFIX}-app")
@@ -104,7 +104,7 @@ def test_stopped_app_gives_json_502_with_contact(manifest):
 def test_promote_canary_then_stable(manifest):
     nginx_before = container_id_and_start(f"{PREFIX}-nginx")
     app_before = container_id_and_start(f"{PREFIX}-app")
-    result = run_inv(manifest, "promote", "--mode", "canary")
+    result = run_cli(manifest, "promote", "--mode", "canary")
     assert result.returncode == 0, result.stdout + result.stderr
     assert yaml.safe_load(manifest.read_text())["services"]["mode"] == "canary"
     # The canary runs beside stable and takes its slice (canary.weight: 50 here); stable is not restarted.
@@ -115,11 +115,11 @@ def test_promote_canary_then_stable(manifest):
     assert container_id_and_start(f"{PREFIX}-nginx") == nginx_before  # nginx reloaded, never restarted
     assert container_id_and_start(f"{PREFIX}-app") == app_before
 
-    again = run_inv(manifest, "promote", "--mode", "canary")
+    again = run_cli(manifest, "promote", "--mode", "canary")
     assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout
 
     with Traffic(url("/")):
-        result = run_inv(manifest, "promote", "--mode", "stable")
+        result = run_cli(manifest, "promote", "--mode", "stable")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "canary: allow" in result.stdout
     assert requests.get(url("/healthz"), timeout=5).json()["mode"] == "stable"
@@ -132,12 +132,10 @@ def test_status_dashboard_runs_until_ctrl_c(manifest):
     import subprocess
     import sys
 
-    from tests.conftest import REPO
-
-    once = run_inv(manifest, "status", "--once")
+    once = run_cli(manifest, "status", "--once")
     assert once.returncode == 0, once.stdout + once.stderr
     assert "mode" in once.stdout and "ALLOW infrastructure" in once.stdout
-    live = subprocess.Popen([sys.executable, "-m", "invoke", "-r", str(REPO), "status", "--manifest", str(manifest),
+    live = subprocess.Popen([*SWIFTDEPLOY, "status", "--manifest", str(manifest),
                              "--interval", "0.5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
@@ -162,16 +160,16 @@ def test_check_mode_touches_nothing(manifest):
     manifest.write_text(manifest.read_text().replace("proxy_timeout: 30", "proxy_timeout: 45"))
     edited = manifest.read_bytes()
     try:
-        deploy = run_inv(manifest, "deploy", "--check", "--diff")
+        deploy = run_cli(manifest, "deploy", "--check", "--diff")
         assert deploy.returncode == 0, deploy.stdout + deploy.stderr
         # nginx.conf changes, and with it the digest label that makes compose recreate nginx.
         assert "would change: docker-compose.yml, nginx.conf" in deploy.stdout
         assert "+    proxy_read_timeout 45s;" in deploy.stdout and "org.swiftdeploy.nginx-conf" in deploy.stdout
         assert "ok: [local] => check mode: all containers running" in deploy.stdout
-        promote = run_inv(manifest, "promote", "--mode", "canary", "--check")
+        promote = run_cli(manifest, "promote", "--mode", "canary", "--check")
         assert promote.returncode == 0 and f"would start {PREFIX}-app-canary" in promote.stdout, promote.stdout
         assert "would move traffic to stable 50% / canary 50%" in promote.stdout
-        teardown = run_inv(manifest, "teardown", "--check")
+        teardown = run_cli(manifest, "teardown", "--check")
         assert teardown.returncode == 0 and "would remove" in teardown.stdout, teardown.stdout
         assert manifest.read_bytes() == edited
         assert (manifest.parent / "nginx.conf").read_bytes() == rendered
@@ -181,11 +179,11 @@ def test_check_mode_touches_nothing(manifest):
 
 
 def test_deploy_never_moves_a_canary_to_stable_past_the_gate(manifest):
-    assert run_inv(manifest, "promote", "--mode", "canary").returncode == 0
+    assert run_cli(manifest, "promote", "--mode", "canary").returncode == 0
     # As after a fleet promotion that other hosts passed: the shared manifest already says stable.
     manifest.write_text(manifest.read_text().replace("mode: canary", "mode: stable"))
     app_before = container_id_and_start(f"{PREFIX}-app")
-    result = run_inv(manifest, "deploy")
+    result = run_cli(manifest, "deploy")
     assert result.returncode == 2, result.stdout + result.stderr
     assert "inv promote --mode stable" in result.stdout
     assert container_id_and_start(f"{PREFIX}-app") == app_before
@@ -193,10 +191,10 @@ def test_deploy_never_moves_a_canary_to_stable_past_the_gate(manifest):
 
 
 def test_teardown_leaves_nothing(manifest):
-    result = run_inv(manifest, "teardown")
+    result = run_cli(manifest, "teardown")
     assert result.returncode == 0, result.stdout + result.stderr
     assert docker("ps", "-a", "--filter", f"label=com.docker.compose.project={PREFIX}", "--format", "{{.Names}}") == ""
     assert docker("network", "ls", "--filter", f"name=^{PREFIX}-net$", "--format", "{{.Name}}") == ""
     assert docker("volume", "ls", "--filter", f"name=^{PREFIX}-logs$", "--format", "{{.Name}}") == ""
-    again = run_inv(manifest, "teardown", "--clean")
+    again = run_cli(manifest, "teardown", "--clean")
     assert again.returncode == 0 and not (manifest.parent / "docker-compose.yml").exists()

@@ -12,7 +12,7 @@ from tests.integration.fleet_env import ClientHome, RemoteSshd
 from tests.integration.sshd import client_key  # noqa: F401 - fixture
 from tests.integration.stack import make_project
 from tests.integration.test_ansible_playbook import COMPAT, ansible_env, recap, show
-from tests.conftest import ansible_tool, run_inv
+from tests.conftest import ansible_tool, run_cli
 
 pytestmark = [pytest.mark.docker, pytest.mark.sshd, pytest.mark.ansible]
 
@@ -41,7 +41,7 @@ def fired(tmp_path) -> list[str]:
 
 def test_the_same_hook_fires_under_inv_fab_and_ansible_playbook(project, tmp_path, tmp_path_factory,
                                                                client_key):  # noqa: F811
-    done = run_inv(project, "rollback")
+    done = run_cli(project, "rollback")
     assert done.returncode == 0, done.stdout + done.stderr
     assert fired(tmp_path) == ["pre-rollback rollback local", "post-rollback rollback local 0"]
 

@@ -14,7 +14,7 @@ import requests
 import yaml
 
 from swiftlib.tracks import describe, parse_split
-from tests.conftest import printed as ok, run_inv
+from tests.conftest import printed as ok, run_cli
 from tests.integration.stack import Load, docker, evaluation_window, make_project, pressed_ctrl_c
 
 pytestmark = pytest.mark.docker
@@ -61,15 +61,15 @@ def events(manifest) -> list[dict]:
 def manifest(tmp_path_factory):
     path = make_project(tmp_path_factory.mktemp("progressive"), prefix=PREFIX, base_port=PORT,
                         canary={"image": tag("2.0.0"), "version": "2.0.0", "weight": 30, "steps": [30, 60]})
-    ok(run_inv(path, "deploy"))
+    ok(run_cli(path, "deploy"))
     yield path
-    run_inv(path, "teardown", "--clean")
+    run_cli(path, "teardown", "--clean")
 
 
 def test_promote_canary_keeps_every_request(manifest):
     nginx = docker("inspect", "-f", "{{.Id}}", f"{PREFIX}-nginx")
     with Load(public()) as load:
-        ok(run_inv(manifest, "promote", "--mode", "canary"))
+        ok(run_cli(manifest, "promote", "--mode", "canary"))
     assert load.dropped == [] and len(load.results) >= 20
     assert version_of("canary") == "2.0.0" and version_of("stable") == "1.0.0"
     assert docker("inspect", "-f", "{{.Id}}", f"{PREFIX}-nginx") == nginx  # reloaded, not restarted
@@ -79,20 +79,20 @@ def test_promote_canary_keeps_every_request(manifest):
 
 def test_rollback_keeps_every_request_and_is_audited(manifest):
     with Load(public()) as load:
-        out = ok(run_inv(manifest, "rollback", "--reason", "testing the way back"))
+        out = ok(run_cli(manifest, "rollback", "--reason", "testing the way back"))
     assert load.dropped == [] and len(load.results) >= 10
     assert "canary removed" in out and not running(f"{PREFIX}-app-canary")
     assert yaml.safe_load(manifest.read_text())["services"]["mode"] == "stable"
     last = [e for e in events(manifest) if e["event_type"] == "rollback"][-1]
     assert last["data"]["reason"] == "testing the way back" and last["actor"]
-    again = ok(run_inv(manifest, "rollback"))
+    again = ok(run_cli(manifest, "rollback"))
     assert "no canary runs" in again
 
 
 def test_promote_stable_to_the_canary_version_keeps_every_request(manifest):
-    ok(run_inv(manifest, "promote", "--mode", "canary"))
+    ok(run_cli(manifest, "promote", "--mode", "canary"))
     with Load(public()) as load:
-        out = ok(run_inv(manifest, "promote", "--mode", "stable"))
+        out = ok(run_cli(manifest, "promote", "--mode", "stable"))
     assert load.dropped == [] and len(load.results) >= 50, out
     assert version_of("stable") == "2.0.0" and not running(f"{PREFIX}-app-canary")
     services = yaml.safe_load(manifest.read_text())["services"]
@@ -102,11 +102,11 @@ def test_promote_stable_to_the_canary_version_keeps_every_request(manifest):
 def test_rollout_to_stable_keeps_every_request(manifest):
     edit(manifest, canary={"image": tag("3.0.0"), "version": "3.0.0"})
     before = manifest.read_bytes()
-    planned = ok(run_inv(manifest, "rollout", "--check"))  # the plan, at the first step's weight; nothing done
+    planned = ok(run_cli(manifest, "rollout", "--check"))  # the plan, at the first step's weight; nothing done
     assert "stable 70% / canary 30%" in planned and "at 30%, 60% for one 4 s window each" in planned, planned
     assert manifest.read_bytes() == before and not running(f"{PREFIX}-app-canary")
     with Load(public()) as load:
-        out = ok(run_inv(manifest, "rollout"))
+        out = ok(run_cli(manifest, "rollout"))
     assert load.dropped == [] and len(load.results) >= 150, out
     assert "step 2/2 at 60%" in out and "rollout step 2/2" in out
     assert version_of("stable") == "3.0.0" and not running(f"{PREFIX}-app-canary")
@@ -114,10 +114,10 @@ def test_rollout_to_stable_keeps_every_request(manifest):
 
 def test_rollout_rolls_back_by_itself_when_the_canary_fails(manifest):
     edit(manifest, canary={"image": tag("4.0.0"), "version": "4.0.0"})
-    ok(run_inv(manifest, "promote", "--mode", "canary"))
-    ok(run_inv(manifest, "chaos", "--mode", "error", "--rate", "0.5"))
+    ok(run_cli(manifest, "promote", "--mode", "canary"))
+    ok(run_cli(manifest, "chaos", "--mode", "error", "--rate", "0.5"))
     with Load(public()) as load:
-        result = run_inv(manifest, "rollout")
+        result = run_cli(manifest, "rollout")
     out = ok(result, 3)
     assert "canary policy denied" in out and "error rate" in out
     assert load.dropped == [] and len(load.results) >= 50
@@ -140,9 +140,9 @@ def test_ctrl_c_in_a_rollout_leaves_the_canary_at_its_step_and_says_so(manifest,
     assert running(f"{PREFIX}-app-canary") and yaml.safe_load(manifest.read_text())["services"]["mode"] == "canary"
     state = json.loads((manifest.parent / ".swiftdeploy" / "state.json").read_text())
     assert state["weight"] == 30 and state["rollout"]["active"] is False
-    assert "free: no deploy lock held" in ok(run_inv(manifest, "lock"))
+    assert "free: no deploy lock held" in ok(run_cli(manifest, "lock"))
     with Load(public()) as load:
-        ok(run_inv(manifest, "rollback", "--reason", "rollout interrupted"))
+        ok(run_cli(manifest, "rollback", "--reason", "rollout interrupted"))
     assert load.dropped == [] and not running(f"{PREFIX}-app-canary")
 
 
@@ -150,11 +150,11 @@ def test_ctrl_c_in_a_rollout_leaves_the_canary_at_its_step_and_says_so(manifest,
 def no_canary_left(manifest):
     """Whatever the test leaves, the next one starts without a canary (a no-op when it finished)."""
     yield
-    run_inv(manifest, "rollback", "--reason", "test cleanup")
+    run_cli(manifest, "rollback", "--reason", "test cleanup")
 
 
 def test_ctrl_c_in_a_promotion_says_what_it_left_and_a_second_run_finishes_it(manifest, tmp_path, no_canary_left):
-    ok(run_inv(manifest, "promote", "--mode", "canary"))  # canary 4.0.0 beside stable 3.0.0
+    ok(run_cli(manifest, "promote", "--mode", "canary"))  # canary 4.0.0 beside stable 3.0.0
     with Load(public()) as load:
         # Pressed while stable is being replaced: the canary serves everything meanwhile.
         code, said = pressed_ctrl_c(manifest, tmp_path, "the canary serves while stable is replaced",
@@ -176,8 +176,8 @@ def test_ctrl_c_in_a_promotion_says_what_it_left_and_a_second_run_finishes_it(ma
         assert shares and all(t in tracks for t in shares), (shares, tracks)  # every track served still runs
         # Past its gate (the canary already serves everything): finishing does not ask it again.
         assert "run `inv promote --mode stable` again to finish (it does not ask the gate again)" in note
-        assert "free: no deploy lock held" in ok(run_inv(manifest, "lock"))
-        finished = ok(run_inv(manifest, "promote", "--mode", "stable"))  # as the note says
+        assert "free: no deploy lock held" in ok(run_cli(manifest, "lock"))
+        finished = ok(run_cli(manifest, "promote", "--mode", "stable"))  # as the note says
     assert load.dropped == [], said + finished
     assert version_of("stable") == "4.0.0" and not running(f"{PREFIX}-app-canary")
     assert yaml.safe_load(manifest.read_text())["services"]["mode"] == "stable"
@@ -187,13 +187,13 @@ def test_deploy_of_a_new_version_is_blue_green_and_keeps_every_request(manifest)
     edit(manifest, services={"image": tag("5.0.0"), "version": "5.0.0"})
     nginx = docker("inspect", "-f", "{{.Id}}", f"{PREFIX}-nginx")
     stable = docker("inspect", "-f", "{{.Id}}", f"{PREFIX}-app")
-    planned = ok(run_inv(manifest, "deploy", "--check"))  # says what the real run will do, does none of it
+    planned = ok(run_cli(manifest, "deploy", "--check"))  # says what the real run will do, does none of it
     assert (f"changed: [local] => would start {PREFIX}-app-next (swiftdeploy-app:5.0.0, 5.0.0), move all traffic "
             f"to it, recreate {PREFIX}-app with 5.0.0") in planned, planned
     assert docker("inspect", "-f", "{{.Id}}", f"{PREFIX}-app") == stable and not running(f"{PREFIX}-app-next")
     assert version_of("stable") != "5.0.0"
     with Load(public()) as load:
-        out = ok(run_inv(manifest, "deploy"))
+        out = ok(run_cli(manifest, "deploy"))
     assert load.dropped == [] and len(load.results) >= 20, out
     assert f"{PREFIX}-app-next healthy" in out and f"{PREFIX}-app-next drained and removed" in out
     assert version_of("stable") == "5.0.0" and not running(f"{PREFIX}-app-next")
@@ -207,7 +207,7 @@ def test_ctrl_c_in_a_blue_green_deploy_is_finished_by_the_next_deploy_without_a_
         code, said = pressed_ctrl_c(manifest, tmp_path, "new version takes over while stable is replaced", "deploy")
         assert code == 130 and "interrupted: on local traffic goes to next 100%" in said, said
         assert running(f"{PREFIX}-app-next")
-        finished = ok(run_inv(manifest, "deploy"))  # as the note says: the handover is finished, not orphaned
+        finished = ok(run_cli(manifest, "deploy"))  # as the note says: the handover is finished, not orphaned
     assert load.dropped == [], said + finished
     assert version_of("stable") == "6.0.0" and not running(f"{PREFIX}-app-next")
 
@@ -215,7 +215,7 @@ def test_ctrl_c_in_a_blue_green_deploy_is_finished_by_the_next_deploy_without_a_
 def test_a_missing_canary_image_is_refused_before_anything_starts(manifest):
     edit(manifest, canary={"image": "swiftdeploy-app:no-such-version", "version": "9.9.9"})
     before = manifest.read_bytes()
-    result = run_inv(manifest, "promote", "--mode", "canary")
+    result = run_cli(manifest, "promote", "--mode", "canary")
     out = ok(result, 2)
     assert "canary.image: swiftdeploy-app:no-such-version is not on host" in out
     assert manifest.read_bytes() == before and not running(f"{PREFIX}-app-canary")

@@ -20,7 +20,7 @@ import yaml
 from swiftlib.lifecycle import canary_window, prometheus_window
 from swiftlib.lifecycle.context import Project, Target
 from swiftlib.metrics import window_stats
-from tests.conftest import printed as ok, run_inv
+from tests.conftest import printed as ok, run_cli
 from tests.integration.stack import Load, docker, make_project, remove_stack, wait_for
 
 pytestmark = pytest.mark.docker
@@ -78,11 +78,11 @@ def manifest(tmp_path_factory):
     doc["policy_limits"]["canary"]["evaluation_window_seconds"] = WINDOW
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     try:
-        ok(run_inv(path, "bootstrap"))  # the Prometheus image, as `make test` would make it
-        ok(run_inv(path, "deploy"))
+        ok(run_cli(path, "bootstrap"))  # the Prometheus image, as `make test` would make it
+        ok(run_cli(path, "deploy"))
         yield path
     finally:
-        run_inv(path, "teardown", "--clean")
+        run_cli(path, "teardown", "--clean")
         remove_stack(PREFIX)  # whatever a failed teardown left
 
 
@@ -94,13 +94,13 @@ def test_prometheus_runs_on_loopback_only_and_scrapes_every_track_by_label(manif
                       and any(t["health"] == "up" for t in r.json()["data"]["activeTargets"]))
     tracks = {t["labels"]["track"]: t["health"] for t in answer.json()["data"]["activeTargets"]}
     assert tracks == {"stable": "up", "canary": "down", "next": "down"}  # no canary yet
-    status = ok(run_inv(manifest, "status", "--once"))  # status scrapes; it says where the gate looks
+    status = ok(run_cli(manifest, "status", "--once"))  # status scrapes; it says where the gate looks
     assert "on the numbers above; `inv promote` asks Prometheus" in status, status
 
 
 def test_both_sources_agree_on_the_same_window_of_a_canary_under_load(manifest):
-    ok(run_inv(manifest, "promote", "--mode", "canary"))
-    ok(run_inv(manifest, "chaos", "--mode", "error", "--rate", "0.3"))  # a non-zero error rate to compare
+    ok(run_cli(manifest, "promote", "--mode", "canary"))
+    ok(run_cli(manifest, "chaos", "--mode", "error", "--rate", "0.3"))  # a non-zero error rate to compare
     target = Target.local(Project.load(manifest))
     with Load(public(), rate=RATE):
         # Both tracks' failed and total requests are series in Prometheus before the window opens.
@@ -116,7 +116,7 @@ def test_both_sources_agree_on_the_same_window_of_a_canary_under_load(manifest):
     window = after["canary"].taken_at - before["canary"].taken_at
     from_prometheus = dict(zip(("canary", "stable"), prometheus_window.windows_at(target, window,
                                                                                    after["canary"].taken_at)))
-    ok(run_inv(manifest, "chaos", "--mode", "recover"))
+    ok(run_cli(manifest, "chaos", "--mode", "recover"))
     for track in ("canary", "stable"):
         scraped, queried = window_stats(before[track], after[track]), from_prometheus[track]
         print(f"{track}: scrape {scraped.to_dict()}\n{track}: prometheus {queried.to_dict()}")
@@ -128,10 +128,10 @@ def test_both_sources_agree_on_the_same_window_of_a_canary_under_load(manifest):
 
 
 def test_promote_stable_is_denied_on_promql_numbers_when_the_canary_fails(manifest):
-    ok(run_inv(manifest, "chaos", "--mode", "error", "--rate", "0.5"))
+    ok(run_cli(manifest, "chaos", "--mode", "error", "--rate", "0.5"))
     before = manifest.read_bytes()
     with Load(public(), rate=RATE):
-        out = ok(run_inv(manifest, "promote", "--mode", "stable"), 3)
+        out = ok(run_cli(manifest, "promote", "--mode", "stable"), 3)
     assert "canary policy denied" in out and "error rate" in out
     assert manifest.read_bytes() == before and running(f"{PREFIX}-app-canary")
     metrics = events(manifest, "policy_violation")[-1]["data"]["input"]["metrics"]
@@ -139,9 +139,9 @@ def test_promote_stable_is_denied_on_promql_numbers_when_the_canary_fails(manife
 
 
 def test_promote_stable_is_allowed_on_promql_numbers_when_the_canary_is_healthy(manifest):
-    ok(run_inv(manifest, "chaos", "--mode", "recover"))
+    ok(run_cli(manifest, "chaos", "--mode", "recover"))
     with Load(public(), rate=RATE) as load:
-        out = ok(run_inv(manifest, "promote", "--mode", "stable"))
+        out = ok(run_cli(manifest, "promote", "--mode", "stable"))
     assert load.dropped == []
     check = events(manifest, "policy_check")[-1]["data"]
     assert check["domain"] == "canary" and check["input"]["metrics"]["error_rate"] == 0.0
@@ -151,8 +151,8 @@ def test_promote_stable_is_allowed_on_promql_numbers_when_the_canary_is_healthy(
 
 
 def test_an_empty_result_fails_closed_with_exit_4_and_is_audited(manifest):
-    ok(run_inv(manifest, "promote", "--mode", "canary"))  # a new canary nobody calls: no series at all
-    out = ok(run_inv(manifest, "opa-check", "--context", "pre_promote"), 4)
+    ok(run_cli(manifest, "promote", "--mode", "canary"))  # a new canary nobody calls: no series at all
+    out = ok(run_cli(manifest, "opa-check", "--context", "pre_promote"), 4)
     assert f"Prometheus at http://127.0.0.1:{PROM_PORT}" in out and "no requests or p99 samples for the canary" in out
     failure = events(manifest, "policy_engine_failure")[-1]["data"]
     assert (failure["source"], failure["reason"], failure["domain"]) == ("prometheus", "empty_result", "canary")
@@ -163,7 +163,7 @@ def test_a_stopped_prometheus_fails_closed_and_a_rollout_rolls_back(manifest):
     docker("stop", f"{PREFIX}-prometheus")
     try:
         with Load(public(), rate=RATE) as load:
-            out = ok(run_inv(manifest, "rollout"), 4)
+            out = ok(run_cli(manifest, "rollout"), 4)
         assert f"cannot reach Prometheus at http://127.0.0.1:{PROM_PORT}" in out
         assert load.dropped == []
         failure = events(manifest, "policy_engine_failure")[-1]["data"]

@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -25,7 +24,7 @@ import yaml
 from swiftlib.netstat import is_loopback, listening_ports
 from swiftlib.remote import lock as deploy_lock
 from swiftlib.remote.workspace import RemoteWorkspace
-from tests.conftest import REPO, exited as ok
+from tests.conftest import SWIFTDEPLOY, exited as ok
 from tests.integration.fleet_env import ClientHome, RemoteSshd, ensure_opa_standin, fake_df_command
 from tests.integration.one_host import home, server  # noqa: F401 - fixtures
 from tests.integration.sshd import client_key  # noqa: F401 - fixture
@@ -163,7 +162,7 @@ def test_the_other_tasks_work_remotely(manifest, home, server, name):
 
 def _watch(home, manifest: Path, *args: str) -> subprocess.Popen:
     """A long-running `inv` as a person starts it in a terminal (Ctrl-C delivered as SIGINT)."""
-    argv = [sys.executable, "-m", "invoke", "-r", str(REPO), *args, "--manifest", str(manifest)]
+    argv = [*SWIFTDEPLOY, *args, "--manifest", str(manifest)]
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=manifest.parent,
                             env=home.env(), preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 

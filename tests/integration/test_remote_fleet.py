@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import REPO, exited as ok
+from tests.conftest import SWIFTDEPLOY, exited as ok
 from tests.integration.fleet_env import ClientHome, RemoteSshd, render_inventory
 from tests.integration.sshd import client_key, closed_port, free_port  # noqa: F401 - fixture
 from tests.integration.stack import evaluation_window, leftovers, make_project, remove_stack
@@ -108,7 +108,7 @@ def test_limit_picks_hosts_of_the_inventory(fleet, home):
 def test_ctrl_c_stops_a_rollout_on_every_host_of_a_parallel_batch(fleet, home, tmp_path):
     """Ctrl-C reaches the main thread only; each host's thread stops at its evaluation window."""
     manifest, native, _ = fleet
-    argv = [sys.executable, "-m", "invoke", "-r", str(REPO), "rollout", "--manifest", str(manifest),
+    argv = [*SWIFTDEPLOY, "rollout", "--manifest", str(manifest),
             "--inventory", str(native), "--limit", "web1:web2"]
     out_file, err_file = tmp_path / "out", tmp_path / "err"
     # No traffic, so a step's gate denies when its window ends; a long window keeps both hosts

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.conftest import exited as ok, run_inv
+from tests.conftest import exited as ok, run_cli
 from tests.integration.one_host import home, server  # noqa: F401 - fixtures
 from tests.integration.sshd import client_key  # noqa: F401 - fixture
 from tests.integration.stack import Load, docker, make_project, remove_stack, wait_for
@@ -32,7 +32,7 @@ def manifest(tmp_path_factory, home, server):
                         deploy={"remote_dir": REMOTE_DIR},
                         metrics={"source": "prometheus", "prometheus": {
                             "port": PROM_PORT, "container_name": f"{PREFIX}-prometheus", "scrape_interval_seconds": 1}})
-    ok(run_inv(path, "bootstrap"))  # the Prometheus image on the controller, as `make test` makes it
+    ok(run_cli(path, "bootstrap"))  # the Prometheus image on the controller, as `make test` makes it
     yield path
     home.inv(path, "teardown", "--clean", "--hosts", server.host_spec)
     remove_stack(PREFIX)

@@ -17,8 +17,8 @@ import pytest
 import yaml
 from invoke import Context, Exit
 
-import tasks
-from swiftlib import cli_args
+from swiftlib.cli import tasks
+from swiftlib.cli import args as cli_args
 from swiftlib.errors import CommandFailed, ConfigError, UsageError
 from swiftlib.host import Host
 from swiftlib.lifecycle import fleet, render_step, selection
@@ -28,7 +28,7 @@ from swiftlib.lifecycle.fleet import FleetOptions, TargetSpec, prepare_remote, r
 from swiftlib.remote.batches import DEFAULT_FORKS, parse_forks
 from swiftlib.results import Reporter, StepResult
 from swiftlib.run.console import reporting
-from tests.conftest import run_inv
+from tests.conftest import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 TASKS = ["bootstrap", "render", "validate", "up", "health", "deploy", "promote", "rollback", "rollout", "teardown",
@@ -349,7 +349,7 @@ def test_render_puts_changed_files_back_when_the_audit_append_fails(project) -> 
 
 @pytest.mark.parametrize("port", ["70000", "-1", "80.5", "http"])
 def test_dashboard_refuses_a_bad_port_before_anything_starts(project, port) -> None:
-    result = run_inv(project, "dashboard", f"--port={port}")
+    result = run_cli(project, "dashboard", f"--port={port}")
     assert result.returncode == 2, result.stdout + result.stderr
     assert "--port" in result.stderr and "0-65535" in result.stderr
     assert not (project.parent / ".swiftdeploy").exists()  # no frame was taken, nothing recorded

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from swiftlib.terminal import printable
-from tests.conftest import run_inv
+from tests.conftest import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -36,7 +36,7 @@ def test_a_manifest_value_with_escapes_is_printed_escaped(tmp_path: Path) -> Non
     shutil.copytree(REPO / "policies", tmp_path / "policies")
     path = tmp_path / "manifest.yaml"
     path.write_text(yaml.safe_dump(manifest, sort_keys=False))
-    result = run_inv(path, "validate")
+    result = run_cli(path, "validate")
     assert result.returncode == 2
     output = result.stdout + result.stderr
     assert "\x1b" not in output and "\x07" not in output

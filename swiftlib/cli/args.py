@@ -15,8 +15,8 @@ form at all (``NO_SHORT``).
 and the handling of unexpected exceptions (a bug, not a SwiftDeployError): one line
 saying what happened and where the traceback was written, or the traceback itself with
 ``--debug`` (``inv --debug TASK`` and ``INVOKE_DEBUG=1`` work too); exit 1.
-``strict_invoke_parser`` makes Invoke exit 2, not 1, for an unknown task or flag, and
-refuses Invoke's own flags after a task name (they go before it).
+How the command line itself is parsed (exit 2 for an unknown task or flag) is the
+`swiftdeploy` program's part (``program.py``).
 Printing is limited to those two error paths (stderr).
 """
 from __future__ import annotations
@@ -36,8 +36,8 @@ from typing import Any, Callable
 
 from invoke import Exit, Task, task
 
-from .errors import SwiftDeployError, UsageError
-from .terminal import printable
+from ..errors import SwiftDeployError, UsageError
+from ..terminal import printable
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ class SwiftTask(Task):
         return opts
 
 
-# --debug of the running task; read by ``debugging()`` (tasks.py's reporting uses it too).
+# --debug of the running task; read by ``debugging()`` (the console's reporting uses it too).
 _DEBUG: contextvars.ContextVar[bool] = contextvars.ContextVar("swiftdeploy_debug", default=False)
 
 
@@ -212,65 +212,6 @@ def fleet_task(*, single: bool = False, help: dict[str, str] | None = None, **ta
         return swift_task(help={**merged, **(help or {})}, **task_kwargs)(wrapper)
 
     return decorate
-
-
-def strict_invoke_parser() -> None:
-    """After a task name only that task's flags (and -h/--help); any parse error exits 2.
-
-    Invoke's parser takes its own core flags after a task name too, so `inv deploy -e` would
-    be `inv --echo deploy`: a real deploy for a user who once had `-e` as --check. Here a
-    core flag after a task name (other than --help) is an error naming it, and Invoke's
-    core flags go before the task name (`inv --echo deploy`), so the short forms a task
-    takes are exactly the ones `inv TASK --help` lists.
-
-    Invoke's Program exits 1 for every ParseError and offers no setting for it, and plain
-    `inv` runs Invoke's own Program, so this is done where the parser looks things up at
-    call time: the ``ParseError`` name in its module, and its state machine's ``handle``
-    (wrapped, as that machine's states are class-level and a subclass has none). Invoke
-    reads tasks.py (which calls this) before it parses the task arguments, so the parser
-    then raises a ParseError subclass that is also an ``Exit(code=2)``: Program.run prints
-    it as before and exits with its code. Idempotent; what catches ParseError still does.
-    Not covered: errors in core flags before the task name (parsed before tasks.py is
-    read) and `inv --help NO-SUCH-TASK` (raised by Program itself) still exit 1.
-    """
-    from invoke.exceptions import ParseError
-    from invoke.parser import parser as invoke_parser
-
-    if getattr(invoke_parser.ParseError, "swiftdeploy", False):
-        return
-
-    class UsageParseError(ParseError, Exit):
-        swiftdeploy = True
-
-        def __init__(self, msg: str, context: Any = None) -> None:
-            ParseError.__init__(self, msg, context)
-            self.args = (msg,)
-            self.message = None  # Program.run prints the ParseError itself; once is enough
-            self._code = UsageError.exit_code
-
-        def __str__(self) -> str:
-            name = getattr(self.context, "name", None)
-            program = "fab" if os.path.basename(sys.argv[0]) == "fab" else "inv"
-            see = f"`{program} {name} --help` lists its flags" if name else f"`{program} --list` lists the tasks"
-            return f"ERROR: {self.args[0]} ({see})"
-
-    machine = invoke_parser.ParseMachine  # a fluidity state machine: it cannot be subclassed, so wrap
-    plain_handle = machine.handle
-
-    def handle(self: Any, token: str) -> None:
-        ctx = self.context
-        if (self.current_state != "unknown" and ctx is not None and ctx.name
-                and token not in ctx.flags and token not in ctx.inverse_flags
-                and not self.waiting_for_flag_value and not ctx.missing_positional_args
-                and token not in self.contexts and self.initial and token in self.initial.flags
-                and self.initial.flags[token].name != "help"):
-            core = self.initial.flags[token].name
-            self.error(f"{token} is not a flag of {ctx.name}: it is the core flag --{core}, "
-                       "which goes before the task name")
-        plain_handle(self, token)
-
-    invoke_parser.ParseError = UsageParseError  # type: ignore[misc]
-    machine.handle = handle  # type: ignore[method-assign]
 
 
 def number(flag: str, text: str, *, minimum: float = 0.0) -> float | None:

@@ -1,0 +1,1 @@
+"""The command line: `tasks` (the collection), `args` (flags shared by the tasks), `program` (`swiftdeploy`)."""
