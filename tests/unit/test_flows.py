@@ -1,0 +1,150 @@
+"""The flows' decisions without Docker: Invoke's MockContext behind the `Host` seam.
+
+Each test gives the host the answers a real engine would give (a container running or absent,
+an image present or not); a command the test did not expect raises NotImplementedError (the flow
+ran something it must not). What is asserted is what a user sees: the exit code and message,
+the commands that ran (and that no compose, stop or reload did), the manifest's bytes.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from invoke import MockContext, Result
+
+from swiftlib.errors import ConfigError, SwiftDeployError, UsageError
+from swiftlib.host import Host
+from swiftlib.lifecycle import flows
+from swiftlib.lifecycle.context import Options, Project, Target
+from swiftlib.results import Reporter
+
+REPO = Path(__file__).resolve().parents[2]
+CHANGES = re.compile(r"docker (compose|stop|rm|kill|run|exec)\b")  # what acts, as opposed to probes
+
+
+def inspect_state(name: str) -> re.Pattern:
+    return re.compile(r"^docker inspect --format .*State\.Status.* " + re.escape(name) + "$")
+
+
+class Engine:
+    """A host whose Docker engine runs ``running`` containers and holds ``images``."""
+
+    def __init__(self, *, running: tuple[str, ...] = (), images: tuple[str, ...] = ()) -> None:
+        answers: dict = {}
+        for name in running:
+            answers[inspect_state(name)] = Result("running healthy\n")
+        answers[re.compile(r"^docker inspect --format ")] = Result("", stderr="No such object", exited=1)
+        for image in images:
+            answers[re.compile(r"^docker image inspect .* " + re.escape(image) + "$")] = Result("sha256:1\n")
+        answers[re.compile(r"^docker image inspect ")] = Result("", stderr="No such image", exited=1)
+        self.ctx = MockContext(run=answers, repeat=True)
+
+    @property
+    def commands(self) -> list[str]:
+        return [call.args[0] for call in self.ctx.run.call_args_list]
+
+
+@pytest.fixture
+def project(tmp_path) -> Project:
+    shutil.copy(REPO / "manifest.yaml", tmp_path / "manifest.yaml")
+    shutil.copytree(REPO / "policies", tmp_path / "policies")
+    return Project.load(tmp_path / "manifest.yaml")
+
+
+def target_on(project: Project, engine: Engine, **state) -> Target:
+    target = Target.local(project, Host.local(engine.ctx))
+    if state:
+        target.write_state(**state)
+    return target
+
+
+def quiet() -> Reporter:
+    return Reporter(lambda line: None)
+
+
+def names(project: Project) -> dict[str, str]:
+    m = project.manifest
+    return {"stable": m.services.container_name, "canary": f"{m.services.container_name}-canary"}
+
+
+def test_deploy_refuses_to_skip_the_canary_gate_for_a_host_that_runs_a_canary(project):
+    engine = Engine(running=(names(project)["canary"],))
+    target = target_on(project, engine, mode="canary")
+    before = project.manifest_path.read_bytes()
+    reporter = quiet()
+    with pytest.raises(UsageError, match="promote --mode stable"):
+        flows.deploy(project, target, reporter, Options())
+    assert reporter.results[-1].status == "failed" and reporter.results[-1].exit_code == 2
+    assert not [c for c in engine.commands if CHANGES.search(c)], engine.commands
+    assert not (project.root / "docker-compose.yml").exists() and project.manifest_path.read_bytes() == before
+
+
+def test_promote_canary_refuses_a_canary_image_the_host_lacks_before_any_change(project):
+    engine = Engine(images=())
+    target = target_on(project, engine)
+    before = project.manifest_path.read_bytes()
+    with pytest.raises(ConfigError, match=f"canary.image: {re.escape(project.manifest.canary.image)} is not on host"):
+        flows.promote(project, target, quiet(), Options(), "canary")
+    assert engine.commands == [f"docker image inspect --format '{{{{.Id}}}}' {project.manifest.canary.image}"]
+    assert project.manifest_path.read_bytes() == before
+
+
+def test_promote_canary_refuses_to_start_over_an_unfinished_promotion(project):
+    engine = Engine(images=(project.manifest.canary.image,))
+    marker = {"from_image": "app:1", "from_version": "1.0.0", "image": "app:2", "version": "2.0.0"}
+    target = target_on(project, engine, mode="canary", promotion=marker)
+    before = project.manifest_path.read_bytes()
+    reporter = quiet()
+    with pytest.raises(UsageError, match=r"promotion of 2\.0\.0 was interrupted .* `inv rollback` to go back to 1\.0\.0"):
+        flows.promote(project, target, reporter, Options(), "canary")
+    assert project.manifest_path.read_bytes() == before
+    assert not [c for c in engine.commands if CHANGES.search(c)], engine.commands
+
+
+def test_promote_stable_with_nothing_to_promote_changes_nothing(project):
+    engine = Engine()
+    target = target_on(project, engine, mode="stable")
+    reporter = quiet()
+    flows.promote(project, target, reporter, Options(), "stable")
+    assert [(r.task, r.status, r.msg) for r in reporter.results] == [
+        ("promote", "ok", "already in stable mode; nothing to do")]
+    assert all(c.startswith("docker inspect") for c in engine.commands), engine.commands
+
+
+def test_rollback_with_no_canary_is_ok_and_touches_nothing(project):
+    engine = Engine(running=(names(project)["stable"],))
+    target = target_on(project, engine, mode="stable")
+    reporter = quiet()
+    flows.rollback(project, target, reporter, Options())
+    assert [(r.task, r.status) for r in reporter.results] == [("rollback", "ok")]
+    assert "no canary runs" in reporter.results[0].msg
+    assert not [c for c in engine.commands if CHANGES.search(c)], engine.commands
+
+
+def test_rollback_after_a_promotion_that_lost_stable_and_canary_says_to_deploy(project):
+    """An interrupted promotion that already removed the canary, while stable is down: exit 5, advice, no change."""
+    engine = Engine()  # nothing runs
+    marker = {"from_image": "app:1", "from_version": "0.9.0", "image": project.manifest.services.image,
+              "version": project.manifest.services.version}
+    target = target_on(project, engine, mode="canary", promotion=marker)
+    reporter = quiet()
+    with pytest.raises(SwiftDeployError) as info:
+        flows.rollback(project, target, reporter, Options())
+    assert info.value.exit_code == 5 and "run `inv deploy`" in info.value.message
+    assert json.loads((project.root / ".swiftdeploy/state.json").read_text())["promotion"] == marker  # kept
+    assert not [c for c in engine.commands if CHANGES.search(c)], engine.commands
+
+
+def test_rollback_check_mode_of_a_running_canary_plans_without_touching_anything(project, tmp_path):
+    engine = Engine(running=(names(project)["stable"], names(project)["canary"]))
+    target = target_on(project, engine, mode="canary")
+    before = project.manifest_path.read_bytes()
+    reporter = quiet()
+    flows.rollback(project, target, reporter, Options(check=True))
+    assert project.manifest_path.read_bytes() == before
+    assert not [c for c in engine.commands if CHANGES.search(c)], engine.commands
+    assert {r.task for r in reporter.results} >= {"traffic", "remove canary"}
+    assert all(r.status in ("changed", "ok", "skipped") for r in reporter.results), reporter.results
