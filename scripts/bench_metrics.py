@@ -45,7 +45,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args()
-    from swiftlib.lifecycle import canary_window, prometheus_window
+    from swiftlib.observe import canary_window
+    from swiftlib.observe import prometheus_window
     from swiftlib.lifecycle.context import Project, Target
 
     figures: dict[str, float] = {}

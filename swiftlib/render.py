@@ -16,7 +16,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
 from .errors import SwiftDeployError
-from .manifest import Manifest
+from .manifest.model import Manifest
 from .tracks import SERVICES, TRAFFIC_FILE, Split, running_tracks, split_clients_lines, split_for
 
 COMPOSE_FILE = "docker-compose.yml"

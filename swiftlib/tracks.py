@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from .manifest import Manifest
+from .manifest.model import Manifest
 
 TRACKS = ("stable", "canary", "next")
 SERVICES = {"stable": "app", "canary": "app-canary", "next": "app-next"}

@@ -48,7 +48,7 @@ def bootstrap(ctx: Context, manifest: str = DEFAULT_MANIFEST) -> None:
     """Make this machine able to deploy: Docker engine, compose v2, app and nginx images (Prometheus too when the manifest uses it)."""
     from swiftlib.bootstrap import bootstrap as run_bootstrap
     from swiftlib.host import Host
-    from swiftlib.manifest_file import load_manifest
+    from swiftlib.manifest.load import load_manifest
 
     with reporting() as reporter:
         m = load_manifest(Path(manifest))
@@ -174,9 +174,9 @@ def status(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, int
     """Live dashboard: mode, chaos, req/s, error rate, p99, uptime and both policies' decisions (Ctrl-C to stop)."""
     from swiftlib.lifecycle import gates, selection
     from swiftlib.lifecycle.engine_choice import choose_engine
-    from swiftlib import metrics_history
-    from swiftlib.lifecycle.status import format_frame
-    from swiftlib.lifecycle.status_feed import frames
+    from swiftlib.metrics import history as metrics_history
+    from swiftlib.observe.status import format_frame
+    from swiftlib.observe.status_feed import frames
 
     try:
         pause = number("--interval", interval, minimum=0.1) or 2.0

@@ -16,9 +16,9 @@ import time
 from dataclasses import replace
 from typing import Any, Callable
 
-from .. import metrics_history
+from ..metrics import history as metrics_history
 from ..errors import SwiftDeployError
-from ..lifecycle.status import take_frame
+from ..observe.status import take_frame
 from .model import Snapshot
 
 AUDIT_TAIL = 200  # events kept from the trail: enough for the newest 20 and a rollout's last moves

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
-from .. import metrics_history
+from ..metrics import history as metrics_history
 from ..errors import UsageError
 from .model import series_of, state_document
 

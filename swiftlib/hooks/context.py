@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
-from ..audit import default_actor
+from ..audit.log import default_actor
 
 COMMANDS = ("deploy", "promote", "rollout", "rollback")
 PHASES = ("pre", "post")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from ..errors import SwiftDeployError
-from ..report_files import write_report
+from ..audit.report_files import write_report
 from ..results import Reporter, StepResult
 from .context import Project
 

@@ -10,7 +10,7 @@ from ..tracks import TRAFFIC_FILE
 from ..results import Reporter, StepResult
 from . import ownership
 from .admin_access import ACCESS_FILE
-from .canary_window import SCRAPES_FILES, forget
+from ..observe.canary_window import SCRAPES_FILES, forget
 from .context import STATE_FILE, Options, Project, Target
 
 

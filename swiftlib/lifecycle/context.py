@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from ..audit import AuditLog
+from ..audit.log import AuditLog
 from ..host import Host
-from ..manifest import Manifest
-from ..manifest_file import load_manifest
+from ..manifest.model import Manifest
+from ..manifest.load import load_manifest
 from ..workspace import LocalWorkspace, Workspace, inside
 
 STATE_FILE = ".swiftdeploy/state.json"
@@ -75,8 +75,8 @@ class Target:
         """The project's manifest as it applies to this host (inventory overrides included)."""
         if not self.overrides:
             return project.manifest
-        from ..manifest import build_manifest
-        from ..manifest_file import load_raw
+        from ..manifest.model import build_manifest
+        from ..manifest.load import load_raw
 
         return build_manifest(load_raw(project.manifest_path), overrides=self.overrides)
 

@@ -19,8 +19,8 @@ from typing import Any, Callable, Iterator
 from .. import commands
 from ..errors import LockHeld, SwiftDeployError, UsageError
 from ..host import Host
-from ..manifest import build_manifest
-from ..manifest_file import load_raw
+from ..manifest.model import build_manifest
+from ..manifest.load import load_raw
 from ..remote.batches import DEFAULT_FORKS
 from ..results import Reporter, StepResult
 from .context import Project, Target

@@ -19,7 +19,7 @@ from typing import Callable
 
 from .. import commands
 from ..errors import ConfigError, UsageError
-from ..manifest_edit import writable_target
+from ..manifest.edit import writable_target
 from ..render import COMPOSE_FILE
 from ..results import Reporter, StepResult
 from ..tracks import only, split_for, track, with_weight

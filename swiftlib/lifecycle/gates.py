@@ -15,9 +15,9 @@ from ..policy.decision import Decision
 from ..policy.embedded import EmbeddedEngine
 from ..policy.inputs import WINDOW_KEYS, canary_input, infrastructure_input
 from ..policy.whatif import apply_sets
-from ..metrics import WindowStats
+from ..metrics.scrape import WindowStats
 from ..results import Reporter, StepResult
-from . import canary_window
+from ..observe import canary_window
 from .context import Project, Target
 from .engine_choice import EngineChoice
 

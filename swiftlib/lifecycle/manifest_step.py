@@ -1,7 +1,7 @@
 """The manifest steps the flows share: edit `services.*` in place, and the files a run renders from it."""
 from __future__ import annotations
 
-from ..manifest_edit import set_services
+from ..manifest.edit import set_services
 from ..render import COMPOSE_FILE, NGINX_FILE, PROMETHEUS_FILE
 from ..results import Reporter, StepResult
 from . import render_step

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import commands
-from ..manifest import Manifest
+from ..manifest.model import Manifest
 from ..tracks import TRACKS, track
 from .context import Target
 

@@ -13,8 +13,8 @@ from typing import Callable
 
 from .. import commands
 from ..errors import ManifestError, PreflightFailed, SwiftDeployError
-from ..manifest import Manifest, build_manifest
-from ..manifest_file import load_raw
+from ..manifest.model import Manifest, build_manifest
+from ..manifest.load import load_raw
 from ..netstat import listening_ports
 from ..render import COMPOSE_FILE, NGINX_FILE
 from ..tracks import TRAFFIC_DIR, TRAFFIC_FILE

@@ -12,10 +12,12 @@ from typing import Any, Callable
 
 from .. import interrupt
 from ..errors import MetricsSourceError, PolicyDenied, PolicyEngineError, SwiftDeployError
-from ..metrics import MetricsUnavailable, WindowStats, parse_scrape, window_stats
+from ..metrics.scrape import MetricsUnavailable, WindowStats, parse_scrape, window_stats
 from ..results import Reporter, StepResult
 from ..tracks import with_weight
-from . import canary_window, flows, interrupted, prometheus_window, promotion, traffic
+from . import flows, interrupted, promotion, traffic
+from ..observe import canary_window
+from ..observe import prometheus_window
 from .context import PROMOTION, Options, Project, Target
 
 Progress = Callable[[dict[str, Any]], None]

@@ -6,7 +6,8 @@ from ..errors import HealthCheckFailed
 from ..render import COMPOSE_FILE
 from ..results import Reporter, StepResult
 from ..tracks import track
-from . import canary_window, compose_steps
+from . import compose_steps
+from ..observe import canary_window
 from .context import Options, Project, Target
 from .health import wait_track_healthy
 

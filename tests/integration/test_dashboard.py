@@ -293,7 +293,7 @@ def test_with_the_prometheus_source_the_page_says_what_its_decisions_are_judged_
 
 
 def test_the_page_draws_an_hour_of_data_and_records_how_fast(manifest, browser):
-    from swiftlib import metrics_history
+    from swiftlib.metrics import history as metrics_history
     from swiftlib.dashboard.model import iso
 
     host = "sddash-hour"  # its own history file beside the live one

@@ -17,9 +17,10 @@ from urllib.parse import urlencode
 import pytest
 import yaml
 
-from swiftlib.lifecycle import canary_window, prometheus_window
+from swiftlib.observe import canary_window
+from swiftlib.observe import prometheus_window
 from swiftlib.lifecycle.context import Project, Target
-from swiftlib.metrics import window_stats
+from swiftlib.metrics.scrape import window_stats
 from tests.conftest import printed as ok, run_cli
 from tests.integration.stack import Load, docker, make_project, remove_stack, wait_for
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from swiftlib.commands import compose_config_check, nginx_test_local
-from swiftlib.manifest_file import load_manifest
+from swiftlib.manifest.load import load_manifest
 from swiftlib.render import COMPOSE_FILE, NGINX_FILE, nginx_json, render_all
 from tests.conftest import REPO, nginx_binary
 
@@ -44,8 +44,8 @@ def test_real_docker_compose_accepts_the_rendered_file(rendered, tmp_path: Path,
 @pytest.mark.docker
 def test_real_docker_compose_accepts_the_prometheus_service(tmp_path: Path):
     """metrics.source: prometheus adds a service (tmpfs options, loopback port) compose must accept too."""
-    from swiftlib.manifest import build_manifest, deep_merge
-    from swiftlib.manifest_file import load_raw
+    from swiftlib.manifest.model import build_manifest, deep_merge
+    from swiftlib.manifest.load import load_raw
 
     manifest = build_manifest(deep_merge(load_raw(FIXTURES / "manifest.yaml"), {"metrics": {"source": "prometheus"}}))
     for name, text in render_all(manifest, TEMPLATES, include_opa=True).items():

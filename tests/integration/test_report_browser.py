@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from swiftlib import metrics_history
-from swiftlib.report_files import write_report
+from swiftlib.metrics import history as metrics_history
+from swiftlib.audit.report_files import write_report
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "report"
 WIDTH, HEIGHT = 1200, 2000

@@ -1,4 +1,4 @@
-"""swiftlib.audit (hash-chained history) and swiftlib.audit_report (Markdown)."""
+"""swiftlib.audit.log (hash-chained history) and swiftlib.audit.report (Markdown)."""
 from __future__ import annotations
 
 import hashlib
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from swiftlib.audit import GENESIS_HASH, KEYS, AuditLog, EventType, VerifyResult, build_line
-from swiftlib.audit_report import cell, render_report, summarize, violations
+from swiftlib.audit.log import GENESIS_HASH, KEYS, AuditLog, EventType, VerifyResult, build_line
+from swiftlib.audit.report import cell, render_report, summarize, violations
 from swiftlib.errors import ConfigError
 
 NOT_SEALED = ("not sealed on this machine (written elsewhere, or before sealing): the chain alone cannot show lines "
@@ -388,7 +388,7 @@ def test_denied_check_without_violation_is_listed():
     assert violations(events) == events  # different hosts: two separate denials
 
 
-# --- the charts section (swiftlib.report_charts builds it) ---------------------
+# --- the charts section (swiftlib.audit.charts builds it) ---------------------
 
 def test_report_without_charts_is_unchanged_and_with_charts_gains_one_section():
     events = json.loads((FIXTURES / "events.json").read_text(encoding="utf-8"))
@@ -466,7 +466,7 @@ def test_lines_appended_after_the_seal_elsewhere_are_fine_and_said(tmp_path, mon
 
 
 def test_the_seal_lives_outside_the_project_and_only_its_owner_reads_it(tmp_path, monkeypatch):
-    from swiftlib import audit_seal
+    from swiftlib.audit import seal as audit_seal
 
     monkeypatch.setenv("SWIFTDEPLOY_STATE_DIR", str(tmp_path / "state"))
     (tmp_path / "project").mkdir()

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
-from swiftlib.lifecycle import canary_window
+from swiftlib.observe import canary_window
 from swiftlib.workspace import LocalWorkspace
 
 METRICS = Path(__file__).resolve().parent.parent / "fixtures" / "metrics"

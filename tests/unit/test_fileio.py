@@ -303,7 +303,7 @@ def test_locked_read_and_append_refuse_what_is_not_a_regular_file(tmp_path, no_h
 def test_a_lock_file_that_is_not_a_regular_file_is_refused_at_once(tmp_path, plant):
     # Reading the audit trail takes a shared lock; a FIFO in place of the lock file used to block
     # `inv audit --verify` forever, waiting for a writer.
-    from swiftlib.audit import AuditLog
+    from swiftlib.audit.log import AuditLog
 
     log = AuditLog(tmp_path / "history.jsonl")
     log.append("deploy", {"x": 1})

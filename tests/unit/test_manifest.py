@@ -1,4 +1,4 @@
-"""swiftlib.manifest: validation driven by fixture files.
+"""swiftlib.manifest.model: validation driven by fixture files.
 
 Every tests/fixtures/manifests/bad/*.yaml starts with one or more ``# expect: TEXT``
 lines; loading it must raise ManifestError (exit code 2) whose message contains each
@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from swiftlib.errors import ConfigError, ManifestError
-from swiftlib.manifest import DEFAULTS, REQUIRED, build_manifest, deep_merge
-from swiftlib.manifest_file import load_manifest
+from swiftlib.manifest.model import DEFAULTS, REQUIRED, build_manifest, deep_merge
+from swiftlib.manifest.load import load_manifest
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "manifests"
 REPO = Path(__file__).resolve().parents[2]

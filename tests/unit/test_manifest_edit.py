@@ -1,4 +1,4 @@
-"""swiftlib.manifest_edit: promotion and rollback rewrite only the services scalars they change."""
+"""swiftlib.manifest.edit: promotion and rollback rewrite only the services scalars they change."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from swiftlib.errors import ManifestError
-from swiftlib.manifest_edit import set_services
+from swiftlib.manifest.edit import set_services
 
 MANIFEST = """\
 # top comment

@@ -1,4 +1,4 @@
-"""swiftlib.manifest_file: reading manifest.yaml and editing services.mode in place.
+"""swiftlib.manifest.load: reading manifest.yaml and editing services.mode in place.
 
 Broken files live in tests/fixtures/manifests/broken/ (first lines ``# expect: TEXT``).
 Edits are checked byte for byte: tests/fixtures/manifests/edit/NAME.yaml promoted to
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from swiftlib import manifest_file
+from swiftlib.manifest import load as manifest_file
 from swiftlib.errors import ManifestError
-from swiftlib.manifest_file import load_manifest, read_manifest_text, replace_scalar, set_mode
+from swiftlib.manifest.load import load_manifest, read_manifest_text, replace_scalar, set_mode
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "manifests"
 BROKEN = sorted((FIXTURES / "broken").glob("*.yaml"))

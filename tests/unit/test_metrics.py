@@ -12,10 +12,8 @@ from pathlib import Path
 import pytest
 
 from swiftlib.errors import SwiftDeployError
-from swiftlib.metrics import (
-    DEFAULT_EXCLUDED_PATHS, MetricsUnavailable, Scrape, WindowStats, histogram_quantile,
-    parse_scrape, window_stats,
-)
+from swiftlib.metrics.scrape import (DEFAULT_EXCLUDED_PATHS, MetricsUnavailable, Scrape, WindowStats,
+                                     histogram_quantile, parse_scrape, window_stats)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "metrics"
 BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, math.inf)

@@ -1,9 +1,9 @@
-"""swiftlib.metrics_history: status frames go to a bounded local series, not the audit trail."""
+"""swiftlib.metrics.history: status frames go to a bounded local series, not the audit trail."""
 from __future__ import annotations
 
 import json
 
-from swiftlib import metrics_history as mh
+from swiftlib.metrics import history as mh
 
 FRAME = {
     "timestamp": "2026-12-01T08:00:00Z", "mode": "canary", "weight": 10, "version": "1.0.0",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from swiftlib.audit import AuditLog
+from swiftlib.audit.log import AuditLog
 from swiftlib.errors import ConfigError, UsageError
 from swiftlib.fileio import locked_append_line
 from swiftlib.workspace import LocalWorkspace, inside

@@ -18,10 +18,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from swiftlib import promql
+from swiftlib.metrics import promql
 from swiftlib.errors import MetricsSourceError
-from swiftlib.lifecycle import prometheus_window
-from swiftlib.manifest_file import load_manifest
+from swiftlib.observe import prometheus_window
+from swiftlib.manifest.load import load_manifest
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "manifests" / "good"
 

@@ -1,4 +1,4 @@
-"""swiftlib.promql: the canary window's PromQL and the reading of Prometheus' answers.
+"""swiftlib.metrics.promql: the canary window's PromQL and the reading of Prometheus' answers.
 
 The fixtures in tests/fixtures/prometheus/ are real answers of Prometheus' query API
 (Debian's prometheus 2.42 scraping the app's tracks), recorded by record.py there: a canary
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from swiftlib.errors import MetricsSourceError, PolicyEngineError
-from swiftlib.promql import duration, last_scrape_query, query_url, single_value, window_queries, window_stats
+from swiftlib.metrics.promql import duration, last_scrape_query, query_url, single_value, window_queries, window_stats
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "prometheus"
 URL = "http://127.0.0.1:9090"

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from swiftlib.errors import SwiftDeployError
-from swiftlib.manifest_file import load_manifest
+from swiftlib.manifest.load import load_manifest
 from swiftlib.render import COMPOSE_FILE, NGINX_FILE, compare, nginx_json, nginx_str, render_all, yaml_str
 from swiftlib.tracks import TRAFFIC_FILE
 

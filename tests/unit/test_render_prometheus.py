@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from swiftlib.manifest import build_manifest, deep_merge
-from swiftlib.manifest_file import load_raw
+from swiftlib.manifest.model import build_manifest, deep_merge
+from swiftlib.manifest.load import load_raw
 from swiftlib.render import COMPOSE_FILE, PROMETHEUS_FILE, render_all
 
 ROOT = Path(__file__).resolve().parents[2]

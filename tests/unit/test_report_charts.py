@@ -1,4 +1,5 @@
-"""swiftlib.report_charts (series, markers), swiftlib.report_svg (the SVG) and swiftlib.report_files (the report's files).
+"""swiftlib.audit.charts (series, markers), swiftlib.audit.svg (the SVG) and
+swiftlib.audit.report_files (the report's files).
 
 Fixtures: tests/fixtures/report/ (its README says what each case is for).
 """
@@ -13,17 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from swiftlib import metrics_history
-from swiftlib.audit import VerifyResult
-from swiftlib.audit_report import render_report
-from swiftlib.audit_report_html import render_html
+from swiftlib.metrics import history as metrics_history
+from swiftlib.audit.log import VerifyResult
+from swiftlib.audit.report import render_report
+from swiftlib.audit.report_html import render_html
 from swiftlib.errors import ConfigError, UsageError
-from swiftlib.report_charts import (
-    ERROR_RATE, METRICS, P99, Point, build_charts, gap_seconds, legacy_observations, markers, parse_time,
-    plotted, report_stem, safe_name, sample_observations, series, thin, with_gaps,
-)
-from swiftlib.report_svg import render_svg, time_ticks
-from swiftlib.report_files import html_path, read_samples, write_report
+from swiftlib.audit.charts import (ERROR_RATE, METRICS, P99, Point, build_charts, gap_seconds,
+                                   legacy_observations, markers, parse_time, plotted, report_stem, safe_name,
+                                   sample_observations, series, thin, with_gaps)
+from swiftlib.audit.svg import render_svg, time_ticks
+from swiftlib.audit.report_files import html_path, read_samples, write_report
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "report"
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)

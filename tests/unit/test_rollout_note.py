@@ -31,7 +31,7 @@ def test_the_check_mode_plan_names_the_image_the_steps_the_window_and_the_source
     from pathlib import Path
 
     from swiftlib.lifecycle.rollout import plan
-    from swiftlib.manifest_file import load_manifest
+    from swiftlib.manifest.load import load_manifest
 
     manifest = load_manifest(Path(__file__).resolve().parents[1] / "fixtures" / "manifests" / "good" / "every_field.yaml")
     text = plan(SimpleNamespace(manifest=manifest))

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from swiftlib.errors import HealthCheckFailed
-from swiftlib.lifecycle.status_feed import frames
+from swiftlib.observe.status_feed import frames
 
 
 def test_frames_come_in_order_every_interval() -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import copy
 
-from swiftlib.lifecycle.status import format_frame
+from swiftlib.observe.status import format_frame
 
 
 def track(mode: str, **numbers) -> dict:
@@ -57,7 +57,7 @@ def test_a_track_that_should_answer_but_does_not_is_a_row_of_its_own():
 
 
 def test_which_tracks_should_answer():
-    from swiftlib.lifecycle.status import expected_tracks
+    from swiftlib.observe.status import expected_tracks
 
     assert expected_tracks("stable", {"stable": 100}) == ["stable"]
     assert expected_tracks("canary", {"stable": 100}) == ["stable", "canary"]  # started, no share yet

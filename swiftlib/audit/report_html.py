@@ -11,12 +11,12 @@ import re
 from collections import Counter
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from .audit import VerifyResult
-from .audit_report import (CHARTS_INTRO, CHARTS_TITLE, NO_SAMPLES, event_data, integrity_line, marker_rows,
-                           outside_note, reasons_text, summarize, unreadable_lines_note, violations)
+from .log import VerifyResult
+from .report import (CHARTS_INTRO, CHARTS_TITLE, NO_SAMPLES, event_data, integrity_line, marker_rows,
+                     outside_note, reasons_text, summarize, unreadable_lines_note, violations)
 
 if TYPE_CHECKING:
-    from .report_charts import HostCharts
+    from .charts import HostCharts
 
 _CSS = """
 body { font-family: Helvetica, Arial, sans-serif; color: #222; margin: 2em auto; max-width: 1100px; padding: 0 1em; }

@@ -27,7 +27,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .fileio import atomic_write_text
+from ..fileio import atomic_write_text
 
 STATE_ENV = "SWIFTDEPLOY_STATE_DIR"
 

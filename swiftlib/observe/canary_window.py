@@ -19,8 +19,8 @@ import time
 from typing import Callable
 
 from .. import http, interrupt
-from ..metrics import MetricsUnavailable, Scrape, WindowStats, parse_scrape, window_stats
-from .context import Target
+from ..metrics.scrape import MetricsUnavailable, Scrape, WindowStats, parse_scrape, window_stats
+from ..lifecycle.context import Target
 
 TOLERANCE = 1.5  # a cached baseline may be up to 1.5 windows old
 

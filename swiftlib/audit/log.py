@@ -46,10 +46,10 @@ from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Any, Mapping
 
-from . import audit_seal
-from .errors import ConfigError
-from .fileio import check_appendable, lock_path, locked_append_line, locked_read_bytes
-from .workspace import inside
+from . import seal as audit_seal
+from ..errors import ConfigError
+from ..fileio import check_appendable, lock_path, locked_append_line, locked_read_bytes
+from ..workspace import inside
 
 
 class EventType(StrEnum):

@@ -11,7 +11,7 @@ import posixpath
 import re
 from typing import Any, Iterable, Mapping
 
-from .errors import ManifestError
+from ..errors import ManifestError
 
 # docker reference grammar, simplified: [registry[:port]/]path[:tag][@digest]
 _IMAGE = re.compile(

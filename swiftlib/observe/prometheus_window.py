@@ -9,17 +9,18 @@ extrapolates the missing edge, as it does for every window.
 Prometheus listens on the target's loopback: locally it is asked directly, on a remote host
 through the same SSH tunnel as OPA and the admin port. Every failure fails closed
 (`MetricsSourceError`, exit 4) naming the URL and what was missing; the PromQL and the reading
-of answers are in `swiftlib.promql`.
+of answers are in `swiftlib.metrics.promql`.
 """
 from __future__ import annotations
 
 import time
 from typing import Callable
 
-from .. import http, interrupt, promql
+from .. import http, interrupt
+from ..metrics import promql
 from ..errors import MetricsSourceError
-from ..metrics import WindowStats
-from .context import Target
+from ..metrics.scrape import WindowStats
+from ..lifecycle.context import Target
 
 TIMEOUT = 5.0
 READY_PATH = "/-/ready"

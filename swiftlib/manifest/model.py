@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from . import checks as c
-from .errors import ManifestError
+from ..errors import ManifestError
 
 MODES = ("stable", "canary")
 ENGINES = ("auto", "sidecar", "embedded")

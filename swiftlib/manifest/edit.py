@@ -12,10 +12,10 @@ import os
 from pathlib import Path
 from typing import Mapping
 
-from .errors import ManifestError
-from .fileio import atomic_write_text
-from .manifest import build_manifest
-from .manifest_file import parse_manifest_text, read_manifest_text, replace_scalar
+from ..errors import ManifestError
+from ..fileio import atomic_write_text
+from .model import build_manifest
+from .load import parse_manifest_text, read_manifest_text, replace_scalar
 
 EDITABLE = ("mode", "image", "version")
 

@@ -16,12 +16,12 @@ from tabulate import tabulate
 
 from ..errors import PolicyEngineError, SwiftDeployError
 from ..hoststats import collect_host_stats
-from ..metrics import MetricsUnavailable, parse_scrape, window_stats
+from ..metrics.scrape import MetricsUnavailable, parse_scrape, window_stats
 from ..tracks import describe
 from ..policy.inputs import WINDOW_KEYS, canary_input, infrastructure_input
 from . import canary_window
-from .context import Target
-from .traffic import current_split
+from ..lifecycle.context import Target
+from ..lifecycle.traffic import current_split
 
 
 def _baseline(target: Target, now: float, track: str):

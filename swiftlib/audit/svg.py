@@ -13,7 +13,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from .report_charts import MARKER_KINDS, Chart
+from .charts import MARKER_KINDS, Chart
 
 DOTS_UP_TO = 120  # a track with more points is drawn as a line without dots
 _TRACK_COLORS = {"stable": "#1f77b4", "canary": "#ff7f0e", "next": "#17becf"}

@@ -19,9 +19,9 @@ import math
 from typing import Any, Mapping
 from urllib.parse import urlencode
 
-from .errors import MetricsSourceError
-from .metrics import DEFAULT_EXCLUDED_PATHS, DURATION, REQUESTS, WindowStats
-from .tracks import TRACKS
+from ..errors import MetricsSourceError
+from .scrape import DEFAULT_EXCLUDED_PATHS, DURATION, REQUESTS, WindowStats
+from ..tracks import TRACKS
 
 QUERY_PATH = "/api/v1/query"
 QUANTILE = 0.99

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from .fileio import atomic_write_text
+from ..fileio import atomic_write_text
 
 MAX_SAMPLES = 3600
 TRACK_FIELDS = ("req_per_s", "error_rate", "p99_latency_ms", "requests", "chaos")

@@ -11,7 +11,7 @@ The app exports (Prometheus text format, as prometheus_client prints it):
     app_uptime_seconds  gauge
 
 Window math follows Prometheus' increase() and histogram_quantile(); see
-`swiftlib.quantile` for the latter.
+`swiftlib.metrics.quantile` for the latter.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from typing import Iterable, Mapping
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from .errors import SwiftDeployError
+from ..errors import SwiftDeployError
 from .quantile import histogram_quantile
 
 __all__ = [

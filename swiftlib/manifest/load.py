@@ -43,10 +43,10 @@ from typing import Any, Mapping
 
 import yaml
 
-from .errors import ManifestError
-from .fileio import MIB, UnreadableFile, atomic_write_text, read_regular_text
+from ..errors import ManifestError
+from ..fileio import MIB, UnreadableFile, atomic_write_text, read_regular_text
 from .checks import describe
-from .manifest import MODES, Manifest, build_manifest
+from .model import MODES, Manifest, build_manifest
 
 MAX_MANIFEST_BYTES = MIB
 MAX_DEPTH = 32

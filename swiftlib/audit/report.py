@@ -39,10 +39,10 @@ from urllib.parse import quote
 
 from tabulate import tabulate
 
-from .audit import VerifyResult
+from .log import VerifyResult
 
 if TYPE_CHECKING:  # report_charts imports this module
-    from .report_charts import HostCharts
+    from .charts import HostCharts
 
 _POLICY_TYPES = ("policy_check", "policy_violation", "policy_engine_failure")
 _MAX_SUMMARY = 120

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
-from .audit_report import summarize, violations
+from .report import summarize, violations
 
 MAX_POINTS = 500
 GAP_FACTOR = 5.0

@@ -19,15 +19,15 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from . import metrics_history
-from .audit import VerifyResult
-from .audit_report import render_report
-from .audit_report_html import render_html
-from .errors import UsageError
-from .fileio import UnreadableFile, atomic_write_text, file_kind
-from .report_charts import build_charts
-from .report_svg import render_svg
-from .workspace import inside
+from ..metrics import history as metrics_history
+from .log import VerifyResult
+from .report import render_report
+from .report_html import render_html
+from ..errors import UsageError
+from ..fileio import UnreadableFile, atomic_write_text, file_kind
+from .charts import build_charts
+from .svg import render_svg
+from ..workspace import inside
 
 _PREFIX, _SUFFIX = "metrics-", ".jsonl"
 
