@@ -67,6 +67,9 @@ def render_context(manifest: Manifest, *, include_opa: bool, bridge: bool = Fals
         "network": manifest.network,
         "logs_volume": manifest.logs_volume,
         "deploy": manifest.deploy,
+        "limits": manifest.limits,
+        # Below 1024 a port needs NET_BIND_SERVICE, the one capability nginx keeps only then.
+        "nginx_low_port": min(manifest.nginx.port, manifest.nginx.admin_port) < 1024,
         "include_opa": include_opa,
         "include_prometheus": manifest.metrics.uses_prometheus,
         "prometheus": manifest.metrics.prometheus,

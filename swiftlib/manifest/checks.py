@@ -27,6 +27,17 @@ _CONTACT = re.compile(r"^[A-Za-z0-9@._+:/?=&%#-]{1,200}$")
 _PATH = re.compile(r"^[A-Za-z0-9_./-]{1,255}$")
 
 
+_MEMORY = re.compile(r"([1-9][0-9]{0,12})([bkmg])")
+_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+MEMORY_MIN, MEMORY_MAX = 6 * 1024**2, 1024 * 1024**3
+
+
+def memory_bytes(text: str) -> int:
+    """``256m`` as bytes; -1 for anything that is not a Docker memory size (pure)."""
+    found = _MEMORY.fullmatch(text.lower()) if isinstance(text, str) else None
+    return int(found.group(1)) * _UNITS[found.group(2)] if found else -1
+
+
 def describe(value: Any) -> str:
     """How a bad value is shown in an error: quoted strings, YAML-ish names for the rest."""
     if value is None:
@@ -115,6 +126,11 @@ class Validator:
 
     def contact(self, key: str) -> str:
         return self._pattern(key, _CONTACT, "an email address or URL without spaces, quotes, '$', '{', '}' or ';'")
+
+    def memory(self, key: str) -> str:
+        """A Docker memory size (``256m``, ``1g``) from 6m (Docker's smallest limit) to 1024g."""
+        expected = "a memory size like 256m or 1g (a number and one of b, k, m, g), 6m-1024g"
+        return self._read(key, expected, lambda v: isinstance(v, str) and MEMORY_MIN <= memory_bytes(v) <= MEMORY_MAX)
 
     def percent_steps(self, key: str, most: int = 10) -> tuple[int, ...]:
         """A non-empty list of at most ``most`` percentages 1-100, strictly increasing."""

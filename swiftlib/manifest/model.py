@@ -58,6 +58,13 @@ DEFAULTS: dict[str, Any] = {
             "container_name": "swiftdeploy-prometheus",
         },
     },
+    # Every container gets a memory limit (swap included: none beyond it) and a process limit.
+    "limits": {
+        "app": {"memory": "256m", "pids": 128},
+        "nginx": {"memory": "128m", "pids": 64},
+        "opa": {"memory": "256m", "pids": 256},          # Go: threads grow with the host's CPUs
+        "prometheus": {"memory": "768m", "pids": 256},   # its 256m tmpfs of samples counts as memory
+    },
     "deploy": {
         "project_name": "swiftdeploy",
         "health_timeout_seconds": 60.0,
@@ -185,6 +192,26 @@ DEFAULT_METRICS = MetricsSettings("scrape", Prometheus(**DEFAULTS["metrics"]["pr
 
 
 @dataclass(frozen=True)
+class ContainerLimits:
+    memory: str  # a Docker size: 256m
+    pids: int
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Memory and process limits per container of the stack (every app track takes ``app``'s)."""
+
+    app: ContainerLimits
+    nginx: ContainerLimits
+    opa: ContainerLimits
+    prometheus: ContainerLimits
+
+
+CONTAINERS = ("app", "nginx", "opa", "prometheus")
+DEFAULT_LIMITS = Limits(*(ContainerLimits(**DEFAULTS["limits"][name]) for name in CONTAINERS))
+
+
+@dataclass(frozen=True)
 class Manifest:
     services: AppService
     nginx: Nginx
@@ -198,6 +225,7 @@ class Manifest:
     canary: Canary
     hooks_dir: str
     metrics: MetricsSettings = DEFAULT_METRICS
+    limits: Limits = DEFAULT_LIMITS
 
     def with_mode(self, mode: str) -> "Manifest":
         from dataclasses import replace
@@ -300,9 +328,11 @@ def build_manifest(raw: Any, *, overrides: Mapping[str, Any] | None = None) -> M
             v.problem(key, f"must differ from {seen[port]} ({port})")
         seen[port] = key
     _distinct_container_names(v, services, nginx, opa, metrics)
+    limits = Limits(*(ContainerLimits(memory=v.memory(f"limits.{name}.memory"),
+                                      pids=v.integer(f"limits.{name}.pids", 16, 32768)) for name in CONTAINERS))
     v.finish()
     return Manifest(services, nginx, opa, network, logs_volume, infra, canary, audit, deploy, canary_track, hooks_dir,
-                    metrics)
+                    metrics, limits)
 
 
 def _distinct_container_names(v: c.Validator, services: AppService, nginx: Nginx, opa: Opa,

@@ -95,6 +95,8 @@ def test_every_field_overrides_its_default():
     assert m.metrics.source == "prometheus" and m.metrics.uses_prometheus
     assert (prometheus.image, prometheus.port) == ("localhost:5000/prom/prometheus:v2.53.3", 9190)
     assert (prometheus.scrape_interval_seconds, prometheus.container_name) == (5, "my-prometheus")
+    assert (m.limits.app.memory, m.limits.app.pids, m.limits.nginx.memory, m.limits.prometheus.pids) == \
+        ("512m", 200, "64m", 400)
 
 
 def test_the_projects_own_manifest_is_valid():

@@ -117,6 +117,27 @@ def test_compose_opa_is_loopback_only_and_read_only(rendered):
     assert opa["image"] == "openpolicyagent/opa:1.4.2"
 
 
+def test_every_container_is_limited_and_least_privileged():
+    """Memory (no swap beyond it) and process limits from the manifest on every container; nginx keeps
+    only what starting its worker needs, NET_BIND_SERVICE only for a port below 1024."""
+    every = load_manifest(Path(__file__).resolve().parents[1] / "fixtures" / "manifests" / "good" / "every_field.yaml")
+    services = yaml.safe_load(render_all(every, TEMPLATES, include_opa=True)[COMPOSE_FILE])["services"]
+    wanted = {"app": ("512m", 200), "app-canary": ("512m", 200), "nginx": ("64m", 32), "opa": ("1g", 300),
+              "prometheus": ("2048m", 400)}
+    assert set(services) == set(wanted)
+    for name, (memory, pids) in wanted.items():
+        svc = services[name]
+        assert (svc["mem_limit"], svc["memswap_limit"], svc["pids_limit"]) == (memory, memory, pids), name
+        assert svc["cap_drop"] == ["ALL"] and "no-new-privileges:true" in svc["security_opt"], name
+        assert svc["read_only"] is True, name
+        assert svc.get("user") not in (None, "0", "root", "0:0") or name == "nginx", name
+    assert services["nginx"]["cap_add"] == ["CHOWN", "SETGID", "SETUID", "NET_BIND_SERVICE"]  # nginx.port: 80
+    default = yaml.safe_load(render_all(load_manifest(ROOT / "manifest.yaml"), TEMPLATES,
+                                        include_opa=False)[COMPOSE_FILE])["services"]
+    assert default["nginx"]["cap_add"] == ["CHOWN", "SETGID", "SETUID"]  # 8080 and 8081 need no capability
+    assert (default["nginx"]["mem_limit"], default["nginx"]["pids_limit"]) == ("128m", 64)
+
+
 # -- nginx.conf --------------------------------------------------------------------------
 
 def test_nginx_conf_has_the_required_lines(rendered):
