@@ -138,6 +138,25 @@ def teardown(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, c
     run(ctx, "teardown", manifest, hosts, Request(check=check, message=message, clean=clean))
 
 
+@fleet_task(help={"on": "answer 503 on the public port (health checks and the admin port keep working)",
+                  "off": "serve traffic again", "message": "the text of the 503's JSON body (with --on)",
+                  "check": "change nothing; say what would change"})
+def maintenance(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, on: bool = False, off: bool = False,
+                message: str = "", check: bool = False) -> None:
+    """Maintenance mode on each host: --on [--message TEXT] answers 503 with Retry-After; --off ends it."""
+    from swiftlib.lifecycle.maintenance import check_message
+
+    if on == off:
+        fail_usage("give --on or --off")
+    if message and not on:
+        fail_usage("--message only applies to --on")
+    try:
+        notice = check_message(message)
+    except UsageError as exc:
+        fail_usage(exc.message)
+    run(ctx, "maintenance", manifest, hosts, Request(check=check, on=on, notice=notice))
+
+
 @fleet_task(name="opa-check", iterable=["set"],
             help={"context": "pre_deploy (infrastructure policy) or pre_promote (canary policy)",
                   "explain": "print the input sent to the engine and each condition's value and limit",
@@ -293,5 +312,5 @@ def inventory(ctx: Context, inventory: str = "", limit: str = "", list: bool = F
         raise Exit(code=exc.exit_code)
 
 
-ns = Collection(bootstrap, render, validate, up, health, deploy, promote, rollback, rollout, teardown, opa_check, policy_test,
-                status, dashboard, chaos, audit, inventory, lock)
+ns = Collection(bootstrap, render, validate, up, health, deploy, promote, rollback, rollout, teardown, maintenance,
+                opa_check, policy_test, status, dashboard, chaos, audit, inventory, lock)

@@ -5,7 +5,7 @@ network, where any app container could reach it (and switch chaos on, or read ev
 metrics). A connection from the host's loopback arrives from the network's gateway address
 (Docker's port proxy, or the NAT that replaces it), and no container has that address, so the
 admin server allows it alone: ``nginx.d/admin-access.conf``, written once the network exists (its
-gateway is known only then) and applied with a graceful reload, like a traffic split. Until the
+gateway is known only then) and applied through `nginx_include`, like a traffic split. Until the
 first write (a first deploy, before `up` has created the network) the admin listener answers any
 source, as the published port's loopback binding alone would.
 """
@@ -14,9 +14,9 @@ from __future__ import annotations
 import ipaddress
 
 from .. import commands
-from ..errors import CommandFailed
 from ..results import Reporter, StepResult
 from ..tracks import TRAFFIC_DIR
+from . import nginx_include
 from .context import Options, Project, Target
 
 ACCESS_FILE = f"{TRAFFIC_DIR}/admin-access.conf"
@@ -53,16 +53,5 @@ def sync(project: Project, target: Target, reporter: Reporter, opts: Options) ->
     if opts.check:
         return reporter.record(StepResult("admin access", target.name, "changed", f"would make the {said}",
                                           {"check": True}))
-    target.workspace.write(ACCESS_FILE, text)
-    name = target.manifest.nginx.container_name
-    state = target.host.run(commands.container_health(name), check=False)
-    if state.ok and state.stdout.startswith("running"):
-        check = target.host.run(commands.nginx_test_running(name), check=False, timeout=30)
-        if not check.ok:
-            if old is None:
-                target.workspace.remove(ACCESS_FILE)
-            else:
-                target.workspace.write(ACCESS_FILE, old)
-            raise CommandFailed("nginx -t", check.exited, (check.stderr or check.stdout).strip(), host=target.name)
-        target.host.run(commands.nginx_reload(name), timeout=30, hint="see `docker logs` of the nginx container")
+    nginx_include.apply(target, ACCESS_FILE, text)
     return reporter.record(StepResult("admin access", target.name, "changed", said, {"gateway": address}))

@@ -1,41 +1,28 @@
 """Move public traffic between tracks without dropping a request.
 
-A new split is written atomically into the directory nginx has mounted, checked with
-`nginx -t` inside the running container, and applied with a graceful reload. The reload
-starts new workers with the new split; the old workers finish the requests they hold and
-exit. We wait until every pre-reload worker is gone: from then on no request is in flight
-to a track the split dropped, so that track can be stopped (`drained`).
+Only to tracks that answer healthy; the split is applied through `nginx_include` (written,
+`nginx -t`, graceful reload) and the call waits until every pre-reload worker is gone: from
+then on no request is in flight to a track the split dropped, so that track can be stopped
+(`drained`).
 """
 from __future__ import annotations
 
-import time
-
-from .. import commands
-from ..errors import CommandFailed, HealthCheckFailed
+from ..errors import HealthCheckFailed
 from ..render import render_traffic
 from ..results import Reporter, StepResult
 from ..tracks import TRAFFIC_FILE, Split, describe, parse_split, track
+from . import nginx_include
 from .context import Options, Project, Target
 from .compose_steps import restart_stopped_nginx
+from .nginx_include import nginx_running
 from .health import wait_track_healthy
 
-DRAIN_GRACE_SECONDS = 10.0  # beyond nginx.proxy_timeout, the longest a proxied request can take
 TRACK_CHECK_SECONDS = 5.0   # a track that just answered healthy answers again at once; a dead one never will
 
 
 def current_split(target: Target) -> dict[str, int]:
     """The split in the traffic file on the host ({} before the first deploy)."""
     return parse_split(target.workspace.read(TRAFFIC_FILE))
-
-
-def _nginx_running(target: Target) -> bool:
-    result = target.host.run(commands.container_health(target.manifest.nginx.container_name), check=False)
-    return result.ok and result.stdout.startswith("running")
-
-
-def _workers(target: Target) -> set[str]:
-    out = target.host.run(commands.nginx_worker_pids(target.manifest.nginx.container_name), check=False).stdout
-    return {line.strip() for line in out.splitlines() if line.strip().isdigit()}
 
 
 def _require_healthy(target: Target, reporter: Reporter, split: Split, before: Split) -> None:
@@ -61,29 +48,14 @@ def _require_healthy(target: Target, reporter: Reporter, split: Split, before: S
             raise HealthCheckFailed(msg, host=target.name) from exc
 
 
-def reload_and_drain(target: Target, *, clock=time.monotonic, sleep=time.sleep) -> float:
-    """Graceful reload of the running nginx; returns the seconds until the old workers were gone."""
-    name = target.manifest.nginx.container_name
-    old = _workers(target)
-    target.host.run(commands.nginx_reload(name), timeout=30, hint="see `docker logs` of the nginx container")
-    start = clock()
-    deadline = start + target.manifest.nginx.proxy_timeout + DRAIN_GRACE_SECONDS
-    while old & _workers(target):
-        if clock() > deadline:
-            raise CommandFailed("nginx reload", None, f"old workers {sorted(old & _workers(target))} still serve requests",
-                                host=target.name, hint="a request is stuck; check the app, then re-run")
-        sleep(0.1)
-    return round(clock() - start, 2)
-
-
 def switch(project: Project, target: Target, reporter: Reporter, split: Split, opts: Options, *, why: str) -> StepResult:
     """Make ``split`` the live traffic split (ok when it already is)."""
     before = current_split(target)
     text = render_traffic(target.manifest, project.templates_dir, split)
     old_text = target.workspace.read(TRAFFIC_FILE)
-    running = _nginx_running(target)
+    running = nginx_running(target)
     if not running and restart_stopped_nginx(project, target, reporter, opts) and not opts.check:
-        running = _nginx_running(target)  # killed or crashed: the split means nothing while it is down
+        running = nginx_running(target)  # killed or crashed: the split means nothing while it is down
     label = describe(split)
     if old_text == text:
         return reporter.record(StepResult("traffic", target.name, "ok", f"{label} ({why})", {"split": dict(split)}))
@@ -92,15 +64,7 @@ def switch(project: Project, target: Target, reporter: Reporter, split: Split, o
                                           f"would move traffic to {label} ({why})", {"split": dict(split), "check": True}))
     if running:
         _require_healthy(target, reporter, split, before)
-    target.workspace.write(TRAFFIC_FILE, text)
-    drained = None
-    if running:
-        check = target.host.run(commands.nginx_test_running(target.manifest.nginx.container_name), check=False, timeout=30)
-        if not check.ok:
-            if old_text is not None:
-                target.workspace.write(TRAFFIC_FILE, old_text)  # never leave a split nginx refuses
-            raise CommandFailed("nginx -t", check.exited, (check.stderr or check.stdout).strip(), host=target.name)
-        drained = reload_and_drain(target)
+    drained = nginx_include.apply(target, TRAFFIC_FILE, text, running=running, drain=True)
     data = {"from": before, "to": dict(split), "why": why, "drained_seconds": drained}
     project.audit.append("traffic", data, host=target.name)
     note = f", drained in {drained:g}s" if drained is not None else " (nginx not running yet)"

@@ -102,9 +102,20 @@ def take_frame(target: Target, engine: Any, *, clock: Callable[[], float] = time
         "missing_tracks": missing,
         "engine": engine.name,
         "metrics_source": m.metrics.source,
+        "maintenance": _maintenance(target),
         "host_stats": host_stats,
         "policies": [infrastructure, canary],
     }
+
+
+def _maintenance(target: Target) -> dict[str, Any] | None:
+    """While the public port answers 503 for maintenance: its message, since when, and how to say it."""
+    value = target.read_state().get("maintenance")
+    if not isinstance(value, dict):
+        return None
+    message, since = str(value.get("message")), str(value.get("since"))
+    return {"message": message, "since": since,
+            "text": f"ON since {since}: the public port answers 503 ({message})"}
 
 
 def _judged_on(frame: dict[str, Any]) -> str:
@@ -122,6 +133,8 @@ def format_frame(frame: dict[str, Any]) -> str:
         ["mode", frame["mode"]], ["version", version],
         ["traffic", describe(frame["split"]) if frame.get("split") else "unknown"],
     ]
+    if isinstance(frame.get("maintenance"), dict):
+        rows.append(["maintenance", frame["maintenance"].get("text")])
     header = ["track", "chaos", "req/s", "error rate", "p99", "requests", "uptime"]
     table = [[name, t["chaos"], f"{t['req_per_s']:.2f}", f"{t['error_rate']:.2%}", f"{t['p99_latency_ms']:.0f} ms",
               f"{t['requests']} in {t['window_seconds']:.0f}s", f"{t['uptime_seconds']:.0f}s"]

@@ -31,6 +31,8 @@ class Request:
     context: str = "pre_deploy"   # opa-check: which policy
     sets: tuple[str, ...] = ()    # opa-check: what-if KEY.PATH=VALUE
     explain: bool = False         # opa-check: the input and each condition
+    on: bool = False              # maintenance: --on (else --off)
+    notice: str = ""              # maintenance: the 503's message
     release: bool = False         # lock: remove it (else show it)
     force: bool = False           # lock --release: even while its holder looks alive
     say: Say | None = None        # progress lines (measuring, rollout steps); None = quiet
@@ -170,6 +172,12 @@ def _opa_check(project: Project, target: Target, reporter: Reporter, request: Re
                     request.say(f"  {line}")
 
 
+def _maintenance(project: Project, target: Target, reporter: Reporter, request: Request) -> None:
+    from ..lifecycle import maintenance
+
+    maintenance.switch(project, target, reporter, request.options, on=request.on, message=request.notice)
+
+
 def _lock(project: Project, target: Target, reporter: Reporter, request: Request) -> None:
     from ..lifecycle import lock_steps
 
@@ -190,6 +198,7 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("rollback", _rollback, hooks=True, hook_mode=lambda r: "stable", note=_left_by(lambda r: "rollback")),
     Command("rollout", _rollout, hooks=True, hook_mode=lambda r: "canary", note=_rollout_note),
     Command("teardown", _teardown, ships=False),  # nothing to ship to a host whose stack is being removed
+    Command("maintenance", _maintenance, ships=False),  # changes one nginx include: nothing to ship
     Command("opa-check", _opa_check, writes=False, ships=False),
     Command("lock", _lock, writes=False, ships=False),  # --release must work when the lock is stuck
 )}

@@ -165,6 +165,12 @@ class Load:
     def dropped(self) -> list[int]:
         return [status for status, _ in self.results if status in (0, 502, 503, 504)]
 
+    def wait_for(self, count: int, timeout: float = 10.0) -> None:
+        """Until ``count`` requests have been answered (or ``timeout`` seconds passed)."""
+        end = time.monotonic() + timeout
+        while len(self.results) < count and time.monotonic() < end:
+            time.sleep(0.05)
+
     def p99_ms(self) -> float:
         took = sorted(seconds for _, seconds in self.results)
         return 1000 * took[min(len(took) - 1, int(0.99 * len(took)))] if took else 0.0

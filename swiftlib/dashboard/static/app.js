@@ -162,7 +162,7 @@
       ["mode", "version", "weight", "split", "rps", "errors", "p99", "chaos", "engine", "rps-sub", "errors-sub", "p99-sub"].forEach(function (id) { setText(id, null); });
       return;
     }
-    setText("mode", f.mode);
+    setText("mode", f.mode + (f.maintenance ? " · maintenance" : ""));
     setText("version", f.version + (f.canary_version ? "  →  canary " + f.canary_version : ""));
     setText("weight", fmt.pct(f.weight));
     setText("split", f.split_text);
@@ -278,6 +278,8 @@
       showBanner(st.missing.text, false);
     } else if (notes.length) {
       showBanner(notes.join("; "), false);
+    } else if (st.frame && st.frame.maintenance) {
+      showBanner("maintenance " + st.frame.maintenance, false);
     } else {
       $("banner").hidden = true;
     }

@@ -1,0 +1,72 @@
+"""The files in `nginx.d/` that change while nginx runs, applied without dropping a request.
+
+`traffic.conf` (the split), `admin-access.conf` (who reaches the admin listener) and
+`maintenance.conf` (the public port's 503) live in the directory nginx has mounted. A change is
+written atomically, checked with `nginx -t` inside the running container (the old content goes
+back when nginx refuses it: a file nginx would not load is never left behind) and applied with a
+graceful reload: new workers serve from then on, the old ones finish the requests they hold. With
+``drain`` the call waits until every pre-reload worker is gone, so nothing is still in flight to
+what the old file named. A stopped nginx reads the file when it starts.
+"""
+from __future__ import annotations
+
+import time
+
+from .. import commands
+from ..errors import CommandFailed
+from .context import Target
+
+DRAIN_GRACE_SECONDS = 10.0  # beyond nginx.proxy_timeout, the longest a proxied request can take
+
+
+def nginx_running(target: Target) -> bool:
+    result = target.host.run(commands.container_health(target.manifest.nginx.container_name), check=False)
+    return result.ok and result.stdout.startswith("running")
+
+
+def _workers(target: Target) -> set[str]:
+    out = target.host.run(commands.nginx_worker_pids(target.manifest.nginx.container_name), check=False).stdout
+    return {line.strip() for line in out.splitlines() if line.strip().isdigit()}
+
+
+def reload_and_drain(target: Target, *, clock=time.monotonic, sleep=time.sleep) -> float:
+    """Graceful reload of the running nginx; returns the seconds until the old workers were gone."""
+    name = target.manifest.nginx.container_name
+    old = _workers(target)
+    target.host.run(commands.nginx_reload(name), timeout=30, hint="see `docker logs` of the nginx container")
+    start = clock()
+    deadline = start + target.manifest.nginx.proxy_timeout + DRAIN_GRACE_SECONDS
+    while old & _workers(target):
+        if clock() > deadline:
+            raise CommandFailed("nginx reload", None, f"old workers {sorted(old & _workers(target))} still serve requests",
+                                host=target.name, hint="a request is stuck; check the app, then re-run")
+        sleep(0.1)
+    return round(clock() - start, 2)
+
+
+def apply(target: Target, name: str, text: str | None, *, running: bool | None = None,
+          drain: bool = False) -> float | None:
+    """Make ``name`` hold ``text`` (None: remove it) and the running nginx serve it.
+
+    Returns the seconds the old workers took to finish (0.0 without ``drain``), or None when nginx
+    does not run. ``running``: the caller already asked.
+    """
+    old = target.workspace.read(name)
+    if text is None:
+        target.workspace.remove(name)
+    else:
+        target.workspace.write(name, text)
+    if not (nginx_running(target) if running is None else running):
+        return None
+    container = target.manifest.nginx.container_name
+    check = target.host.run(commands.nginx_test_running(container), check=False, timeout=30)
+    if not check.ok:
+        if old is None:
+            target.workspace.remove(name)
+        else:
+            target.workspace.write(name, old)
+        raise CommandFailed("nginx -t", check.exited, (check.stderr or check.stdout).strip(), host=target.name)
+    if drain:
+        return reload_and_drain(target)
+    target.host.run(commands.nginx_reload(container), timeout=30, hint="see `docker logs` of the nginx container")
+    return 0.0
