@@ -6,18 +6,49 @@ Mirrors `bucketQuantile` in Prometheus' promql/quantile.go and its documented ru
 - linear interpolation inside the bucket the rank falls in, with 0 as the lower
   bound of the first bucket (when its upper bound is above 0, else that bound);
 - a rank in the +Inf bucket returns the upper bound of the last finite bucket;
-- counts that dip (float noise, a scrape racing an observation) are made monotonic.
+- counts are made monotonic as Prometheus does: a count within a relative 1e-12 of the one
+  before it (floating-point noise from sums and rates, either way) is taken as equal to it, and a
+  count that dips (a scrape racing an observation) is raised to it; neither moves the reference.
 
 Where Prometheus answers NaN (no observations; q=0 with an empty first bucket) we
 answer 0.0, resp. the lower bound of the first non-empty bucket, which is what the
 status view and the policy input want; a quantile outside [0, 1] is a caller bug.
-The cases in tests/unit/test_metrics.py were checked against `promtool test rules`
-(Prometheus 2.53): all equal except those two NaNs.
+The classic cases of Prometheus' own test data (promql/promqltest/testdata/histograms.test) are
+in tests/fixtures/metrics/prometheus_quantiles.yaml; tests/unit/test_metrics.py holds us to them.
 """
 from __future__ import annotations
 
 import math
+import sys
 from typing import Sequence
+
+SMALL_DELTA = 1e-12  # Prometheus' smallDeltaTolerance: relative differences below it are float noise
+MIN_NORMAL = sys.float_info.min  # the smallest positive normal float, as Go's almost.Equal uses
+
+
+def almost_equal(a: float, b: float, epsilon: float = SMALL_DELTA) -> bool:
+    """Equal up to a relative ``epsilon`` (absolute near zero), as Prometheus' util/almost.Equal."""
+    if a == b:
+        return True
+    total, diff = abs(a) + abs(b), abs(a - b)
+    if a == 0 or b == 0 or total < MIN_NORMAL:
+        return diff < epsilon * MIN_NORMAL
+    return diff / min(total, sys.float_info.max) < epsilon
+
+
+def monotonic(counts: Sequence[float]) -> list[float]:
+    """Cumulative counts made non-decreasing; noise-sized steps either way are flattened (pure)."""
+    out = list(counts)
+    reference = out[0]
+    for i in range(1, len(out)):
+        count = out[i]
+        if count == reference:
+            continue
+        if count < reference or almost_equal(reference, count):
+            out[i] = reference  # the reference stays: a dip or noise never becomes the new baseline
+            continue
+        reference = count
+    return out
 
 
 def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float:
@@ -37,9 +68,7 @@ def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> floa
         raise ValueError("buckets need at least one finite upper bound besides +Inf")
 
     bounds = [b for b, _ in ordered]
-    counts: list[float] = []
-    for _, count in ordered:  # cumulative counts never go down
-        counts.append(max(count, counts[-1]) if counts else count)
+    counts = monotonic([count for _, count in ordered])
 
     observations = counts[-1]
     if observations <= 0:

@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 
 import pytest
+import yaml
 
 from swiftlib.errors import SwiftDeployError
 from swiftlib.metrics.scrape import (DEFAULT_EXCLUDED_PATHS, MetricsUnavailable, Scrape, WindowStats,
@@ -259,14 +260,24 @@ INF = math.inf
         # a dip in the cumulative counts is evened out: 5, 4, 10 becomes 5, 5, 10,
         # so rank 6 is 1 of the 5 in (2, 3] (not 2 of 6)
         (0.6, [(1, 5), (2, 4), (3, 10), (INF, 10)], 2.2),
-        # float noise (as increase() leaves it), answered like Prometheus 2.53.3's promtool: a count
-        # a hair above the one before is a real increase (0.2, not 0.1), one a hair below is a dip
-        (0.5, [(0.1, 10), (0.2, 10.000000000000002), (0.5, 20), (INF, 20.000000000000004)], 0.2),
+        # float noise (as increase() leaves it) is no step at all, either way (Prometheus >= 2.54)
+        (0.5, [(0.1, 10), (0.2, 10.000000000000002), (0.5, 20), (INF, 20.000000000000004)], 0.1),
         (0.5, [(1, 10), (2, 9.999999999999998), (3, 30), (INF, 30)], 2.25),
     ],
 )
 def test_histogram_quantile(q: float, buckets: list[tuple[float, float]], expected: float) -> None:
     assert histogram_quantile(q, buckets) == pytest.approx(expected)
+
+
+PROMETHEUS_CASES = yaml.safe_load((Path(__file__).resolve().parents[1] / "fixtures" / "metrics" /
+                                   "prometheus_quantiles.yaml").read_text())["cases"]
+
+
+@pytest.mark.parametrize("case", PROMETHEUS_CASES, ids=[c["name"] for c in PROMETHEUS_CASES])
+def test_histogram_quantile_answers_as_prometheus_does_on_its_own_test_data(case) -> None:
+    buckets = [(INF if bound == "inf" else float(bound), float(count)) for bound, count in case["buckets"]]
+    for q, expected in case["answers"].items():
+        assert histogram_quantile(float(q), buckets) == pytest.approx(expected, rel=1e-9, abs=1e-12), (q, expected)
 
 
 @pytest.mark.parametrize(
