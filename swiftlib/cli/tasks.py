@@ -160,8 +160,8 @@ def maintenance(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST
 @fleet_task(name="opa-check", iterable=["set"],
             help={"context": "pre_deploy (infrastructure policy) or pre_promote (canary policy)",
                   "explain": "print the input sent to the engine and each condition's value and limit",
-                  "set": "what-if: KEY.PATH=VALUE on the last audited input, e.g. metrics.error_rate=0.02 "
-                         "(repeatable); collects and changes nothing"})
+                  "set": "what-if: KEY.PATH=VALUE on the last audited input (none yet: on the values given and "
+                         "the manifest's limits), e.g. metrics.error_rate=0.02 (repeatable); collects and changes nothing"})
 def opa_check(ctx: Context, hosts: HostFlags, context: str = "pre_deploy", manifest: str = DEFAULT_MANIFEST,
               explain: bool = False, set: list[str] | None = None) -> None:  # noqa: A002 - the flag is --set
     """Ask the policy engine now and print its decision: exit 0 allow, 3 deny, 4 engine failure."""

@@ -13,8 +13,8 @@ from ..errors import MetricsSourceError, PolicyDenied, PolicyEngineError, SwiftD
 from ..hoststats import collect_host_stats
 from ..policy.decision import Decision
 from ..policy.embedded import EmbeddedEngine
-from ..policy.inputs import WINDOW_KEYS, canary_input, infrastructure_input
-from ..policy.whatif import apply_sets
+from ..policy.inputs import WINDOW_KEYS, canary_input, infrastructure_input, normalised
+from ..policy.whatif import apply_sets, fresh_input
 from ..metrics.scrape import WindowStats
 from ..results import Reporter, StepResult
 from ..observe import canary_window
@@ -161,11 +161,15 @@ def what_if(project: Project, target: Target, reporter: Reporter, engine: Any, d
     task = f"policy what-if: {CONTEXTS[domain]}"
     try:
         base = last_input(project, target, domain)
-        if base is None:
-            raise UsageError(f"no earlier {domain} decision for {target.name} to start the what-if from; "
-                             f"run `inv opa-check --context {CONTEXTS[domain]}` once", host=target.name)
-        policy_input = apply_sets(base, sets)
+        if base is None:  # a question about given values: answered when they (and the limits) make an input
+            m = target.manifest
+            limits = m.canary_limits.to_dict() if domain == "canary" else m.infrastructure_limits.to_dict()
+            policy_input = fresh_input(domain, CONTEXTS[domain], limits, sets)
+        else:
+            policy_input = apply_sets(base, sets)
+        policy_input = normalised(domain, policy_input)
     except UsageError as exc:  # named as this task in the output, not a generic "run"
+        exc.host = target.name
         reporter.record(StepResult(task, target.name, "failed", exc.message, {"domain": domain}, exc.exit_code))
         raise
     try:

@@ -61,6 +61,17 @@ def canary_input(
     return doc
 
 
+def normalised(domain: str, document: Mapping[str, Any]) -> dict[str, Any]:
+    """A whole input document (a what-if's, edited by key path) with its numbers shaped as the builders do."""
+    if domain == "canary":
+        shaped = canary_input(document.get("metrics") or {}, document.get("limits") or {},
+                              document.get("context", CANARY_CONTEXT), baseline=document.get("baseline"))
+    else:
+        shaped = infrastructure_input(document.get("stats") or {}, document.get("limits") or {},
+                                      document.get("context", INFRASTRUCTURE_CONTEXT))
+    return {**document, **shaped}
+
+
 def _normalise(values: Mapping[str, Any], floats: tuple[str, ...], ints: tuple[str, ...]) -> dict[str, Any]:
     out = dict(values)
     for key in floats + ints:

@@ -1,7 +1,8 @@
 """Policy what-if: change fields of a policy input by key path, and explain a decision (pure).
 
 `inv opa-check --set metrics.error_rate=0.02` evaluates a changed input without collecting
-or changing anything; `--explain` prints the exact input document the engine received and,
+or changing anything (the last audited input changed, or, when there is none, an input the --set
+values and the manifest's limits make whole); `--explain` prints the exact input document the engine received and,
 for a deny, each failed condition with its value and limit. Values are read as JSON when
 they parse (numbers, true/false, null, lists, quoted strings), else kept as plain strings.
 """
@@ -91,6 +92,26 @@ def apply_sets(policy_input: Mapping[str, Any], sets: Iterable[str]) -> dict[str
             node = child
         node[path[-1]] = value
     return out
+
+
+# What a what-if must give itself when no earlier decision exists to start from (the manifest gives
+# the limits): every measured field the policy requires.
+MEASURED = {"canary": ("metrics", WINDOW_KEYS),
+            "infrastructure": ("stats", ("disk_free_gb", "cpu_load", "cpu_count", "mem_available_mb"))}
+
+
+def fresh_input(domain: str, context: str, limits: Mapping[str, Any], sets: Iterable[str]) -> dict[str, Any]:
+    """The input the --set values describe by themselves, with ``limits``; a UsageError names what is missing."""
+    sets = list(sets)
+    section, fields = MEASURED[domain]
+    given = {".".join(parse_set(text)[0]) for text in sets}
+    missing = [f"{section}.{name}" for name in fields if f"{section}.{name}" not in given]
+    if missing:
+        raise UsageError(f"no earlier {domain} decision to start the what-if from, and --set does not give "
+                         f"{', '.join(missing)}; set {'it' if len(missing) == 1 else 'them'} too (the limits come "
+                         f"from the manifest), or run `inv opa-check --context {context}` once")
+    skeleton = {"context": context, section: {name: None for name in fields}, "limits": dict(limits)}
+    return apply_sets(skeleton, sets)
 
 
 def lookup(document: Mapping[str, Any], dotted: str) -> Any:

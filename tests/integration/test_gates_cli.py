@@ -174,6 +174,14 @@ def test_what_if_changes_nothing_and_is_marked_as_such(tmp_path):
     manifest = make_project(tmp_path, prefix="sdwhatif", base_port=24580)
     none_yet = run_cli(manifest, "opa-check", "--set", "stats.disk_free_gb=0.1")
     assert none_yet.returncode == 2 and "run `inv opa-check --context pre_deploy` once" in none_yet.stderr + none_yet.stdout
+    assert "--set does not give stats.cpu_load, stats.cpu_count, stats.mem_available_mb" in none_yet.stdout
+    # Values that make a whole input (with the manifest's limits) are a question answered as asked.
+    given = run_cli(manifest, "opa-check", "--context", "pre_promote", "--set", "metrics.error_rate=0.5",
+                    "--set", "metrics.requests=100", "--set", "metrics.p99_latency_ms=5",
+                    "--set", "metrics.window_seconds=30")
+    assert given.returncode == 3 and "what-if canary policy would deny" in given.stdout, given.stdout + given.stderr
+    assert "error rate 50.00%" in given.stdout
+    assert events(manifest)[-1]["data"]["input"]["limits"]["max_error_rate"] == 0.01
     assert run_cli(manifest, "opa-check").returncode == 0
     before = [e["event_type"] for e in events(manifest)]
     result = run_cli(manifest, "opa-check", "--set", "stats.disk_free_gb=0.1", "--set", "stats.cpu_load=2", "--explain")

@@ -10,7 +10,8 @@ import pytest
 from swiftlib.errors import UsageError
 from swiftlib.policy import EmbeddedEngine
 from swiftlib.policy.inputs import canary_input
-from swiftlib.policy.whatif import apply_sets, explain, parse_set
+from swiftlib.policy.inputs import normalised
+from swiftlib.policy.whatif import apply_sets, explain, fresh_input, parse_set
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 LIMITS = {"max_error_rate": 0.01, "max_p99_latency_ms": 500.0, "evaluation_window_seconds": 30.0, "min_requests": 20}
@@ -70,3 +71,21 @@ def test_a_what_if_deny_is_explained_with_values_and_limits():
     assert "metrics.error_rate = 0.02   (limits.max_error_rate = 0.01)" in text
     assert "failed conditions:" in text and "error rate 2.00% exceeds the maximum 1.00%" in text
     assert EmbeddedEngine(POLICIES).decide("canary", CLEAN).allow is True
+
+
+def test_a_what_if_with_no_earlier_decision_is_answered_when_the_values_make_a_whole_input():
+    sets = ["metrics.error_rate=0.5", "metrics.requests=100", "metrics.p99_latency_ms=5", "metrics.window_seconds=30"]
+    document = normalised("canary", fresh_input("canary", "pre_promote", LIMITS, sets))
+    assert document == canary_input({"error_rate": 0.5, "requests": 100, "p99_latency_ms": 5.0, "window_seconds": 30.0},
+                                    LIMITS)
+    assert isinstance(document["metrics"]["p99_latency_ms"], float)  # shaped as a measured input is
+    decision = EmbeddedEngine(POLICIES).decide("canary", document)
+    assert not decision.allow and any("error rate" in reason for reason in decision.reasons)
+
+
+def test_a_what_if_with_no_earlier_decision_names_every_missing_field():
+    with pytest.raises(UsageError) as info:
+        fresh_input("infrastructure", "pre_deploy", {"min_disk_free_gb": 1.0, "max_cpu_load": 2.0},
+                    ["stats.disk_free_gb=0.1", "stats.cpu_load=9"])
+    assert "--set does not give stats.cpu_count, stats.mem_available_mb; set them too" in info.value.message
+    assert "run `inv opa-check --context pre_deploy` once" in info.value.message
