@@ -1,10 +1,11 @@
 """One frame of the live status: each track's recent traffic, the split, both policies' verdicts.
 
 ``take_frame`` gathers (a scrape per running track, host stats, two decisions);
-``format_frame`` is pure and turns a frame into the terminal dashboard. The window
-matches the canary gate's: the newest remembered scrape about one window old, else the
-oldest one inside the window, else the track's whole life. The top-level numbers are the
-canary's while one runs (what the gate judges), else stable's.
+``format_frame`` is pure and turns a frame into the terminal dashboard. The numbers come from
+where the gate reads them: with ``metrics.source: prometheus`` each track's last evaluation window
+as Prometheus answers it; otherwise the window matches the scrape gate's: the newest remembered
+scrape about one window old, else the oldest one inside the window, else the track's whole life.
+The top-level numbers are the canary's while one runs (what the gate judges), else stable's.
 """
 from __future__ import annotations
 
@@ -14,12 +15,12 @@ from typing import Any, Callable
 
 from tabulate import tabulate
 
-from ..errors import PolicyEngineError, SwiftDeployError
+from ..errors import MetricsSourceError, PolicyEngineError, SwiftDeployError
 from ..hoststats import collect_host_stats
-from ..metrics.scrape import MetricsUnavailable, parse_scrape, window_stats
+from ..metrics.scrape import MetricsUnavailable, WindowStats, parse_scrape, window_stats
 from ..tracks import describe
 from ..policy.inputs import WINDOW_KEYS, canary_input, infrastructure_input
-from . import canary_window
+from . import canary_window, prometheus_window
 from ..lifecycle.context import Target
 from ..lifecycle.traffic import current_split
 
@@ -40,20 +41,51 @@ def _ask(engine: Any, domain: str, policy_input: dict) -> dict[str, Any]:
         return {"domain": domain, "question": "", "allow": False, "reasons": [f"policy engine failed: {exc.message}"]}
 
 
-def _track_window(target: Target, track: str, now: float) -> dict[str, Any] | None:
-    """The track's window as status shows it, or None when the track does not answer."""
+def _track_window(target: Target, track: str, now: float, judged: WindowStats | None = None) -> dict[str, Any] | None:
+    """The track's window as status shows it, or None when the track does not answer.
+
+    ``judged``: the track's numbers from the gate's own source (Prometheus); the scrape still
+    gives its mode, chaos and uptime. Without it the numbers come from the remembered scrapes.
+    """
     baseline = _baseline(target, now, track)
     try:
         current = canary_window.scrape(target, track=track, clock=lambda: now)
     except MetricsUnavailable:
         return None
-    stats = window_stats(baseline, current)
+    stats = judged if judged is not None else window_stats(baseline, current)
     return {
         "mode": current.mode_name, "chaos": current.chaos_name,
         "req_per_s": round(stats.req_per_s, 3), "error_rate": round(stats.error_rate, 4),
         "p99_latency_ms": round(stats.p99_latency_ms, 1), "requests": stats.requests,
         "uptime_seconds": round(current.uptime_seconds, 1), "window_seconds": round(stats.window_seconds, 1),
+        "numbers_from": "prometheus" if judged is not None else "scrape",
     }
+
+
+def _prometheus_windows(target: Target, now: float) -> tuple[dict[str, WindowStats], str | None]:
+    """Each track's last evaluation window from the stack's Prometheus, as the gate reads it.
+
+    ({}, why) when Prometheus cannot answer: status then shows the scraped numbers and says so.
+    A track Prometheus has no samples of yet (a fresh canary) is left to the scrape.
+    """
+    m = target.manifest
+    window = m.canary_limits.evaluation_window_seconds
+    found: dict[str, WindowStats] = {}
+    empty: list[str] = []
+    try:
+        with target.loopback(m.metrics.prometheus.port) as base_url:
+            for track in ("stable", "canary"):
+                try:
+                    found[track] = prometheus_window.track_window(base_url, track, window, now)
+                except MetricsSourceError as exc:
+                    if exc.reason != "empty_result":
+                        raise
+                    empty.append(track)
+    except SwiftDeployError as exc:
+        return {}, f"Prometheus did not answer: {exc.message}"
+    if empty and not found:
+        return {}, f"Prometheus has no requests of {' or '.join(empty)} in the last {window:g}s yet"
+    return found, None
 
 
 def expected_tracks(mode: str, split: dict[str, int]) -> list[str]:
@@ -67,7 +99,10 @@ def take_frame(target: Target, engine: Any, *, clock: Callable[[], float] = time
     m = target.manifest
     split = current_split(target)
     expected = expected_tracks(m.services.mode, split)
-    tracks = {name: w for name in ("stable", "canary") if (w := _track_window(target, name, now)) is not None}
+    # With metrics.source: prometheus the numbers are the ones the gate reads (scrapes keep the rest).
+    judged_by, numbers_note = _prometheus_windows(target, now) if m.metrics.uses_prometheus else ({}, None)
+    tracks = {name: w for name in ("stable", "canary")
+              if (w := _track_window(target, name, now, judged_by.get(name))) is not None}
     if not tracks:
         raise MetricsUnavailable("no app track answers on the admin listener; is the stack deployed? (inv deploy)",
                                  host=target.name)
@@ -102,6 +137,8 @@ def take_frame(target: Target, engine: Any, *, clock: Callable[[], float] = time
         "missing_tracks": missing,
         "engine": engine.name,
         "metrics_source": m.metrics.source,
+        "numbers_from": judged.get("numbers_from", "scrape"),
+        "numbers_note": numbers_note,
         "maintenance": _maintenance(target),
         "host_stats": host_stats,
         "policies": [infrastructure, canary],
@@ -119,10 +156,13 @@ def _maintenance(target: Target) -> dict[str, Any] | None:
 
 
 def _judged_on(frame: dict[str, Any]) -> str:
-    # The frame's canary decision is on scraped numbers; say so when the real gate asks Prometheus.
-    if frame.get("metrics_source") == "prometheus":
-        return ", on the numbers above; `inv promote` asks Prometheus"
-    return ""
+    """Where the frame's numbers came from, when the gate reads Prometheus (pure)."""
+    if frame.get("metrics_source") != "prometheus":
+        return ""
+    if frame.get("numbers_from") == "prometheus":
+        return ", on Prometheus' numbers, as the gate reads them"
+    why = f" ({frame['numbers_note']})" if frame.get("numbers_note") else ""
+    return f", on the numbers above{why}; `inv promote` asks Prometheus"
 
 
 def format_frame(frame: dict[str, Any]) -> str:

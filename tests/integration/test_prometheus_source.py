@@ -15,6 +15,7 @@ import time
 from urllib.parse import urlencode
 
 import pytest
+import requests
 import yaml
 
 from swiftlib.observe import canary_window
@@ -95,8 +96,23 @@ def test_prometheus_runs_on_loopback_only_and_scrapes_every_track_by_label(manif
                       and any(t["health"] == "up" for t in r.json()["data"]["activeTargets"]))
     tracks = {t["labels"]["track"]: t["health"] for t in answer.json()["data"]["activeTargets"]}
     assert tracks == {"stable": "up", "canary": "down", "next": "down"}  # no canary yet
-    status = ok(run_cli(manifest, "status", "--once"))  # status scrapes; it says where the gate looks
-    assert "on the numbers above; `inv promote` asks Prometheus" in status, status
+    # status reads the numbers where the gate reads them: each track's evaluation window from Prometheus
+    # (a track's request counters exist from its first request on: a few, then two scrapes)
+    for _ in range(20):
+        requests.get(public("/"), timeout=5)
+    time.sleep(2.5)
+    status = ok(run_cli(manifest, "status", "--once"))
+    assert "on Prometheus' numbers, as the gate reads them" in status, status
+    frame = json.loads(ok(run_cli(manifest, "status", "--json")))
+    assert frame["numbers_from"] == "prometheus" and frame["tracks"]["stable"]["numbers_from"] == "prometheus"
+    assert frame["tracks"]["stable"]["window_seconds"] == WINDOW  # the gate's window, not the track's life
+    docker("stop", f"{PREFIX}-prometheus")
+    try:  # Prometheus down: the scraped numbers, and why
+        frame = json.loads(ok(run_cli(manifest, "status", "--json")))
+        assert frame["numbers_from"] == "scrape" and "Prometheus did not answer" in frame["numbers_note"], frame
+    finally:
+        docker("start", f"{PREFIX}-prometheus")
+        wait_for(f"http://127.0.0.1:{PROM_PORT}/-/ready", lambda r: r.status_code == 200)
 
 
 def test_both_sources_agree_on_the_same_window_of_a_canary_under_load(manifest):

@@ -41,6 +41,15 @@ def test_with_the_prometheus_source_the_frame_says_what_its_decisions_are_judged
     assert "policies (embedded engine, on the numbers above; `inv promote` asks Prometheus):" in format_frame(frame)
 
 
+def test_with_prometheus_answering_the_frame_says_its_numbers_are_the_gates():
+    frame = copy.deepcopy(FRAME)
+    frame.update(metrics_source="prometheus", numbers_from="prometheus")
+    assert "policies (embedded engine, on Prometheus' numbers, as the gate reads them):" in format_frame(frame)
+    frame.update(numbers_from="scrape", numbers_note="Prometheus did not answer: connection refused")
+    assert ("policies (embedded engine, on the numbers above (Prometheus did not answer: connection refused); "
+            "`inv promote` asks Prometheus):") in format_frame(frame)
+
+
 def test_a_frame_recorded_before_the_source_was_kept_still_formats():
     frame = copy.deepcopy(FRAME)
     del frame["metrics_source"]

@@ -227,7 +227,12 @@
     });
     var note = st.frame ? (st.frame.engine || "?") + " engine, frame of " + stampClock(st.frame_at) : "no frame yet";
     if (st.frame && st.frame.metrics_source === "prometheus") {
-      note += "; judged on the scraped numbers shown here (inv promote asks Prometheus)";
+      if (st.frame.numbers_from === "prometheus") {
+        note += "; numbers from Prometheus, as the gate reads them";
+      } else {
+        note += "; judged on the scraped numbers shown here (inv promote asks Prometheus)";
+        if (st.frame.numbers_note) { note += "; " + st.frame.numbers_note; }
+      }
     }
     if (st.stale) { note += " (old: see the banner)"; }
     $("policies-note").textContent = note;
