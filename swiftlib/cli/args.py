@@ -114,6 +114,18 @@ def _invoke_debug() -> bool:
     return bool(os.environ.get("INVOKE_DEBUG")) or logging.getLogger("invoke").isEnabledFor(logging.DEBUG)
 
 
+CLOSED_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a command whose reader went away
+
+
+def stdout_gone() -> None:
+    """The reader of stdout went away (`| head`): what is still printed goes nowhere, without errors."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def debugging() -> bool:
     return _DEBUG.get()
 
@@ -167,6 +179,9 @@ def swift_task(*, help: dict[str, str] | None = None, **task_kwargs: Any) -> Cal
                 return body(ctx, *args, **kwargs)
             except (Exit, KeyboardInterrupt):
                 raise
+            except BrokenPipeError:  # `| head`: the reader has what it wanted; end as a killed `cat` would
+                stdout_gone()
+                raise Exit(code=CLOSED_PIPE) from None
             except SwiftDeployError as exc:  # a task that did not map it itself: still no traceback
                 print(printable(f"ERROR: {exc}"), file=sys.stderr, flush=True)
                 raise Exit(code=exc.exit_code) from None

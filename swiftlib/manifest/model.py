@@ -260,6 +260,10 @@ def build_manifest(raw: Any, *, overrides: Mapping[str, Any] | None = None) -> M
     merged = deep_merge(DEFAULTS, raw)
     if overrides:
         merged = deep_merge(merged, overrides)
+    services_raw = merged.get("services")
+    if isinstance(services_raw, dict) and services_raw.get("restart_policy") is False:
+        # YAML reads a bare `no` as false; for this field it can only mean Docker's policy "no".
+        services_raw["restart_policy"] = "no"
     v.data = merged
 
     services = AppService(

@@ -12,14 +12,19 @@ from typing import Iterator, NoReturn
 
 from invoke import Exit
 
-from ..cli.args import describe_unexpected, report_unexpected
+from ..cli.args import describe_unexpected, report_unexpected, stdout_gone
 from ..errors import SwiftDeployError, UsageError
 from ..results import Reporter
 from ..terminal import printable
 
 
 def emit(line: str) -> None:
-    print(printable(line), flush=True)
+    """One line of a run's output. If its reader went away (`| head`) the run goes on, unprinted:
+    a deploy never stops half way because nobody reads its lines any more."""
+    try:
+        print(printable(line), flush=True)
+    except BrokenPipeError:
+        stdout_gone()
 
 
 def err(line: str) -> None:

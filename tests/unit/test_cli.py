@@ -364,3 +364,35 @@ def test_port_number_takes_0_to_65535(text, port):
 def test_port_number_refuses_anything_else_naming_the_flag(text):
     with pytest.raises(UsageError, match=r"--port: expected a port number 0-65535"):
         cli_args.port_number("--port", text)
+
+
+# -- a reader that goes away (`| head`) -------------------------------------------------------
+
+def test_a_printing_task_whose_reader_went_away_ends_quietly_with_141(tmp_path):
+    import subprocess
+
+    from tests.conftest import SWIFTDEPLOY
+
+    inventory = tmp_path / "big.ini"
+    inventory.write_text("[web]\nweb[0001:3000] ansible_host=10.0.0.1\n")  # more JSON than a pipe buffers
+    proc = subprocess.Popen([*SWIFTDEPLOY, "inventory", "-i", str(inventory)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "{"
+    proc.stdout.close()  # as `| head -1` does
+    code, err = proc.wait(timeout=60), proc.stderr.read()
+    assert code == 141, err  # what a shell reports for a writer whose pipe closed
+    assert err == "", err  # no traceback, no "unexpected BrokenPipeError"
+
+
+def test_a_run_whose_reader_went_away_goes_on_unprinted():
+    """A deploy never stops half way because nobody reads its lines any more."""
+    import subprocess
+    import sys
+
+    code = ("import os, sys\n"
+            "r, w = os.pipe(); os.close(r); os.dup2(w, 1)\n"
+            "from swiftlib.run.console import emit\n"
+            "for n in range(3): emit(f'step {n}')\n"
+            "sys.stderr.write('finished')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert done.returncode == 0 and done.stderr == "finished", done.stderr

@@ -230,3 +230,14 @@ def test_the_line_between_a_subdirectory_and_the_base_directory_itself():
         build_manifest(raw, overrides=refused)
     assert [p.split(":")[0] for p in info.value.problems] == [
         "opa.policies_dir", "audit.history_file", "deploy.remote_dir", "hooks.dir"]
+
+
+def test_a_bare_no_restart_policy_is_dockers_policy_no():
+    """YAML 1.1 reads `restart_policy: no` as false; the README documents `no`, so it is the policy."""
+    raw = yaml.safe_load((FIXTURES / "good" / "minimal.yaml").read_text())
+    raw["services"]["restart_policy"] = yaml.safe_load("no")
+    assert raw["services"]["restart_policy"] is False
+    assert build_manifest(raw).services.restart_policy == "no"
+    raw["services"]["restart_policy"] = True  # `yes` means nothing here: still refused, named
+    with pytest.raises(ManifestError, match="services.restart_policy: expected one of no, always"):
+        build_manifest(raw)
