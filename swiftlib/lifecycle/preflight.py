@@ -57,24 +57,8 @@ def _probe(name: str, fn: Callable[[], Check]) -> Check:
         return Check(name, False, exc.message)
 
 
-def image_check(target: Target) -> Check:
-    image = target.manifest.services.image
-    if target.host.succeeds(commands.image_exists(image)):
-        return Check("app image present", True, f"{image} is on {target.name}")
-    if target.host.is_remote:
-        from ..host import Host
-
-        if Host.local().succeeds(commands.image_exists(image)):
-            return Check("app image present", True, f"{image} will be streamed from this machine (docker save | docker load)")
-        return Check("app image present", False, f"{image} is on neither {target.name} nor this machine; "
-                                                 "run `inv bootstrap` here to build it")
-    return Check("app image present", False, f"{image} is not on {target.name}; run `inv bootstrap` to build it")
-
-
-def prometheus_image_check(target: Target) -> Check:
-    """With metrics.source: prometheus, the stack runs a Prometheus server: its image must be here."""
-    image = target.manifest.metrics.prometheus.image
-    name = "prometheus image present"
+def _image_present(target: Target, name: str, image: str, missing: str) -> Check:
+    """``image`` is on the target, or on this machine to be streamed there; else ``missing`` says what to do."""
     if target.host.succeeds(commands.image_exists(image)):
         return Check(name, True, f"{image} is on {target.name}")
     if target.host.is_remote:
@@ -82,8 +66,28 @@ def prometheus_image_check(target: Target) -> Check:
 
         if Host.local().succeeds(commands.image_exists(image)):
             return Check(name, True, f"{image} will be streamed from this machine (docker save | docker load)")
-    return Check(name, False, f"{image} is not on {target.name}; run `inv bootstrap` (it pulls the image, "
-                              "or builds it from Debian's prometheus package) with this manifest")
+        return Check(name, False, f"{image} is on neither {target.name} nor this machine; {missing}")
+    return Check(name, False, f"{image} is not on {target.name}; {missing}")
+
+
+def image_check(target: Target) -> Check:
+    return _image_present(target, "app image present", target.manifest.services.image,
+                          "run `inv bootstrap` here to build it")
+
+
+def prometheus_image_check(target: Target) -> Check:
+    """With metrics.source: prometheus, the stack runs a Prometheus server: its image must be here."""
+    return _image_present(target, "prometheus image present", target.manifest.metrics.prometheus.image,
+                          "run `inv bootstrap` (it pulls the image, or builds it from Debian's prometheus package) "
+                          "with this manifest")
+
+
+def opa_image_check(target: Target) -> Check:
+    """With the OPA sidecar, its image must be here: `up` would otherwise try a registry and fail there."""
+    image = target.manifest.opa.image
+    return _image_present(target, "opa image present", image,
+                          f"pull or load it (`docker pull {image}`), or set opa.engine: embedded (or auto) to "
+                          "use the in-process Rego engine")
 
 
 def port_check(target: Target, *, include_opa: bool = False) -> Check:
@@ -178,6 +182,8 @@ def host_checks(target: Target, files: dict[str, str], *, include_opa: bool = Fa
     ]
     if target.manifest.metrics.uses_prometheus:
         probes.append(("prometheus image present", lambda: prometheus_image_check(target)))
+    if include_opa:
+        probes.append(("opa image present", lambda: opa_image_check(target)))
     # The checks are independent host round trips (nginx -t starts a container): run them together.
     try:
         with ThreadPoolExecutor(max_workers=len(probes)) as pool:

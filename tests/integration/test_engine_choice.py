@@ -9,7 +9,7 @@ import yaml
 
 from tests.conftest import run_cli
 from tests.integration.fleet_env import ensure_opa_standin
-from tests.integration.stack import docker, make_project
+from tests.integration.stack import docker, leftovers, make_project, remove_stack
 
 pytestmark = pytest.mark.docker
 
@@ -54,3 +54,17 @@ def test_auto_choice_is_recorded_at_deploy_and_kept(tmp_path, absent_tag):
         assert check.returncode == 0 and "(embedded)" in check.stdout, check.stdout
     finally:
         run_cli(manifest, "teardown", "--clean")
+
+
+def test_a_sidecar_whose_image_is_missing_fails_validate_and_deploy_before_anything_starts(tmp_path):
+    missing = "swiftdeploy-test/opa-never-built:0"
+    manifest = make_project(tmp_path, prefix="sdnoopa", base_port=25680, opa={"engine": "sidecar", "image": missing})
+    try:
+        for task in ("validate", "deploy"):
+            result = run_cli(manifest, task)
+            assert result.returncode == 2, (task, result.stdout, result.stderr)
+            assert f"FAIL  opa image present: {missing} is not on local" in result.stdout, result.stdout
+            assert "set opa.engine: embedded (or auto)" in result.stdout
+        assert not leftovers("sdnoopa")  # refused before anything started, no registry pull attempted
+    finally:
+        remove_stack("sdnoopa")
