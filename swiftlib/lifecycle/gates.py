@@ -20,6 +20,7 @@ from ..results import Reporter, StepResult
 from ..observe import canary_window
 from .context import Project, Target
 from .engine_choice import EngineChoice
+from .traffic import current_split
 
 QUESTIONS = {"infrastructure": "pre_deploy", "canary": "pre_promote"}
 CONTEXTS = QUESTIONS
@@ -75,11 +76,12 @@ def engine_for_check(project: Project, target: Target, choice: EngineChoice) -> 
 
 
 def decide(project: Project, target: Target, reporter: Reporter, engine: Any,
-           domain: str, policy_input: dict[str, Any], *, task: str, evidence: dict[str, Any] | None = None) -> Decision:
+           domain: str, policy_input: dict[str, Any], *, task: str, evidence: dict[str, Any] | None = None,
+           advice: str = "") -> Decision:
     """Ask ``engine`` about ``domain``; audit the outcome; raise unless allowed.
 
     ``evidence`` goes into the audit record beside the input (where the numbers came from),
-    never into the input the policy sees.
+    never into the input the policy sees; ``advice`` follows a deny's reasons (what to do).
     """
     base = {"domain": domain, "context": policy_input.get("context"), "engine": engine.name, **(evidence or {})}
     try:
@@ -97,7 +99,7 @@ def decide(project: Project, target: Target, reporter: Reporter, engine: Any,
         reporter.record(StepResult(task, target.name, "ok", f"{domain}: allow ({engine.name}) — {reasons}", data))
         return decision
     project.audit.append("policy_violation", data, host=target.name)
-    message = f"{domain} policy denied ({engine.name}): {reasons}"
+    message = f"{domain} policy denied ({engine.name}): {reasons}{advice}"
     reporter.record(StepResult(task, target.name, "failed", message, data, PolicyDenied.exit_code))
     raise PolicyDenied(message, decision=decision, host=target.name)
 
@@ -134,8 +136,25 @@ def canary_gate(project: Project, target: Target, reporter: Reporter, engine: An
     metrics = {k: window[k] for k in WINDOW_KEYS}
     policy_input = canary_input(metrics, target.manifest.canary_limits.to_dict(),
                                 baseline={k: baseline[k] for k in WINDOW_KEYS} if baseline else None)
+    weight = current_split(target).get("canary", 0)
     return decide(project, target, reporter, engine, "canary", policy_input, task="policy: pre_promote",
-                  evidence={"metrics_source": target.manifest.metrics.source})
+                  evidence={"metrics_source": target.manifest.metrics.source},
+                  advice=traffic_advice(metrics, target.manifest.canary_limits.min_requests, weight))
+
+
+def traffic_advice(window: dict[str, Any], needed: int, weight: int) -> str:
+    """What to do when the window held fewer requests than the canary policy needs (pure; "" otherwise).
+
+    An idle stack gives the gate nothing to judge: say what the canary saw and what it would take.
+    """
+    seen, seconds = window.get("requests"), window.get("window_seconds")
+    if not isinstance(seen, int) or not isinstance(seconds, (int, float)) or seconds <= 0 or seen >= needed:
+        return ""
+    share = f"the canary gets {weight}% of the public requests" if weight > 0 else "no public request goes to the canary"
+    wanted = f"; send at least {needed / seconds * 100 / weight:.1f} req/s to the public port while it is measured" \
+        if weight > 0 else ""
+    return (f" ({share} and saw {seen / seconds:.1f} req/s{wanted}, or raise canary.weight, lengthen "
+            "policy_limits.canary.evaluation_window_seconds or lower policy_limits.canary.min_requests)")
 
 
 def last_input(project: Project, target: Target, domain: str) -> dict[str, Any] | None:

@@ -89,3 +89,13 @@ def test_a_what_if_with_no_earlier_decision_names_every_missing_field():
                     ["stats.disk_free_gb=0.1", "stats.cpu_load=9"])
     assert "--set does not give stats.cpu_count, stats.mem_available_mb; set them too" in info.value.message
     assert "run `inv opa-check --context pre_deploy` once" in info.value.message
+
+
+def test_a_deny_for_too_few_requests_says_what_traffic_the_window_needs():
+    from swiftlib.lifecycle.gates import traffic_advice
+
+    advice = traffic_advice({"requests": 0, "window_seconds": 60.0}, 20, 10)
+    assert "the canary gets 10% of the public requests and saw 0.0 req/s" in advice
+    assert "send at least 3.3 req/s to the public port while it is measured" in advice  # 20 in 60 s at 10%
+    assert "no public request goes to the canary" in traffic_advice({"requests": 3, "window_seconds": 30.0}, 20, 0)
+    assert traffic_advice({"requests": 25, "window_seconds": 60.0}, 20, 10) == ""  # enough: nothing to add
