@@ -58,7 +58,7 @@ def make_environment(templates_dir: Path) -> Environment:
 
 
 def render_context(manifest: Manifest, *, include_opa: bool, bridge: bool = False,
-                   split: Split | None = None) -> dict[str, Any]:
+                   split: Split | None = None, secrets_label: str = "") -> dict[str, Any]:
     split = split if split is not None else split_for(manifest)
     return {
         "services": manifest.services,
@@ -68,6 +68,9 @@ def render_context(manifest: Manifest, *, include_opa: bool, bridge: bool = Fals
         "logs_volume": manifest.logs_volume,
         "deploy": manifest.deploy,
         "limits": manifest.limits,
+        # Names only: the values never reach a rendered file; the label changes when one does.
+        "secrets": [secret.name for secret in manifest.secrets],
+        "secrets_label": secrets_label,
         # Below 1024 a port needs NET_BIND_SERVICE, the one capability nginx keeps only then.
         "nginx_low_port": min(manifest.nginx.port, manifest.nginx.admin_port) < 1024,
         "include_opa": include_opa,
@@ -81,14 +84,16 @@ def render_context(manifest: Manifest, *, include_opa: bool, bridge: bool = Fals
 
 
 def render_all(manifest: Manifest, templates_dir: Path, *, include_opa: bool, bridge: bool = False,
-               split: Split | None = None) -> dict[str, str]:
+               split: Split | None = None, secrets_label: str = "") -> dict[str, str]:
     """File name -> rendered text, for every generated file.
 
     ``bridge`` adds the `next` track (a version change of stable in progress); ``split``
-    overrides the manifest's traffic split (a transition's intermediate step).
+    overrides the manifest's traffic split (a transition's intermediate step); ``secrets_label``
+    is the keyed fingerprint of the secrets' values (the app tracks are recreated when it changes).
     """
     env = make_environment(templates_dir)
-    context = render_context(manifest, include_opa=include_opa, bridge=bridge, split=split)
+    context = render_context(manifest, include_opa=include_opa, bridge=bridge, split=split,
+                             secrets_label=secrets_label)
     out: dict[str, str] = {}
     for name, template in TEMPLATES.items():
         if name == PROMETHEUS_FILE and not manifest.metrics.uses_prometheus:

@@ -32,6 +32,8 @@ class Workspace(Protocol):
 
     def remove(self, name: str) -> bool: ...
 
+    def write_private(self, name: str, text: str, owner: int) -> None: ...
+
 
 class LocalWorkspace:
     """A directory on this machine."""
@@ -54,6 +56,18 @@ class LocalWorkspace:
         target = Path(self.path(name))
         target.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(target, text)
+
+    def write_private(self, name: str, text: str, owner: int) -> None:
+        """``text`` readable by ``owner`` alone: 0400 owned by it (as root), else 0444 in a 0700 directory
+        (only this user reaches the file on the host; a container bind-mounting it reads it)."""
+        target = Path(self.path(name))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(target.parent, 0o700)
+        if os.geteuid() == 0:
+            atomic_write_text(target, text, mode=0o400)
+            os.chown(target, owner, owner)
+        else:
+            atomic_write_text(target, text, mode=0o444)
 
     def remove(self, name: str) -> bool:
         try:

@@ -162,7 +162,6 @@ class ActionModule(ActionBase):
         from swiftlib.lifecycle import render_step
         from swiftlib.lifecycle.engine_choice import choose_engine
         from swiftlib.lifecycle.fleet import FleetOptions
-        from swiftlib.render import render_all
         from swiftlib.results import Reporter
         from swiftlib.run import driver
         from swiftlib.run.table import Request
@@ -184,8 +183,8 @@ class ActionModule(ActionBase):
             mode_wanted = "stable" if state == "rolled_back" else mode
             if current == mode_wanted:
                 return {}
-            return render_all(target.manifest.with_mode(mode_wanted), project.templates_dir,
-                              include_opa=choose_engine(target).include_opa)
+            return render_step.rendered_files(project, target, choose_engine(target),
+                                              manifest=target.manifest.with_mode(mode_wanted))
 
         def before_flow(project: Any, target: Any) -> None:  # in the host's lock, before anything changes
             if diff:

@@ -8,7 +8,7 @@ from ..errors import PreflightFailed
 from ..render import COMPOSE_FILE, NGINX_FILE, PROMETHEUS_FILE
 from ..tracks import TRAFFIC_FILE
 from ..results import Reporter, StepResult
-from . import ownership
+from . import ownership, secret_files
 from .admin_access import ACCESS_FILE
 from .maintenance import MAINTENANCE_FILE
 from ..observe.canary_window import SCRAPES_FILES, forget
@@ -99,6 +99,8 @@ def up(project: Project, target: Target, reporter: Reporter, opts: Options,
                                               {"check": True, "containers": missing}))
         return reporter.record(StepResult(task, target.name, "ok", "check mode: all containers running",
                                           {"check": True}))
+    if not services or any(s not in ("nginx", "opa", "prometheus") for s in services):
+        secret_files.place(project, target, reporter, opts)  # an app track may start: its secrets first
     require_bind_sources(target, reporter, services, task)
     argv = commands.compose_up(target.project_dir, target.compose_project, services)
     target.host.run(argv, timeout=600, hint="see `docker compose logs` in the project directory")
@@ -181,6 +183,7 @@ def teardown(project: Project, target: Target, reporter: Reporter, opts: Options
             forget(target, track_name)
         # The admin access rule names the network's gateway: a new network may have another one.
         target.workspace.remove(ACCESS_FILE)
+    removed_secrets = [f"secret {name}" for name in secret_files.remove_all(target)]  # never left behind
     removed_files = [n for n in generated if clean and target.workspace.remove(n)]
     if clean and target.host.is_remote:
         # Only the policies SwiftDeploy uploaded there (and the directories they leave empty);
@@ -194,7 +197,7 @@ def teardown(project: Project, target: Target, reporter: Reporter, opts: Options
         from ..errors import CommandFailed
 
         raise CommandFailed("docker compose down", None, msg, host=target.name)
-    changed = present + [f"file {n}" for n in removed_files]
+    changed = present + removed_secrets + [f"file {n}" for n in removed_files]
     data = {"removed": changed, "clean": clean}
     project.audit.append("teardown", data, host=target.name)
     msg = "removed: " + ", ".join(changed) if changed else "nothing to remove"

@@ -62,6 +62,8 @@ class Target:
     manifest: Manifest
     address: str = "127.0.0.1"  # where the controller reaches the host's public port
     overrides: Mapping[str, Any] = field(default_factory=dict)
+    # The secrets' values, read once per run (lifecycle.secret_files); never in a repr or a comparison.
+    secret_values: dict[str, str] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def local(cls, project: Project, host: Host | None = None) -> "Target":

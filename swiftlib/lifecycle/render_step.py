@@ -10,18 +10,23 @@ Restoring may itself fail (the host went away); the error then names the files l
 from __future__ import annotations
 
 from ..errors import SwiftDeployError
+from ..manifest.model import Manifest
 from ..render import FileChange, compare, render_all
 from ..results import Reporter, StepResult
 from ..workspace import inside
+from . import secret_files
 from .context import Options, Project, Target
 from .engine_choice import EngineChoice
 
 
-def rendered_files(project: Project, target: Target, engine: EngineChoice, *, bridge: bool = False) -> dict[str, str]:
+def rendered_files(project: Project, target: Target, engine: EngineChoice, *, bridge: bool = False,
+                   manifest: Manifest | None = None) -> dict[str, str]:
+    """What this target's files would be (``manifest``: another version of its manifest, e.g. a mode switch)."""
     if engine.include_opa:
         # The OPA sidecar bind-mounts opa.policies_dir: refuse one a symlink leads out of the project.
         inside(str(project.root), target.manifest.opa.policies_dir)
-    return render_all(target.manifest, project.templates_dir, include_opa=engine.include_opa, bridge=bridge)
+    return render_all(manifest or target.manifest, project.templates_dir, include_opa=engine.include_opa,
+                      bridge=bridge, secrets_label=secret_files.label(project, target))
 
 
 def _restore(target: Target, old: dict[str, str | None]) -> list[str]:

@@ -6,7 +6,7 @@ from ..errors import HealthCheckFailed
 from ..render import COMPOSE_FILE
 from ..results import Reporter, StepResult
 from ..tracks import track
-from . import compose_steps
+from . import compose_steps, secret_files
 from ..observe import canary_window
 from .context import Options, Project, Target
 from .health import wait_track_healthy
@@ -47,6 +47,7 @@ def start(project: Project, target: Target, reporter: Reporter, track_name: str,
                                           if changes else f"{spec.container_name} already running", {"check": True}))
     if changes:
         canary_window.forget(target, track_name)
+    secret_files.place(project, target, reporter, opts)  # the track mounts them
     compose_steps.restart_stopped_nginx(project, target, reporter, opts)  # the track's health is read through it
     target.host.run(commands.compose_start_service(target.project_dir, target.compose_project, spec.service),
                     timeout=600, hint="see `docker compose logs` in the project directory")

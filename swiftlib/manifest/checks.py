@@ -27,6 +27,25 @@ _CONTACT = re.compile(r"^[A-Za-z0-9@._+:/?=&%#-]{1,200}$")
 _PATH = re.compile(r"^[A-Za-z0-9_./-]{1,255}$")
 
 
+SECRET_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
+_ENV_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+COMMAND_LIMIT = 1000
+
+
+def secret_source_problem(kind: str, ref: Any) -> str:
+    """Why a secret's source is unusable ("" when it is fine) (pure)."""
+    if not isinstance(ref, str) or not ref.strip():
+        return f"expected a non-empty string, got {describe(ref)}"
+    if kind == "env" and not _ENV_VAR.fullmatch(ref):
+        return f"expected an environment variable name, got {describe(ref)}"
+    if kind == "file" and not (ref.startswith("/") or ref.startswith("~/")):
+        return ("expected an absolute path or one under ~/ (a secret is read from outside the project, "
+                f"never from a file in it), got {describe(ref)}")
+    if kind == "command" and (len(ref) > COMMAND_LIMIT or "\n" in ref or "\0" in ref):
+        return f"expected one command line of at most {COMMAND_LIMIT} characters"
+    return ""
+
+
 _MEMORY = re.compile(r"([1-9][0-9]{0,12})([bkmg])")
 _UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 MEMORY_MIN, MEMORY_MAX = 6 * 1024**2, 1024 * 1024**3

@@ -207,6 +207,18 @@ class Limits:
     prometheus: ContainerLimits
 
 
+@dataclass(frozen=True)
+class SecretSource:
+    """Where the value of one secret comes from on the controller; the app reads /run/secrets/<name>."""
+
+    name: str
+    kind: str  # "env" | "file" | "command"
+    ref: str   # the variable, the path (absolute or ~/), or the command line
+
+
+SECRET_KINDS = ("env", "file", "command")
+
+
 CONTAINERS = ("app", "nginx", "opa", "prometheus")
 DEFAULT_LIMITS = Limits(*(ContainerLimits(**DEFAULTS["limits"][name]) for name in CONTAINERS))
 
@@ -226,6 +238,7 @@ class Manifest:
     hooks_dir: str
     metrics: MetricsSettings = DEFAULT_METRICS
     limits: Limits = DEFAULT_LIMITS
+    secrets: tuple[SecretSource, ...] = ()
 
     def with_mode(self, mode: str) -> "Manifest":
         from dataclasses import replace
@@ -252,7 +265,8 @@ def build_manifest(raw: Any, *, overrides: Mapping[str, Any] | None = None) -> M
     schema = deep_merge(deep_merge(DEFAULTS, REQUIRED), OPTIONAL)
     malformed = False
     for layer, label in ((raw, ""), (overrides or {}, "override ")):
-        unknown, broken = c.shape_problems(layer, schema)
+        # `secrets` names are the user's own: checked by _secrets, not against the schema.
+        unknown, broken = c.shape_problems({k: val for k, val in layer.items() if k != "secrets"}, schema)
         v.problems.extend(label + p for p in unknown + broken)
         malformed = malformed or bool(broken)
     if malformed:  # a section that is not a mapping would make every field in it "missing"
@@ -334,9 +348,45 @@ def build_manifest(raw: Any, *, overrides: Mapping[str, Any] | None = None) -> M
     _distinct_container_names(v, services, nginx, opa, metrics)
     limits = Limits(*(ContainerLimits(memory=v.memory(f"limits.{name}.memory"),
                                       pids=v.integer(f"limits.{name}.pids", 16, 32768)) for name in CONTAINERS))
+    secrets = _secrets(v, merged.get("secrets"))
     v.finish()
     return Manifest(services, nginx, opa, network, logs_volume, infra, canary, audit, deploy, canary_track, hooks_dir,
-                    metrics, limits)
+                    metrics, limits, secrets)
+
+
+MAX_SECRETS = 100
+
+
+def _secrets(v: c.Validator, raw: Any) -> tuple[SecretSource, ...]:
+    """``secrets: {NAME: {env|file|command: ...}}``: each name once, one source each, never a value."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, Mapping):
+        v.problem("secrets", f"expected a mapping of NAME: {{env|file|command: ...}}, got {c.describe(raw)}")
+        return ()
+    if len(raw) > MAX_SECRETS:
+        v.problem("secrets", f"at most {MAX_SECRETS} secrets, got {len(raw)}")
+        return ()
+    found = []
+    for name, source in raw.items():
+        key = f"secrets.{name}"
+        if not (isinstance(name, str) and c.SECRET_NAME.fullmatch(name)):
+            v.problem(key, "a secret's name is 1-64 capital letters, digits and '_', starting with a letter "
+                           "(the app reads /run/secrets/<NAME>)")
+            continue
+        if not (isinstance(source, Mapping) and len(source) == 1 and next(iter(source)) in SECRET_KINDS):
+            given = (f"a mapping with {', '.join(map(str, source)) or 'no keys'}" if isinstance(source, Mapping)
+                     else f"a {type(source).__name__} (not shown: it may be the secret itself)")
+            v.problem(key, "expected exactly one of {env: VARIABLE}, {file: /absolute/or/~/path}, {command: \"...\"}"
+                           f" (the value itself never goes in the manifest), got {given}")
+            continue
+        kind, ref = next(iter(source.items()))
+        problem = c.secret_source_problem(kind, ref)
+        if problem:
+            v.problem(f"{key}.{kind}", problem)
+            continue
+        found.append(SecretSource(name, kind, ref))
+    return tuple(found)
 
 
 def _distinct_container_names(v: c.Validator, services: AppService, nginx: Nginx, opa: Opa,

@@ -180,6 +180,15 @@ class RemoteWorkspace:
                                       hint="check that the login user may write the project directory")
             raise error
 
+    def write_private(self, name: str, text: str, owner: int) -> None:
+        """As the local workspace: the value travels in the SSH session only, then 0400 owned by ``owner``
+        (root login) or 0444 in a 0700 directory; the directory is closed before the file exists."""
+        path = self._lexical(name)
+        self.host.run(["sh", "-c", 'mkdir -p -- "$1" && chmod 700 -- "$1"', "sd", posixpath.dirname(path)])
+        self.write_bytes(name, text.encode("utf-8"))
+        self.host.run(["sh", "-c", 'if [ "$(id -u)" = 0 ]; then chown "$2:$2" -- "$1" && chmod 400 -- "$1"; '
+                                   'else chmod 444 -- "$1"; fi', "sd", path, str(owner)])
+
     def remove(self, name: str) -> bool:
         path = self._lexical(name)
         result = run_bytes(self.host, _script(_REMOVE, path, self.real_root))
