@@ -3,7 +3,8 @@ deadline passes; the failure names what was last seen."""
 from __future__ import annotations
 
 import time
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 from .. import http, interrupt
 from ..errors import HealthCheckFailed
@@ -35,8 +36,11 @@ def wait_healthy(
     interval: float = 0.5,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = interrupt.sleep,
+    shown: str | None = None,
 ) -> dict:
-    """Return the healthy /healthz body, or raise HealthCheckFailed with the last observation."""
+    """Return the healthy /healthz body, or raise HealthCheckFailed with the last observation.
+
+    ``shown``: how messages name the URL (a tunnel's local port means nothing to the reader)."""
     end = clock() + deadline_seconds
     last = "no attempt made"
     while True:
@@ -49,7 +53,7 @@ def wait_healthy(
         except http.HttpUnavailable as exc:
             last = str(exc)
         if clock() >= end:
-            raise HealthCheckFailed(f"{url} not healthy after {deadline_seconds:g}s; last saw: {last}")
+            raise HealthCheckFailed(f"{shown or url} not healthy after {deadline_seconds:g}s; last saw: {last}")
         sleep(interval)
 
 
@@ -78,22 +82,38 @@ def _advice(target: Target) -> str:
             "again), or `inv rollback` to drop a canary")
 
 
+@contextmanager
+def _public_base(target: Target) -> Iterator[tuple[str, str]]:
+    """(base URL to ask, how to name it) for the public port: on the host itself by default (through
+    the SSH session for a remote host, so NAT, a port-forward or a firewall between you and it does not
+    matter), or from this machine at the host's address (``deploy.health_check_from: controller``)."""
+    if target.manifest.deploy.health_check_from == "controller":
+        yield target.public_url(""), target.public_url("")
+        return
+    port = target.manifest.nginx.port
+    with target.loopback(port) as base:
+        yield base, (f"http://127.0.0.1:{port} on {target.name} (through SSH)" if target.host.is_remote else base)
+
+
 def health(target: Target, reporter: Reporter, *, expect_mode: str | None = None, deadline: float | None = None) -> StepResult:
     """Every track the live split sends requests to, each in its own mode and version, then the public /healthz.
 
     The public answer alone would pass while a dead track fails its share of the requests
     (nginx answers /healthz from whichever track the split picks).
     """
-    url = target.public_url("/healthz")
     seconds = deadline if deadline is not None else target.manifest.deploy.health_timeout_seconds
     end = time.monotonic() + seconds
     split = parse_split(target.workspace.read(TRAFFIC_FILE))
+    url = target.public_url("/healthz")
     try:
         # Each track first, so a failure names the track rather than a 502 from the public port.
         tracks = {name: wait_track_healthy(target, track(target.manifest, name),
                                            deadline=max(1.0, end - time.monotonic()))
                   for name, weight in split.items() if weight > 0}
-        body = wait_healthy(url, deadline_seconds=max(1.0, end - time.monotonic()), expect_mode=expect_mode)
+        with _public_base(target) as (base, where):
+            url = f"{base}/healthz" if where == base else f"/healthz at {where}"
+            body = wait_healthy(f"{base}/healthz", deadline_seconds=max(1.0, end - time.monotonic()),
+                                expect_mode=expect_mode, shown=url)
     except HealthCheckFailed as exc:
         exc.host = target.name
         exc.message = f"{exc.message}; {_advice(target)}"

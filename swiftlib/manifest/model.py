@@ -20,6 +20,7 @@ ENGINES = ("auto", "sidecar", "embedded")
 RESTART_POLICIES = ("no", "always", "on-failure", "unless-stopped")
 NETWORK_DRIVERS = ("bridge", "overlay")
 METRICS_SOURCES = ("scrape", "prometheus")
+HEALTH_CHECK_FROM = ("host", "controller")
 
 # Every optional field and its default, in one place. Required fields are absent here.
 DEFAULTS: dict[str, Any] = {
@@ -70,6 +71,8 @@ DEFAULTS: dict[str, Any] = {
         "health_timeout_seconds": 60.0,
         "remote_dir": "swiftdeploy",
         "connect_timeout_seconds": 10.0,
+        # Where the public /healthz is asked from: the host itself (over SSH for a remote one), or outside.
+        "health_check_from": "host",
     },
 }
 
@@ -166,6 +169,7 @@ class DeploySettings:
     health_timeout_seconds: float
     remote_dir: str
     connect_timeout_seconds: float
+    health_check_from: str = "host"  # "host" | "controller"
 
 
 @dataclass(frozen=True)
@@ -326,6 +330,7 @@ def build_manifest(raw: Any, *, overrides: Mapping[str, Any] | None = None) -> M
         health_timeout_seconds=v.number("deploy.health_timeout_seconds", 1, 3600),
         remote_dir=v.rel_path("deploy.remote_dir", allow_home=True, directory=True),
         connect_timeout_seconds=v.number("deploy.connect_timeout_seconds", 0.5, 300),
+        health_check_from=v.choice("deploy.health_check_from", HEALTH_CHECK_FROM),
     )
     # The canary runs the stable image and version unless told otherwise.
     given = merged.get("canary") or {}

@@ -150,14 +150,32 @@ def test_second_deploy_uploads_nothing(manifest, home, server, name):
 def test_the_other_tasks_work_remotely(manifest, home, server, name):
     hosts = ("--hosts", server.host_spec)
     assert f"ok: [{name}] => up to date: docker-compose.yml" in ok(home.inv(manifest, "render", *hosts)).stdout
-    assert f"ok: [{name}] => 8 checks passed" in ok(home.inv(manifest, "validate", *hosts)).stdout
+    assert f"ok: [{name}] => 9 checks passed" in ok(home.inv(manifest, "validate", *hosts)).stdout  # OPA's image too
     assert f"ok: [{name}] => all containers already up to date" in ok(home.inv(manifest, "up", *hosts)).stdout
-    assert f"http://{ADDRESS}:{PORT}/healthz ok" in ok(home.inv(manifest, "health", *hosts)).stdout
+    assert f"/healthz at http://127.0.0.1:{PORT} on {name} (through SSH) ok" in \
+        ok(home.inv(manifest, "health", *hosts)).stdout
     assert "infrastructure: allow (sidecar)" in ok(home.inv(manifest, "opa-check", *hosts)).stdout
     scrapes = server.tunnels_to(ADMIN_PORT)
     frame = json.loads(ok(home.inv(manifest, "status", "--json", *hosts)).stdout)
     assert frame["mode"] == "stable", frame
     assert server.tunnels_to(ADMIN_PORT) > scrapes  # the dashboard read /metrics through SSH
+
+
+def test_health_is_asked_on_the_host_so_a_firewall_before_its_public_port_does_not_matter(manifest, home, server):
+    """A public port the operator cannot reach (NAT, a port-forward, a firewall) fails only the outside check."""
+    rule = ["OUTPUT", "-d", ADDRESS, "-p", "tcp", "--dport", str(PORT), "-j", "DROP"]
+    subprocess.run(["iptables", "-t", "raw", "-I", *rule], check=True)
+    try:
+        with pytest.raises(requests.RequestException):
+            requests.get(f"http://{ADDRESS}:{PORT}/healthz", timeout=2)  # this machine cannot reach it
+        assert "(through SSH) ok" in ok(home.inv(manifest, "health", "--hosts", server.host_spec)).stdout
+        outside = manifest.with_name("manifest-outside.yaml")
+        outside.write_text(manifest.read_text().replace("deploy:\n", "deploy:\n  health_check_from: controller\n", 1))
+        refused = home.inv(outside, "health", "--timeout", "3", "--hosts", server.host_spec)
+        assert refused.returncode == 5 and f"http://{ADDRESS}:{PORT}/healthz not healthy" in refused.stdout, \
+            refused.stdout + refused.stderr
+    finally:
+        subprocess.run(["iptables", "-t", "raw", "-D", *rule], check=True)
 
 
 def _watch(home, manifest: Path, *args: str) -> subprocess.Popen:

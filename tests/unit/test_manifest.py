@@ -91,6 +91,7 @@ def test_every_field_overrides_its_default():
     assert m.canary_limits.min_requests == 0 and isinstance(m.canary_limits.max_p99_latency_ms, float)
     assert m.infrastructure_limits.max_cpu_load == 4.0 and isinstance(m.infrastructure_limits.max_cpu_load, float)
     assert m.deploy.remote_dir == "~/deployments/app" and m.deploy.project_name == "my_project-2"
+    assert m.deploy.health_check_from == "controller"
     prometheus = m.metrics.prometheus
     assert m.metrics.source == "prometheus" and m.metrics.uses_prometheus
     assert (prometheus.image, prometheus.port) == ("localhost:5000/prom/prometheus:v2.53.3", 9190)
