@@ -46,6 +46,7 @@ def send_chaos(project: Project, target: Target, mode: str, *, rate: float | Non
         raise UsageError("no canary is running to inject chaos into; start one with `inv promote --mode canary`",
                          host=target.name)
     if answer.status != 200:
-        raise UsageError(f"/chaos refused (HTTP {answer.status}): {body}", host=target.name)
+        why = body.get("error") if isinstance(body, dict) and body.get("error") else answer.body[:200]
+        raise UsageError(f"/chaos refused (HTTP {answer.status}): {why}", host=target.name)
     project.audit.append("chaos", {"request": payload, "response": body}, host=target.name)
     return body

@@ -23,7 +23,8 @@ def _record(project: Project, reporter: Reporter, result: HookResult) -> None:
     if result.status == "skipped":
         return
     project.audit.append("hook", result.to_audit())
-    message = f"{result.hook} exited {result.exit_code}" + (f": {result.detail}" if result.detail else "")
+    said = f"exited {result.exit_code}"
+    message = f"{result.hook} {said}" + (f": {result.detail}" if result.detail and result.detail != said else "")
     if result.failed:
         message += "; the command itself already finished, its outcome stands"
     reporter.record(StepResult(f"hook {result.hook}", "local", "failed" if result.failed else "ok", message,

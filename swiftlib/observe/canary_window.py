@@ -34,8 +34,12 @@ SCRAPES_FILES = tuple(scrapes_file(t) for t in ("stable", "canary"))
 
 def fetch_metrics_text(target: Target, track: str = "canary") -> str:
     # No answer or a 5xx from the admin listener: no track behind it (killed, or never started).
-    hint = ("; the canary is not answering: run `inv deploy` to start it again (a stopped or killed container is "
-            "started again), or `inv rollback` to drop it") if track == "canary" else ""
+    hint = ""
+    if track == "canary" and target.manifest.services.mode == "canary":
+        hint = ("; the canary is not answering: run `inv deploy` to start it again (a stopped or killed container "
+                "is started again), or `inv rollback` to drop it")
+    elif track == "canary":
+        hint = "; no canary runs (the manifest says stable): start one with `inv promote --mode canary`"
     with target.loopback(target.manifest.nginx.admin_port) as base:
         url = f"{base}/tracks/{track}/metrics"
         try:

@@ -39,6 +39,9 @@ def parse_set(text: str) -> tuple[tuple[str, ...], Any]:
     return path, value
 
 
+# Sections whose every field is a number in a real input (measured, or a limit).
+NUMERIC_SECTIONS = ("metrics", "baseline", "stats", "limits")
+
 # Sections a what-if may add when the audited input lacks them (the canary's baseline is optional),
 # with the fields a window has there.
 OPTIONAL_SECTIONS = {"baseline": WINDOW_KEYS}
@@ -90,6 +93,10 @@ def apply_sets(policy_input: Mapping[str, Any], sets: Iterable[str]) -> dict[str
                     raise UsageError(f"--set {text!r}: {part} is {type(child).__name__}, not a mapping")
                 child = node[part] = {}
             node = child
+        if path[0] in NUMERIC_SECTIONS and value is not None and (type(value) not in (int, float)):
+            # A measured number or a limit: a string here would be a deny (exit 3) for the wrong reason.
+            raise UsageError(f"--set {text!r}: {'.'.join(path)} is a number (or null to leave it out), "
+                             f"got {json.dumps(value)}")
         node[path[-1]] = value
     return out
 

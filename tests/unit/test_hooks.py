@@ -558,3 +558,19 @@ def test_a_hooks_directory_linked_outside_the_project_is_refused_and_never_run(t
     result = run_hook("pre-deploy", CTX, hooks_dir="hooks", root=root)  # changed after validation: still not run
     assert result.status == "failed" and "outside the project directory" in result.detail
     assert not (root / "ran").exists()
+
+
+def test_a_hook_line_says_its_exit_code_once(tmp_path):
+    from swiftlib.hooks.runner import HookResult
+    from swiftlib.lifecycle.context import Project
+    from swiftlib.lifecycle.hook_runs import _record
+    from swiftlib.results import Reporter
+
+    import shutil
+    from pathlib import Path
+
+    shutil.copy(Path(__file__).resolve().parents[2] / "manifest.yaml", tmp_path / "manifest.yaml")
+    reporter = Reporter(lambda line: None)
+    _record(Project.load(tmp_path / "manifest.yaml"), reporter,
+            HookResult("post-rollback", "hooks/post-rollback", "ok", 0, 0.1, detail="exited 0"))
+    assert reporter.results[-1].msg == "post-rollback exited 0"
