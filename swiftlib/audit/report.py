@@ -18,7 +18,7 @@ falls back to ``key=value, ...`` of the scalar fields):
 - policy_what_if: the same, marked "what-if", with the ``what_if`` changes;
 - policy_engine_failure: ``domain``, ``reason``, ``message``/``error``;
 - render: ``files``; validate: ``failed`` (names of failed checks); health: ``elapsed_s``;
-  deploy: ``mode``; up: ``containers``; lock: ``action``.
+  deploy: ``mode``; up: ``containers`` and ``removed``; lock: ``action``.
 
 The fallback also shows scalars one level down (``request.mode=slow``).
 
@@ -150,7 +150,8 @@ _SUMMARIES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "deploy": lambda d: _join([_status(d), f"mode {d['mode']}" if d.get("mode") else ""]),
     "render": lambda d: _join([_status(d), _names(d.get("files"))]),
     "validate": lambda d: _join([_status(d), f"failed: {_names(d['failed'])}" if d.get("failed") else ""]),
-    "up": lambda d: _join([_status(d), f"containers: {_names(d['containers'])}" if d.get("containers") else ""]),
+    "up": lambda d: _join([_status(d), f"containers: {_names(d['containers'])}" if d.get("containers") else "",
+                           f"removed: {_names(d['removed'])}" if d.get("removed") else ""]),
     "lock": lambda d: _join([str(d.get("action") or ""), _status(d)]),
 }
 

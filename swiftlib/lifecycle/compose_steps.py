@@ -84,8 +84,17 @@ def require_bind_sources(target: Target, reporter: Reporter, services: Sequence[
         raise PreflightFailed(msg, host=target.name)
 
 
-def _diff_summary(before: dict[str, str], after: dict[str, str]) -> list[str]:
-    return sorted(name for name in set(before) | set(after) if before.get(name) != after.get(name))
+def _diff_summary(before: dict[str, str], after: dict[str, str]) -> tuple[list[str], list[str]]:
+    """(started or recreated, removed) between two snapshots (pure)."""
+    started = sorted(name for name in after if before.get(name) != after[name])
+    return started, sorted(set(before) - set(after))
+
+
+def describe_changes(started: Sequence[str], removed: Sequence[str]) -> str:
+    """How `up` says what it did (pure): a service the compose file dropped is removed, not started."""
+    parts = ([f"started/recreated: {', '.join(started)}"] if started else []) + \
+            ([f"removed: {', '.join(removed)}"] if removed else [])
+    return "; ".join(parts) or "all containers already up to date"
 
 
 def up(project: Project, target: Target, reporter: Reporter, opts: Options,
@@ -105,10 +114,11 @@ def up(project: Project, target: Target, reporter: Reporter, opts: Options,
     argv = commands.compose_up(target.project_dir, target.compose_project, services)
     target.host.run(argv, timeout=600, hint="see `docker compose logs` in the project directory")
     after = snapshot(target)
-    touched = _diff_summary(before, after)
+    started, removed = _diff_summary(before, after)
+    touched = started + removed
     status = "changed" if touched else "ok"
-    msg = f"started/recreated: {', '.join(touched)}" if touched else "all containers already up to date"
-    data = {"step": task, "services": list(services) or "all", "containers": touched}
+    msg = describe_changes(started, removed)
+    data = {"step": task, "services": list(services) or "all", "containers": started, "removed": removed}
     if touched:
         project.audit.append("up", data, host=target.name)
     return reporter.record(StepResult(task, target.name, status, msg, data))

@@ -292,6 +292,25 @@ def test_with_the_prometheus_source_the_page_says_what_its_decisions_are_judged_
     assert "Prometheus" not in note, note
 
 
+def test_maintenance_mode_shows_on_the_page_and_goes_away(manifest, browser):
+    ok(run_cli(manifest, "maintenance", "--on", "--message", "disk swap"))
+    try:
+        with dashboard(manifest) as url:
+            browser.get(url)
+            banner = wait_page(browser, "return document.getElementById('banner').hidden ? null : "
+                                        "document.getElementById('banner').textContent",
+                               lambda text: bool(text) and "maintenance" in text, timeout=60, what="the banner")
+            assert "the public port answers 503 (disk swap)" in banner, banner
+            assert browser.execute_script("return document.getElementById('mode').textContent").endswith("maintenance")
+    finally:
+        ok(run_cli(manifest, "maintenance", "--off"))
+    with dashboard(manifest) as url:
+        browser.get(url)
+        mode = wait_page(browser, "return window.swiftdeploy.state && window.swiftdeploy.state.ok && "
+                                  "document.getElementById('mode').textContent", bool, timeout=60, what="the mode")
+        assert "maintenance" not in mode, mode
+
+
 def test_the_page_draws_an_hour_of_data_and_records_how_fast(manifest, browser):
     from swiftlib.metrics import history as metrics_history
     from swiftlib.dashboard.model import iso

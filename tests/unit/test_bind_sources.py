@@ -35,3 +35,15 @@ def test_only_the_named_services_mounts_are_checked(services, files, dirs):
 def test_named_volumes_are_not_bind_sources():
     text = "services:\n  nginx:\n    volumes: ['logs:/var/log/nginx', './nginx.conf:/etc/nginx/nginx.conf:ro']\n"
     assert bind_sources(text) == (["nginx.conf"], [])
+
+
+def test_up_says_a_dropped_service_was_removed_not_started():
+    """Switching metrics.source back to scrape drops Prometheus: `up` must say it removed it."""
+    from swiftlib.lifecycle.compose_steps import _diff_summary, describe_changes
+
+    before = {"sd-app": "a1 running", "sd-nginx": "n1 running", "sd-prometheus": "p1 running"}
+    after = {"sd-app": "a2 running", "sd-nginx": "n1 running"}
+    started, removed = _diff_summary(before, after)
+    assert (started, removed) == (["sd-app"], ["sd-prometheus"])
+    assert describe_changes(started, removed) == "started/recreated: sd-app; removed: sd-prometheus"
+    assert describe_changes([], []) == "all containers already up to date"
