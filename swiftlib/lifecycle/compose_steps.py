@@ -97,15 +97,49 @@ def describe_changes(started: Sequence[str], removed: Sequence[str]) -> str:
     return "; ".join(parts) or "all containers already up to date"
 
 
+CONFIG_HASH_LABEL = "com.docker.compose.config-hash"
+
+
+def outdated(target: Target, compose_text: str, running: Sequence[str]) -> list[str]:
+    """The running containers that ``compose_text`` (what a run would write) describes otherwise: compose
+    would recreate them (a changed nginx.conf or proxy timeout recreates nginx, for one)."""
+    import yaml
+
+    try:
+        defined = (yaml.safe_load(compose_text) or {}).get("services") or {}
+    except yaml.YAMLError:
+        return []
+    argv = commands.compose_config_hash(target.project_dir, target.compose_project, "*", from_stdin=True)
+    wanted = dict(line.split(None, 1) for line in
+                  target.host.run(argv, check=False, stdin=compose_text).stdout.splitlines() if " " in line)
+    stale = []
+    for service, spec in defined.items():
+        name = spec.get("container_name", service) if isinstance(spec, dict) else service
+        if name not in running or service not in wanted:
+            continue
+        have = target.host.run(commands.container_label(name, CONFIG_HASH_LABEL), check=False).stdout.strip()
+        if have != wanted[service].strip():
+            stale.append(name)
+    return sorted(stale)
+
+
 def up(project: Project, target: Target, reporter: Reporter, opts: Options,
-       services: Sequence[str] = (), task: str = "up") -> StepResult:
-    """`docker compose up -d` (all services, or the named ones); changed if a container changed."""
+       services: Sequence[str] = (), task: str = "up", compose_text: str | None = None) -> StepResult:
+    """`docker compose up -d` (all services, or the named ones); changed if a container changed.
+
+    ``compose_text``: in check mode, the compose file the run would write, so what compose would
+    recreate is said too, not only what it would start.
+    """
     before = snapshot(target)
     if opts.check:
-        missing = [n for n in expected_containers(target, services) if not before.get(n, "").endswith(" running")]
-        if missing:
-            return reporter.record(StepResult(task, target.name, "changed", f"would start: {', '.join(missing)}",
-                                              {"check": True, "containers": missing}))
+        running = [n for n in expected_containers(target, services) if before.get(n, "").endswith(" running")]
+        missing = [n for n in expected_containers(target, services) if n not in running]
+        stale = outdated(target, compose_text, running) if compose_text else []
+        said = "; ".join(([f"would start: {', '.join(missing)}"] if missing else []) +
+                         ([f"would recreate: {', '.join(stale)}"] if stale else []))
+        if said:
+            return reporter.record(StepResult(task, target.name, "changed", said,
+                                              {"check": True, "containers": missing, "recreated": stale}))
         return reporter.record(StepResult(task, target.name, "ok", "check mode: all containers running",
                                           {"check": True}))
     if not services or any(s not in ("nginx", "opa", "prometheus") for s in services):

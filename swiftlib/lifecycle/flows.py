@@ -68,7 +68,7 @@ def deploy(project: Project, target: Target, reporter: Reporter, opts: Options) 
     handover, canary_change = _replaced_tracks(target, files[COMPOSE_FILE] if opts.check else None)
     if opts.check:
         _plan_replacements(target, reporter, handover, canary_change)
-        compose_steps.up(project, target, reporter, opts)
+        compose_steps.up(project, target, reporter, opts, compose_text=files[COMPOSE_FILE])
         return
     if handover:  # blue/green: the new version serves while stable is recreated
         render_step.render(project, target, reporter, choice, opts, config_files(project, target, choice, bridge=True))
