@@ -100,9 +100,10 @@ def describe_changes(started: Sequence[str], removed: Sequence[str]) -> str:
 CONFIG_HASH_LABEL = "com.docker.compose.config-hash"
 
 
-def outdated(target: Target, compose_text: str, running: Sequence[str]) -> list[str]:
+def outdated(target: Target, compose_text: str, running: Sequence[str], skip: Sequence[str] = ()) -> list[str]:
     """The running containers that ``compose_text`` (what a run would write) describes otherwise: compose
-    would recreate them (a changed nginx.conf or proxy timeout recreates nginx, for one)."""
+    would recreate them (a changed nginx.conf or proxy timeout recreates nginx, for one). ``skip``:
+    services another step replaces (a deploy replaces app tracks blue/green before `up`)."""
     import yaml
 
     try:
@@ -115,7 +116,7 @@ def outdated(target: Target, compose_text: str, running: Sequence[str]) -> list[
     stale = []
     for service, spec in defined.items():
         name = spec.get("container_name", service) if isinstance(spec, dict) else service
-        if name not in running or service not in wanted:
+        if name not in running or service not in wanted or service in skip:
             continue
         have = target.host.run(commands.container_label(name, CONFIG_HASH_LABEL), check=False).stdout.strip()
         if have != wanted[service].strip():
@@ -124,17 +125,19 @@ def outdated(target: Target, compose_text: str, running: Sequence[str]) -> list[
 
 
 def up(project: Project, target: Target, reporter: Reporter, opts: Options,
-       services: Sequence[str] = (), task: str = "up", compose_text: str | None = None) -> StepResult:
+       services: Sequence[str] = (), task: str = "up", compose_text: str | None = None,
+       replaced_before: Sequence[str] = ()) -> StepResult:
     """`docker compose up -d` (all services, or the named ones); changed if a container changed.
 
     ``compose_text``: in check mode, the compose file the run would write, so what compose would
-    recreate is said too, not only what it would start.
+    recreate is said too, not only what it would start (``replaced_before``: services an earlier
+    step of the run replaces, so `up` would find them current).
     """
     before = snapshot(target)
     if opts.check:
         running = [n for n in expected_containers(target, services) if before.get(n, "").endswith(" running")]
         missing = [n for n in expected_containers(target, services) if n not in running]
-        stale = outdated(target, compose_text, running) if compose_text else []
+        stale = outdated(target, compose_text, running, replaced_before) if compose_text else []
         said = "; ".join(([f"would start: {', '.join(missing)}"] if missing else []) +
                          ([f"would recreate: {', '.join(stale)}"] if stale else []))
         if said:

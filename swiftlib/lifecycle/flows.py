@@ -22,7 +22,7 @@ from ..errors import ConfigError, UsageError
 from ..manifest.edit import writable_target
 from ..render import COMPOSE_FILE
 from ..results import Reporter, StepResult
-from ..tracks import only, split_for, track, with_weight
+from ..tracks import SERVICES, only, split_for, track, with_weight
 from . import admin_access, compose_steps, gates, health, preflight, promotion, render_step, track_steps, traffic
 from .context import PROMOTION, Options, Project, Target
 from .engine_choice import EngineChoice, choose_engine
@@ -68,7 +68,9 @@ def deploy(project: Project, target: Target, reporter: Reporter, opts: Options) 
     handover, canary_change = _replaced_tracks(target, files[COMPOSE_FILE] if opts.check else None)
     if opts.check:
         _plan_replacements(target, reporter, handover, canary_change)
-        compose_steps.up(project, target, reporter, opts, compose_text=files[COMPOSE_FILE])
+        # The app tracks are replaced blue/green before `up` (planned above); `up` would recreate the rest.
+        compose_steps.up(project, target, reporter, opts, compose_text=files[COMPOSE_FILE],
+                         replaced_before=tuple(SERVICES.values()))
         return
     if handover:  # blue/green: the new version serves while stable is recreated
         render_step.render(project, target, reporter, choice, opts, config_files(project, target, choice, bridge=True))
@@ -203,7 +205,9 @@ def rollback(project: Project, target: Target, reporter: Reporter, opts: Options
     current = state.get("mode") or target.manifest.services.mode
     canary_runs = track_steps.is_running(target, "canary")
     marker = target.unfinished_promotion()
-    if marker and not canary_runs and not opts.check:
+    if marker and not canary_runs and not opts.check and \
+            health.running_version(target, "stable") == marker.get("version"):
+        # Stable already runs the promoted version and the canary is gone: only the record is left.
         return promotion.complete_record(project, target, reporter, marker, current)
     if current == "stable" and target.manifest.services.mode == "stable" and not canary_runs and not marker:
         reporter.record(StepResult("rollback", target.name, "ok", "no canary runs; stable serves all traffic"))

@@ -57,6 +57,19 @@ def wait_healthy(
         sleep(interval)
 
 
+def running_version(target: Target, track_name: str) -> str | None:
+    """The version the track answers with right now (one request; None when it does not answer healthy)."""
+    with target.loopback(target.manifest.nginx.admin_port) as base:
+        try:
+            answer = http.get(f"{base}/tracks/{track_name}/healthz", timeout=5)
+        except http.HttpUnavailable:
+            return None
+    if judge(answer, None) is not None:
+        return None
+    version = answer.json().get("version")
+    return str(version) if version is not None else None
+
+
 def wait_track_healthy(target: Target, spec: Track, *, deadline: float | None = None) -> dict:
     """/healthz of this one track (through nginx's loopback admin listener) in its mode and version."""
     seconds = deadline if deadline is not None else target.manifest.deploy.health_timeout_seconds

@@ -241,3 +241,37 @@ def test_ctrl_c_in_rollouts_final_promotion_leaves_a_true_note_and_both_ways_con
     assert frame["version"] == want and frame["missing_tracks"] == {}
     ok(run_cli(manifest, "audit", "--verify"))
     assert "free: no deploy lock held" in ok(run_cli(manifest, "lock", "--status"))
+
+
+def test_a_canary_that_died_mid_promotion_is_rolled_back_to_the_stable_that_still_runs(manifest, tmp_path):
+    """Found by the fault matrix: the canary died after the manifest named its version as stable but
+    before stable was replaced; rollback took the promotion for complete and failed (exit 5) waiting
+    for stable to run 2.0.0, while 1.0.0 was right there to go back to."""
+    if services(manifest)["version"] != "1.0.0":  # an earlier test may have promoted 2.0.0: start from 1.0.0
+        doc = yaml.safe_load(manifest.read_text())
+        doc["services"].update(image="swiftdeploy-app:1.0.0", version="1.0.0", mode="stable")
+        manifest.write_text(yaml.safe_dump(doc, sort_keys=False))  # through the link, as a user's editor would
+        ok(run_cli(manifest, "deploy"))
+    ok(run_cli(manifest, "promote", "--mode", "canary"))
+    # The promotion's first steps, exactly as finish_promotion takes them (a press or a kill lands
+    # there only by chance): record what stable was, all traffic to the canary, the manifest edit.
+    from swiftlib.lifecycle import manifest_step, traffic
+    from swiftlib.lifecycle.context import PROMOTION, Options, Project, Target
+    from swiftlib.results import Reporter
+    from swiftlib.tracks import only
+
+    project = Project.load(manifest)
+    target = Target.local(project)
+    target.write_state(**{PROMOTION: {"from_image": "swiftdeploy-app:1.0.0", "from_version": "1.0.0",
+                                      "image": "swiftdeploy-app:2.0.0", "version": "2.0.0"}})
+    quiet = Reporter(lambda line: None)
+    traffic.switch(project, target, quiet, only("canary"), Options(), why="the canary serves while stable is replaced")
+    manifest_step.use(project, target, {"mode": "stable", "image": "swiftdeploy-app:2.0.0", "version": "2.0.0"}, quiet)
+    assert services(manifest)["version"] == "2.0.0" and version_of("stable") == "1.0.0"
+    docker("kill", f"{PREFIX}-app-canary")  # ... and there the canary dies
+    ok(run_cli(manifest, "rollback", "--reason", "canary died mid-promotion"))
+    assert services(manifest)["version"] == "1.0.0" and services(manifest)["mode"] == "stable"
+    assert split(manifest) == {"stable": 100}
+    assert {requests.get(public("/healthz"), timeout=5).json()["version"] for _ in range(10)} == {"1.0.0"}
+    assert not json.loads((manifest.parent / ".swiftdeploy" / "state.json").read_text()).get("promotion")
+    ok(run_cli(manifest, "health"))

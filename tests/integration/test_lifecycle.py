@@ -165,7 +165,7 @@ def test_check_mode_touches_nothing(manifest):
         # nginx.conf changes, and with it the digest label that makes compose recreate nginx.
         assert "would change: docker-compose.yml, nginx.conf" in deploy.stdout
         assert "+    proxy_read_timeout 45s;" in deploy.stdout and "org.swiftdeploy.nginx-conf" in deploy.stdout
-        assert "ok: [local] => check mode: all containers running" in deploy.stdout
+        assert f"changed: [local] => would recreate: {PREFIX}-nginx" in deploy.stdout  # as the real run will
         promote = run_cli(manifest, "promote", "--mode", "canary", "--check")
         assert promote.returncode == 0 and f"would start {PREFIX}-app-canary" in promote.stdout, promote.stdout
         assert "would move traffic to stable 50% / canary 50%" in promote.stdout

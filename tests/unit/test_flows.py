@@ -124,17 +124,24 @@ def test_rollback_with_no_canary_is_ok_and_touches_nothing(project):
     assert not [c for c in engine.commands if CHANGES.search(c)], engine.commands
 
 
-def test_rollback_after_a_promotion_that_lost_stable_and_canary_says_to_deploy(project):
-    """An interrupted promotion that already removed the canary, while stable is down: exit 5, advice, no change."""
-    engine = Engine()  # nothing runs
+def test_rollback_after_a_promotion_that_already_replaced_stable_only_records_it(project, monkeypatch):
+    """The canary is gone and stable answers with the promoted version: nothing runs that could be
+    rolled back to, so rollback records the promotion as complete (and says how to go back) and acts on nothing."""
+    from swiftlib.lifecycle import health
+
+    engine = Engine(running=(names(project)["stable"],))
+    version = project.manifest.services.version
     marker = {"from_image": "app:1", "from_version": "0.9.0", "image": project.manifest.services.image,
-              "version": project.manifest.services.version}
+              "version": version}
     target = target_on(project, engine, mode="canary", promotion=marker)
+    monkeypatch.setattr(health, "running_version", lambda target, name: version)  # what /healthz would answer
+    monkeypatch.setattr(health, "wait_track_healthy", lambda target, spec, **kw: {"version": version})
     reporter = quiet()
-    with pytest.raises(SwiftDeployError) as info:
-        flows.rollback(project, target, reporter, Options())
-    assert info.value.exit_code == 5 and "run `inv deploy`" in info.value.message
-    assert json.loads((project.root / ".swiftdeploy/state.json").read_text())["promotion"] == marker  # kept
+    flows.rollback(project, target, reporter, Options())
+    assert reporter.results[-1].status == "ok" and "recorded it as complete (deploy 0.9.0 to go back)" in \
+        reporter.results[-1].msg
+    state = json.loads((project.root / ".swiftdeploy/state.json").read_text())
+    assert state["promotion"] is None and state["mode"] == "stable"
     assert not [c for c in engine.commands if CHANGES.search(c)], engine.commands
 
 
