@@ -5,7 +5,7 @@ instance and answers ``data.swiftdeploy.<domain>.decision``. Every failure (a po
 does not compile, an evaluation error, an undefined decision) becomes a PolicyEngineError,
 so callers fail closed.
 
-rego-cpp defects worked around here (see ENVIRONMENT.md):
+rego-cpp defects worked around here (README, Policies, "Engines"):
 - ``with input as ...`` can crash the process, so input is set per call with ``set_input_term``
   (JSON text: ``Input(value)`` rounds floats to about 6 significant digits);
 - errors are printed to stdout unless the log level is NONE (library code never prints);

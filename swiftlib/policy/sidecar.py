@@ -1,6 +1,6 @@
 """The OPA sidecar engine: the same policies, asked over OPA's REST API.
 
-OPA's contract (ENVIRONMENT.md): ``POST /v1/data/<path>`` with ``{"input": ...}`` answers
+OPA's contract (its REST API documentation): ``POST /v1/data/<path>`` with ``{"input": ...}`` answers
 ``200 {"result": ...}``; an undefined document answers ``200 {}``; malformed input answers
 ``400 {"code", "message"}``; ``GET /health`` answers ``200 {}`` when ready.
 

@@ -1,7 +1,7 @@
 """The policy engines and every way they fail closed.
 
 The SidecarEngine is tested against a real HTTP server on 127.0.0.1 that answers as OPA's
-REST API documents (ENVIRONMENT.md) and evaluates the real policies with the embedded engine;
+REST API documents and evaluates the real policies with the embedded engine;
 failures are injected into that server (or a closed port), not mocked. The two in-process
 engines, EmbeddedEngine (regopy) and GoEngine (OPA's Go evaluator), are held to the same
 failure contract.
