@@ -57,7 +57,8 @@ def switch(project: Project, target: Target, reporter: Reporter, opts: Options, 
            message: str = "") -> StepResult:
     """Turn maintenance on (with ``message``) or off on ``target``; ok when it already is."""
     text = include_text(target.manifest.nginx.contact, message) if on else None
-    if text == target.workspace.read(MAINTENANCE_FILE):
+    # The state is written after the reload: a file without it (a run stopped between the two) is applied again.
+    if text == target.workspace.read(MAINTENANCE_FILE) and (current(target) is not None) == on:
         said = "already on" if on else "already off: the public port serves traffic"
         return reporter.record(StepResult("maintenance", target.name, "ok", said))
     rendered = target.workspace.read(NGINX_FILE)

@@ -47,8 +47,8 @@ def place(project: Project, target: Target, reporter: Reporter, opts: Options) -
     wanted = current_fingerprints(project, target)
     state = target.read_state().get(STATE_KEY)
     placed = state if isinstance(state, dict) else {}
-    changed = sorted(n for n, fp in wanted.items()
-                     if placed.get(n) != fp or target.workspace.read(path_of(n)) is None)
+    # The host state says what is placed (teardown clears it with the files): no value is read back.
+    changed = sorted(n for n, fp in wanted.items() if placed.get(n) != fp)
     removed = sorted(set(placed) - set(wanted))
     if not changed and not removed:
         return None

@@ -101,3 +101,16 @@ def test_bad_arguments_exit_2_and_change_nothing(manifest, args, message):
     result = run_cli(manifest, "maintenance", *args)
     assert result.returncode == 2 and message in result.stderr, (result.stdout, result.stderr)
     assert not (manifest.parent / "nginx.d" / "maintenance.conf").exists()
+
+
+def test_a_run_stopped_between_the_write_and_the_reload_is_finished_by_the_next_on(manifest):
+    """The include written but nginx never reloaded (Ctrl-C or a kill there): the state, written after the
+    reload, still says off, so the next --on applies it again instead of answering 'already on'."""
+    from swiftlib.lifecycle.maintenance import include_text
+
+    (manifest.parent / "nginx.d" / "maintenance.conf").write_text(include_text("oncall@example.com", "again"))
+    assert requests.get(PUBLIC + "/", timeout=5).status_code == 200  # nginx has not loaded it
+    said = ok(run_cli(manifest, "maintenance", "--on", "--message", "again"))
+    assert "changed: [local]" in said and "already on" not in said
+    assert requests.get(PUBLIC + "/", timeout=5).status_code == 503
+    ok(run_cli(manifest, "maintenance", "--off"))
