@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from ..results import Reporter
-from ..lifecycle.context import Options, Project, Target
+if TYPE_CHECKING:  # the CLI imports this table at start-up: the lifecycle loads when a command runs
+    from ..lifecycle.context import Options, Project, Target
+    from ..results import Reporter
 
 Say = Callable[[str], None]
 
@@ -38,7 +39,9 @@ class Request:
     say: Say | None = None        # progress lines (measuring, rollout steps); None = quiet
 
     @property
-    def options(self) -> Options:
+    def options(self) -> "Options":
+        from ..lifecycle.context import Options
+
         return Options(check=self.check, diff=self.diff)
 
 
