@@ -96,12 +96,15 @@ def containers_of_project(project_name: str, fmt: str = "{{.Names}}") -> list[st
     ]
 
 
-def nginx_test_in_container(image: str, conf_path: str, traffic_dir: str) -> list[str]:
-    """`nginx -t` in a throwaway container of the manifest's image, with the traffic split beside it."""
+def nginx_test_in_container(image: str, conf_path: str, traffic_dir: str, tls_dir: str | None = None) -> list[str]:
+    """`nginx -t` in a throwaway container of the manifest's image, with the traffic split beside it
+    (and, for HTTPS, a directory holding a stand-in certificate where nginx.conf expects one)."""
+    mounts = ["-v", f"{tls_dir}:/etc/nginx/tls:ro"] if tls_dir else []
     return [
         "docker", "run", "--rm",
         "-v", f"{conf_path}:/etc/nginx/nginx.conf:ro",
         "-v", f"{traffic_dir}:/etc/nginx/nginx.d:ro",
+        *mounts,
         "--entrypoint", "nginx",
         image, "-t", "-c", "/etc/nginx/nginx.conf",
     ]

@@ -72,7 +72,11 @@ def render_context(manifest: Manifest, *, include_opa: bool, bridge: bool = Fals
         "secrets": [secret.name for secret in manifest.secrets],
         "secrets_label": secrets_label,
         # Below 1024 a port needs NET_BIND_SERVICE, the one capability nginx keeps only then.
-        "nginx_low_port": min(manifest.nginx.port, manifest.nginx.admin_port) < 1024,
+        "nginx_low_port": min(manifest.nginx.port, manifest.nginx.admin_port,
+                              manifest.tls.port if manifest.tls else 65535) < 1024,
+        "tls": manifest.tls,
+        # The redirect names the HTTPS port unless it is the default one.
+        "tls_port_suffix": "" if not manifest.tls or manifest.tls.port == 443 else f":{manifest.tls.port}",
         "include_opa": include_opa,
         "include_prometheus": manifest.metrics.uses_prometheus,
         "prometheus": manifest.metrics.prometheus,

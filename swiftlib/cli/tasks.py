@@ -157,6 +157,16 @@ def maintenance(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST
     run(ctx, "maintenance", manifest, hosts, Request(check=check, on=on, notice=notice))
 
 
+@fleet_task(help={"renew": "renew what is due (local and ACME certificates, tls.renew_days); nginx reloads "
+                           "gracefully", "check": "with --renew: change nothing; say what would be renewed"})
+def certs(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST, renew: bool = False,
+          check: bool = False) -> None:
+    """The certificate each host serves (names, issuer, expiry, days left); --renew renews what is due."""
+    if check and not renew:
+        fail_usage("--check only applies to --renew (showing changes nothing)")
+    run(ctx, "certs", manifest, hosts, Request(check=check, renew=renew))
+
+
 @fleet_task(name="opa-check", iterable=["set"],
             help={"context": "pre_deploy (infrastructure policy) or pre_promote (canary policy)",
                   "explain": "print the input sent to the engine and each condition's value and limit",
@@ -312,5 +322,5 @@ def inventory(ctx: Context, inventory: str = "", limit: str = "", list: bool = F
         raise Exit(code=exc.exit_code)
 
 
-ns = Collection(bootstrap, render, validate, up, health, deploy, promote, rollback, rollout, teardown, maintenance,
+ns = Collection(bootstrap, render, validate, up, health, deploy, promote, rollback, rollout, teardown, maintenance, certs,
                 opa_check, policy_test, status, dashboard, chaos, audit, inventory, lock)

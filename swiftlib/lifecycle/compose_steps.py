@@ -10,6 +10,7 @@ from ..tracks import TRAFFIC_FILE
 from ..results import Reporter, StepResult
 from . import ownership, secret_files
 from .admin_access import ACCESS_FILE
+from .certificates import GENERATED as CERTIFICATE_FILES
 from .maintenance import MAINTENANCE_FILE
 from ..observe.canary_window import SCRAPES_FILES, forget
 from .context import STATE_FILE, Options, Project, Target
@@ -201,7 +202,9 @@ def leftovers(target: Target) -> list[str]:
 # Files SwiftDeploy writes into a project directory (`--clean` removes them).
 GENERATED = (COMPOSE_FILE, NGINX_FILE, PROMETHEUS_FILE, STATE_FILE, ".swiftdeploy/scrapes.json", *SCRAPES_FILES,
              f".swiftdeploy/preflight/{COMPOSE_FILE}", f".swiftdeploy/preflight/{NGINX_FILE}",
-             TRAFFIC_FILE, f".swiftdeploy/preflight/{TRAFFIC_FILE}", ACCESS_FILE, MAINTENANCE_FILE)
+             TRAFFIC_FILE, f".swiftdeploy/preflight/{TRAFFIC_FILE}", ACCESS_FILE, MAINTENANCE_FILE,
+             # The certificate stays across a plain teardown (an ACME CA limits how often it reissues).
+             *CERTIFICATE_FILES)
 
 
 def teardown(project: Project, target: Target, reporter: Reporter, opts: Options, *, clean: bool) -> StepResult:

@@ -96,6 +96,9 @@ class Target:
         return self.manifest.opa.policies_dir.removeprefix("./").rstrip("/")
 
     def public_url(self, path: str) -> str:
+        tls = self.manifest.tls
+        if tls:
+            return f"https://{self.address}:{tls.port}{path}"
         return f"http://{self.address}:{self.manifest.nginx.port}{path}"
 
     @contextmanager

@@ -1,6 +1,7 @@
 """The lifecycle flows composed from the steps: deploy, promote and rollback.
 
-deploy          = render → validate → start policy engine → policy(pre_deploy) → [handover] → up → health → traffic
+deploy          = render → validate → start policy engine → policy(pre_deploy) → certificate → [handover] → up →
+                  traffic → [ACME certificate] → health
 promote canary  = canary image present → manifest mode → render → start canary beside stable → traffic weight%
 promote stable  = policy(pre_promote, the canary's own window) → traffic all to canary → manifest (mode, image,
                   version) → render → stable recreated with the canary's version → traffic all to stable → remove canary
@@ -23,7 +24,8 @@ from ..manifest.edit import writable_target
 from ..render import COMPOSE_FILE
 from ..results import Reporter, StepResult
 from ..tracks import SERVICES, only, split_for, track, with_weight
-from . import admin_access, compose_steps, gates, health, preflight, promotion, render_step, track_steps, traffic
+from . import (admin_access, certificates, compose_steps, gates, health, preflight, promotion, render_step,
+               track_steps, traffic)
 from .context import PROMOTION, Options, Project, Target
 from .engine_choice import EngineChoice, choose_engine
 from .manifest_step import config_files, use
@@ -54,7 +56,8 @@ def deploy(project: Project, target: Target, reporter: Reporter, opts: Options) 
     files = render_step.rendered_files(project, target, choice)
     render_step.render(project, target, reporter, choice, opts, config_files(project, target, choice))
     manifest_checks, _ = preflight.manifest_checks(project.manifest_path)
-    preflight.report(manifest_checks + preflight.host_checks(target, files, include_opa=choice.include_opa), target.name, reporter)
+    preflight.report(manifest_checks + preflight.tls_checks(project, target)
+                     + preflight.host_checks(target, files, include_opa=choice.include_opa), target.name, reporter)
     if choice.include_opa:
         compose_steps.up(project, target, reporter, opts, services=["opa"], task="start policy engine")
     if opts.check:
@@ -65,12 +68,14 @@ def deploy(project: Project, target: Target, reporter: Reporter, opts: Options) 
         with gates.policy_engine(project, target, choice, reporter=reporter, ready_seconds=30.0) as engine:
             gates.infrastructure_gate(project, target, reporter, engine)
     admin_access.sync(project, target, reporter, opts)  # a redeploy: the network (and its gateway) exists
+    certificates.prepare(project, target, reporter, opts)  # nginx loads it when it (re)starts
     handover, canary_change = _replaced_tracks(target, files[COMPOSE_FILE] if opts.check else None)
     if opts.check:
         _plan_replacements(target, reporter, handover, canary_change)
         # The app tracks are replaced blue/green before `up` (planned above); `up` would recreate the rest.
         compose_steps.up(project, target, reporter, opts, compose_text=files[COMPOSE_FILE],
                          replaced_before=tuple(SERVICES.values()))
+        certificates.finish(project, target, reporter, opts)
         return
     if handover:  # blue/green: the new version serves while stable is recreated
         render_step.render(project, target, reporter, choice, opts, config_files(project, target, choice, bridge=True))
@@ -89,7 +94,9 @@ def deploy(project: Project, target: Target, reporter: Reporter, opts: Options) 
     if handover:
         track_steps.remove(project, target, reporter, "next", opts)
         render_step.render(project, target, reporter, choice, opts, config_files(project, target, choice))
-    health.health(target, reporter, expect_mode="stable" if target.manifest.services.mode == "stable" else None)
+    certificates.finish(project, target, reporter, opts)  # ACME: nginx now answers the CA's challenge
+    health.health(target, reporter, expect_mode="stable" if target.manifest.services.mode == "stable" else None,
+                  tls=certificates.client_check(project, target))
     # The manifest is now what runs: a promotion interrupted earlier has nothing left to finish or undo.
     target.write_state(engine=choice.engine, mode=target.manifest.services.mode, **{PROMOTION: None})
     project.audit.append("deploy", {

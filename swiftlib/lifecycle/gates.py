@@ -106,7 +106,10 @@ def decide(project: Project, target: Target, reporter: Reporter, engine: Any,
 
 def infrastructure_gate(project: Project, target: Target, reporter: Reporter, engine: Any) -> Decision:
     stats = collect_host_stats(target.host)
-    policy_input = infrastructure_input(stats.to_dict(), target.manifest.infrastructure_limits.to_dict())
+    from .certificates import policy_input as tls_input
+
+    policy_input = infrastructure_input(stats.to_dict(), target.manifest.infrastructure_limits.to_dict(),
+                                        tls=tls_input(project, target))
     return decide(project, target, reporter, engine, "infrastructure", policy_input, task="policy: pre_deploy")
 
 

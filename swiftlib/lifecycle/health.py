@@ -37,6 +37,7 @@ def wait_healthy(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = interrupt.sleep,
     shown: str | None = None,
+    tls: http.TlsCheck | None = None,
 ) -> dict:
     """Return the healthy /healthz body, or raise HealthCheckFailed with the last observation.
 
@@ -45,7 +46,7 @@ def wait_healthy(
     last = "no attempt made"
     while True:
         try:
-            answer = http.get(url, timeout=min(5.0, max(0.5, end - clock())))
+            answer = http.get(url, timeout=min(5.0, max(0.5, end - clock())), tls=tls)
             problem = judge(answer, expect_mode)
             if problem is None:
                 return answer.json()
@@ -103,16 +104,20 @@ def _public_base(target: Target) -> Iterator[tuple[str, str]]:
     if target.manifest.deploy.health_check_from == "controller":
         yield target.public_url(""), target.public_url("")
         return
-    port = target.manifest.nginx.port
+    tls = target.manifest.tls
+    port, scheme = (tls.port, "https") if tls else (target.manifest.nginx.port, "http")
     with target.loopback(port) as base:
-        yield base, (f"http://127.0.0.1:{port} on {target.name} (through SSH)" if target.host.is_remote else base)
+        base = base.replace("http://", f"{scheme}://", 1)
+        yield base, (f"{scheme}://127.0.0.1:{port} on {target.name} (through SSH)" if target.host.is_remote else base)
 
 
-def health(target: Target, reporter: Reporter, *, expect_mode: str | None = None, deadline: float | None = None) -> StepResult:
+def health(target: Target, reporter: Reporter, *, expect_mode: str | None = None, deadline: float | None = None,
+           tls: http.TlsCheck | None = None) -> StepResult:
     """Every track the live split sends requests to, each in its own mode and version, then the public /healthz.
 
     The public answer alone would pass while a dead track fails its share of the requests
-    (nginx answers /healthz from whichever track the split picks).
+    (nginx answers /healthz from whichever track the split picks). With ``tls`` the public port is
+    HTTPS and its certificate is verified as a client would (``certificates.client_check``).
     """
     seconds = deadline if deadline is not None else target.manifest.deploy.health_timeout_seconds
     end = time.monotonic() + seconds
@@ -126,7 +131,7 @@ def health(target: Target, reporter: Reporter, *, expect_mode: str | None = None
         with _public_base(target) as (base, where):
             url = f"{base}/healthz" if where == base else f"/healthz at {where}"
             body = wait_healthy(f"{base}/healthz", deadline_seconds=max(1.0, end - time.monotonic()),
-                                expect_mode=expect_mode, shown=url)
+                                expect_mode=expect_mode, shown=url, tls=tls)
     except HealthCheckFailed as exc:
         exc.host = target.name
         exc.message = f"{exc.message}; {_advice(target)}"

@@ -19,10 +19,11 @@ from ..netstat import listening_ports
 from ..render import COMPOSE_FILE, NGINX_FILE
 from ..tracks import TRAFFIC_DIR, TRAFFIC_FILE
 from ..results import Reporter, StepResult
-from . import ownership
-from .context import Target
+from . import certificates, ownership
+from .context import Project, Target
 
 SCRATCH = ".swiftdeploy/preflight"
+SCRATCH_TLS_DIR = "tls"
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,8 @@ def port_check(target: Target, *, include_opa: bool = False) -> Check:
     m = target.manifest
     wanted = {m.nginx.port: ("nginx.port", m.nginx.container_name),
               m.nginx.admin_port: ("nginx.admin_port", m.nginx.container_name)}
+    if m.tls:
+        wanted[m.tls.port] = ("tls.port", m.nginx.container_name)
     if include_opa:
         wanted[m.opa.port] = ("opa.port", m.opa.container_name)
     if m.metrics.uses_prometheus:
@@ -121,8 +124,10 @@ def nginx_check(target: Target, conf_path: str) -> Check:
     name = "nginx -t"
     image = target.manifest.nginx.image
     if target.host.succeeds(commands.image_exists(image)):
-        traffic_dir = conf_path.rsplit("/", 1)[0] + "/" + TRAFFIC_DIR
-        argv, where = commands.nginx_test_in_container(image, conf_path, traffic_dir), f"in {image}"
+        scratch = conf_path.rsplit("/", 1)[0]
+        tls_dir = f"{scratch}/{SCRATCH_TLS_DIR}" if target.manifest.tls else None
+        argv, where = commands.nginx_test_in_container(image, conf_path, f"{scratch}/{TRAFFIC_DIR}", tls_dir), \
+            f"in {image}"
     elif target.host.succeeds(["sh", "-c", "command -v nginx"]):
         argv, where = commands.nginx_test_local(conf_path), "with the host's nginx"
     else:
@@ -172,6 +177,11 @@ def host_checks(target: Target, files: dict[str, str], *, include_opa: bool = Fa
     scratch = [f"{SCRATCH}/{NGINX_FILE}", f"{SCRATCH}/{COMPOSE_FILE}", f"{SCRATCH}/{TRAFFIC_FILE}"]
     for name, source in zip(scratch, (NGINX_FILE, COMPOSE_FILE, TRAFFIC_FILE)):
         target.workspace.write(name, files[source])
+    if target.manifest.tls:  # nginx -t loads a certificate: a throwaway one stands in for the real one
+        stand_in = certificates.stand_in(target.manifest.tls.hosts)
+        for name, text in stand_in.items():
+            target.workspace.write(f"{SCRATCH}/{SCRATCH_TLS_DIR}/{name}", text)
+        scratch += [f"{SCRATCH}/{SCRATCH_TLS_DIR}/{name}" for name in stand_in]
     conf, compose_file = (target.workspace.path(name) for name in scratch[:2])
     probes = [
         ("app image present", lambda: image_check(target)),
@@ -191,6 +201,39 @@ def host_checks(target: Target, files: dict[str, str], *, include_opa: bool = Fa
     finally:  # scratch copies only: nothing of them stays on the host
         for name in scratch:
             target.workspace.remove(name)
+
+
+def tls_checks(project: Project, target: Target) -> list[Check]:
+    """The files ``tls`` names (on this machine): each readable, and a ``files`` certificate able to serve
+    ``tls.hosts`` now (key, chain, names, dates; against ``tls.ca_file`` when set). [] without tls."""
+    tls = target.manifest.tls
+    if tls is None:
+        return []
+    return [_probe("tls files", lambda: _tls_files_check(project, target))]
+
+
+def _tls_files_check(project: Project, target: Target) -> Check:
+    from ..tls import certinfo, keystore
+
+    name = "tls files"
+    tls = target.manifest.tls
+    for key, path, what in (("tls.ca_file", tls.ca_file, "the trusted CA"),
+                            ("tls.acme.directory_ca_file", tls.acme.directory_ca_file if tls.acme else "",
+                             "the CA of the ACME directory")):
+        if path:
+            try:
+                certinfo.load_chain(keystore.read_pem(project.root, path, what, key=key))
+            except ValueError as exc:
+                return Check(name, False, f"{key}: {path}: not a PEM certificate bundle ({exc})")
+    if tls.source != "files":
+        return Check(name, True, f"tls.source {tls.source}: the certificate is made by SwiftDeploy")
+    chain_key = keystore.files_source(project.root, target.manifest)
+    problems = certificates.usable_problems(project, target.manifest, chain_key)
+    if problems:
+        return Check(name, False, f"tls.files.certificate: {tls.files.certificate}: {'; '.join(problems)}")
+    info = certinfo.describe(certinfo.load_chain(chain_key[0])[0])
+    return Check(name, True, f"{tls.files.certificate} serves {', '.join(tls.hosts)} "
+                             f"({info.days_left(certinfo.now_utc()):g} days left, issuer {info.issuer})")
 
 
 def report(checks: list[Check], target_name: str, reporter: Reporter) -> StepResult:

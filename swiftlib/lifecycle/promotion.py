@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..errors import HealthCheckFailed, UsageError
 from ..results import Reporter, StepResult
 from ..tracks import only, track
-from . import health, render_step, track_steps, traffic
+from . import certificates, health, render_step, track_steps, traffic
 from .context import PROMOTION, Options, Project, Target
 from .engine_choice import choose_engine
 from .manifest_step import config_files, use
@@ -57,7 +57,7 @@ def finish_promotion(project: Project, target: Target, reporter: Reporter, opts:
     track_steps.start(project, target, reporter, "stable", opts)
     traffic.switch(project, target, reporter, only("stable"), opts, why="promoted")
     track_steps.remove(project, target, reporter, "canary", opts)
-    health.health(target, reporter, expect_mode="stable")
+    health.health(target, reporter, expect_mode="stable", tls=certificates.client_check(project, target))
     target.write_state(mode="stable", weight=0, **{PROMOTION: None})
     project.audit.append("mode_change", {"from": current, "to": "stable", "engine": choice.engine,
                                          "version": marker["version"], "image": marker["image"]}, host=target.name)

@@ -25,6 +25,22 @@ _TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
 # An email address or URL: no quotes, backslashes, $, braces, ; or whitespace (nginx + JSON safe).
 _CONTACT = re.compile(r"^[A-Za-z0-9@._+:/?=&%#-]{1,200}$")
 _PATH = re.compile(r"^[A-Za-z0-9_./-]{1,255}$")
+_HTTPS_URL = re.compile(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/-]*)?")
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}")
+_DNS_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def host_name_ok(name: str) -> bool:
+    """A DNS name (a leading ``*.`` allowed) or an IP address, as a certificate can name it."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        pass
+    labels = name.removeprefix("*.").split(".")
+    return len(name) <= 253 and all(_DNS_LABEL.fullmatch(label) for label in labels)
 
 
 SECRET_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
@@ -162,6 +178,32 @@ class Validator:
 
         value = self._read(key, expected, ok)
         return tuple(value) if value is not None else None  # type: ignore[return-value]
+
+    def host_names(self, key: str, most: int) -> tuple[str, ...]:
+        """A list of 1..``most`` DNS names (``*.`` wildcards allowed) or IP addresses, each once."""
+        value = self._read(key, f"a list of 1-{most} DNS names or IP addresses",
+                           lambda v: isinstance(v, list) and 0 < len(v) <= most)
+        if value is None:
+            return ()
+        bad = [describe(n) for n in value if not (isinstance(n, str) and host_name_ok(n))]
+        twice = sorted({n for n in value if isinstance(n, str) and value.count(n) > 1})
+        if bad:
+            self.problem(key, f"not a DNS name or IP address: {', '.join(bad)}")
+        if twice:
+            self.problem(key, f"named more than once: {', '.join(twice)}")
+        return () if bad or twice else tuple(value)
+
+    def https_url(self, key: str) -> str:
+        return self._read(key, "an https:// URL", lambda v: isinstance(v, str) and bool(_HTTPS_URL.fullmatch(v)))
+
+    def optional_email(self, key: str) -> str:
+        return self._read(key, 'an e-mail address or ""', lambda v: v == "" or (isinstance(v, str)
+                                                                              and bool(_EMAIL.fullmatch(v))))
+
+    def file_path(self, key: str) -> str:
+        """A file's path, absolute or relative to the project, or "" for none (existence is checked later)."""
+        return self._read(key, 'a file path or ""', lambda v: isinstance(v, str) and len(v) <= 4096
+                          and not any(ch in v for ch in "\0\n\r"))
 
     def rel_path(self, key: str, *, allow_home: bool = False, directory: bool = False) -> str:
         """A path that stays inside its base directory: the project directory, or with

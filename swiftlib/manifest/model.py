@@ -21,6 +21,8 @@ RESTART_POLICIES = ("no", "always", "on-failure", "unless-stopped")
 NETWORK_DRIVERS = ("bridge", "overlay")
 METRICS_SOURCES = ("scrape", "prometheus")
 HEALTH_CHECK_FROM = ("host", "controller")
+TLS_SOURCES = ("files", "acme", "local")
+LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
 
 # Every optional field and its default, in one place. Required fields are absent here.
 DEFAULTS: dict[str, Any] = {
@@ -37,7 +39,8 @@ DEFAULTS: dict[str, Any] = {
     "network": {"name": "swiftdeploy-net", "driver_type": "bridge"},
     "logs": {"volume_name": "swiftdeploy-logs"},
     "policy_limits": {
-        "infrastructure": {"min_disk_free_gb": 10.0, "max_cpu_load": 2.0},
+        # min_certificate_days: a deploy is denied while a certificate it serves expires sooner (tls only).
+        "infrastructure": {"min_disk_free_gb": 10.0, "max_cpu_load": 2.0, "min_certificate_days": 7},
         "canary": {
             "max_error_rate": 0.01,
             "max_p99_latency_ms": 500.0,
@@ -75,6 +78,17 @@ DEFAULTS: dict[str, Any] = {
         "health_check_from": "host",
     },
 }
+
+# The optional `tls` section (absent: plain HTTP on nginx.port), with its defaults.
+TLS_DEFAULTS: dict[str, Any] = {
+    "port": 443,
+    "hsts_seconds": 0,        # Strict-Transport-Security max-age; 0 sends no header
+    "renew_days": 30,         # a local or ACME certificate is renewed when fewer days are left
+    "ca_file": "",            # what clients trust for the certificate ("": the system's store; local: the project CA)
+    "files": {"certificate": None, "key": None},
+    "acme": {"directory": LETS_ENCRYPT, "email": "", "directory_ca_file": ""},
+}
+TLS_SCHEMA = {**TLS_DEFAULTS, "source": None, "hosts": None}
 
 # Fields whose default is another field's value, filled in by build_manifest.
 OPTIONAL: dict[str, Any] = {"canary": {"image": None, "version": None}}
@@ -136,9 +150,11 @@ class Network:
 class InfrastructureLimits:
     min_disk_free_gb: float
     max_cpu_load: float
+    min_certificate_days: int = 7
 
     def to_dict(self) -> dict[str, float]:
-        return {"min_disk_free_gb": self.min_disk_free_gb, "max_cpu_load": self.max_cpu_load}
+        return {"min_disk_free_gb": self.min_disk_free_gb, "max_cpu_load": self.max_cpu_load,
+                "min_certificate_days": self.min_certificate_days}
 
 
 @dataclass(frozen=True)
@@ -223,6 +239,37 @@ class SecretSource:
 SECRET_KINDS = ("env", "file", "command")
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """``tls.source: files``: a certificate chain (leaf first) and its key, paths inside the project."""
+
+    certificate: str
+    key: str
+
+
+@dataclass(frozen=True)
+class Acme:
+    """``tls.source: acme``: the CA's ACME directory (any RFC 8555 CA), HTTP-01 served by nginx."""
+
+    directory: str
+    email: str               # "" registers the account without a contact
+    directory_ca_file: str   # what the controller trusts for the directory's own HTTPS ("": the system's store)
+
+
+@dataclass(frozen=True)
+class Tls:
+    """HTTPS on ``port`` for ``hosts``; nginx.port then only redirects (and answers the ACME challenge)."""
+
+    source: str  # "files" | "acme" | "local"
+    hosts: tuple[str, ...]
+    port: int
+    hsts_seconds: int
+    renew_days: int
+    ca_file: str
+    files: TlsFiles | None = None
+    acme: Acme | None = None
+
+
 CONTAINERS = ("app", "nginx", "opa", "prometheus")
 DEFAULT_LIMITS = Limits(*(ContainerLimits(**DEFAULTS["limits"][name]) for name in CONTAINERS))
 
@@ -243,6 +290,7 @@ class Manifest:
     metrics: MetricsSettings = DEFAULT_METRICS
     limits: Limits = DEFAULT_LIMITS
     secrets: tuple[SecretSource, ...] = ()
+    tls: Tls | None = None
 
     def with_mode(self, mode: str) -> "Manifest":
         from dataclasses import replace
@@ -269,8 +317,10 @@ def build_manifest(raw: Any, *, overrides: Mapping[str, Any] | None = None) -> M
     schema = deep_merge(deep_merge(DEFAULTS, REQUIRED), OPTIONAL)
     malformed = False
     for layer, label in ((raw, ""), (overrides or {}, "override ")):
-        # `secrets` names are the user's own: checked by _secrets, not against the schema.
-        unknown, broken = c.shape_problems({k: val for k, val in layer.items() if k != "secrets"}, schema)
+        # `secrets` names are the user's own: checked by _secrets, not against the schema; `tls` has no
+        # defaults unless present, so it is checked against its own schema.
+        unknown, broken = c.shape_problems({k: val for k, val in layer.items() if k != "secrets"},
+                                           {**schema, "tls": TLS_SCHEMA, "secrets": {}})
         v.problems.extend(label + p for p in unknown + broken)
         malformed = malformed or bool(broken)
     if malformed:  # a section that is not a mapping would make every field in it "missing"
@@ -313,6 +363,7 @@ def build_manifest(raw: Any, *, overrides: Mapping[str, Any] | None = None) -> M
     infra = InfrastructureLimits(
         min_disk_free_gb=v.number("policy_limits.infrastructure.min_disk_free_gb", 0, 1e6),
         max_cpu_load=v.number("policy_limits.infrastructure.max_cpu_load", 0, 1e4),
+        min_certificate_days=v.integer("policy_limits.infrastructure.min_certificate_days", 0, 3650),
     )
     canary = CanaryLimits(
         max_error_rate=v.number("policy_limits.canary.max_error_rate", 0, 1),
@@ -354,9 +405,41 @@ def build_manifest(raw: Any, *, overrides: Mapping[str, Any] | None = None) -> M
     limits = Limits(*(ContainerLimits(memory=v.memory(f"limits.{name}.memory"),
                                       pids=v.integer(f"limits.{name}.pids", 16, 32768)) for name in CONTAINERS))
     secrets = _secrets(v, merged.get("secrets"))
+    tls = _tls(v, merged, ports)
     v.finish()
     return Manifest(services, nginx, opa, network, logs_volume, infra, canary, audit, deploy, canary_track, hooks_dir,
-                    metrics, limits, secrets)
+                    metrics, limits, secrets, tls)
+
+
+MAX_TLS_HOSTS = 100
+
+
+def _tls(v: c.Validator, merged: dict[str, Any], ports: Mapping[str, int]) -> Tls | None:
+    """The optional ``tls`` section: absent or null is plain HTTP."""
+    raw = merged.get("tls")
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        v.problem("tls", f"expected a mapping (source, hosts, port, ...), got {c.describe(raw)}")
+        return None
+    merged["tls"] = given = deep_merge(TLS_DEFAULTS, raw)
+    source = v.choice("tls.source", TLS_SOURCES)
+    hosts = v.host_names("tls.hosts", MAX_TLS_HOSTS)
+    port = v.port("tls.port")
+    for key, other in ports.items():
+        if port is not None and port == other:
+            v.problem("tls.port", f"must differ from {key} ({other})")
+    files = acme = None
+    if source == "files":
+        files = TlsFiles(certificate=v.rel_path("tls.files.certificate"), key=v.rel_path("tls.files.key"))
+    elif "certificate" in (raw.get("files") or {}) or "key" in (raw.get("files") or {}):
+        v.problem("tls.files", f"only read with tls.source: files (this manifest says {given.get('source')})")
+    if source == "acme":
+        acme = Acme(directory=v.https_url("tls.acme.directory"), email=v.optional_email("tls.acme.email"),
+                    directory_ca_file=v.file_path("tls.acme.directory_ca_file"))
+    return Tls(source=source, hosts=hosts, port=port, hsts_seconds=v.integer("tls.hsts_seconds", 0, 63072000),
+               renew_days=v.integer("tls.renew_days", 1, 365), ca_file=v.file_path("tls.ca_file"),
+               files=files, acme=acme)
 
 
 MAX_SECRETS = 100

@@ -21,8 +21,9 @@ WINDOW_KEYS = ("error_rate", "p99_latency_ms", "requests", "window_seconds")
 _INFRA_FLOATS = {
     "stats": ("disk_free_gb", "cpu_load", "mem_available_mb"),
     "limits": ("min_disk_free_gb", "max_cpu_load"),
+    "tls": ("days_left",),
 }
-_INFRA_INTS = {"stats": ("cpu_count",), "limits": ()}
+_INFRA_INTS = {"stats": ("cpu_count",), "limits": ("min_certificate_days",), "tls": ()}
 
 _CANARY_FLOATS = {
     "metrics": ("error_rate", "p99_latency_ms", "window_seconds"),
@@ -32,14 +33,23 @@ _CANARY_INTS = {"metrics": ("requests",), "limits": ("min_requests",)}
 
 
 def infrastructure_input(
-    stats: Mapping[str, Any], limits: Mapping[str, Any], context: str = INFRASTRUCTURE_CONTEXT
+    stats: Mapping[str, Any], limits: Mapping[str, Any], context: str = INFRASTRUCTURE_CONTEXT,
+    tls: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Input for data.swiftdeploy.infrastructure.decision."""
-    return {
+    """Input for data.swiftdeploy.infrastructure.decision.
+
+    ``tls`` (HTTPS deployments only): the served certificate's ``days_left`` and whether this deploy
+    ``renews`` it itself, for the expiry rule.
+    """
+    doc = {
         "context": context,
         "stats": _normalise(stats, _INFRA_FLOATS["stats"], _INFRA_INTS["stats"]),
         "limits": _normalise(limits, _INFRA_FLOATS["limits"], _INFRA_INTS["limits"]),
     }
+    if tls is not None:
+        # Not a mapping (a what-if's --set tls=5): passed as it is, for the policy to name it.
+        doc["tls"] = _normalise(tls, _INFRA_FLOATS["tls"], _INFRA_INTS["tls"]) if isinstance(tls, Mapping) else tls
+    return doc
 
 
 def canary_input(
@@ -68,7 +78,7 @@ def normalised(domain: str, document: Mapping[str, Any]) -> dict[str, Any]:
                               document.get("context", CANARY_CONTEXT), baseline=document.get("baseline"))
     else:
         shaped = infrastructure_input(document.get("stats") or {}, document.get("limits") or {},
-                                      document.get("context", INFRASTRUCTURE_CONTEXT))
+                                      document.get("context", INFRASTRUCTURE_CONTEXT), tls=document.get("tls"))
     return {**document, **shaped}
 
 

@@ -42,7 +42,7 @@ def run(name: str, request: Request, manifest: str | Path, specs: Sequence[Targe
         command.before(Path(manifest), reporter)
     project = Project.load(manifest)
     targets = list(specs() if callable(specs) else specs)
-    if command.writes:  # before the pre-hooks too: their runs are recorded there
+    if command.changes(request):  # before the pre-hooks too: their runs are recorded there
         project.audit.ensure_writable()
     around = (hooked(project, name, [s.name for s in targets], reporter, check=request.check,
                      mode=command.hook_mode(request) or None) if command.hooks else nullcontext())

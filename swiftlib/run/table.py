@@ -36,6 +36,7 @@ class Request:
     notice: str = ""              # maintenance: the 503's message
     release: bool = False         # lock: remove it (else show it)
     force: bool = False           # lock --release: even while its holder looks alive
+    renew: bool = False           # certs: renew what is due (else only show)
     say: Say | None = None        # progress lines (measuring, rollout steps); None = quiet
 
     @property
@@ -50,14 +51,18 @@ class Command:
     name: str
     act: Callable[[Project, Target, Reporter, Request], Any]
     writes: bool = True       # holds the deploy lock and needs a writable audit trail
+    writes_when: Callable[[Request], bool] | None = None  # instead of ``writes``, when the flags decide
     ships: bool = True        # policies and images go to a remote host first
     hooks: bool = False       # pre-/post-<name> hooks run around it
     hook_mode: Callable[[Request], str | None] = lambda request: None
     note: Callable[[Target, Request], str] | None = None  # what a Ctrl-C left on the host
     before: Callable[[Path, Reporter], None] | None = None  # runs before the manifest is loaded
 
+    def changes(self, request: Request) -> bool:
+        return self.writes_when(request) if self.writes_when else self.writes
+
     def lock_name(self, request: Request) -> str | None:
-        return self.name if self.writes else None
+        return self.name if self.changes(request) else None
 
 
 def _measuring(target: Target, request: Request) -> Callable[[float], None] | None:
@@ -107,8 +112,8 @@ def _validate(project: Project, target: Target, reporter: Reporter, request: Req
     checks, _ = preflight.manifest_checks(project.manifest_path)
     choice = choose_engine(target)
     files = render_step.rendered_files(project, target, choice)
-    preflight.report(checks + preflight.host_checks(target, files, include_opa=choice.include_opa),
-                     target.name, reporter)
+    preflight.report(checks + preflight.tls_checks(project, target)
+                     + preflight.host_checks(target, files, include_opa=choice.include_opa), target.name, reporter)
 
 
 def _up(project: Project, target: Target, reporter: Reporter, request: Request) -> None:
@@ -118,9 +123,10 @@ def _up(project: Project, target: Target, reporter: Reporter, request: Request) 
 
 
 def _health(project: Project, target: Target, reporter: Reporter, request: Request) -> None:
-    from ..lifecycle import health
+    from ..lifecycle import certificates, health
 
-    health.health(target, reporter, expect_mode=request.mode or None, deadline=request.timeout)
+    health.health(target, reporter, expect_mode=request.mode or None, deadline=request.timeout,
+                  tls=certificates.client_check(project, target))
 
 
 def _deploy(project: Project, target: Target, reporter: Reporter, request: Request) -> None:
@@ -181,6 +187,12 @@ def _maintenance(project: Project, target: Target, reporter: Reporter, request: 
     maintenance.switch(project, target, reporter, request.options, on=request.on, message=request.notice)
 
 
+def _certs(project: Project, target: Target, reporter: Reporter, request: Request) -> None:
+    from ..lifecycle import certificates
+
+    certificates.certs(project, target, reporter, request.options, renew=request.renew)
+
+
 def _lock(project: Project, target: Target, reporter: Reporter, request: Request) -> None:
     from ..lifecycle import lock_steps
 
@@ -201,7 +213,9 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("rollback", _rollback, hooks=True, hook_mode=lambda r: "stable", note=_left_by(lambda r: "rollback")),
     Command("rollout", _rollout, hooks=True, hook_mode=lambda r: "canary", note=_rollout_note),
     Command("teardown", _teardown, ships=False),  # nothing to ship to a host whose stack is being removed
-    Command("maintenance", _maintenance, ships=False),  # changes one nginx include: nothing to ship
+    Command("maintenance", _maintenance, ships=False),
+    # Showing reads the host; --renew changes the certificate nginx serves (under the deploy lock).
+    Command("certs", _certs, ships=False, writes_when=lambda r: r.renew),  # changes one nginx include: nothing to ship
     Command("opa-check", _opa_check, writes=False, ships=False),
     Command("lock", _lock, writes=False, ships=False),  # --release must work when the lock is stuck
 )}

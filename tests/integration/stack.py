@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -140,10 +139,10 @@ class Load:
     502/503/504 because no app answered. A 500 from the app's own chaos is an answer.
     """
 
-    def __init__(self, url: str, *, rate: float = 25.0) -> None:
+    def __init__(self, url: str, *, rate: float = 25.0, verify: str | bool = True) -> None:
         import threading
 
-        self.url, self.period = url, 1.0 / rate
+        self.url, self.period, self.verify = url, 1.0 / rate, verify  # verify: the CA bundle for https
         self.results: list[tuple[int, float]] = []  # (status or 0, seconds)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -154,7 +153,8 @@ class Load:
         while not self._stop.is_set() and time.monotonic() < deadline:
             started = time.monotonic()
             try:
-                status = requests.get(self.url, timeout=10, headers={"Connection": "close"}).status_code
+                status = requests.get(self.url, timeout=10, headers={"Connection": "close"},
+                                      verify=self.verify).status_code
             except requests.RequestException:
                 status = 0
             self.results.append((status, time.monotonic() - started))

@@ -32,7 +32,7 @@ from tests.conftest import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 TASKS = ["bootstrap", "render", "validate", "up", "health", "deploy", "promote", "rollback", "rollout", "teardown",
-         "maintenance", "opa-check", "lock", "status", "dashboard", "chaos", "policy-test", "audit", "inventory"]
+         "maintenance", "certs", "opa-check", "lock", "status", "dashboard", "chaos", "policy-test", "audit", "inventory"]
 EXPECTED_SHORT = {"manifest": "m", "check": "C", "diff": "D", "inventory": "i", "limit": "l", "forks": "f",
                   "connect-timeout": "T", "hosts": "H", "debug": "d"}
 
@@ -85,7 +85,7 @@ def test_the_documented_flags_exist_where_expected() -> None:
     for name in ("render", "deploy", "promote"):
         assert {"check", "diff"} <= flags[name]
     for name in ("render", "validate", "up", "health", "deploy", "promote", "rollback", "rollout", "teardown",
-                 "maintenance", "opa-check", "lock"):
+                 "maintenance", "certs", "opa-check", "lock"):
         assert {"hosts", "inventory", "limit", "serial", "max-fail-percentage", "forks",
                 "accept-new-host-keys", "connect-timeout", "json"} <= flags[name], name
     for name in ("status", "chaos"):

@@ -69,7 +69,8 @@ def test_minimal_manifest_takes_the_documented_defaults():
     assert (m.opa.image, m.opa.port, m.opa.policies_dir) == ("openpolicyagent/opa:1.4.2", 8181, "./policies")
     assert (m.opa.decision_timeout_seconds, m.opa.engine) == (2.0, "auto")
     assert (m.network.name, m.network.driver_type, m.logs_volume) == ("swiftdeploy-net", "bridge", "swiftdeploy-logs")
-    assert m.infrastructure_limits.to_dict() == {"min_disk_free_gb": 10.0, "max_cpu_load": 2.0}
+    assert m.infrastructure_limits.to_dict() == {"min_disk_free_gb": 10.0, "max_cpu_load": 2.0,
+                                                     "min_certificate_days": 7}
     assert m.canary_limits.to_dict() == {
         "max_error_rate": 0.01, "max_p99_latency_ms": 500.0, "evaluation_window_seconds": 60.0, "min_requests": 20}
     assert (m.audit.history_file, m.audit.report_file) == ("history.jsonl", "audit_report.md")
