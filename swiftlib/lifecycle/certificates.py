@@ -22,6 +22,7 @@ from pathlib import Path
 from .. import commands
 from ..errors import CommandFailed, ConfigError, HealthCheckFailed
 from ..http import TlsCheck
+from ..manifest.model import Tls
 from ..results import Reporter, StepResult
 from ..tls import acme_issue, certinfo, keystore, local_ca
 from ..tls.certinfo import CertInfo
@@ -61,11 +62,9 @@ def _state(target: Target) -> dict:
     return found if isinstance(found, dict) else {}
 
 
-def judge(target: Target, info: CertInfo | None, state: dict, now: datetime, *, wanted_sha256: str | None = None,
+def judge(tls: Tls, info: CertInfo | None, state: dict, now: datetime, *, wanted_sha256: str | None = None,
           renew: bool = False) -> Verdict:
-    """Pure: what the served certificate ``info`` needs for the manifest's ``tls``."""
-    tls = target.manifest.tls
-    assert tls is not None
+    """Pure: what the served certificate ``info`` needs for ``tls`` (``state``: what was placed)."""
     if tls.source == "files":
         if info is not None and info.fingerprint == wanted_sha256 and state.get("sha256") == wanted_sha256:
             return Verdict("keep", f"the files' certificate is served ({info.days_left(now):g} days left)")
@@ -94,8 +93,10 @@ def judge(target: Target, info: CertInfo | None, state: dict, now: datetime, *, 
 
 
 def prepare(project: Project, target: Target, reporter: Reporter, opts: Options, *,
-            now: datetime | None = None) -> StepResult | None:
-    """Before nginx (re)starts: the certificate it will load is on the host. Reloads a running nginx."""
+            now: datetime | None = None, renew: bool = False) -> StepResult | None:
+    """Before nginx (re)starts: the certificate it will load is on the host. Reloads a running nginx.
+
+    ``renew`` (`certs --renew`): a certificate kept is reported with why it is not due."""
     if target.manifest.tls is None:
         return None
     now = now or certinfo.now_utc()
@@ -104,10 +105,12 @@ def prepare(project: Project, target: Target, reporter: Reporter, opts: Options,
     if chain_key is not None:
         _refuse_unusable(project, target, chain_key)
         wanted = certinfo.describe(certinfo.load_chain(chain_key[0])[0]).fingerprint
-    verdict = judge(target, served(target), _state(target), now, wanted_sha256=wanted)
+    verdict = judge(target.manifest.tls, served(target), _state(target), now, wanted_sha256=wanted, renew=renew)
     if verdict.action in ("keep", "acme"):  # acme renewal needs nginx serving the challenge: `finish`
         if not opts.check:
             _support_files(target)
+        if renew and verdict.action == "keep" and target.manifest.tls.source != "acme":
+            reporter.record(StepResult("certificate", target.name, "ok", verdict.why))
         return None
     if opts.check:
         return reporter.record(StepResult("certificate", target.name, "changed",
@@ -129,7 +132,7 @@ def finish(project: Project, target: Target, reporter: Reporter, opts: Options, 
     if tls is None or tls.source != "acme":
         return None
     now = now or certinfo.now_utc()
-    verdict = judge(target, served(target), _state(target), now, renew=renew)
+    verdict = judge(target.manifest.tls, served(target), _state(target), now, renew=renew)
     if verdict.action == "keep":
         if renew:
             reporter.record(StepResult("certificate", target.name, "ok", verdict.why))
@@ -265,7 +268,7 @@ def policy_input(project: Project, target: Target, now: datetime | None = None) 
         info = certinfo.describe(certinfo.load_chain(chain)[0])
         return {"source": "files", "days_left": info.days_left(now), "renews": False}
     info = served(target)
-    verdict = judge(target, info, _state(target), now)
+    verdict = judge(target.manifest.tls, info, _state(target), now)
     return {"source": tls.source, "days_left": info.days_left(now) if info else 0.0,
             "renews": verdict.action != "keep"}
 
@@ -283,7 +286,7 @@ def certs(project: Project, target: Target, reporter: Reporter, opts: Options, *
             msg = "nginx does not run, so the ACME CA cannot reach the challenge; run `inv deploy` first"
             reporter.record(StepResult("certs", target.name, "failed", msg, {}, ConfigError.exit_code))
             raise ConfigError(msg, host=target.name)
-        prepare(project, target, reporter, opts) or finish(project, target, reporter, opts, renew=True)
+        prepare(project, target, reporter, opts, renew=True) or finish(project, target, reporter, opts, renew=True)
     shown = view(project, target)
     data = {"certificates": [shown] if shown and shown.get("served") else [], **({"ca_file": shown["ca_file"]}
                                                                                  if shown and "ca_file" in shown else {})}

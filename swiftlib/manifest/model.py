@@ -438,7 +438,7 @@ def _tls(v: c.Validator, merged: dict[str, Any], ports: Mapping[str, int]) -> Tl
         acme = Acme(directory=v.https_url("tls.acme.directory"), email=v.optional_email("tls.acme.email"),
                     directory_ca_file=v.file_path("tls.acme.directory_ca_file"))
     return Tls(source=source, hosts=hosts, port=port, hsts_seconds=v.integer("tls.hsts_seconds", 0, 63072000),
-               renew_days=v.integer("tls.renew_days", 1, 365), ca_file=v.file_path("tls.ca_file"),
+               renew_days=v.integer("tls.renew_days", 1, 3650), ca_file=v.file_path("tls.ca_file"),
                files=files, acme=acme)
 
 

@@ -55,6 +55,8 @@ def issue(directory: str, hosts: tuple[str, ...], account_key_pem: bytes, *, ema
                                     serialization.NoEncryption())
         order = acme.new_order(crypto_util.make_csr(key_pem, list(hosts)))
         for authorization in order.authorizations:
+            if authorization.body.status == messages.STATUS_VALID:
+                continue  # the CA reuses an authorization it validated recently (Let's Encrypt: 30 days)
             http01 = [c for c in authorization.body.challenges if isinstance(c.chall, challenges.HTTP01)]
             if not http01:
                 raise AcmeFailed(f"the CA offers no HTTP-01 challenge for {authorization.body.identifier.value}")
