@@ -127,6 +127,7 @@ def frame_view(frame: Mapping[str, Any]) -> dict[str, Any]:
         "numbers_from": frame.get("numbers_from") or "scrape",
         "numbers_note": frame.get("numbers_note"),
         "maintenance": (frame.get("maintenance") or {}).get("text") if isinstance(frame.get("maintenance"), dict) else None,
+        "certificate": frame["certificate"].get("text") if isinstance(frame.get("certificate"), dict) else None,
         "host_stats": dict(frame.get("host_stats") or {}),
         "policies": [policy_view(p) for p in frame.get("policies") or []],
     }

@@ -256,21 +256,42 @@ def view(project: Project, target: Target, now: datetime | None = None) -> dict 
     return found
 
 
-def policy_input(project: Project, target: Target, now: datetime | None = None) -> dict | None:
-    """``input.tls`` of the infrastructure policy: days left on what this deploy will serve, and whether the
-    deploy renews it itself (local and ACME certificates due for renewal are)."""
+def policy_input(project: Project | None, target: Target, now: datetime | None = None) -> dict | None:
+    """``input.tls`` of the infrastructure policy: days left on the certificate this deploy will serve
+    (``tls.files``' when ``project`` is given, else what the host serves: `status`), and whether the
+    deploy renews it itself (local and ACME certificates due for renewal are). None without tls."""
     tls = target.manifest.tls
     if tls is None:
         return None
     now = now or certinfo.now_utc()
     if tls.source == "files":
-        chain, _ = keystore.files_source(project.root, target.manifest)
-        info = certinfo.describe(certinfo.load_chain(chain)[0])
-        return {"source": "files", "days_left": info.days_left(now), "renews": False}
+        if project is not None:
+            chain, _ = keystore.files_source(project.root, target.manifest)
+            info = certinfo.describe(certinfo.load_chain(chain)[0])
+        else:
+            info = served(target)
+        return {"source": "files", "days_left": info.days_left(now) if info else 0.0, "renews": False}
     info = served(target)
-    verdict = judge(target.manifest.tls, info, _state(target), now)
+    verdict = judge(tls, info, _state(target), now)
     return {"source": tls.source, "days_left": info.days_left(now) if info else 0.0,
             "renews": verdict.action != "keep"}
+
+
+def summary(target: Target, now: datetime | None = None) -> dict | None:
+    """What `status` and the dashboard show of the served certificate (None without tls)."""
+    tls = target.manifest.tls
+    if tls is None:
+        return None
+    now = now or certinfo.now_utc()
+    info = served(target)
+    if info is None:
+        return {"source": tls.source, "text": "no certificate on the host yet (inv deploy places one)"}
+    days = info.days_left(now)
+    placeholder = bool(_state(target).get("placeholder"))
+    text = (f"{', '.join(info.names)}: {days:g} days left ({info.issuer})"
+            + (", a placeholder until the ACME CA issues" if placeholder else ""))
+    return {"source": tls.source, "names": list(info.names), "issuer": info.issuer, "days_left": days,
+            "not_after": info.to_dict(now)["not_after"], "placeholder": placeholder, "text": text}
 
 
 def certs(project: Project, target: Target, reporter: Reporter, opts: Options, *, renew: bool = False) -> StepResult:

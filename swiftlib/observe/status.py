@@ -116,7 +116,10 @@ def take_frame(target: Target, engine: Any, *, clock: Callable[[], float] = time
         host_stats = {"error": exc.message}
     base = tracks.get("stable") if "canary" in tracks else None
     base_metric = {k: base[k] for k in WINDOW_KEYS} if base else None
-    infrastructure = _ask(engine, "infrastructure", infrastructure_input(host_stats, m.infrastructure_limits.to_dict()))
+    from ..lifecycle import certificates
+
+    infrastructure = _ask(engine, "infrastructure", infrastructure_input(
+        host_stats, m.infrastructure_limits.to_dict(), tls=certificates.policy_input(None, target)))
     if "canary" in missing:
         canary = {"domain": "canary", "question": "", "allow": False,
                   "reasons": ["the canary track does not answer: there is nothing to judge"]}
@@ -140,6 +143,7 @@ def take_frame(target: Target, engine: Any, *, clock: Callable[[], float] = time
         "numbers_from": judged.get("numbers_from", "scrape"),
         "numbers_note": numbers_note,
         "maintenance": _maintenance(target),
+        "certificate": certificates.summary(target),
         "host_stats": host_stats,
         "policies": [infrastructure, canary],
     }
@@ -175,6 +179,8 @@ def format_frame(frame: dict[str, Any]) -> str:
     ]
     if isinstance(frame.get("maintenance"), dict):
         rows.append(["maintenance", frame["maintenance"].get("text")])
+    if isinstance(frame.get("certificate"), dict):
+        rows.append(["certificate", frame["certificate"].get("text")])
     header = ["track", "chaos", "req/s", "error rate", "p99", "requests", "uptime"]
     table = [[name, t["chaos"], f"{t['req_per_s']:.2f}", f"{t['error_rate']:.2%}", f"{t['p99_latency_ms']:.0f} ms",
               f"{t['requests']} in {t['window_seconds']:.0f}s", f"{t['uptime_seconds']:.0f}s"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
+import os
 import socket
 import ssl
 import subprocess
@@ -277,3 +278,63 @@ def test_a_certificate_expiring_within_the_policy_minimum_is_denied_before_anyth
     finally:
         run_cli(manifest, "teardown", "--clean")
         remove_stack(FILES)
+
+
+# --- Chromium: the public page trusted through the project CA, and the dashboard --------------
+
+def chromium(profile: Path, trusted_ca: Path | None):
+    """Headless Chromium whose NSS database (its trust store on Linux) trusts ``trusted_ca`` only."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    from tests.integration.test_dashboard import CHROME_FLAGS, CHROMEDRIVER, CHROMIUM
+
+    nssdb = profile / "home/.pki/nssdb"
+    nssdb.mkdir(parents=True)
+    certutil = subprocess.run(["certutil", "-d", f"sql:{nssdb}", "-N", "--empty-password"], capture_output=True)
+    assert certutil.returncode == 0, "certutil (libnss3-tools, installed by make test-deps) could not make a trust store"
+    if trusted_ca is not None:
+        subprocess.run(["certutil", "-d", f"sql:{nssdb}", "-A", "-t", "C,,", "-n", "swiftdeploy project CA",
+                        "-i", str(trusted_ca)], check=True, capture_output=True)
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (*CHROME_FLAGS, f"--user-data-dir={profile / 'chromium'}"):
+        options.add_argument(flag)
+    service = Service(CHROMEDRIVER, env={**os.environ, "HOME": str(profile / "home")})
+    driver = webdriver.Chrome(service=service, options=options)
+    driver.set_page_load_timeout(30)
+    return driver
+
+
+def test_chromium_trusts_the_public_page_through_the_project_ca_and_refuses_it_without(local_stack, tmp_path) -> None:
+    manifest, _ = local_stack
+    ca = manifest.parent / ".swiftdeploy/ca/ca.pem"
+    trusting = chromium(tmp_path / "trusting", ca)
+    try:
+        trusting.get(f"https://localhost:{LOCAL_TLS}/healthz")
+        assert json.loads(trusting.find_element("tag name", "body").text)["status"] == "ok"
+    finally:
+        trusting.quit()
+    stranger = chromium(tmp_path / "stranger", None)
+    try:
+        stranger.get(f"https://localhost:{LOCAL_TLS}/healthz")
+        assert "ERR_CERT_AUTHORITY_INVALID" in stranger.page_source  # Chromium's interstitial, no body
+        assert '"status"' not in stranger.page_source
+    finally:
+        stranger.quit()
+
+
+def test_the_dashboard_shows_the_served_certificate(local_stack, tmp_path) -> None:
+    from tests.integration.test_dashboard import dashboard, wait_page
+
+    manifest, _ = local_stack
+    browser = chromium(tmp_path / "dashboard", None)
+    try:
+        with dashboard(manifest) as url:
+            browser.get(url)
+            shown = wait_page(browser, "return document.getElementById('certificate-card').hidden ? null : "
+                                       "document.getElementById('certificate').textContent",
+                              lambda text: bool(text) and "days left" in text, timeout=60, what="the certificate")
+        assert shown.startswith("localhost, 127.0.0.1: ") and f"SwiftDeploy local CA ({LOCAL})" in shown, shown
+    finally:
+        browser.quit()

@@ -173,6 +173,9 @@
     setText("p99", fmt.ms(f.p99_latency_ms));
     setText("chaos", f.chaos);
     setText("engine", (f.engine || "?") + " engine");
+    // HTTPS deployments only: which names the served certificate covers and how long it has left.
+    document.getElementById("certificate-card").hidden = !f.certificate;
+    setText("certificate", f.certificate);
   }
 
   function cell(tr, text, cls) {
