@@ -22,8 +22,8 @@ setup: $(STAMP)
 deploy: setup
 	$(BIN)/swiftdeploy deploy
 
-## What the tests need besides `setup`: nginx for `nginx -t`, sshd for remote hosts,
-## OPA's Go evaluator, and Debian's chromium for the dashboard and HTML report tests.
+## What the tests need besides `setup`: nginx for `nginx -t`, sshd for remote hosts, pebble as the
+## ACME CA, OPA's Go evaluator, and Debian's chromium (with NSS's certutil) for the browser tests.
 test-deps:
 	bash scripts/install-test-deps.sh
 	bash scripts/install-browser.sh
@@ -43,6 +43,7 @@ bench: setup
 	$(BIN)/python scripts/bench.py
 	$(BIN)/python scripts/bench_delivery.py
 	$(BIN)/python scripts/bench_metrics.py
+	$(BIN)/python scripts/bench_tls.py
 
 clean:
 	-$(BIN)/swiftdeploy teardown --clean

@@ -70,7 +70,7 @@ def judge(tls: Tls, info: CertInfo | None, state: dict, now: datetime, *, wanted
             return Verdict("keep", f"the files' certificate is served ({info.days_left(now):g} days left)")
         return Verdict("place", "the files' certificate is not on the host yet" if info is None
                        else "the files hold another certificate")
-    fresh = "placed" if info is None else None
+    fresh = "none on the host yet" if info is None else None
     if info is not None:
         missing = [h for h in tls.hosts if not certinfo.covers(info.names, h)]
         if state.get("source") != tls.source:

@@ -434,6 +434,9 @@ def _tls(v: c.Validator, merged: dict[str, Any], ports: Mapping[str, int]) -> Tl
         files = TlsFiles(certificate=v.rel_path("tls.files.certificate"), key=v.rel_path("tls.files.key"))
     elif "certificate" in (raw.get("files") or {}) or "key" in (raw.get("files") or {}):
         v.problem("tls.files", f"only read with tls.source: files (this manifest says {given.get('source')})")
+    if source == "acme" and any(h.startswith("*.") for h in hosts):
+        v.problem("tls.hosts", "an ACME CA validates names over HTTP-01, which cannot prove a wildcard; "
+                               "name each host, or use tls.source files with a wildcard certificate")
     if source == "acme":
         acme = Acme(directory=v.https_url("tls.acme.directory"), email=v.optional_email("tls.acme.email"),
                     directory_ca_file=v.file_path("tls.acme.directory_ca_file"))

@@ -239,3 +239,9 @@ def test_plain_http_renders_no_tls() -> None:
     files = render_all(build_manifest(yaml.safe_load((REPO / "manifest.yaml").read_text())), REPO / "templates",
                        include_opa=False)
     assert "ssl" not in files["nginx.conf"] and "/etc/nginx/tls" not in files["docker-compose.yml"]
+
+
+def test_an_acme_wildcard_is_refused_since_http_01_cannot_prove_it() -> None:
+    with pytest.raises(ManifestError) as caught:
+        build_manifest(manifest_with({"source": "acme", "hosts": ["*.example.com"]}))
+    assert caught.value.problems[0].startswith("tls.hosts: an ACME CA validates names over HTTP-01")
