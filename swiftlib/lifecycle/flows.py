@@ -152,8 +152,16 @@ def start_canary(project: Project, target: Target, reporter: Reporter, opts: Opt
     current = target.read_state().get("mode") or target.manifest.services.mode
     choice = choose_engine(target)
     if opts.check:
-        track_steps.start(project, target, reporter, "canary", opts)
-        split = split_for(target.manifest.with_mode("canary")) if weight is None else with_weight(weight)
+        # What the real run would write and start: the files rendered in canary mode, compared with the
+        # host's (--diff shows them), and the canary judged against that compose file.
+        canary_manifest = target.manifest.with_mode("canary")
+        if target.manifest.services.mode != "canary":
+            reporter.record(StepResult("manifest", target.name, "changed", "would change services.mode: "
+                                       f"{target.manifest.services.mode} → canary", {"check": True}))
+        files = config_files(project, target, choice, manifest=canary_manifest)
+        render_step.render(project, target, reporter, choice, opts, files)
+        track_steps.start(project, target, reporter, "canary", opts, compose_text=files[COMPOSE_FILE])
+        split = split_for(canary_manifest) if weight is None else with_weight(weight)
         traffic.switch(project, target, reporter, split, opts, why="canary")
         return project
     project = use(project, target, {"mode": "canary"}, reporter)

@@ -37,14 +37,21 @@ def would_recreate(target: Target, track_name: str, compose_text: str | None = N
     return len(wanted) == 2 and wanted[1] != have
 
 
-def start(project: Project, target: Target, reporter: Reporter, track_name: str, opts: Options) -> StepResult:
-    """Create (or update) the track's container alone and wait until it answers healthy."""
+def start(project: Project, target: Target, reporter: Reporter, track_name: str, opts: Options, *,
+          compose_text: str | None = None) -> StepResult:
+    """Create (or update) the track's container alone and wait until it answers healthy.
+
+    ``compose_text`` (check mode): the compose file the run would write, which decides whether the
+    running track would be recreated."""
     spec = track(target.manifest, track_name)
-    changes = not container_state(target, spec.container_name).startswith("running") or would_recreate(target, track_name)
+    changes = not container_state(target, spec.container_name).startswith("running") or \
+        would_recreate(target, track_name, compose_text)
     if opts.check:
+        running = container_state(target, spec.container_name).startswith("running")
+        said = (f"would {'recreate' if running else 'start'} {spec.container_name} ({spec.image}, {spec.version})"
+                if changes else f"{spec.container_name} already running")
         return reporter.record(StepResult(f"start {track_name}", target.name, "changed" if changes else "ok",
-                                          f"would start {spec.container_name} ({spec.image}, {spec.version})"
-                                          if changes else f"{spec.container_name} already running", {"check": True}))
+                                          said, {"check": True}))
     if changes:
         canary_window.forget(target, track_name)
     secret_files.place(project, target, reporter, opts)  # the track mounts them
