@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.conftest import run_inv  # noqa: E402
+from tests.conftest import INV  # noqa: E402
 from tests.integration.stack import Traffic, make_project  # noqa: E402
 
 PREFIX, PORT = "sdbench", 22080
@@ -35,6 +35,12 @@ def timed(fn) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
+
+
+def run_inv(manifest: Path, task: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """`inv TASK --manifest M ARGS...` from this checkout (tests.conftest no longer has run_inv)."""
+    return subprocess.run([*INV, task, "--manifest", str(manifest), *args], capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def must(result: subprocess.CompletedProcess) -> None:
