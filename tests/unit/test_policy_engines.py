@@ -49,6 +49,7 @@ class FakeOpa:
         self.mode = "opa"
         self.delay = 0.0
         self.requests: list[tuple[str, str, Any]] = []
+        self.connections = 0  # TCP connections accepted
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -56,6 +57,7 @@ class FakeOpa:
 
             def setup(self) -> None:
                 super().setup()
+                fake.connections += 1
                 # headers and body are two writes; Nagle + delayed ACK would add ~40 ms each
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
@@ -399,16 +401,34 @@ def test_embedded_engine_is_safe_across_threads(embedded: EmbeddedEngine) -> Non
     assert results.count(True) == 80 and results.count(False) == 80
 
 
-def test_decisions_are_fast(opa: FakeOpa, embedded: EmbeddedEngine, golib: GoEngine) -> None:
-    """The gate is on every deploy; a decision must cost milliseconds, not a policy reload."""
+def test_decisions_reuse_the_loaded_policies_and_the_open_connection(
+    opa: FakeOpa, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gate is on every deploy; a decision must cost milliseconds, not a policy reload or a
+    new connection. What a decision costs is measured, not asserted, by scripts/bench.py (a mean
+    under 50 ms asserted here could fail on a loaded machine and said nothing on an idle one);
+    what makes it cheap is asserted here: the policy files are read once per engine, however
+    many decisions follow, and the sidecar asks every question on one kept-alive connection."""
+    import swiftlib.policy.embedded as embedded_module
+    import swiftlib.policy.golib as golib_module
+
+    reads: list[str] = []
+    for module in (embedded_module, golib_module):
+        def counted(path, policies_dir, _read=module.read_policy, _engine=module.__name__):
+            reads.append(_engine)
+            return _read(path, policies_dir)
+
+        monkeypatch.setattr(module, "read_policy", counted)
+    files = len(list(POLICIES.rglob("*.rego")))
+    for engine in (EmbeddedEngine(POLICIES), GoEngine(POLICIES)):
+        for _ in range(20):
+            assert engine.decide("canary", GOOD_CANARY).allow is True
+            assert engine.decide("infrastructure", BAD_INFRA).allow is False
+    assert reads == [embedded_module.__name__] * files + [golib_module.__name__] * files
     sidecar = SidecarEngine(opa.url, timeout=5)
-    for engine in (embedded, golib, sidecar):
-        engine.decide("canary", GOOD_CANARY)  # warm: compile / connect
-        started = time.perf_counter()
-        for _ in range(50):
-            engine.decide("canary", GOOD_CANARY)
-        mean = (time.perf_counter() - started) / 50
-        assert mean < 0.05, f"{engine.name}: {mean * 1000:.1f} ms a decision"
+    for _ in range(20):
+        assert sidecar.decide("canary", GOOD_CANARY).allow is True
+    assert (len(opa.requests), opa.connections) == (20, 1)
 
 
 # --- both in-process engines: policies that do not load -----------------------------------
