@@ -51,6 +51,15 @@ def test_glob_regex_and_subscript(inv):
     assert names(inv, "monitoring[-1]") == ["f1"]
 
 
+def test_an_open_ended_subscript_runs_to_the_last_host():
+    """`web[5:]` is the sixth host of `web` to the last one, as Ansible selects it (app1 app4 app7
+    app10). Only the Ansible oracle in the integration tier used an open-ended subscript, so a
+    mutant that stopped one host short survived the unit tier."""
+    ranges = load_inventory(FIXTURES / "02_ranges.ini")
+    assert names(ranges, "web[5:]") == ["app1", "app4", "app7", "app10"]
+    assert names(ranges, "web[8:]") == ["app10"]
+
+
 @pytest.mark.parametrize("pattern,message", [
     ("frontnd", "'frontnd' matches no group and no host"),
     ("all:!monitorng", "'monitorng' matches no group"),
