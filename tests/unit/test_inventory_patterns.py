@@ -60,6 +60,15 @@ def test_an_open_ended_subscript_runs_to_the_last_host():
     assert names(ranges, "web[8:]") == ["app10"]
 
 
+def test_a_regex_that_matches_a_group_still_matches_host_names(inv):
+    """Ansible matches a `~regex` against host names even when it matched a group (another term
+    only when it holds one of `. ? * [`). `~frontend|b1` matches the group frontend and the
+    host b1, which is not in it; no unit case had a regex matching both, so a mutant that
+    stopped at the group survived the unit tier. Orders as Ansible lists them."""
+    assert names(inv, "~frontend|b1") == ["shared1", "shared2", "f1", "b1"]
+    assert names(inv, "~backend|f1") == ["shared2", "shared1", "b1", "f1"]
+
+
 @pytest.mark.parametrize("pattern,message", [
     ("frontnd", "'frontnd' matches no group and no host"),
     ("all:!monitorng", "'monitorng' matches no group"),
