@@ -191,7 +191,10 @@ def test_rejected_request_keeps_current_chaos() -> None:
 # ---------- chaos: effects ----------
 
 def test_slow_mode_delays_real_requests_only() -> None:
-    delay = 0.2
+    # 0.3 s, not 0.2 s: the held request is asserted above the 0.25 s bucket (a hold never ends
+    # early) and within the 1 s one, 0.7 s of slack; 0.2 s had to land within 0.25 s, 50 ms of
+    # slack that a loaded 2-core machine can use up.
+    delay = 0.3
     client = make_client("canary")
     assert post_chaos(client, {"mode": "slow", "duration": delay}).status_code == 200
 
@@ -210,8 +213,8 @@ def test_slow_mode_delays_real_requests_only() -> None:
     # The delay shows in the latency histogram the canary is judged on.
     samples = scrape(client)
     bucket = "http_request_duration_seconds_bucket"
-    assert value(samples, bucket, method="GET", path="/", le="0.1") == 0
-    assert value(samples, bucket, method="GET", path="/", le="0.25") == 1
+    assert value(samples, bucket, method="GET", path="/", le="0.25") == 0
+    assert value(samples, bucket, method="GET", path="/", le="1.0") == 1
 
     assert post_chaos(client, {"mode": "recover"}).status_code == 200
     assert timed("/")[1] < delay

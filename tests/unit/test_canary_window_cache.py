@@ -35,3 +35,15 @@ def test_a_new_container_forgets_the_old_ones_scrapes(tmp_path):
     assert canary_window.cached_baseline(canary, 1000.0 + WINDOW + 1, WINDOW, track="stable") is not None
     canary_window.forget(canary, "canary")  # nothing left to forget: fine
     canary_window.forget(canary, "next")  # a track that remembers nothing: fine
+
+
+def test_of_several_scrapes_old_enough_the_newest_starts_the_window(tmp_path):
+    """The window is the newest scrape at least one window old up to now: the shortest stretch
+    that still covers a whole window. Every test cached a single scrape, so a mutant taking the
+    oldest candidate (min for max) survived the unit tier."""
+    target = SimpleNamespace(workspace=LocalWorkspace(tmp_path))
+    text = (METRICS / "canary_t0.prom").read_text()
+    cache = [{"taken_at": at, "text": text} for at in (1000.5, 1001.0, 1000.0)]  # neither first nor last
+    target.workspace.write(canary_window.scrapes_file("canary"), json.dumps(cache))
+    now = 1001.0 + WINDOW + 0.5  # all three are between one and 1.5 windows old
+    assert canary_window.cached_baseline(target, now, WINDOW).taken_at == 1001.0

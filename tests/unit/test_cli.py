@@ -9,7 +9,6 @@ import ast
 import os
 import shutil
 import threading
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -239,22 +238,39 @@ def test_parse_forks() -> None:
 
 
 def concurrency(project_path: Path, hosts: int, opts: FleetOptions) -> int:
+    """The most hosts acting at once.
+
+    Each action stays in until as many hosts act as --forks allows (``forks``, or fewer once
+    fewer hosts are left), waiting on a condition rather than sleeping: a 150 ms sleep counted
+    on the threads overlapping, which a loaded machine does not promise. A cap that lets fewer
+    hosts in makes that wait time out (``stalled``). Then, while hosts are still waiting, each
+    gives one more a moment to come in, which only a cap that lets too many in allows (it shows
+    in ``peak``); a working cap passes whatever that moment's length.
+    """
     project = Project.load(project_path)
-    running, peak, lock = 0, 0, threading.Lock()
+    running = peak = done = 0
+    stalled: list[str] = []
+    changed = threading.Condition()
 
     def action(project, target, reporter):
-        nonlocal running, peak
-        with lock:
+        nonlocal running, peak, done
+        with changed:
             running += 1
             peak = max(peak, running)
-        time.sleep(0.15)
-        with lock:
+            changed.notify_all()
+            if not changed.wait_for(lambda: running >= min(opts.forks, hosts - done), timeout=10):
+                stalled.append(target.name)
+            if hosts - done > running:
+                changed.wait_for(lambda: running > opts.forks, timeout=0.1)
             running -= 1
+            done += 1
+            changed.notify_all()
         reporter.record(StepResult("work", target.name, "ok"))
 
     reporter = Reporter(lambda line: None)
     run_fleet(project, [TargetSpec(f"h{i}") for i in range(hosts)], action, reporter, opts)
     assert reporter.recap.exit_code() == 0 and len(reporter.results) == hosts
+    assert stalled == [], f"waited in vain for {opts.forks} hosts at once (at most {peak} acted together)"
     return peak
 
 

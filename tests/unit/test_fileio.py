@@ -1,6 +1,7 @@
 """swiftlib.fileio: atomic rewrites and locked appends, on the real filesystem."""
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import signal
@@ -283,18 +284,64 @@ def test_local_workspace_read_refuses_links_out_of_the_project_and_odd_files(tmp
     assert (tmp_path / "shadow").read_text().startswith("root:")
 
 
-@pytest.mark.parametrize("make", ["fifo", "dir", "device"])
-def test_locked_read_and_append_refuse_what_is_not_a_regular_file(tmp_path, no_hang, make):
-    target = {"fifo": tmp_path / "h.log", "dir": tmp_path, "device": Path("/dev/null")}[make]
+def _pretend_character_device(monkeypatch, target: Path) -> None:
+    """Make ``fstat`` report ``target`` as a character device (what /dev/null or /dev/zero is).
+
+    A real device node cannot be made in tmp_path without root (mknod), and the one in /dev
+    is not ours to put a lock file beside; fileio tells a device from a file by ``fstat``
+    alone, after opening, so this is the case it decides on.
+    """
+    real_fstat = os.fstat
+    inode = (os.stat(target).st_dev, os.stat(target).st_ino)
+
+    def fstat(fd):
+        found = real_fstat(fd)
+        if (found.st_dev, found.st_ino) != inode:
+            return found
+        return os.stat_result((stat.S_IFCHR | 0o666,) + tuple(found)[1:])
+
+    monkeypatch.setattr(fileio.os, "fstat", fstat)
+
+
+@pytest.mark.parametrize("make, read_errno, read_error, append_errno, append_error", [
+    # A FIFO opens at once (O_NONBLOCK), reads as empty and swallows writes, as /dev/null does:
+    # fileio's own check after opening refuses it, for reading and for appending alike.
+    ("fifo", errno.EINVAL, "is a FIFO (named pipe), not a regular file",
+     errno.EINVAL, "is a FIFO (named pipe), not a regular file"),
+    # A directory opens for reading (fileio's check refuses it); opening it to append is
+    # refused by the kernel itself (EISDIR), before fileio's check runs.
+    ("dir", errno.EINVAL, "is a directory, not a regular file", errno.EISDIR, os.strerror(errno.EISDIR)),
+    # A device (/dev/zero would be read forever, /dev/null would lose every line appended).
+    ("device", errno.EINVAL, "is a character device, not a regular file",
+     errno.EINVAL, "is a character device, not a regular file"),
+])
+def test_locked_read_and_append_refuse_what_is_not_a_regular_file(tmp_path, monkeypatch, no_hang, make, read_errno,
+                                                                  read_error, append_errno, append_error):
+    """Each kind is refused with the one error fileio gives for it, naming the file, and nothing is
+    written. The test used to accept any OSError (a PermissionError creating the lock file passed)
+    and used /dev/null itself: skipped unless root, and as root it left /dev/null.lock behind."""
+    target = tmp_path / "h.log"
     if make == "fifo":
         os.mkfifo(target)
-    if make == "device" and not os.access(lock_path(target), os.W_OK) and not os.access("/dev", os.W_OK):
-        pytest.skip("cannot create /dev/null.lock here")
+    elif make == "dir":
+        target.mkdir()
+    else:
+        target.write_bytes(b"old\n")
+        _pretend_character_device(monkeypatch, target)
     with pytest.raises(OSError) as info:
         locked_read_bytes(target)
-    assert "not a regular file" in str(info.value.strerror) or "directory" in str(info.value.strerror).lower()
-    with pytest.raises(OSError):
-        locked_append_line(target, lambda last: "line")
+    assert (info.value.errno, info.value.strerror, info.value.filename) == (read_errno, read_error, str(target))
+    assert not os.path.exists(lock_path(target))  # a reader never creates the lock file
+    lines = []
+    with pytest.raises(OSError) as info:
+        locked_append_line(target, lambda last: lines.append(last) or "line")
+    assert (info.value.errno, info.value.strerror, info.value.filename) == (append_errno, append_error, str(target))
+    assert lines == []  # refused before the new line was even built
+    assert os.path.isfile(lock_path(target)) and os.path.getsize(lock_path(target)) == 0
+    if make == "device":
+        monkeypatch.undo()
+        assert target.read_bytes() == b"old\n"
+    assert sorted(os.listdir(tmp_path)) == ["h.log", "h.log.lock"]  # the lock file beside it, in tmp_path
 
 
 # -- the lock file beside a locked file -------------------------------------------------------

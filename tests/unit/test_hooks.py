@@ -380,15 +380,17 @@ def test_failing_post_hook_is_reported_not_raised(tmp_path):
 
 
 def test_pre_hook_timeout_stops_it_and_its_children(tmp_path):
+    # The hook must start, write child.pid and print before the timeout: 2 s leaves a loaded
+    # machine ample time to start a shell (0.5 s did not always).
     root = _project(tmp_path)
     _hook(root, "pre-deploy", "sleep 60 &\necho $! > child.pid\necho waiting\nwait")
     start = time.monotonic()
     with pytest.raises(HookFailed) as info:
-        run_pre_hook(CTX, hooks_dir="hooks", root=root, timeout=0.5)
-    assert time.monotonic() - start < 10
+        run_pre_hook(CTX, hooks_dir="hooks", root=root, timeout=2)
+    assert time.monotonic() - start < 12
     result = info.value.result
     assert result.timed_out and result.exit_code is None and result.status == "failed"
-    assert "timed out after 0.5 s" in str(info.value) and "waiting" in str(info.value)
+    assert "timed out after 2 s" in str(info.value) and "waiting" in str(info.value)
     child = int((root / "child.pid").read_text())
     deadline = time.monotonic() + 5
     while _alive(child) and time.monotonic() < deadline:
@@ -397,12 +399,14 @@ def test_pre_hook_timeout_stops_it_and_its_children(tmp_path):
 
 
 def test_hook_ignoring_sigterm_is_killed(tmp_path):
+    # The hook's "stubborn" must be printed before the timeout: with 0.3 s a shell slow to start
+    # on a loaded machine printed nothing in time and the test failed; 2 s leaves ample time.
     root = _project(tmp_path)
     _hook(root, "post-deploy", "trap '' TERM\necho stubborn\nwhile :; do sleep 0.1; done")
     start = time.monotonic()
-    result = run_post_hook(CTX, Outcome(0, "allow"), hooks_dir="hooks", root=root, timeout=0.3)
+    result = run_post_hook(CTX, Outcome(0, "allow"), hooks_dir="hooks", root=root, timeout=2)
     assert result.timed_out and result.status == "failed" and result.output_tail == "stubborn"
-    assert time.monotonic() - start < 0.3 + runner.TERM_GRACE + runner.DRAIN_GRACE + 3
+    assert time.monotonic() - start < 2 + runner.TERM_GRACE + runner.DRAIN_GRACE + 3
 
 
 def test_background_process_holding_the_output_does_not_hold_the_command(tmp_path):

@@ -51,6 +51,24 @@ def test_glob_regex_and_subscript(inv):
     assert names(inv, "monitoring[-1]") == ["f1"]
 
 
+def test_an_open_ended_subscript_runs_to_the_last_host():
+    """`web[5:]` is the sixth host of `web` to the last one, as Ansible selects it (app1 app4 app7
+    app10). Only the Ansible oracle in the integration tier used an open-ended subscript, so a
+    mutant that stopped one host short survived the unit tier."""
+    ranges = load_inventory(FIXTURES / "02_ranges.ini")
+    assert names(ranges, "web[5:]") == ["app1", "app4", "app7", "app10"]
+    assert names(ranges, "web[8:]") == ["app10"]
+
+
+def test_a_regex_that_matches_a_group_still_matches_host_names(inv):
+    """Ansible matches a `~regex` against host names even when it matched a group (another term
+    only when it holds one of `. ? * [`). `~frontend|b1` matches the group frontend and the
+    host b1, which is not in it; no unit case had a regex matching both, so a mutant that
+    stopped at the group survived the unit tier. Orders as Ansible lists them."""
+    assert names(inv, "~frontend|b1") == ["shared1", "shared2", "f1", "b1"]
+    assert names(inv, "~backend|f1") == ["shared2", "shared1", "b1", "f1"]
+
+
 @pytest.mark.parametrize("pattern,message", [
     ("frontnd", "'frontnd' matches no group and no host"),
     ("all:!monitorng", "'monitorng' matches no group"),

@@ -150,6 +150,25 @@ def test_build_does_not_mutate_its_input():
     assert raw == before
 
 
+@pytest.mark.parametrize("seconds", [0, 0.5, 0.999, 86400.5])
+def test_the_canary_window_is_refused_outside_one_second_to_one_day(seconds):
+    """A window of 0 s measures nothing (and rates divide by it). No unit test sent a window
+    under one second, so moving the lower bound from 1 to 0 survived the unit tier."""
+    raw = yaml.safe_load((FIXTURES / "good" / "minimal.yaml").read_text())
+    raw["policy_limits"] = {"canary": {"evaluation_window_seconds": seconds}}
+    with pytest.raises(ManifestError) as info:
+        build_manifest(raw)
+    assert info.value.problems == [
+        f"policy_limits.canary.evaluation_window_seconds: expected a number 1-86400, got {seconds}"]
+
+
+@pytest.mark.parametrize("seconds", [1, 86400])
+def test_the_canary_window_may_be_one_second_or_one_day(seconds):
+    raw = yaml.safe_load((FIXTURES / "good" / "minimal.yaml").read_text())
+    raw["policy_limits"] = {"canary": {"evaluation_window_seconds": seconds}}
+    assert build_manifest(raw).canary_limits.evaluation_window_seconds == seconds
+
+
 @pytest.mark.parametrize("value", ["a@b.c\n", "a@b.c\r", "x y", "a'b", 'a"b', "a$b", "a{b", "a}b", "a;b", "a\\b", ""])
 def test_contact_refuses_every_character_that_could_break_out(value):
     raw = yaml.safe_load((FIXTURES / "good" / "minimal.yaml").read_text())

@@ -1,8 +1,8 @@
 """The OPA test stand-in (tests/opa_standin/server.py), run as a real process on the host.
 
 It must speak OPA's REST contract closely enough that the SidecarEngine, pointed at it,
-decides every policy case exactly as the embedded engine does; it evaluates with OPA's own Go
-evaluator (opa_bindings). Building its image is left to the Docker-backed tests; here its
+decides every policy case as the case tables say (the tables both in-process engines are held
+to); it evaluates with OPA's own Go evaluator (opa_bindings). Building its image is left to the Docker-backed tests; here its
 build context helper is checked without the network.
 """
 from __future__ import annotations

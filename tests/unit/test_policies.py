@@ -3,7 +3,9 @@
 Every case in tests/policy_cases/*.yaml, and every other test that asks a policy, runs under
 both in-process evaluators: the embedded engine (regopy, rego-cpp) and OPA's own Go evaluator
 (GoEngine, the opa-golib-python-bindings wheel). Both must give the same allow and the same
-reasons; the same tables run through the sidecar engine in test_policy_engines.py.
+reasons. The sidecar engine carries the same tables in test_policy_engines.py to a fake server
+that decides with the embedded engine: a test of its transport, not a third evaluator; in
+test_opa_standin.py it decides them in front of OPA's Go evaluator.
 
 OPA's Go evaluator is required, never skipped: without the wheel every "opa-golib" test fails
 naming scripts/install-opa-golib.sh (run by `make test-deps`).

@@ -2,9 +2,12 @@
 
 The SidecarEngine is tested against a real HTTP server on 127.0.0.1 that answers as OPA's
 REST API documents and evaluates the real policies with the embedded engine;
-failures are injected into that server (or a closed port), not mocked. The two in-process
-engines, EmbeddedEngine (regopy) and GoEngine (OPA's Go evaluator), are held to the same
-failure contract.
+failures are injected into that server (or a closed port), not mocked. Those tests check the
+sidecar's transport (what it sends, where, and how it reads the answer) and its failures; they
+cannot show that a sidecar decides like any engine, since the server's answers are the embedded
+engine's. Engines are compared only with OPA's Go evaluator (GoEngine): here, test_policies.py,
+and test_opa_standin.py (the sidecar in front of it). The two in-process engines, EmbeddedEngine
+(regopy) and GoEngine, are held to the same failure contract.
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ from typing import Any, Iterator
 import pytest
 
 from swiftlib.errors import ConfigError, PolicyEngineError
-from swiftlib.policy import EmbeddedEngine, GoEngine, SidecarEngine, canary_input, infrastructure_input, run_cases
+from swiftlib.policy import EmbeddedEngine, GoEngine, SidecarEngine, canary_input, infrastructure_input, load_case_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = ROOT / "policies"
@@ -49,6 +52,8 @@ class FakeOpa:
         self.mode = "opa"
         self.delay = 0.0
         self.requests: list[tuple[str, str, Any]] = []
+        self.answers: list[Any] = []  # the bodies of the decisions evaluated
+        self.connections = 0  # TCP connections accepted
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -56,6 +61,7 @@ class FakeOpa:
 
             def setup(self) -> None:
                 super().setup()
+                fake.connections += 1
                 # headers and body are two writes; Nagle + delayed ACK would add ~40 ms each
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
@@ -113,7 +119,8 @@ class FakeOpa:
                     else:
                         self._json(500, {"code": "internal_error", "message": str(exc)})
                     return
-                self._json(200, {"result": decision.to_dict()})
+                fake.answers.append({"result": decision.to_dict()})
+                self._json(200, fake.answers[-1])
 
             def _json(self, status: int, body: Any) -> None:
                 self._raw(status, json.dumps(body).encode(), "application/json")
@@ -174,10 +181,25 @@ def engine_error(call) -> PolicyEngineError:
 
 # --- the sidecar engine against an OPA-shaped server ----------------------------------
 
-def test_sidecar_decides_every_case_like_the_embedded_engine(opa: FakeOpa) -> None:
-    results = run_cases(SidecarEngine(opa.url, timeout=5), CASES)
-    assert len(results) > 40
-    assert [r for r in results if not r.passed] == []
+def test_sidecar_transport_posts_every_case_and_returns_the_answer_unchanged(opa: FakeOpa) -> None:
+    """The sidecar's transport, for every case of the tables (no input at all among them): the
+    input is POSTed as {"input": ...} to /v1/data/swiftdeploy/<domain>/decision, and OPA's
+    {"result": ...} comes back as the same decision.
+
+    It compares no engines: the server decides with the embedded engine, so a sidecar pointed at
+    it agrees with the embedded engine by construction. (This test used to be called
+    test_sidecar_decides_every_case_like_the_embedded_engine.)
+    """
+    sidecar = SidecarEngine(opa.url, timeout=5)
+    cases = load_case_dir(CASES)
+    assert len(cases) > 40 and any(case.input is None for case in cases)
+    for case in cases:
+        decision = sidecar.decide(case.domain, case.input)
+        method, path, raw = opa.requests[-1]
+        assert (method, path) == ("POST", f"/v1/data/swiftdeploy/{case.domain}/decision"), case.name
+        assert json.loads(raw) == {"input": case.input}, case.name
+        assert {"result": decision.to_dict()} == opa.answers[-1], case.name
+    assert len(opa.requests) == len(opa.answers) == len(cases)
 
 
 def test_sidecar_posts_the_input_to_the_documented_path(opa: FakeOpa) -> None:
@@ -194,10 +216,12 @@ def test_sidecar_deny_carries_the_policy_reasons(opa: FakeOpa) -> None:
     assert decision.reasons == ("disk free 3.20 GB is below the minimum 10.00 GB",)
 
 
-def test_sidecar_and_embedded_return_equal_decisions(opa: FakeOpa, embedded: EmbeddedEngine, golib: GoEngine) -> None:
-    sidecar = SidecarEngine(opa.url, timeout=5)
+def test_embedded_and_opas_go_evaluator_return_equal_decisions(embedded: EmbeddedEngine, golib: GoEngine) -> None:
+    """The one comparison of engines in this file, against OPA's Go evaluator. It used to compare
+    the sidecar too, through the fake server that answers with the embedded engine: equal by
+    construction (the sidecar's side is the transport test above)."""
     for domain, document in (("canary", GOOD_CANARY), ("infrastructure", BAD_INFRA), ("canary", None)):
-        assert sidecar.decide(domain, document) == embedded.decide(domain, document) == golib.decide(domain, document)
+        assert embedded.decide(domain, document) == golib.decide(domain, document)
 
 
 def test_wait_ready_returns_once_health_answers(opa: FakeOpa) -> None:
@@ -399,16 +423,34 @@ def test_embedded_engine_is_safe_across_threads(embedded: EmbeddedEngine) -> Non
     assert results.count(True) == 80 and results.count(False) == 80
 
 
-def test_decisions_are_fast(opa: FakeOpa, embedded: EmbeddedEngine, golib: GoEngine) -> None:
-    """The gate is on every deploy; a decision must cost milliseconds, not a policy reload."""
+def test_decisions_reuse_the_loaded_policies_and_the_open_connection(
+    opa: FakeOpa, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gate is on every deploy; a decision must cost milliseconds, not a policy reload or a
+    new connection. What a decision costs is measured, not asserted, by scripts/bench.py (a mean
+    under 50 ms asserted here could fail on a loaded machine and said nothing on an idle one);
+    what makes it cheap is asserted here: the policy files are read once per engine, however
+    many decisions follow, and the sidecar asks every question on one kept-alive connection."""
+    import swiftlib.policy.embedded as embedded_module
+    import swiftlib.policy.golib as golib_module
+
+    reads: list[str] = []
+    for module in (embedded_module, golib_module):
+        def counted(path, policies_dir, _read=module.read_policy, _engine=module.__name__):
+            reads.append(_engine)
+            return _read(path, policies_dir)
+
+        monkeypatch.setattr(module, "read_policy", counted)
+    files = len(list(POLICIES.rglob("*.rego")))
+    for engine in (EmbeddedEngine(POLICIES), GoEngine(POLICIES)):
+        for _ in range(20):
+            assert engine.decide("canary", GOOD_CANARY).allow is True
+            assert engine.decide("infrastructure", BAD_INFRA).allow is False
+    assert reads == [embedded_module.__name__] * files + [golib_module.__name__] * files
     sidecar = SidecarEngine(opa.url, timeout=5)
-    for engine in (embedded, golib, sidecar):
-        engine.decide("canary", GOOD_CANARY)  # warm: compile / connect
-        started = time.perf_counter()
-        for _ in range(50):
-            engine.decide("canary", GOOD_CANARY)
-        mean = (time.perf_counter() - started) / 50
-        assert mean < 0.05, f"{engine.name}: {mean * 1000:.1f} ms a decision"
+    for _ in range(20):
+        assert sidecar.decide("canary", GOOD_CANARY).allow is True
+    assert (len(opa.requests), opa.connections) == (20, 1)
 
 
 # --- both in-process engines: policies that do not load -----------------------------------

@@ -18,7 +18,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from swiftlib.metrics import promql
 from swiftlib.errors import MetricsSourceError
 from swiftlib.observe import prometheus_window
 from swiftlib.manifest.load import load_manifest
@@ -102,10 +101,30 @@ def test_a_ready_prometheus_lets_the_window_start():
     assert waited and waited[0] >= target_on(port).manifest.canary_limits.evaluation_window_seconds
 
 
+# The exact PromQL the gate must send for the minimal manifest's 60 s window, and the answer to
+# each (canary and stable differ, so a track mixed up shows). The fake used to answer every
+# window question alike, whatever its text, so a wrong query could not fail these tests; now a
+# query that is not listed here gets Prometheus' error answer (HTTP 400, bad_data).
+LAST_SCRAPE = 'min(timestamp(up{track=~"canary|stable"}))'
+WINDOW_ANSWERS = {
+    'sum(increase(http_requests_total{track="canary",path!~"/healthz|/metrics|/chaos"}[60s]))': 40.0,
+    'sum(increase(http_requests_total{track="canary",path!~"/healthz|/metrics|/chaos",status_code=~"5.."}[60s]))'
+    ' or vector(0)': 2.0,
+    'histogram_quantile(0.99, sum by (le) (increase(http_request_duration_seconds_bucket'
+    '{track="canary",path!~"/healthz|/metrics|/chaos"}[60s])))': 0.004,
+    'sum(increase(http_requests_total{track="stable",path!~"/healthz|/metrics|/chaos"}[60s]))': 50.0,
+    'sum(increase(http_requests_total{track="stable",path!~"/healthz|/metrics|/chaos",status_code=~"5.."}[60s]))'
+    ' or vector(0)': 1.0,
+    'histogram_quantile(0.99, sum by (le) (increase(http_request_duration_seconds_bucket'
+    '{track="stable",path!~"/healthz|/metrics|/chaos"}[60s])))': 0.003,
+}
+
+
 @contextmanager
 def query_endpoint(last_scrapes: list[float]):
-    """Prometheus' instant-query API (200, resultType vector): the last-scrape question answers
-    from ``last_scrapes`` in turn (the last one repeats), every window question a fixed sample."""
+    """Prometheus' instant-query API (200, resultType vector) answering only the queries it knows:
+    the last-scrape question from ``last_scrapes`` in turn (the last one repeats), each window
+    question from WINDOW_ANSWERS; any other query is refused as Prometheus refuses a bad one."""
     asked: list[tuple[str, float]] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -119,16 +138,21 @@ def query_endpoint(last_scrapes: list[float]):
             params = parse_qs(url.query)
             query, at = params["query"][0], float(params["time"][0])
             asked.append((query, at))
-            if query == promql.last_scrape_query():
+            if query == LAST_SCRAPE:
                 value = last_scrapes[min(len([q for q, _ in asked if q == query]), len(last_scrapes)) - 1]
+            elif query in WINDOW_ANSWERS:
+                value = WINDOW_ANSWERS[query]
             else:
-                value = 0.004 if query.startswith("histogram_quantile") else 40.0
-            body = {"status": "success", "data": {"resultType": "vector",
-                                                  "result": [{"metric": {}, "value": [at, str(value)]}]}}
-            data = json.dumps(body).encode()
-            self.send_response(200)
+                self._send(400, {"status": "error", "errorType": "bad_data",
+                                 "error": f"this test's Prometheus does not know the query {query}"})
+                return
+            self._send(200, {"status": "success", "data": {"resultType": "vector",
+                                                           "result": [{"metric": {}, "value": [at, str(value)]}]}})
+
+        def _send(self, status: int, body: dict) -> None:
+            self.send_response(status)
             self.end_headers()
-            self.wfile.write(data)
+            self.wfile.write(json.dumps(body).encode())
 
         def log_message(self, *args):
             pass
@@ -155,12 +179,14 @@ def test_the_window_is_asked_about_once_every_track_was_scraped_after_its_end():
     end = 1000.0 + window
     with query_endpoint([end - 0.8, end - 0.8, end + 0.2]) as (port, asked):
         canary, stable = prometheus_window.measure(target_on(port), sleep=fake.sleep, clock=fake.clock)
-    late = [at for q, at in asked if q == promql.last_scrape_query()]
+    late = [at for q, at in asked if q == LAST_SCRAPE]
     assert len(late) == 3  # asked until a scrape at or after the end had landed
-    windows = [at for q, at in asked if "increase(" in q]
-    assert windows and all(at == end for at in windows)  # the window itself, not the moment it was asked
+    windows = [(q, at) for q, at in asked if q != LAST_SCRAPE]
+    assert sorted(q for q, _ in windows) == sorted(WINDOW_ANSWERS)  # each question once, both tracks
+    assert all(at == end for _, at in windows)  # the window itself, not the moment it was asked
     assert fake.slept == [window, prometheus_window.POLL, prometheus_window.POLL]
-    assert canary.requests == 40 and stable and stable.requests == 40
+    assert (canary.requests, canary.errors, canary.p99_latency_ms) == (40, 2, 4.0)
+    assert stable and (stable.requests, stable.errors, stable.p99_latency_ms) == (50, 1, 3.0)
 
 
 def test_scrapes_that_stay_late_are_waited_for_a_bounded_time_then_the_window_is_asked():
@@ -170,4 +196,4 @@ def test_scrapes_that_stay_late_are_waited_for_a_bounded_time_then_the_window_is
     with query_endpoint([1000.0]) as (port, asked):  # Prometheus stopped scraping at the window's start
         canary, _ = prometheus_window.measure(target_on(port), sleep=fake.sleep, clock=fake.clock)
     assert sum(fake.slept) - window == pytest.approx(prometheus_window.LATE_SCRAPES * interval, abs=prometheus_window.POLL)
-    assert canary.requests == 40  # asked anyway: increase() extrapolates the edge
+    assert (canary.requests, canary.errors) == (40, 2)  # asked anyway: increase() extrapolates the edge
