@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from swiftlib import commands  # noqa: E402
-from tests.conftest import run_inv  # noqa: E402
+from tests.conftest import run_cli as run_inv  # noqa: E402 - the swiftdeploy program, as inv runs it
 from tests.integration.stack import Load, docker, make_project  # noqa: E402
 
 PREFIX, PORT = "sdbdel", 26080

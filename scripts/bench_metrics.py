@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from scripts.bench import must, print_rows  # noqa: E402
-from tests.conftest import run_inv  # noqa: E402
+from tests.conftest import run_cli as run_inv  # noqa: E402 - the swiftdeploy program, as inv runs it
 from tests.integration.stack import Traffic, make_project  # noqa: E402
 
 PREFIX, PORT, PROM_PORT = "sdbenchm", 22280, 22390
