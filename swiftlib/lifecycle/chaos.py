@@ -8,6 +8,7 @@ from ..errors import CommandFailed, UsageError
 from .context import Project, Target
 
 MODES = ("slow", "error", "recover")
+NO_CANARY = "no canary is running to inject chaos into; start one with `inv promote --mode canary`"
 MAX_SLOW_SECONDS = 10  # the app refuses longer holds (app/app_chaos.py); said here before asking it
 
 
@@ -32,6 +33,12 @@ def chaos_payload(mode: str, *, rate: float | None, duration: float | None) -> d
 
 def send_chaos(project: Project, target: Target, mode: str, *, rate: float | None, duration: float | None) -> dict:
     payload = chaos_payload(mode, rate=rate, duration=duration)
+    from .track_steps import is_running
+
+    if not is_running(target, "canary"):
+        # Asked of Docker, not of nginx: right after a rollback nginx may still hold the removed
+        # container's address and wait out its connect timeout.
+        raise UsageError(NO_CANARY, host=target.name)
     with target.loopback(target.manifest.nginx.admin_port) as base:
         try:
             answer = http.post_json(f"{base}/tracks/canary/chaos", payload, timeout=10)
@@ -43,8 +50,7 @@ def send_chaos(project: Project, target: Target, mode: str, *, rate: float | Non
     except ValueError:
         body = {"raw": answer.body[:200]}
     if answer.status == 502:
-        raise UsageError("no canary is running to inject chaos into; start one with `inv promote --mode canary`",
-                         host=target.name)
+        raise UsageError(NO_CANARY, host=target.name)
     if answer.status != 200:
         why = body.get("error") if isinstance(body, dict) and body.get("error") else answer.body[:200]
         raise UsageError(f"/chaos refused (HTTP {answer.status}): {why}", host=target.name)
