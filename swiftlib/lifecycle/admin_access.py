@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ipaddress
 
-from .. import commands
 from ..results import Reporter, StepResult
 from ..tracks import TRAFFIC_DIR
 from . import nginx_include
@@ -31,8 +30,7 @@ def access_text(gateway: str) -> str:
 
 def gateway(target: Target) -> str | None:
     """The app network's first gateway address on the target, or None (no network yet, or none set)."""
-    result = target.host.run(commands.network_gateways(target.manifest.network.name), check=False)
-    for word in result.stdout.split() if result.ok else []:
+    for word in target.runtime.gateways(target.manifest.network.name):
         try:
             return str(ipaddress.ip_address(word))
         except ValueError:

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .. import commands
 from ..errors import CommandFailed, ConfigError, HealthCheckFailed
 from ..http import TlsCheck
 from ..manifest.model import Tls
@@ -215,12 +214,11 @@ def _reload(target: Target) -> bool:
 
     if not nginx_running(target):
         return False
-    name = target.manifest.nginx.container_name
-    check = target.host.run(commands.nginx_test_running(name), check=False, timeout=30)
-    if not check.ok:
-        raise CommandFailed("nginx -t", check.exited, (check.stderr or check.stdout).strip(), host=target.name,
+    exited, said = target.runtime.nginx_test()
+    if exited != 0:
+        raise CommandFailed("nginx -t", exited, said, host=target.name,
                             hint="the new certificate is on the host but nginx still serves the old one")
-    target.host.run(commands.nginx_reload(name), timeout=30, hint="see `docker logs` of the nginx container")
+    target.runtime.nginx_reload()
     return True
 
 

@@ -17,11 +17,8 @@ from .context import STATE_FILE, Options, Project, Target
 
 
 def snapshot(target: Target) -> dict[str, str]:
-    """Container name -> "id state" for this compose project (to tell ok from changed)."""
-    argv = commands.containers_of_project(target.compose_project, "{{.Names}} {{.ID}} {{.State}}")
-    out = target.host.run(argv, check=False).stdout
-    rows = (line.split(" ", 1) for line in out.splitlines() if line.strip())
-    return {name: rest for name, rest in rows}
+    """Container name -> "id state" for this stack (to tell ok from changed)."""
+    return target.runtime.snapshot()
 
 
 def expected_containers(target: Target, services: Sequence[str] = ()) -> list[str]:
@@ -98,9 +95,6 @@ def describe_changes(started: Sequence[str], removed: Sequence[str]) -> str:
     return "; ".join(parts) or "all containers already up to date"
 
 
-CONFIG_HASH_LABEL = "com.docker.compose.config-hash"
-
-
 def outdated(target: Target, compose_text: str, running: Sequence[str], skip: Sequence[str] = ()) -> list[str]:
     """The running containers that ``compose_text`` (what a run would write) describes otherwise: compose
     would recreate them (a changed nginx.conf or proxy timeout recreates nginx, for one). ``skip``:
@@ -111,16 +105,13 @@ def outdated(target: Target, compose_text: str, running: Sequence[str], skip: Se
         defined = (yaml.safe_load(compose_text) or {}).get("services") or {}
     except yaml.YAMLError:
         return []
-    argv = commands.compose_config_hash(target.project_dir, target.compose_project, "*", from_stdin=True)
-    wanted = dict(line.split(None, 1) for line in
-                  target.host.run(argv, check=False, stdin=compose_text).stdout.splitlines() if " " in line)
+    wanted = target.runtime.config_hashes("*", compose_text)
     stale = []
     for service, spec in defined.items():
         name = spec.get("container_name", service) if isinstance(spec, dict) else service
         if name not in running or service not in wanted or service in skip:
             continue
-        have = target.host.run(commands.container_label(name, CONFIG_HASH_LABEL), check=False).stdout.strip()
-        if have != wanted[service].strip():
+        if target.runtime.running_hash(name) != wanted[service].strip():
             stale.append(name)
     return sorted(stale)
 
@@ -149,8 +140,7 @@ def up(project: Project, target: Target, reporter: Reporter, opts: Options,
     if not services or any(s not in ("nginx", "opa", "prometheus") for s in services):
         secret_files.place(project, target, reporter, opts)  # an app track may start: its secrets first
     require_bind_sources(target, reporter, services, task)
-    argv = commands.compose_up(target.project_dir, target.compose_project, services)
-    target.host.run(argv, timeout=600, hint="see `docker compose logs` in the project directory")
+    target.runtime.up(services)
     after = snapshot(target)
     started, removed = _diff_summary(before, after)
     touched = started + removed
@@ -170,15 +160,13 @@ def restart_stopped_nginx(project: Project, target: Target, reporter: Reporter, 
     with the public port down there is no traffic left to protect. --no-deps: the app tracks stay as they are.
     """
     name = target.manifest.nginx.container_name
-    result = target.host.run(commands.container_health(name), check=False)
-    state = result.stdout.strip() if result.ok else "absent"
+    state = target.runtime.state(name)
     if state == "absent" or state.startswith("running"):
         return None
     if opts.check:
         return reporter.record(StepResult("start nginx", target.name, "changed", f"would start {name} ({state})"))
     require_bind_sources(target, reporter, ["nginx"], "start nginx")
-    target.host.run(commands.compose_start_service(target.project_dir, target.compose_project, "nginx"),
-                    timeout=300, hint="see `docker compose logs nginx` in the project directory")
+    target.runtime.start_service("nginx")
     project.audit.append("up", {"step": "start nginx", "services": ["nginx"], "containers": [name],
                                 "was": state}, host=target.name)
     return reporter.record(StepResult("start nginx", target.name, "changed", f"{name} was {state}; started again"))
@@ -191,7 +179,7 @@ def leftovers(target: Target) -> list[str]:
     name that someone else created is not ours to report or remove.
     """
     m = target.manifest
-    found = [f"container {n}" for n in target.host.run(commands.containers_of_project(target.compose_project), check=False).stdout.split()]
+    found = [f"container {n}" for n in target.runtime.containers()]
     if ownership.owned(target, "network", m.network.name):
         found.append(f"network {m.network.name}")
     if ownership.owned(target, "volume", m.logs_volume):
@@ -217,18 +205,14 @@ def teardown(project: Project, target: Target, reporter: Reporter, opts: Options
         return reporter.record(StepResult("teardown", target.name, status,
                                           "would remove: " + ", ".join(would) if would else "nothing to remove"))
     if present:
-        if target.workspace.read(COMPOSE_FILE) is not None:
-            argv = commands.compose_down(target.project_dir, target.compose_project)
-        else:
-            argv = commands.compose_down_by_name(target.compose_project)
-        target.host.run(argv, timeout=300)
+        target.runtime.down(with_file=target.workspace.read(COMPOSE_FILE) is not None)
         # Compose leaves a network/volume alone when the file no longer names it (a renamed one);
         # removed by name only when it carries this project's label (leftovers counted only those).
         m = target.manifest
         if f"network {m.network.name}" in present:
-            target.host.run(commands.network_remove(m.network.name), check=False)
+            target.runtime.remove_network(m.network.name)
         if f"volume {m.logs_volume}" in present:
-            target.host.run(commands.volume_remove(m.logs_volume), check=False)
+            target.runtime.remove_volume(m.logs_volume)
         for track_name in ("stable", "canary"):  # the next deploy's containers count from zero
             forget(target, track_name)
         # The admin access rule names the network's gateway: a new network may have another one.

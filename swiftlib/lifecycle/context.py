@@ -16,6 +16,7 @@ from ..audit.log import AuditLog
 from ..host import Host
 from ..manifest.model import Manifest
 from ..manifest.load import load_manifest
+from ..runtime import Runtime, open_runtime
 from ..workspace import LocalWorkspace, Workspace, inside
 
 STATE_FILE = ".swiftdeploy/state.json"
@@ -64,6 +65,12 @@ class Target:
     overrides: Mapping[str, Any] = field(default_factory=dict)
     # The secrets' values, read once per run (lifecycle.secret_files); never in a repr or a comparison.
     secret_values: dict[str, str] | None = field(default=None, repr=False, compare=False)
+    # How the stack's containers are run on this target: chosen once, here where the target is opened.
+    runtime: Runtime = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.runtime is None:
+            self.runtime = open_runtime(self)
 
     @classmethod
     def local(cls, project: Project, host: Host | None = None) -> "Target":

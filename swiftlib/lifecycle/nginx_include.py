@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 
-from .. import commands
 from ..errors import CommandFailed
 from .context import Target
 
@@ -20,20 +19,17 @@ DRAIN_GRACE_SECONDS = 10.0  # beyond nginx.proxy_timeout, the longest a proxied 
 
 
 def nginx_running(target: Target) -> bool:
-    result = target.host.run(commands.container_health(target.manifest.nginx.container_name), check=False)
-    return result.ok and result.stdout.startswith("running")
+    return target.runtime.state(target.manifest.nginx.container_name).startswith("running")
 
 
 def _workers(target: Target) -> set[str]:
-    out = target.host.run(commands.nginx_worker_pids(target.manifest.nginx.container_name), check=False).stdout
-    return {line.strip() for line in out.splitlines() if line.strip().isdigit()}
+    return target.runtime.nginx_workers()
 
 
 def reload_and_drain(target: Target, *, clock=time.monotonic, sleep=time.sleep) -> float:
     """Graceful reload of the running nginx; returns the seconds until the old workers were gone."""
-    name = target.manifest.nginx.container_name
     old = _workers(target)
-    target.host.run(commands.nginx_reload(name), timeout=30, hint="see `docker logs` of the nginx container")
+    target.runtime.nginx_reload()
     start = clock()
     deadline = start + target.manifest.nginx.proxy_timeout + DRAIN_GRACE_SECONDS
     while old & _workers(target):
@@ -58,15 +54,14 @@ def apply(target: Target, name: str, text: str | None, *, running: bool | None =
         target.workspace.write(name, text)
     if not (nginx_running(target) if running is None else running):
         return None
-    container = target.manifest.nginx.container_name
-    check = target.host.run(commands.nginx_test_running(container), check=False, timeout=30)
-    if not check.ok:
+    exited, said = target.runtime.nginx_test()
+    if exited != 0:
         if old is None:
             target.workspace.remove(name)
         else:
             target.workspace.write(name, old)
-        raise CommandFailed("nginx -t", check.exited, (check.stderr or check.stdout).strip(), host=target.name)
+        raise CommandFailed("nginx -t", exited, said, host=target.name)
     if drain:
         return reload_and_drain(target)
-    target.host.run(commands.nginx_reload(container), timeout=30, hint="see `docker logs` of the nginx container")
+    target.runtime.nginx_reload()
     return 0.0

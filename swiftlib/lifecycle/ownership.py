@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import commands
 from ..manifest.model import Manifest
 from ..tracks import TRACKS, track
 from .context import Target
@@ -41,21 +40,11 @@ def named_objects(manifest: Manifest, *, include_opa: bool) -> list[Named]:
     return found
 
 
-def parse_projects(text: str) -> dict[str, str]:
-    """``object_projects`` output -> name: compose project ('' when unlabelled) (pure)."""
-    out = {}
-    for line in text.splitlines():
-        name, _, project = line.partition("\t")
-        if name.strip():
-            out[name.strip().lstrip("/")] = project.strip()
-    return out
-
-
 def projects_of(target: Target, kind: str, names: list[str]) -> dict[str, str]:
     """The compose project of each of ``names`` that exists on the target (one Docker call)."""
     if not names:
         return {}
-    return parse_projects(target.host.run(commands.object_projects(kind, names), check=False).stdout)
+    return target.runtime.owners(kind, names)
 
 
 def foreign(target: Target, *, include_opa: bool) -> list[str]:

@@ -1,7 +1,6 @@
 """Start, check and remove one app track (stable, canary or next) on a target."""
 from __future__ import annotations
 
-from .. import commands
 from ..errors import HealthCheckFailed
 from ..render import COMPOSE_FILE
 from ..results import Reporter, StepResult
@@ -11,13 +10,9 @@ from ..observe import canary_window
 from .context import Options, Project, Target
 from .health import wait_track_healthy
 
-CONFIG_HASH_LABEL = "com.docker.compose.config-hash"
-
-
 def container_state(target: Target, name: str) -> str:
     """`running healthy`, `running starting`, `exited none`, or `absent`."""
-    result = target.host.run(commands.container_health(name), check=False)
-    return result.stdout.strip() if result.ok else "absent"
+    return target.runtime.state(name)
 
 
 def is_running(target: Target, track_name: str) -> bool:
@@ -30,11 +25,8 @@ def would_recreate(target: Target, track_name: str, compose_text: str | None = N
     spec = track(target.manifest, track_name)
     if not is_running(target, track_name) or (compose_text is None and target.workspace.read(COMPOSE_FILE) is None):
         return False
-    argv = commands.compose_config_hash(target.project_dir, target.compose_project, spec.service,
-                                        from_stdin=compose_text is not None)
-    wanted = target.host.run(argv, check=False, stdin=compose_text).stdout.split()
-    have = target.host.run(commands.container_label(spec.container_name, CONFIG_HASH_LABEL), check=False).stdout.strip()
-    return len(wanted) == 2 and wanted[1] != have
+    wanted = target.runtime.config_hashes(spec.service, compose_text).get(spec.service)
+    return wanted is not None and wanted.strip() != target.runtime.running_hash(spec.container_name)
 
 
 def start(project: Project, target: Target, reporter: Reporter, track_name: str, opts: Options, *,
@@ -56,8 +48,7 @@ def start(project: Project, target: Target, reporter: Reporter, track_name: str,
         canary_window.forget(target, track_name)
     secret_files.place(project, target, reporter, opts)  # the track mounts them
     compose_steps.restart_stopped_nginx(project, target, reporter, opts)  # the track's health is read through it
-    target.host.run(commands.compose_start_service(target.project_dir, target.compose_project, spec.service),
-                    timeout=600, hint="see `docker compose logs` in the project directory")
+    target.runtime.start_service(spec.service)
     try:
         wait_track_healthy(target, spec)
     except HealthCheckFailed as exc:
@@ -78,8 +69,7 @@ def remove(project: Project, target: Target, reporter: Reporter, track_name: str
         return None
     if opts.check:
         return reporter.record(StepResult(f"remove {track_name}", target.name, "changed", f"would remove {name}"))
-    target.host.run(commands.stop_container(name), check=False, timeout=60)
-    target.host.run(commands.remove_container(name), timeout=60)
+    target.runtime.remove(name)
     canary_window.forget(target, track_name)
     project.audit.append("track_removed", {"track": track_name, "container": name}, host=target.name)
     return reporter.record(StepResult(f"remove {track_name}", target.name, "changed", f"{name} drained and removed"))

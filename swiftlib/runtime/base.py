@@ -1,0 +1,61 @@
+"""What the lifecycle asks of a container runtime, in the stack's own terms: services (app tracks,
+nginx, the sidecars) and the containers that run them. Implementations run the engine's commands on
+the target's host; they print nothing, decide nothing and write no audit record (the steps do)."""
+from __future__ import annotations
+
+from typing import Protocol, Sequence
+
+
+class Runtime(Protocol):
+    name: str
+
+    def state(self, container: str) -> str:
+        """`running healthy`, `running starting`, `exited none`, ... or `absent`."""
+
+    def snapshot(self) -> dict[str, str]:
+        """Container name -> "id state" of everything the stack runs (to tell ok from changed)."""
+
+    def containers(self) -> list[str]:
+        """Names of every container of the stack, running or not."""
+
+    def config_hashes(self, service: str, compose_text: str | None = None) -> dict[str, str]:
+        """{service: hash} the runtime would give ``service`` (``*``: every service) from the compose file on
+        the host, or from ``compose_text`` (what a run would write)."""
+
+    def running_hash(self, container: str) -> str:
+        """The hash the running ``container`` was made from ("" when unknown)."""
+
+    def refuses(self, path: str) -> str | None:
+        """Why the engine would not run the stack file at ``path`` on the host (None: it would)."""
+
+    def up(self, services: Sequence[str] = ()) -> None:
+        """Create or update the stack (or only ``services``), removing what the file no longer names."""
+
+    def start_service(self, service: str) -> None:
+        """Create or update one service alone; its neighbours stay as they are."""
+
+    def remove(self, container: str) -> None:
+        """Stop gracefully (in-flight requests finish), then remove."""
+
+    def down(self, *, with_file: bool) -> None:
+        """Remove the stack: by its compose file, or (``with_file`` False) by its project label."""
+
+    def remove_network(self, name: str) -> None: ...
+
+    def remove_volume(self, name: str) -> None: ...
+
+    def owners(self, kind: str, names: Sequence[str]) -> dict[str, str]:
+        """Which stack (compose project, swarm stack) each of ``names`` that exists belongs to ('' none);
+        ``kind``: container, network or volume."""
+
+    def gateways(self, network: str) -> list[str]:
+        """The network's gateway addresses (the host as its containers see it); [] without the network."""
+
+    def nginx_test(self) -> tuple[int, str]:
+        """`nginx -t` in the running nginx: (its exit status, 0 when accepted; what it said)."""
+
+    def nginx_reload(self) -> None:
+        """Graceful reload: new workers take new connections, old ones finish theirs."""
+
+    def nginx_workers(self) -> set[str]:
+        """The running nginx's worker process ids."""

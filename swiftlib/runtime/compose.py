@@ -1,0 +1,107 @@
+"""The compose runtime: the stack is a compose project on one Docker host (the target's)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+from .. import commands
+
+if TYPE_CHECKING:
+    from ..lifecycle.context import Target
+
+CONFIG_HASH_LABEL = "com.docker.compose.config-hash"
+
+
+class ComposeRuntime:
+    name = "compose"
+
+    def __init__(self, target: "Target") -> None:
+        self._target = target  # read at each call: a promotion changes the target's manifest mid-run
+
+    @property
+    def _host(self):
+        return self._target.host
+
+    @property
+    def _project(self) -> tuple[str, str]:
+        return self._target.project_dir, self._target.compose_project
+
+    def state(self, container: str) -> str:
+        result = self._host.run(commands.container_health(container), check=False)
+        return result.stdout.strip() if result.ok else "absent"
+
+    def snapshot(self) -> dict[str, str]:
+        argv = commands.containers_of_project(self._target.compose_project, "{{.Names}} {{.ID}} {{.State}}")
+        out = self._host.run(argv, check=False).stdout
+        rows = (line.split(" ", 1) for line in out.splitlines() if line.strip())
+        return {name: rest for name, rest in rows}
+
+    def containers(self) -> list[str]:
+        return self._host.run(commands.containers_of_project(self._target.compose_project), check=False).stdout.split()
+
+    def config_hashes(self, service: str, compose_text: str | None = None) -> dict[str, str]:
+        argv = commands.compose_config_hash(*self._project, service, from_stdin=compose_text is not None)
+        out = self._host.run(argv, check=False, stdin=compose_text).stdout
+        return dict(line.split(None, 1) for line in out.splitlines() if " " in line.strip())
+
+    def running_hash(self, container: str) -> str:
+        return self._host.run(commands.container_label(container, CONFIG_HASH_LABEL), check=False).stdout.strip()
+
+    def refuses(self, path: str) -> str | None:
+        result = self._host.run(commands.compose_config_check(*self._project, path), check=False, timeout=60)
+        return None if result.ok else ((result.stderr or result.stdout).strip() or "rejected")
+
+    def up(self, services: Sequence[str] = ()) -> None:
+        self._host.run(commands.compose_up(*self._project, services), timeout=600,
+                       hint="see `docker compose logs` in the project directory")
+
+    def start_service(self, service: str) -> None:
+        self._host.run(commands.compose_start_service(*self._project, service), timeout=600,
+                       hint=f"see `docker compose logs {service}` in the project directory")
+
+    def remove(self, container: str) -> None:
+        self._host.run(commands.stop_container(container), check=False, timeout=60)
+        self._host.run(commands.remove_container(container), timeout=60)
+
+    def down(self, *, with_file: bool) -> None:
+        argv = (commands.compose_down(*self._project) if with_file
+                else commands.compose_down_by_name(self._target.compose_project))
+        self._host.run(argv, timeout=300)
+
+    def remove_network(self, name: str) -> None:
+        self._host.run(commands.network_remove(name), check=False)
+
+    def remove_volume(self, name: str) -> None:
+        self._host.run(commands.volume_remove(name), check=False)
+
+    def owners(self, kind: str, names: Sequence[str]) -> dict[str, str]:
+        """The compose project of each of ``names`` that exists ('' when unlabelled), in one Docker call."""
+        return parse_projects(self._host.run(commands.object_projects(kind, names), check=False).stdout)
+
+    def gateways(self, network: str) -> list[str]:
+        result = self._host.run(commands.network_gateways(network), check=False)
+        return result.stdout.split() if result.ok else []
+
+    def nginx_test(self) -> tuple[int, str]:
+        result = self._host.run(commands.nginx_test_running(self._nginx), check=False, timeout=30)
+        return result.exited, (result.stderr or result.stdout).strip()
+
+    def nginx_reload(self) -> None:
+        self._host.run(commands.nginx_reload(self._nginx), timeout=30, hint="see `docker logs` of the nginx container")
+
+    def nginx_workers(self) -> set[str]:
+        out = self._host.run(commands.nginx_worker_pids(self._nginx), check=False).stdout
+        return {line.strip() for line in out.splitlines() if line.strip().isdigit()}
+
+    @property
+    def _nginx(self) -> str:
+        return self._target.manifest.nginx.container_name
+
+
+def parse_projects(text: str) -> dict[str, str]:
+    """``object_projects`` output -> name: compose project ('' when unlabelled) (pure)."""
+    out = {}
+    for line in text.splitlines():
+        name, _, project = line.partition("\t")
+        if name.strip():
+            out[name.strip().lstrip("/")] = project.strip()
+    return out
