@@ -6,7 +6,7 @@ both in-process evaluators: the embedded engine (regopy, rego-cpp) and OPA's own
 reasons; the same tables run through the sidecar engine in test_policy_engines.py.
 
 OPA's Go evaluator is required, never skipped: without the wheel every "opa-golib" test fails
-naming scripts/install-opa-golib.sh (run by `make test-deps`).
+naming scripts/install-opa-golib.sh (run by `make unit` and `make test`).
 """
 from __future__ import annotations
 
