@@ -7,7 +7,8 @@ Docker, sshd, nginx or Ansible are integration tests, marked as such (tests/conf
 What they do need is Python: the virtualenv with the ``[test]`` extra and OPA's Go evaluator
 (module ``opa_bindings``, from the opa-golib-python-bindings wheel), which the policy tests
 compare regopy with. `make unit` installs both when missing; a run without the wheel fails
-every test that asks for it (never skips it) and ends with one line saying how to install it.
+every test that asks for it (never skips it), and one line below the list of failures says
+how to install it.
 """
 from __future__ import annotations
 
@@ -36,8 +37,10 @@ def go_evaluator_missing() -> str:
     return "" if importlib.util.find_spec("opa_bindings") is not None else GO_EVALUATOR_MISSING
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Say once, after the failures, what the opa-golib failures have in common."""
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> Iterator[None]:
+    """Say once, below the list of failures, what the opa-golib failures have in common."""
+    yield
     missing = go_evaluator_missing()
     if missing:
         terminalreporter.write_line(missing, red=True, bold=True)

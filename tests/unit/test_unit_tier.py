@@ -1,6 +1,6 @@
 """`make unit` runs the unit tier from a machine where only `make deploy` (or `make setup`) ran:
 it installs what the unit tests import beyond the project's dependencies, OPA's Go evaluator
-wheel, and a run without that wheel ends saying how to get it."""
+wheel, and a run without that wheel says how to get it below the list of failures."""
 from __future__ import annotations
 
 import re
@@ -66,7 +66,11 @@ def summary(monkeypatch: pytest.MonkeyPatch, installed: bool) -> list[str]:
     else:
         monkeypatch.setitem(sys.modules, "opa_bindings", None)  # import opa_bindings now fails
     lines: list[str] = []
-    unit_conftest.pytest_terminal_summary(SimpleNamespace(write_line=lambda text, **markup: lines.append(text)))
+    summary = unit_conftest.pytest_terminal_summary(SimpleNamespace(write_line=lambda text, **markup: lines.append(text)))
+    next(summary)  # pytest's own summary (the list of failures) is written here
+    assert lines == []
+    with pytest.raises(StopIteration):
+        next(summary)
     return lines
 
 
