@@ -261,3 +261,10 @@ def test_canary_steps_say_the_rule_and_which_step_breaks_it(steps, why):
     [problem] = info.value.problems
     assert problem.startswith("canary.steps: expected a list of 1-10 integers 1-100, each larger than the one before")
     assert problem.endswith(why)
+
+
+@pytest.mark.parametrize("steps", [[1, 100], [100], list(range(1, 11)), list(range(91, 101))])
+def test_canary_steps_at_the_edges_of_the_rule_are_accepted(steps):
+    raw = yaml.safe_load((REPO / "manifest.yaml").read_text())
+    raw["canary"] = {"steps": steps}
+    assert build_manifest(raw).canary.steps == tuple(steps)
