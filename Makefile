@@ -47,7 +47,7 @@ unit:
 	$(BIN)/python -m pytest tests/unit
 
 ## Mutation testing: how many seeded bugs in the pure modules the unit tier catches (kill rate per
-## module, scripts/mutation.py; about 10 minutes on 2 cores). Not part of `test`, nor of CI.
+## module, scripts/mutation.py; about 11 minutes on 2 cores). Not part of `test`, nor of CI.
 ## mutmut is installed under .venv/cache/mutation (pip --target), not into the venv.
 mutation:
 	@$(BIN)/python -c 'import pytest, yaml, tasks' 2>/dev/null || $(MAKE) $(STAMP)

@@ -11,7 +11,7 @@ on survived: a bug the unit tier would let through. Prints the kill rate per mod
 all mutants; a timeout counts as killed, a mutant no unit test reaches as not) and writes the
 survivors, each with its diff, to REPORT_DIR/survivors.txt.
 
-Not part of `make test` or CI: about 10 minutes on 2 cores. mutmut is not a dependency of the
+Not part of `make test` or CI: about 11 minutes on 2 cores. mutmut is not a dependency of the
 project: it is installed with `pip install --target` under .venv/cache/mutation, used from there
 with this virtualenv's Python, and works on a copy of the checkout (tracked files, as they are
 in the work tree) in .venv/cache/mutation/work, which the next run replaces; the end of the
