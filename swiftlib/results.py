@@ -154,9 +154,11 @@ class Reporter:
             self.emit(text)
 
     def finish(self) -> int:
+        """Print what was held and the PLAY RECAP (none when no host ran a step: a usage error
+        before any host has only its message, as ansible-playbook's "ERROR!"); the run's exit code."""
         for host in list(self._held):
             self.release(host)
-        if not self.quiet:
+        if not self.quiet and self.recap.counts:
             self.emit("")
             for line in self.recap.lines():
                 self.emit(line)

@@ -5,7 +5,9 @@ A test that needs Docker, sshd, nginx or Ansible says so with a marker (``docker
 ``nginx``, ``ansible``; declared in pyproject.toml). Before such a test sets anything up, the
 component is looked for, and a missing one FAILS the test with a message naming it and how
 to install it -- never a skip: a skipped real test hides breakage. Unit tests (tests/unit/)
-need nothing outside Python, so a marker there is itself an error.
+need nothing outside Python, so a marker there is itself an error. Their Python is the
+virtualenv with the ``[test]`` extra plus OPA's Go evaluator (the opa-golib-python-bindings wheel,
+installed by scripts/install-opa-golib.sh), and `make unit` installs whichever is missing first.
 """
 from __future__ import annotations
 

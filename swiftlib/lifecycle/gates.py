@@ -18,6 +18,7 @@ from ..policy.whatif import apply_sets, fresh_input
 from ..metrics.scrape import WindowStats
 from ..results import Reporter, StepResult
 from ..observe import canary_window
+from . import sidecar_advice
 from .context import Project, Target
 from .engine_choice import EngineChoice
 from .traffic import current_split
@@ -47,13 +48,15 @@ def policy_engine(project: Project, target: Target, choice: EngineChoice, *, rea
             # A sidecar that is already up answers at once; give one that is starting a little time.
             engine.wait_ready(ready_seconds if ready_seconds is not None else max(3.0, 3 * opa.decision_timeout_seconds))
         except PolicyEngineError as exc:
-            exc.host = target.name
-            data = {"engine": "sidecar", "reason": exc.reason, "message": exc.message}
+            failure = PolicyEngineError(f"{exc.message}; {sidecar_advice.for_target(target)}", reason=exc.reason,
+                                        host=target.name)
+            data = {"engine": "sidecar", "reason": failure.reason, "message": failure.message}
             if audit:
                 project.audit.append("policy_engine_failure", data, host=target.name)
             if reporter is not None:
-                reporter.record(StepResult("policy engine", target.name, "failed", exc.message, data, exc.exit_code))
-            raise
+                reporter.record(StepResult("policy engine", target.name, "failed", failure.message, data,
+                                           failure.exit_code))
+            raise failure from exc
         yield engine
 
 

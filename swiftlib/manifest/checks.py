@@ -88,6 +88,29 @@ def describe(value: Any) -> str:
     return repr(value)
 
 
+def describe_list(value: list[Any]) -> str:
+    """A short list as written in YAML's flow style (``[50, 25]``); a long one by its length."""
+    shown = "[" + ", ".join(describe(item) for item in value) + "]"
+    return shown if len(shown) <= 80 else f"a list of {len(value)} items"
+
+
+def steps_problem(steps: list[Any], most: int) -> str:
+    """Why ``steps`` is not 1 to ``most`` whole percentages 1-100, each larger than the one before ('' when it is)."""
+    if not steps:
+        return "it is empty"
+    if len(steps) > most:
+        return f"{len(steps)} steps, at most {most}"
+    for step in steps:
+        if type(step) is not int:
+            return f"{describe(step)} is not a whole number"
+        if not 1 <= step <= 100:
+            return f"{step} is not a percentage 1-100"
+    for before, step in zip(steps, steps[1:]):
+        if step <= before:
+            return f"{step} is not larger than {before} before it"
+    return ""
+
+
 class Validator:
     """Reads typed values out of a merged manifest mapping, collecting problems."""
 
@@ -170,14 +193,14 @@ class Validator:
     def percent_steps(self, key: str, most: int = 10) -> tuple[int, ...]:
         """A non-empty list of at most ``most`` percentages 1-100, strictly increasing."""
         expected = f"a list of 1-{most} integers 1-100, each larger than the one before (e.g. [10, 25, 50])"
-
-        def ok(v: Any) -> bool:
-            return (isinstance(v, list) and 0 < len(v) <= most
-                    and all(type(x) is int and 1 <= x <= 100 for x in v)
-                    and all(a < b for a, b in zip(v, v[1:])))
-
-        value = self._read(key, expected, ok)
-        return tuple(value) if value is not None else None  # type: ignore[return-value]
+        value = self._read(key, expected, lambda v: isinstance(v, list))
+        if value is None:
+            return None  # type: ignore[return-value]
+        why = steps_problem(value, most)
+        if why:
+            self.problem(key, f"expected {expected}, got {describe_list(value)}: {why}")
+            return None  # type: ignore[return-value]
+        return tuple(value)
 
     def host_names(self, key: str, most: int) -> tuple[str, ...]:
         """A list of 1..``most`` DNS names (``*.`` wildcards allowed) or IP addresses, each once."""

@@ -7,7 +7,8 @@ c-shared library and wrapped with ctypes by the ``opa-golib-python-bindings`` wh
 which is what the test suite holds the embedded engine (rego-cpp) to.
 
 That wheel declares Python >= 3.14 although it is ``py3-none-manylinux`` and works on 3.11, so
-pip refuses it by default: ``scripts/install-opa-golib.sh`` installs it (``make test-deps``).
+pip refuses it by default: ``scripts/install-opa-golib.sh`` installs it (``make unit`` and
+``make test`` run it).
 
 Semantics kept identical to an OPA server: an input of ``None`` is sent as *no* input (OPA's
 ``POST {"input": null}`` evaluates with ``input`` undefined). Every failure (the wheel missing,
@@ -93,7 +94,7 @@ class GoEngine:
         except ImportError as exc:
             raise PolicyEngineError(
                 f"OPA's Go evaluator is not installed (Python package {DISTRIBUTION}, module opa_bindings); "
-                f"run `bash {INSTALL_SCRIPT}` (or `make test-deps`) to install it into the virtualenv",
+                f"run `make unit` (or `bash {INSTALL_SCRIPT}`) to install it into the virtualenv",
                 reason="unavailable",
             ) from exc
         files = rego_files(self.policies_dir)

@@ -12,7 +12,7 @@ message, and every one of them fails closed (exit code 4):
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Iterator
 
 import requests
 
@@ -48,14 +48,14 @@ class SidecarEngine:
                 response = self._session.get(url, timeout=max(0.05, min(self.timeout, remaining)))
                 if response.status_code == 200:
                     return
-                last = f"HTTP {response.status_code}"
+                last = f"GET /health answered HTTP {response.status_code}"
             except requests.RequestException as exc:
-                last = _short(exc)
+                last = _why_unreachable(exc)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                # What is unreachable and why, in words; what to do depends on the stack (lifecycle.gates).
                 raise PolicyEngineError(
-                    f"OPA at {self.base_url} was not ready within {deadline_seconds:g}s "
-                    f"(GET /health: {last}); check that the opa service is running (docker compose ps, logs opa)",
+                    f"the OPA sidecar at {self.base_url} was not ready within {deadline_seconds:g}s: {last}",
                     reason="unavailable",
                 )
             time.sleep(min(interval, remaining))
@@ -82,7 +82,7 @@ class SidecarEngine:
                     reason="connection_refused",
                 ) from exc
             raise PolicyEngineError(
-                f"cannot reach OPA at {self.base_url}: {_short(exc)}", reason="unavailable"
+                f"cannot reach OPA at {self.base_url}: {_why_unreachable(exc)}", reason="unavailable"
             ) from exc
         except requests.RequestException as exc:
             raise PolicyEngineError(f"request to OPA at {url} failed: {_short(exc)}", reason="unavailable") from exc
@@ -126,7 +126,8 @@ def _decision_from_response(response: requests.Response, url: str, *, engine: st
     return Decision.from_result(body["result"], engine=engine)
 
 
-def _refused(exc: BaseException) -> bool:
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every exception under it: causes, contexts, exception arguments, ``reason``s."""
     seen: set[int] = set()
     stack: list[Any] = [exc]
     while stack:
@@ -134,13 +135,33 @@ def _refused(exc: BaseException) -> bool:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, ConnectionRefusedError):
-            return True
-        stack.extend([current.__cause__, current.__context__, *[a for a in getattr(current, "args", ()) if isinstance(a, BaseException)]])
+        yield current
+        stack.extend([current.__cause__, current.__context__,
+                      *[a for a in getattr(current, "args", ()) if isinstance(a, BaseException)]])
         reason = getattr(current, "reason", None)
         if isinstance(reason, BaseException):
             stack.append(reason)
-    return "Connection refused" in str(exc)
+
+
+def _refused(exc: BaseException) -> bool:
+    return any(isinstance(cause, ConnectionRefusedError) for cause in _chain(exc)) or "Connection refused" in str(exc)
+
+
+def _why_unreachable(exc: requests.RequestException) -> str:
+    """Why a request got no answer, in words: never the HTTP library's own text (pool, retries, objects)."""
+    if isinstance(exc, requests.Timeout):
+        return "no answer in time"
+    if _refused(exc):
+        return "nothing listens there (connection refused)"
+    cause = _os_error(exc)
+    if cause is not None and cause.strerror:
+        return f"the connection failed ({cause.strerror[:1].lower()}{cause.strerror[1:]})"
+    return f"the connection failed ({type(exc).__name__})"
+
+
+def _os_error(exc: BaseException) -> OSError | None:
+    """The operating system's error under an HTTP library's exception."""
+    return next((cause for cause in _chain(exc) if isinstance(cause, OSError) and cause.strerror), None)
 
 
 def _short(exc: BaseException) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import math
 from typing import Any, Iterable, Mapping
 
 from ..errors import UsageError
@@ -77,6 +78,10 @@ def _check_known(text: str, path: tuple[str, ...], known: list[str]) -> None:
                      f"(fields: {', '.join(known)})")
 
 
+def _finite_number(value: Any) -> bool:
+    return type(value) in (int, float) and math.isfinite(value)
+
+
 def apply_sets(policy_input: Mapping[str, Any], sets: Iterable[str]) -> dict[str, Any]:
     """A copy of ``policy_input`` with every --set applied; each path must be a field the input has
     (or a field of an optional section, created when absent). Anything else is a `UsageError`."""
@@ -93,9 +98,10 @@ def apply_sets(policy_input: Mapping[str, Any], sets: Iterable[str]) -> dict[str
                     raise UsageError(f"--set {text!r}: {part} is {type(child).__name__}, not a mapping")
                 child = node[part] = {}
             node = child
-        if path[0] in NUMERIC_SECTIONS and value is not None and (type(value) not in (int, float)):
-            # A measured number or a limit: a string here would be a deny (exit 3) for the wrong reason.
-            raise UsageError(f"--set {text!r}: {'.'.join(path)} is a number (or null to leave it out), "
+        if path[0] in NUMERIC_SECTIONS and value is not None and not _finite_number(value):
+            # A measured number or a limit: a string here would be a deny (exit 3) for the wrong reason, and
+            # NaN or Infinity (which JSON cannot carry to the engine) would arrive as null, denied as missing.
+            raise UsageError(f"--set {text!r}: {'.'.join(path)} is a finite number (or null to leave it out), "
                              f"got {json.dumps(value)}")
         node[path[-1]] = value
     return out

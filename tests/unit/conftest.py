@@ -3,14 +3,25 @@
 DOCKER_HOST points at a socket that does not exist for the whole unit run, so a unit test
 that reaches for Docker fails here too, not only on a machine without it. Tests that need
 Docker, sshd, nginx or Ansible are integration tests, marked as such (tests/conftest.py).
+
+What they do need is Python: the virtualenv with the ``[test]`` extra and OPA's Go evaluator
+(module ``opa_bindings``, from the opa-golib-python-bindings wheel), which the policy tests
+compare regopy with. `make unit` installs both when missing; a run without the wheel fails
+every test that asks for it (never skips it), and one line below the list of failures says
+how to install it.
 """
 from __future__ import annotations
 
+import importlib.util
 from typing import Iterator
 
 import pytest
 
 NO_DOCKER = "unix:///nonexistent/unit-tests-use-no-docker-engine.sock"
+GO_EVALUATOR_MISSING = (
+    "OPA's Go evaluator (module opa_bindings) is not installed, so every opa-golib test failed: "
+    "run `make unit`, or `bash scripts/install-opa-golib.sh` in an existing virtualenv"
+)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -19,3 +30,17 @@ def no_docker_engine() -> Iterator[None]:
     patch.setenv("DOCKER_HOST", NO_DOCKER)
     yield
     patch.undo()
+
+
+def go_evaluator_missing() -> str:
+    """Why OPA's Go evaluator cannot be imported here ('' when it can)."""
+    return "" if importlib.util.find_spec("opa_bindings") is not None else GO_EVALUATOR_MISSING
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> Iterator[None]:
+    """Say once, below the list of failures, what the opa-golib failures have in common."""
+    yield
+    missing = go_evaluator_missing()
+    if missing:
+        terminalreporter.write_line(missing, red=True, bold=True)

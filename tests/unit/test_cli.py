@@ -6,6 +6,7 @@ tasks are called as Invoke calls them, with a Context and keyword arguments.
 from __future__ import annotations
 
 import ast
+import json
 import os
 import shutil
 import threading
@@ -111,7 +112,7 @@ def test_an_unexpected_exception_is_one_line_a_saved_traceback_and_exit_1(projec
     monkeypatch.setattr(fleet, "target_specs", boom)  # before any host: it escapes the run
     assert run_task(tasks.render, manifest=str(project)) == 1
     out, err = capsys.readouterr()
-    assert "PLAY RECAP" in out
+    assert "PLAY RECAP" not in out  # no host ran: nothing to recap
     assert "Traceback" not in err
     lines = [line for line in err.splitlines() if line]
     assert len(lines) == 1 and lines[0].startswith("ERROR: unexpected RuntimeError: boom (traceback written to ")
@@ -129,7 +130,7 @@ def test_debug_prints_the_traceback_instead(project, monkeypatch, capsys):
     monkeypatch.setattr(fleet, "target_specs", boom)
     assert run_task(tasks.render, manifest=str(project), debug=True) == 1
     out, err = capsys.readouterr()
-    assert "PLAY RECAP" in out
+    assert "PLAY RECAP" not in out
     assert "Traceback (most recent call last)" in err and "in boom" in err
     assert "traceback written to" not in err
     assert err.rstrip().splitlines()[-1] == "ERROR: unexpected RuntimeError: boom (traceback above)"
@@ -143,8 +144,6 @@ def test_invoke_debug_env_counts_as_debug(project, monkeypatch, capsys):
 
 
 def test_json_mode_keeps_stdout_one_document(project, monkeypatch, capsys):
-    import json
-
     monkeypatch.delenv("INVOKE_DEBUG", raising=False)
     monkeypatch.setattr(fleet, "target_specs", boom)
     assert run_task(tasks.render, manifest=str(project), json=True) == 1
@@ -179,6 +178,25 @@ def test_a_task_without_reporting_is_covered_too(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err.startswith("ERROR: unexpected RuntimeError: boom (traceback written to ")
     os.unlink(err.split("traceback written to ", 1)[1].split(";", 1)[0])
+
+
+@pytest.mark.parametrize("task, args, message", [
+    ("deploy", ["--serial", "abc"], "--serial: expected a number of hosts"),
+    ("chaos", ["--mode", "error", "--rate", "5"], "--rate: expected a share of the requests from 0 to 1"),
+])
+def test_a_usage_error_before_any_host_prints_its_message_and_no_recap(project, task, args, message):
+    result = run_cli(project, task, *args, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith(f"ERROR: {message}")
+    assert "PLAY RECAP" not in result.stdout, result.stdout  # no host ran: an empty recap says nothing
+
+
+def test_no_recap_without_a_host_in_json_mode_either_keeps_one_document(capsys):
+    with pytest.raises(Exit):
+        with reporting(json_out=True):
+            raise UsageError("--serial: bad")
+    out, err = capsys.readouterr()
+    assert json.loads(out)["recap"] == {} and "PLAY RECAP" not in out and err == "ERROR: --serial: bad\n"
 
 
 def test_the_recap_is_printed_when_a_swiftdeploy_error_ends_the_run(capsys):

@@ -262,3 +262,29 @@ def test_a_bare_no_restart_policy_is_dockers_policy_no():
     raw["services"]["restart_policy"] = True  # `yes` means nothing here: still refused, named
     with pytest.raises(ManifestError, match="services.restart_policy: expected one of no, always"):
         build_manifest(raw)
+
+
+@pytest.mark.parametrize("steps, why", [
+    ([50, 25], "got [50, 25]: 25 is not larger than 50 before it"),
+    ([0, 50], "got [0, 50]: 0 is not a percentage 1-100"),
+    ([10, 101], "got [10, 101]: 101 is not a percentage 1-100"),
+    ([10, 25.5], "got [10, 25.5]: 25.5 is not a whole number"),
+    ([], "got []: it is empty"),
+    (list(range(1, 12)), "11 steps, at most 10"),
+    (50, "got 50"),
+])
+def test_canary_steps_say_the_rule_and_which_step_breaks_it(steps, why):
+    raw = yaml.safe_load((REPO / "manifest.yaml").read_text())
+    raw["canary"] = {"steps": steps}
+    with pytest.raises(ManifestError) as info:
+        build_manifest(raw)
+    [problem] = info.value.problems
+    assert problem.startswith("canary.steps: expected a list of 1-10 integers 1-100, each larger than the one before")
+    assert problem.endswith(why)
+
+
+@pytest.mark.parametrize("steps", [[1, 100], [100], list(range(1, 11)), list(range(91, 101))])
+def test_canary_steps_at_the_edges_of_the_rule_are_accepted(steps):
+    raw = yaml.safe_load((REPO / "manifest.yaml").read_text())
+    raw["canary"] = {"steps": steps}
+    assert build_manifest(raw).canary.steps == tuple(steps)

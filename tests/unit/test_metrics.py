@@ -115,6 +115,17 @@ def test_window_with_chaos_errors_mixed_in() -> None:
     assert w.p99_latency_ms == pytest.approx(24.75)
 
 
+def test_errors_of_every_status_and_path_add_up() -> None:
+    def at(taken_at: float, count: int) -> Scrape:
+        lines = [f'http_requests_total{{method="GET",path="{path}",status_code="{status}"}} {count}'
+                 for path in ("/", "/api") for status in ("200", "500", "503")]
+        return parse_scrape("\n".join(lines + ["app_mode 1", "chaos_active 0", f"app_uptime_seconds {taken_at}"]),
+                            taken_at=taken_at)
+
+    w = window_stats(at(100.0, 10), at(130.0, 25))
+    assert (w.requests, w.errors) == (90, 60)  # 15 more of each of six series, four of them 5xx
+
+
 def test_since_start_when_there_is_no_earlier_scrape() -> None:
     w = window_stats(None, scrape("canary_t1.prom", 1060.0))
     assert (w.requests, w.errors, w.window_seconds) == (180, 40, 160.0)
@@ -248,6 +259,8 @@ INF = math.inf
         (0.5, [(0.5, 1), (1, 2), (INF, 10)], 1.0),
         # no observations: 0.0 (Prometheus: NaN)
         (0.99, [(0.1, 0), (1, 0), (INF, 0)], 0.0),
+        # a single observation is interpolated in its bucket like any other: 0.5 + 0.5 * 0.99
+        (0.99, [(0.5, 0), (1, 1), (INF, 1)], 0.995),
         # q = 1 is the top of the highest non-empty finite bucket
         (1.0, [(1, 10), (2, 30), (INF, 30)], 2.0),
         # q = 0 starts at the first non-empty bucket

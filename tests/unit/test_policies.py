@@ -8,7 +8,7 @@ that decides with the embedded engine: a test of its transport, not a third eval
 test_opa_standin.py it decides them in front of OPA's Go evaluator.
 
 OPA's Go evaluator is required, never skipped: without the wheel every "opa-golib" test fails
-naming scripts/install-opa-golib.sh (run by `make test-deps`).
+naming scripts/install-opa-golib.sh (run by `make unit` and `make test`).
 """
 from __future__ import annotations
 

@@ -101,8 +101,10 @@ def test_a_deny_for_too_few_requests_says_what_traffic_the_window_needs():
     assert traffic_advice({"requests": 25, "window_seconds": 60.0}, 20, 10) == ""  # enough: nothing to add
 
 
-@pytest.mark.parametrize("text", ["metrics.error_rate=abc", "limits.max_error_rate=true", "baseline.requests=\"5\""])
+@pytest.mark.parametrize("text", ["metrics.error_rate=abc", "limits.max_error_rate=true", "baseline.requests=\"5\"",
+                                  "metrics.error_rate=NaN", "metrics.p99_latency_ms=Infinity", "baseline.error_rate=-Infinity",
+                                  "metrics.requests=1e999"])
 def test_a_what_if_that_puts_text_where_a_number_goes_is_bad_input_not_a_deny(text):
-    with pytest.raises(UsageError, match="is a number \\(or null to leave it out\\)"):
+    with pytest.raises(UsageError, match="is a finite number \\(or null to leave it out\\)"):
         apply_sets(CLEAN, [text])
     assert apply_sets(CLEAN, ["metrics.error_rate=null"])["metrics"]["error_rate"] is None  # the missing-field case
