@@ -8,12 +8,14 @@ goes when the promotion is complete.
 from __future__ import annotations
 
 from ..errors import HealthCheckFailed, UsageError
+from ..render import COMPOSE_FILE
 from ..results import Reporter, StepResult
 from ..tracks import only, track
 from . import certificates, health, render_step, track_steps, traffic
 from .context import PROMOTION, Options, Project, Target
 from .engine_choice import choose_engine
 from .manifest_step import config_files, use
+
 
 def refuse_over_unfinished_promotion(target: Target, reporter: Reporter) -> None:
     """A new canary must not start over a half-done promotion: the manifest may already name its version."""
@@ -45,7 +47,7 @@ def finish_promotion(project: Project, target: Target, reporter: Reporter, opts:
         marker = {"from_image": target.manifest.services.image, "from_version": target.manifest.services.version,
                   "image": canary.image, "version": canary.version}
         target.write_state(**{PROMOTION: marker})
-    if track_steps.is_running(target, "canary"):
+    if track_steps.is_running(target, "canary") and _stable_would_change(project, target, choice, marker):
         traffic.switch(project, target, reporter, only("canary"), opts, why="the canary serves while stable is replaced")
     project = use(project, target, {"mode": "stable", "image": marker["image"], "version": marker["version"]}, reporter)
     render_step.render(project, target, reporter, choice, opts, config_files(project, target, choice))
@@ -62,6 +64,17 @@ def finish_promotion(project: Project, target: Target, reporter: Reporter, opts:
     project.audit.append("mode_change", {"from": current, "to": "stable", "engine": choice.engine,
                                          "version": marker["version"], "image": marker["image"]}, host=target.name)
     return project
+
+
+def _stable_would_change(project: Project, target: Target, choice, marker: dict) -> bool:
+    """Whether making the promoted version stable recreates the stable track (a canary of the very version
+    stable runs changes nothing there: it keeps its share, no request needs to move to the canary)."""
+    from dataclasses import replace
+
+    m = target.manifest
+    promoted = replace(m, services=replace(m.services, mode="stable", image=marker["image"], version=marker["version"]))
+    files = render_step.rendered_files(project, target, choice, manifest=promoted)
+    return track_steps.would_recreate(target, "stable", files[COMPOSE_FILE]) or not track_steps.is_running(target, "stable")
 
 
 def complete_record(project: Project, target: Target, reporter: Reporter, marker: dict,

@@ -16,7 +16,8 @@ import yaml
 
 from swiftlib.tracks import describe, parse_split
 from tests.conftest import printed as ok, run_cli
-from tests.integration.stack import Load, docker, evaluation_window, make_project, pressed_ctrl_c
+from tests.integration.stack import (Load, container_id_and_start, docker, evaluation_window, make_project,
+                                     pressed_ctrl_c)
 
 pytestmark = pytest.mark.docker
 
@@ -105,6 +106,18 @@ def test_promote_stable_to_the_canary_version_keeps_every_request(manifest):
     assert version_of("stable") == "2.0.0" and not running(f"{PREFIX}-app-canary")
     services = yaml.safe_load(manifest.read_text())["services"]
     assert (services["mode"], services["image"], services["version"]) == ("stable", "swiftdeploy-app:2.0.0", "2.0.0")
+
+
+def test_promoting_a_canary_of_the_version_stable_runs_leaves_stable_alone(manifest):
+    """A canary of the very version stable runs (the default canary) changes nothing on stable when
+    promoted: stable keeps its share and its container; no traffic moves to the canary first."""
+    ok(run_cli(manifest, "promote", "--mode", "canary"))  # canary.version is stable's 2.0.0 now
+    before = container_id_and_start(f"{PREFIX}-app")
+    with Load(public()) as load:
+        out = ok(run_cli(manifest, "promote", "--mode", "stable"))
+    assert load.dropped == [] and len(load.results) >= 10, out
+    assert "canary 100%" not in out and "the canary serves while stable is replaced" not in out, out
+    assert container_id_and_start(f"{PREFIX}-app") == before and not running(f"{PREFIX}-app-canary")
 
 
 def test_rollout_to_stable_keeps_every_request(manifest):
