@@ -299,6 +299,41 @@ def audit(ctx: Context, manifest: str = DEFAULT_MANIFEST, verify: bool = False) 
             audit_steps.report(project, reporter)
 
 
+@swift_task(help={"inventory": "inventory whose groups `managers` (1 or 3+) and `workers` name the swarm's nodes",
+                  "init": "form or update the swarm: init, join, role changes, labels, remove nodes no longer listed",
+                  "check": "with --init: change nothing; say what would change",
+                  "json": "print the results and recap as one JSON document",
+                  "accept-new-host-keys": "record unknown SSH host keys (changed keys are always refused)",
+                  "connect-timeout": "SSH connect timeout in seconds (default 10)"})
+def cluster(ctx: Context, manifest: str = DEFAULT_MANIFEST, inventory: str = "", init: bool = False,
+            check: bool = False, json: bool = False, accept_new_host_keys: bool = False,
+            connect_timeout: str = "") -> None:
+    """A Docker Swarm from an inventory: --init forms it (idempotent); without it, each node's state (exit 5 down, 6 unreachable)."""
+    from swiftlib.cluster import run as cluster_run
+    from swiftlib.cli.args import number
+    from swiftlib.lifecycle.context import Project
+
+    if not inventory:
+        fail_usage("-i/--inventory FILE is required (groups `managers` and `workers` name the nodes)")
+    if check and not init:
+        fail_usage("--check only applies to --init (status changes nothing)")
+    try:
+        timeout = number("--connect-timeout", connect_timeout, minimum=0.1) or 10.0
+    except UsageError as exc:
+        fail_usage(exc.message)
+    with reporting(json_out=json) as reporter:
+        layout = cluster_run.load_layout(inventory)  # bad input exits 2 before any host is contacted
+        project = Project.load(manifest)
+        reach = cluster_run.Reach(timeout, accept_new_host_keys)
+        if init:
+            if not check:
+                project.audit.ensure_writable()
+            cluster_run.init(layout, project.root, reporter, reach, check=check,
+                             audit=lambda data: project.audit.append("cluster", data))
+        else:
+            cluster_run.status(layout, project.root, reporter, reach)
+
+
 @swift_task(help={"inventory": "inventory file (Ansible INI/YAML or SwiftDeploy YAML)", "limit": "Ansible host pattern",
                   "list": "print the resolved inventory as `ansible-inventory --list` JSON (the default)",
                   "graph": "print a group tree"})
@@ -323,4 +358,4 @@ def inventory(ctx: Context, inventory: str = "", limit: str = "", list: bool = F
 
 
 ns = Collection(bootstrap, render, validate, up, health, deploy, promote, rollback, rollout, teardown, maintenance, certs,
-                opa_check, policy_test, status, dashboard, chaos, audit, inventory, lock)
+                opa_check, policy_test, status, dashboard, chaos, audit, inventory, lock, cluster)

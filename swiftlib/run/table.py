@@ -202,6 +202,8 @@ def _lock(project: Project, target: Target, reporter: Reporter, request: Request
         lock_steps.show(target, reporter)
 
 
+# `cluster` is not here: it acts on an inventory's nodes together (one swarm), not on each target
+# alone, so it has its own runner (swiftlib/cluster/run.py) and no per-host lock, hooks or Ansible state.
 COMMANDS: dict[str, Command] = {c.name: c for c in (
     # It writes the host's files, so it holds the deploy lock; it needs no policies or images there.
     Command("render", _render, ships=False),

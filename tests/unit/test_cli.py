@@ -32,7 +32,8 @@ from tests.conftest import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 TASKS = ["bootstrap", "render", "validate", "up", "health", "deploy", "promote", "rollback", "rollout", "teardown",
-         "maintenance", "certs", "opa-check", "lock", "status", "dashboard", "chaos", "policy-test", "audit", "inventory"]
+         "maintenance", "certs", "opa-check", "lock", "status", "dashboard", "chaos", "policy-test", "audit", "inventory",
+         "cluster"]
 EXPECTED_SHORT = {"manifest": "m", "check": "C", "diff": "D", "inventory": "i", "limit": "l", "forks": "f",
                   "connect-timeout": "T", "hosts": "H", "debug": "d"}
 

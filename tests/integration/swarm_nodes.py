@@ -1,0 +1,168 @@
+"""Swarm nodes for tests: docker-in-docker containers with their own dockerd and sshd, on one network.
+
+The node image is made without Docker Hub: the debootstrap root filesystem SwiftDeploy already caches
+(swiftlib/bootstrap/rootfs.py, the same recipe machinery `inv bootstrap` uses) plus Debian's docker.io
+and openssh-server, imported as ``NODE_IMAGE``. It is built once and kept (its recipe digest is a
+label, so a changed recipe rebuilds it); a second session reuses it in a second.
+
+``SwarmNodes(prefix, count, client_key)`` starts ``count`` nodes on a Docker network of its own, each
+trusting the tests' client key for root over SSH, and reachable from this machine at its address on
+that network (a bridge network's addresses are routed from the host). Each node generates its own SSH
+host key at start; ``known_hosts_lines()`` reads them through ``docker exec``, so the client checks
+keys as it would with real servers. ``close()`` removes the containers, their /var/lib/docker volumes
+and the network: only objects carrying this run's label.
+
+Docker-in-docker without --privileged (refused on these machines): every capability but
+SYS_RESOURCE, no seccomp or AppArmor profile, the host's cgroup tree, a tmpfs /run and a volume for
+/var/lib/docker (overlay2 cannot stack on the container's own overlay root).
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from tests.integration.sshd import KeyPair
+
+NODE_IMAGE = "sdswarm/node:bookworm"
+NODE_PACKAGES = ("docker.io", "openssh-server", "iproute2", "procps")
+RUN_LABEL = "org.swiftdeploy.test-run"  # every container, volume and network a run makes carries it
+DIND_FLAGS = (
+    "--cap-add=ALL", "--cap-drop=SYS_RESOURCE",
+    "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+    "-v", "/sys/fs/cgroup:/sys/fs/cgroup", "--tmpfs", "/run", "--tmpfs", "/tmp",
+)
+# The node's whole start: a host key of its own, sshd trusting $AUTHORIZED_KEY, then dockerd in front.
+NODE_START = "; ".join([
+    "set -e",
+    "mkdir -p /run/sshd /root/.ssh",
+    "chmod 700 /root/.ssh",
+    'printf "%s\\n" "$AUTHORIZED_KEY" > /root/.ssh/authorized_keys',
+    "ssh-keygen -A -q",
+    "/usr/sbin/sshd -e -o PermitRootLogin=prohibit-password -o PasswordAuthentication=no",
+    "exec dockerd --host=unix:///var/run/docker.sock >/var/log/dockerd.log 2>&1",
+])
+
+
+def node_recipe():
+    from swiftlib.bootstrap.commands import STANDARD_PATH
+    from swiftlib.bootstrap.rootfs import Recipe
+
+    return Recipe(
+        packages=NODE_PACKAGES,
+        changes=(f"ENV PATH={STANDARD_PATH}", "ENV LANG=C.UTF-8",
+                 f"CMD {json.dumps(['/bin/sh', '-c', NODE_START])}"),
+        labels=(("org.opencontainers.image.description",
+                 "SwiftDeploy test Swarm node: Debian bookworm with docker.io and openssh-server"),),
+        # The package's postinst made host keys in the build: every node must make its own.
+        tweaks=(("sh", "-c", "rm -f {root}/etc/ssh/ssh_host_*"),),
+    )
+
+
+def ensure_node_image(progress=lambda text: None) -> str:
+    """``NODE_IMAGE``, built from Debian packages when missing or made from another recipe."""
+    from swiftlib.bootstrap.rootfs import RECIPE_LABEL, import_image, inspect_image
+    from swiftlib.bootstrap.steps import Apt
+    from swiftlib.host import Host
+
+    host, recipe = Host.local(), node_recipe()
+    found = inspect_image(host, NODE_IMAGE)
+    if not (found and found["labels"].get(RECIPE_LABEL) == recipe.digest):
+        import_image(host, NODE_IMAGE, recipe, progress, Apt(host, progress))
+    return NODE_IMAGE
+
+
+def docker(*args: str, check: bool = True, timeout: float = 120, stdin: str | None = None) -> subprocess.CompletedProcess:
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, input=stdin)
+    if check and result.returncode:
+        raise RuntimeError(f"docker {' '.join(args)} exited {result.returncode}: {result.stderr or result.stdout}")
+    return result
+
+
+@dataclass
+class Node:
+    name: str        # the inventory's name for it, e.g. node1
+    container: str   # the Docker container, e.g. sdswarm-1a2b-node1
+    address: str = ""
+
+    def sh(self, script: str, *, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
+        """Run ``script`` inside the node (its own docker CLI talks to its own dockerd)."""
+        return docker("exec", self.container, "sh", "-c", script, check=check, timeout=timeout)
+
+    def swarm(self) -> dict:
+        """The node's own view: `docker info`'s Swarm section."""
+        return json.loads(self.sh("docker info --format '{{json .Swarm}}'").stdout)
+
+
+class SwarmNodes:
+    """``count`` docker-in-docker nodes named node1..nodeN, on one network of their own."""
+
+    def __init__(self, prefix: str, count: int, client: KeyPair) -> None:
+        self.run_id = f"{prefix}-{secrets.token_hex(3)}"
+        self.network = self.run_id
+        self.client = client
+        self.nodes = [Node(f"node{i}", f"{self.run_id}-node{i}") for i in range(1, count + 1)]
+
+    def start(self, timeout: float = 90) -> "SwarmNodes":
+        ensure_node_image()
+        docker("network", "create", "--label", f"{RUN_LABEL}={self.run_id}", self.network)
+        try:
+            with ThreadPoolExecutor(len(self.nodes)) as pool:
+                list(pool.map(lambda node: self._start(node, timeout), self.nodes))
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start(self, node: Node, timeout: float) -> None:
+        docker("run", "-d", "--name", node.container, "--hostname", node.name, "--network", self.network,
+               "--label", f"{RUN_LABEL}={self.run_id}", *DIND_FLAGS,
+               "--mount", f"type=volume,src={node.container}-docker,dst=/var/lib/docker,"
+                          f"volume-label={RUN_LABEL}={self.run_id}",
+               "-e", f"AUTHORIZED_KEY={self.client.public_line}", NODE_IMAGE)
+        node.address = docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                              node.container).stdout.strip()
+        self.wait_ready(node, timeout)
+
+    def wait_ready(self, node: Node, timeout: float = 90) -> None:
+        """Until the node's dockerd answers and its sshd greets from this machine."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if node.sh("docker info >/dev/null 2>&1", check=False, timeout=30).returncode == 0 and _greets(node.address):
+                return
+            time.sleep(0.3)
+        log = node.sh("tail -n 20 /var/log/dockerd.log", check=False).stdout
+        raise RuntimeError(f"node {node.container} not ready within {timeout}s (dockerd log:\n{log})")
+
+    def known_hosts_lines(self) -> list[str]:
+        lines = []
+        for node in self.nodes:
+            keytype, blob = node.sh("cat /etc/ssh/ssh_host_ed25519_key.pub").stdout.split()[:2]
+            lines.append(f"{node.address} {keytype} {blob}")
+        return lines
+
+    def __getitem__(self, name: str) -> Node:
+        return next(node for node in self.nodes if node.name == name)
+
+    def close(self) -> None:
+        """Remove what this run made, found by its label (a container that failed half-way too)."""
+        label = f"label={RUN_LABEL}={self.run_id}"
+        containers = docker("ps", "-aq", "--filter", label, check=False).stdout.split()
+        if containers:
+            docker("rm", "-f", "-v", *containers, check=False, timeout=300)
+        volumes = docker("volume", "ls", "-q", "--filter", label, check=False).stdout.split()
+        if volumes:
+            docker("volume", "rm", "-f", *volumes, check=False, timeout=300)
+        docker("network", "rm", self.network, check=False)
+
+
+def _greets(address: str, port: int = 22) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=1) as sock:
+            return sock.recv(64).startswith(b"SSH-")
+    except OSError:
+        return False
