@@ -23,7 +23,7 @@ from ..results import Reporter, StepResult, failed
 from . import effects, record as records, status as node_status
 from .layout import ClusterLayout, layout_of
 from .observed import Member, NodeView
-from .plan import Action, Plan, acting_manager, plan as make_plan
+from .plan import Plan, acting_manager, plan as make_plan
 
 TASK_STATUS = "swarm node status"
 TASK_INIT = "swarm node"
