@@ -6,13 +6,17 @@ caring whether it is this machine or one at the end of an SSH connection.
 
 Commands are argv lists (built by ``swiftlib.commands``) and are quoted here, once,
 with ``shlex.join``.
+
+``host.wrapped(wrap)`` is the same machine with every command line (and its environment)
+handed to ``wrap`` first: ``swiftlib.remote.become`` uses it to run a bootstrap as root
+through ``sudo -n`` when the SSH login is not root, chosen once where the host is opened.
 """
 from __future__ import annotations
 
 import shlex
 import socket
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from invoke import Context
 from invoke.exceptions import CommandTimedOut, UnexpectedExit
@@ -34,13 +38,22 @@ class RunResult:
         return self.exited == 0
 
 
+# (command line, environment or None) -> the command line to run instead, environment included.
+Wrap = Callable[[str, "Mapping[str, str] | None"], str]
+
+
 class Host:
     """A machine to act on: ``Host.local()`` or ``Host.remote(connection)``."""
 
-    def __init__(self, runner: Any, *, name: str = "local", remote: bool = False) -> None:
+    def __init__(self, runner: Any, *, name: str = "local", remote: bool = False, wrap: Wrap | None = None) -> None:
         self._runner = runner
         self.name = name
         self.is_remote = remote
+        self._wrap = wrap
+
+    def wrapped(self, wrap: Wrap) -> "Host":
+        """This machine, the same connection, with every command run through ``wrap`` (e.g. sudo)."""
+        return Host(self._runner, name=self.name, remote=self.is_remote, wrap=wrap)
 
     @classmethod
     def local(cls, ctx: Context | None = None) -> "Host":
@@ -84,6 +97,8 @@ class Host:
         hint: str = "",
     ) -> RunResult:
         """Run a shell command line. Callers build it from ``shlex.join``-quoted parts."""
+        if self._wrap is not None:
+            command, env = self._wrap(command, env), None
         kwargs: dict[str, Any] = {"hide": True, "warn": True, "timeout": timeout}
         if env:
             kwargs["env"] = dict(env)

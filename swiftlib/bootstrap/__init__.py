@@ -9,12 +9,14 @@ there was nothing to do, so a second run changes nothing and takes seconds.
 
 Modules: ``commands`` (pure argv/text builders and parsers), ``steps`` (Step, apt),
 ``syslibs`` (shared libraries Python dependencies load), ``engine`` (dockerd, compose), ``rootfs`` (debootstrap -> cached tarball -> docker import),
-``images`` (base, nginx, app images).
+``images`` (base, nginx, app images), ``hosts`` (the server steps on remote hosts over SSH, as root).
 """
 from __future__ import annotations
 
+from typing import Callable
+
 from ..host import Host
-from .engine import DOCKERD_LOG, ensure_compose_v2, ensure_docker_engine
+from .engine import DOCKERD_LOG, ensure_compose_v2, ensure_docker_engine, ensure_docker_group
 from .images import (
     BASE_IMAGE,
     BASE_PACKAGES,
@@ -31,10 +33,24 @@ from .syslibs import ensure_system_libraries
 
 __all__ = [
     "BASE_IMAGE", "BASE_PACKAGES", "CACHE_DIR", "DOCKERD_LOG", "NGINX_IMAGE", "PROMETHEUS_IMAGE", "Apt", "Progress", "Step",
-    "bootstrap", "no_progress",
-    "ensure_app_image", "ensure_base_image", "ensure_compose_v2", "ensure_docker_engine",
+    "bootstrap", "no_progress", "server_steps",
+    "ensure_app_image", "ensure_base_image", "ensure_compose_v2", "ensure_docker_engine", "ensure_docker_group",
     "ensure_nginx_image", "ensure_prometheus_image", "ensure_system_libraries",
 ]
+
+
+def server_steps(host: Host, progress: Progress = no_progress, *, apt: Apt | None = None
+                 ) -> list[tuple[str, Callable[[], Step]]]:
+    """(name, run) of each step that makes ``host`` run containers: libraries, engine, compose v2.
+
+    Not run yet: the caller runs them in order and may report each as it ends.
+    """
+    apt = apt or Apt(host, progress)  # shared so `apt-get update` runs at most once
+    return [
+        ("system libraries", lambda: ensure_system_libraries(host, progress, apt=apt)),
+        ("docker engine", lambda: ensure_docker_engine(host, progress, apt=apt)),
+        ("compose v2", lambda: ensure_compose_v2(host, progress, apt=apt)),
+    ]
 
 
 def bootstrap(
@@ -53,10 +69,8 @@ def bootstrap(
     without it no time is spent on an image the stack does not run.
     """
     apt = Apt(host, progress)  # shared so `apt-get update` runs at most once
-    steps = [
-        ensure_system_libraries(host, progress, apt=apt),
-        ensure_docker_engine(host, progress, apt=apt),
-        ensure_compose_v2(host, progress, apt=apt),
+    steps = [run() for _, run in server_steps(host, progress, apt=apt)]
+    steps += [
         ensure_base_image(host, base_image, BASE_PACKAGES, progress, apt=apt),
         ensure_nginx_image(host, nginx_image, progress, apt=apt),
         ensure_app_image(host, app_image, app_dir, base_image, progress),

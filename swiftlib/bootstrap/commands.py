@@ -9,7 +9,7 @@ import hashlib
 import json
 import re
 import shlex
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Literal, Mapping, Sequence
 
 APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
 # Format for `apt-get indextargets`: one "release repo-uri" line per index file.
@@ -105,6 +105,42 @@ def dockerd_start_cmdline(log_path: str) -> str:
 
 def tail_argv(path: str, lines: int = 20) -> list[str]:
     return ["tail", "-n", str(lines), path]
+
+
+# sd_booted(3): systemd is the running init exactly when this directory exists.
+SYSTEMD_PROBE = ["test", "-d", "/run/systemd/system"]
+DOCKER_UNIT = "docker.service"
+EngineStart = Literal["systemd", "wait", "spawn"]
+
+
+def engine_start(*, systemd: bool, running: bool) -> EngineStart:
+    """How to get a dockerd that answers: systemd's unit on a server that boots with systemd (enabled,
+    so it comes back after a reboot), wait for one already starting, else start one in the background
+    (a container, or a host without systemd)."""
+    if systemd:
+        return "systemd"
+    return "wait" if running else "spawn"
+
+
+def systemctl_enable_now_argv(unit: str = DOCKER_UNIT) -> list[str]:
+    return ["systemctl", "enable", "--now", unit]
+
+
+def groups_argv(login: str) -> list[str]:
+    return ["id", "-nG", "--", login]
+
+
+def in_group(groups_text: str, group: str) -> bool:
+    """True when `id -nG` output names ``group``."""
+    return group in groups_text.split()
+
+
+def add_to_group_argv(login: str, group: str) -> list[str]:
+    return ["usermod", "-aG", group, "--", login]
+
+
+def journal_tail_argv(unit: str = DOCKER_UNIT, lines: int = 20) -> list[str]:
+    return ["journalctl", "--no-pager", "-n", str(lines), "-u", unit]
 
 
 _COMPOSE_VERSION = re.compile(r"version\s+v?(\d+)\.(\d+)(?:\.(\d+))?", re.IGNORECASE)

@@ -41,8 +41,17 @@ def ensure_docker_engine(host: Host, progress: Progress = no_progress, *, apt: A
     apt = apt or Apt(host, progress)
     done: list[str] = []
     if not (has_command(host, "dockerd") and has_command(host, "docker")):
-        done.append(f"installed {' '.join(apt.install(['docker.io', 'iptables']))}")
-    if running:
+        # procps: pgrep, which the waiting below uses (a server has it; a minimal image may not).
+        done.append(f"installed {' '.join(apt.install(['docker.io', 'iptables', 'procps']))}")
+        running = host.succeeds(["pgrep", "-x", "dockerd"])  # the package's scripts may have started it
+    systemd = host.succeeds(cmd.SYSTEMD_PROBE)
+    how = cmd.engine_start(systemd=systemd, running=running)
+    if how == "systemd":
+        progress(f"systemctl enable --now {cmd.DOCKER_UNIT} (systemd runs the engine)")
+        host.run(cmd.systemctl_enable_now_argv(), timeout=120,
+                 hint=f"see `journalctl -u {cmd.DOCKER_UNIT}` on {host.name}")
+        done.append(f"enabled and started {cmd.DOCKER_UNIT}")
+    elif how == "wait":
         progress("dockerd is already starting; waiting for it")
     else:
         progress(f"starting dockerd (log: {DOCKERD_LOG})")
@@ -50,14 +59,34 @@ def ensure_docker_engine(host: Host, progress: Progress = no_progress, *, apt: A
         done.append("started dockerd")
     deadline = time.monotonic() + DOCKER_WAIT_SECONDS
     while not (version := server_version(host)):
-        gone = not host.succeeds(["pgrep", "-x", "dockerd"])
+        # Under systemd a restart may briefly leave no dockerd: only the deadline ends the wait there.
+        gone = not systemd and not host.succeeds(["pgrep", "-x", "dockerd"])
         if gone or time.monotonic() > deadline:
-            log = host.run(cmd.tail_argv(DOCKERD_LOG), check=False).stdout
+            log_argv, where = ((cmd.journal_tail_argv(), f"`journalctl -u {cmd.DOCKER_UNIT}`") if systemd
+                               else (cmd.tail_argv(DOCKERD_LOG), DOCKERD_LOG))
+            log = host.run(log_argv, check=False).stdout
             why = "dockerd exited" if gone else f"dockerd did not answer within {DOCKER_WAIT_SECONDS:.0f}s"
             raise CommandFailed("dockerd", None, log or "(empty log)", host=host.name,
-                                hint=f"{why}; see {DOCKERD_LOG} on {host.name}")
+                                hint=f"{why}; see {where} on {host.name}")
         time.sleep(1)
     return timer.step("docker engine", "changed", f"{', '.join(done)}; Docker engine {version} answers")
+
+
+def ensure_docker_group(host: Host, login: str, progress: Progress = no_progress) -> Step:
+    """``login`` is in the docker group on ``host``, so it deploys over SSH without sudo (root: nothing to do).
+
+    Membership of the docker group is root on that host, as the passwordless sudo that
+    bootstrapped it already is; it takes effect at the login's next session.
+    """
+    timer = Timer()
+    if login == "root":
+        return timer.step("docker access", "ok", "root uses the engine directly")
+    if cmd.in_group(host.run(cmd.groups_argv(login)).stdout, "docker"):
+        return timer.step("docker access", "ok", f"{login} is in the docker group")
+    require_root(host, f"adding {login} to the docker group")
+    progress(f"usermod -aG docker {login}")
+    host.run(cmd.add_to_group_argv(login, "docker"))
+    return timer.step("docker access", "changed", f"added {login} to the docker group (from its next login on)")
 
 
 def compose_version(host: Host) -> tuple[int, int, int] | None:
@@ -78,10 +107,13 @@ def _link_debian_plugin(host: Host) -> bool:
     return True
 
 
-def _add_trixie_source(host: Host) -> str:
+def _add_trixie_source(host: Host, apt: Apt) -> str:
     """Write the pinned trixie source (mirror read from apt's own config); return the sources path."""
-    targets = host.run(["apt-get", "indextargets", "--format", cmd.INDEXTARGETS_FORMAT]).stdout
-    mirror = cmd.pick_debian_mirror(targets, "bookworm")
+    indextargets = ["apt-get", "indextargets", "--format", cmd.INDEXTARGETS_FORMAT]
+    mirror = cmd.pick_debian_mirror(host.run(indextargets).stdout, "bookworm")
+    if not mirror:  # apt lists only the index targets it has downloaded: none yet on a fresh host
+        apt.update()
+        mirror = cmd.pick_debian_mirror(host.run(indextargets).stdout, "bookworm")
     if not mirror:
         raise CommandFailed(
             "apt-get indextargets", None, "no apt source for bookworm found", host=host.name,
@@ -105,7 +137,7 @@ def ensure_compose_v2(host: Host, progress: Progress = no_progress, *, apt: Apt 
         codename = cmd.parse_os_codename(host.run(["cat", "/etc/os-release"]).stdout)
         release = None
         if codename == "bookworm":
-            sources = _add_trixie_source(host)
+            sources = _add_trixie_source(host, apt)
             progress("apt-get update (trixie source only)")
             host.run(cmd.apt_update_argv(only_sources_file=sources), env=cmd.APT_ENV, timeout=600)
             release = "trixie"

@@ -43,20 +43,38 @@ def _say(hosts: HostFlags):
     return None if hosts.json else emit
 
 
-@swift_task()
-def bootstrap(ctx: Context, manifest: str = DEFAULT_MANIFEST) -> None:
-    """Make this machine able to deploy: Docker engine, compose v2, app and nginx images (Prometheus too when the manifest uses it)."""
+@fleet_task()
+def bootstrap(ctx: Context, hosts: HostFlags, manifest: str = DEFAULT_MANIFEST) -> None:
+    """Make this machine able to deploy: Docker engine, compose v2, app and nginx images (Prometheus too when the manifest uses it).
+
+    With --hosts/--inventory: fresh Debian 12 servers over SSH, as root or with passwordless sudo:
+    system libraries, Docker engine, compose v2 (no images: a deploy streams them from here)."""
+    from swiftlib.lifecycle import selection
+
+    if hosts.hosts or hosts.inventory or selection.is_fabric(ctx):
+        from swiftlib.bootstrap.hosts import on_hosts
+        from swiftlib.lifecycle.context import Project
+
+        with reporting(json_out=hosts.json) as reporter:
+            project = Project.load(manifest)
+            on_hosts(project, selection.specs(ctx, hosts), reporter, selection.fleet_options(hosts),
+                     say=_say(hosts), local_ctx=selection.local_context(ctx))
+        return
+    if hosts.limit:
+        fail_usage("--limit needs --inventory")
     from swiftlib.bootstrap import bootstrap as run_bootstrap
     from swiftlib.host import Host
     from swiftlib.manifest.load import load_manifest
 
-    with reporting() as reporter:
+    say = _say(hosts)
+    with reporting(json_out=hosts.json) as reporter:
         m = load_manifest(Path(manifest))
         host = Host.local(ctx)
         # Prometheus's image only for a stack that runs it (metrics.source: prometheus).
         prometheus = m.metrics.prometheus.image if m.metrics.uses_prometheus else None
         steps = run_bootstrap(host, app_image=m.services.image, nginx_image=m.nginx.image,
-                              app_dir=str(CHECKOUT / "app"), progress=lambda text: emit(f"  ... {text}"),
+                              app_dir=str(CHECKOUT / "app"),
+                              progress=(lambda text: say(f"  ... {text}")) if say else (lambda text: None),
                               prometheus_image=prometheus)
         for step in steps:
             reporter.record(StepResult(f"bootstrap: {step.name}", host.name, step.status,

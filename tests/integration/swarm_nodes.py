@@ -5,6 +5,11 @@ The node image is made without Docker Hub: the debootstrap root filesystem Swift
 and openssh-server, imported as ``NODE_IMAGE``. It is built once and kept (its recipe digest is a
 label, so a changed recipe rebuilds it); a second session reuses it in a second.
 
+A "bare" node (``SwarmNodes(..., bare=True)``) plays a fresh Debian 12 server for `inv bootstrap --hosts`:
+only openssh-server and sudo (no Docker engine), sshd in front, the same docker-in-docker flags so the
+engine that bootstrap installs can run there. Its image (``BARE_IMAGE``) is made the same way, and it
+keeps no ``policy-rc.d``, so package scripts may start services as they would on a server.
+
 ``SwarmNodes(prefix, count, client_key)`` starts ``count`` nodes on a Docker network of its own, each
 trusting the tests' client key for root over SSH, and reachable from this machine at its address on
 that network (a bridge network's addresses are routed from the host). Each node generates its own SSH
@@ -30,6 +35,8 @@ from tests.integration.sshd import KeyPair
 
 NODE_IMAGE = "sdswarm/node:bookworm"
 NODE_PACKAGES = ("docker.io", "openssh-server", "iproute2", "procps")
+BARE_IMAGE = "sdbare/node:bookworm"
+BARE_PACKAGES = ("openssh-server", "sudo")
 RUN_LABEL = "org.swiftdeploy.test-run"  # every container, volume and network a run makes carries it
 DIND_FLAGS = (
     "--cap-add=ALL", "--cap-drop=SYS_RESOURCE",
@@ -45,6 +52,15 @@ NODE_START = "; ".join([
     "ssh-keygen -A -q",
     "/usr/sbin/sshd -e -o PermitRootLogin=prohibit-password -o PasswordAuthentication=no",
     "exec dockerd --host=unix:///var/run/docker.sock >/var/log/dockerd.log 2>&1",
+])
+# A bare node: the same SSH set-up, sshd in front; nothing else runs until bootstrap installs it.
+BARE_START = "; ".join([
+    "set -e",
+    "mkdir -p /run/sshd /root/.ssh",
+    "chmod 700 /root/.ssh",
+    'printf "%s\\n" "$AUTHORIZED_KEY" > /root/.ssh/authorized_keys',
+    "ssh-keygen -A -q",
+    "exec /usr/sbin/sshd -D -e -o PermitRootLogin=prohibit-password -o PasswordAuthentication=no",
 ])
 
 
@@ -63,17 +79,35 @@ def node_recipe():
     )
 
 
-def ensure_node_image(progress=lambda text: None) -> str:
-    """``NODE_IMAGE``, built from Debian packages when missing or made from another recipe."""
+def bare_recipe():
+    """A fresh Debian 12 server as far as bootstrap can tell: sshd and sudo, no Docker engine."""
+    from swiftlib.bootstrap.commands import STANDARD_PATH
+    from swiftlib.bootstrap.rootfs import Recipe
+
+    return Recipe(
+        packages=BARE_PACKAGES,
+        changes=(f"ENV PATH={STANDARD_PATH}", "ENV LANG=C.UTF-8",
+                 f"CMD {json.dumps(['/bin/sh', '-c', BARE_START])}"),
+        labels=(("org.opencontainers.image.description",
+                 "SwiftDeploy test bare node: Debian bookworm with openssh-server and sudo only"),),
+        # Own host keys per node, as above; and no policy-rc.d left from the image build, so a
+        # package's scripts may start its service, as on a server.
+        tweaks=(("sh", "-c", "rm -f {root}/etc/ssh/ssh_host_* {root}/usr/sbin/policy-rc.d"),),
+    )
+
+
+def ensure_node_image(progress=lambda text: None, *, bare: bool = False) -> str:
+    """``NODE_IMAGE`` (or ``BARE_IMAGE``), built from Debian packages when missing or made from another recipe."""
     from swiftlib.bootstrap.rootfs import RECIPE_LABEL, import_image, inspect_image
     from swiftlib.bootstrap.steps import Apt
     from swiftlib.host import Host
 
-    host, recipe = Host.local(), node_recipe()
-    found = inspect_image(host, NODE_IMAGE)
+    image, recipe = (BARE_IMAGE, bare_recipe()) if bare else (NODE_IMAGE, node_recipe())
+    host = Host.local()
+    found = inspect_image(host, image)
     if not (found and found["labels"].get(RECIPE_LABEL) == recipe.digest):
-        import_image(host, NODE_IMAGE, recipe, progress, Apt(host, progress))
-    return NODE_IMAGE
+        import_image(host, image, recipe, progress, Apt(host, progress))
+    return image
 
 
 def docker(*args: str, check: bool = True, timeout: float = 120, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -93,6 +127,19 @@ class Node:
         """Run ``script`` inside the node (its own docker CLI talks to its own dockerd)."""
         return docker("exec", self.container, "sh", "-c", script, check=check, timeout=timeout)
 
+    def add_login(self, user: str, client: KeyPair, *, sudo: bool) -> None:
+        """A login ``user`` trusting ``client``'s key; ``sudo``: passwordless sudo for everything."""
+        lines = [
+            f"id -u {user} >/dev/null 2>&1 || useradd --create-home --shell /bin/sh {user}",
+            f"install -d -m 700 -o {user} -g {user} /home/{user}/.ssh",
+            f"printf '%s\\n' '{client.public_line}' > /home/{user}/.ssh/authorized_keys",
+            f"chown {user}:{user} /home/{user}/.ssh/authorized_keys",
+        ]
+        if sudo:
+            lines.append(f"printf '%s\\n' '{user} ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/{user}")
+            lines.append(f"chmod 440 /etc/sudoers.d/{user}")
+        self.sh(" && ".join(lines))
+
     def swarm(self) -> dict:
         """The node's own view: `docker info`'s Swarm section."""
         return json.loads(self.sh("docker info --format '{{json .Swarm}}'").stdout)
@@ -101,14 +148,16 @@ class Node:
 class SwarmNodes:
     """``count`` docker-in-docker nodes named node1..nodeN, on one network of their own."""
 
-    def __init__(self, prefix: str, count: int, client: KeyPair) -> None:
+    def __init__(self, prefix: str, count: int, client: KeyPair, *, bare: bool = False) -> None:
         self.run_id = f"{prefix}-{secrets.token_hex(3)}"
         self.network = self.run_id
         self.client = client
+        self.bare = bare  # sshd and sudo only: no Docker engine until `inv bootstrap --hosts` installs one
+        self.image = BARE_IMAGE if bare else NODE_IMAGE
         self.nodes = [Node(f"node{i}", f"{self.run_id}-node{i}") for i in range(1, count + 1)]
 
     def start(self, timeout: float = 90) -> "SwarmNodes":
-        ensure_node_image()
+        ensure_node_image(bare=self.bare)
         docker("network", "create", "--label", f"{RUN_LABEL}={self.run_id}", self.network)
         try:
             with ThreadPoolExecutor(len(self.nodes)) as pool:
@@ -123,16 +172,17 @@ class SwarmNodes:
                "--label", f"{RUN_LABEL}={self.run_id}", *DIND_FLAGS,
                "--mount", f"type=volume,src={node.container}-docker,dst=/var/lib/docker,"
                           f"volume-label={RUN_LABEL}={self.run_id}",
-               "-e", f"AUTHORIZED_KEY={self.client.public_line}", NODE_IMAGE)
+               "-e", f"AUTHORIZED_KEY={self.client.public_line}", self.image)
         node.address = docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
                               node.container).stdout.strip()
         self.wait_ready(node, timeout)
 
     def wait_ready(self, node: Node, timeout: float = 90) -> None:
-        """Until the node's dockerd answers and its sshd greets from this machine."""
+        """Until the node's dockerd answers (a bare node has none) and its sshd greets from this machine."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if node.sh("docker info >/dev/null 2>&1", check=False, timeout=30).returncode == 0 and _greets(node.address):
+            engine = self.bare or node.sh("docker info >/dev/null 2>&1", check=False, timeout=30).returncode == 0
+            if engine and _greets(node.address):
                 return
             time.sleep(0.3)
         log = node.sh("tail -n 20 /var/log/dockerd.log", check=False).stdout
