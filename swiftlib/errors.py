@@ -122,7 +122,13 @@ class CommandFailed(SwiftDeployError):
             what = f"failed without an exit status ({exited}: killed, or the connection was cut)"
         else:
             what = f"exited {exited}"
-        super().__init__(f"`{command}` {what}{detail}{extra}", host=host)
+        super().__init__(f"`{_shown(command)}` {what}{detail}{extra}", host=host)
+
+
+def _shown(command: str, most: int = 160) -> str:
+    """A command as an error names it: a multi-line script by its first line (the rest is ours, not news)."""
+    first = command.strip().splitlines()[0] if command.strip() else command
+    return first if first == command.strip() and len(first) <= most else first[:most].rstrip() + " …"
 
 
 class LockHeld(SwiftDeployError):

@@ -111,7 +111,7 @@ class Host:
         try:
             result = self._runner.run(command, **kwargs)
         except CommandTimedOut as exc:
-            raise CommandFailed(command, None, f"timed out after {timeout}s", host=self.name) from exc
+            raise CommandFailed(command, None, f"timed out after {timeout}s", host=self.name, hint=hint) from exc
         except UnexpectedExit as exc:  # only if warn was overridden by config
             result = exc.result
         except (socket.timeout, socket.gaierror, ConnectionError, EOFError) as exc:
