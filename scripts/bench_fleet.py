@@ -47,7 +47,8 @@ def timed(argv: list[str], env: dict[str, str], cwd: Path) -> float:
     took = time.perf_counter() - started
     if done.returncode != 0:
         failures = [line for line in (done.stdout + done.stderr).splitlines() if "fatal" in line or "FAILED" in line]
-        sys.exit(f"{' '.join(argv[:4])}... exited {done.returncode}\n" + "\n".join(failures[:20]))
+        sys.exit(f"{' '.join(argv[:4])}... exited {done.returncode}\n" + "\n".join(failures[:5])
+                 + "\n" + done.stdout[-1500:] + done.stderr[-1500:])
     return took
 
 
@@ -77,7 +78,9 @@ def main() -> None:
                    "ANSIBLE_LOCALHOST_WARNING": "False"}
             ours = [*SWIFTDEPLOY, "opa-check", "--context", "pre_deploy", "--manifest", str(manifest),
                     "-i", str(inventory), "--forks", str(args.hosts)]
-            ansible = [ansible_tool("ansible"), "all", "-i", str(inventory), "-m", "shell", "-a", STATS,
+            # {% raw %}: Ansible would read Docker's {{.DockerRootDir}} as a template of its own.
+            ansible = [ansible_tool("ansible"), "all", "-i", str(inventory), "-m", "shell",
+                       "-a", STATS.replace("{{.DockerRootDir}}", "{% raw %}{{.DockerRootDir}}{% endraw %}"),
                        "-f", str(args.hosts)]
             timed(ours, env, manifest.parent)  # warm both once (imports, page cache)
             timed(ansible, env, manifest.parent)
