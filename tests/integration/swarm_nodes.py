@@ -210,6 +210,15 @@ class SwarmNodes:
         docker("network", "rm", self.network, check=False)
 
 
+def trusting_home(directory, client_key: KeyPair, nodes: "SwarmNodes"):
+    """A ``ClientHome`` (the CLI's $HOME) whose known_hosts holds exactly these nodes' host keys."""
+    from tests.integration.fleet_env import ClientHome
+
+    client = ClientHome(directory, client_key)
+    client.known_hosts.write_text("\n".join(nodes.known_hosts_lines()) + "\n")
+    return client
+
+
 def _greets(address: str, port: int = 22) -> bool:
     try:
         with socket.create_connection((address, port), timeout=1) as sock:

@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import REPO, exited
 from tests.integration.fleet_env import ClientHome
 from tests.integration.sshd import client_key  # noqa: F401 - fixture
-from tests.integration.swarm_nodes import SwarmNodes
+from tests.integration.swarm_nodes import SwarmNodes, trusting_home
 
 pytestmark = [pytest.mark.docker, pytest.mark.sshd]
 
@@ -33,9 +33,7 @@ def nodes(client_key):  # noqa: F811
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory, client_key, nodes):  # noqa: F811
-    client = ClientHome(tmp_path_factory.mktemp("cluster-home"), client_key)
-    client.known_hosts.write_text("\n".join(nodes.known_hosts_lines()) + "\n")
-    return client
+    return trusting_home(tmp_path_factory.mktemp("cluster-home"), client_key, nodes)
 
 
 @pytest.fixture(scope="module")
