@@ -84,7 +84,7 @@ def main() -> None:
             run_cli(manifest, "teardown", "--clean")
             remove_stack(PREFIX)
     print(f"bench_tls (a new connection per request; loopback; {time.strftime('%Y-%m-%d')})")
-    print(f"| what | value | against |\n|---|---|---|")
+    print("| what | value | against |\n|---|---|---|")
     print(f"| request to /nginx-health, plain HTTP | {plain_ms:.2f} ms | baseline |")
     print(f"| request to /nginx-health, HTTPS (full TLS 1.3 handshake) | {tls_ms:.2f} ms | "
           f"{tls_ms / plain_ms:.2f}x plain HTTP |")
