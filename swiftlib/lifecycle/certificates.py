@@ -189,17 +189,20 @@ def _support_files(target: Target) -> None:
 
 def _place(project: Project, target: Target, reporter: Reporter, chain: bytes, key: bytes, verdict: Verdict, *,
            placeholder: bool = False) -> StepResult:
+    info = certinfo.describe(certinfo.load_chain(chain)[0])
+    tls = target.manifest.tls
+    # Key and chain are two files: until both are written the state claims no certificate, so a run
+    # stopped between them (the key never read back to compare) is placed again by the next one.
+    target.write_state(**{STATE_KEY: {"source": tls.source, "sha256": "", "placeholder": placeholder}})
     _support_files(target)
     target.workspace.write_private(KEY, key.decode(), 0)  # nginx's master (root) reads it, as owner
     target.workspace.write(CHAIN, chain.decode())
     # nginx's root master reads the directory as its owner only when root placed it; else it must be traversable.
     target.host.run(["sh", "-c", '[ "$(id -u)" = 0 ] || chmod 711 -- "$1"', "sd", target.workspace.path(TLS_DIR)])
-    info = certinfo.describe(certinfo.load_chain(chain)[0])
-    tls = target.manifest.tls
     target.write_state(**{STATE_KEY: {"source": tls.source, "sha256": info.fingerprint, "placeholder": placeholder}})
     reloaded = _reload(target)
     data = {"source": tls.source, "names": list(info.names), "issuer": info.issuer,
-            "not_after": info.to_dict(info.not_after)["not_after"], "sha256": info.fingerprint,
+            "not_after": info.not_after_text, "sha256": info.fingerprint,
             "placeholder": placeholder, "why": verdict.why, "reloaded": reloaded}
     project.audit.append("certificate", data, host=target.name)
     said = "placeholder certificate" if placeholder else f"certificate from {info.issuer}"
@@ -289,7 +292,7 @@ def summary(target: Target, now: datetime | None = None) -> dict | None:
     text = (f"{', '.join(info.names)}: {days:g} days left ({info.issuer})"
             + (", a placeholder until the ACME CA issues" if placeholder else ""))
     return {"source": tls.source, "names": list(info.names), "issuer": info.issuer, "days_left": days,
-            "not_after": info.to_dict(now)["not_after"], "placeholder": placeholder, "text": text}
+            "not_after": info.not_after_text, "placeholder": placeholder, "text": text}
 
 
 def certs(project: Project, target: Target, reporter: Reporter, opts: Options, *, renew: bool = False) -> StepResult:

@@ -31,6 +31,10 @@ class CertInfo:
     serial: str
     fingerprint: str  # sha256 of the DER, hex
 
+    @property
+    def not_after_text(self) -> str:
+        return _iso(self.not_after)
+
     def days_left(self, now: datetime) -> float:
         return round((self.not_after - now).total_seconds() / 86400, 2)
 

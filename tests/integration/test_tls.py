@@ -164,6 +164,44 @@ def test_a_renewal_under_50_requests_a_second_drops_none(local_stack) -> None:
     assert "not due" in again.stdout and "changed=0" in again.stdout
 
 
+def test_a_renewal_stopped_between_key_and_chain_is_placed_again_by_the_next_run(local_stack) -> None:
+    """Ctrl-C (or a cut connection) after the new key is written but before its chain: the host holds a
+    key that does not match the chain, and nginx would not start or reload on it. The next run must see
+    that (the key is never read back) and place a matching pair."""
+    from swiftlib.lifecycle import certificates
+    from swiftlib.lifecycle.context import Options, Project, Target
+    from swiftlib.results import Reporter
+
+    manifest, _ = local_stack
+    ca = str(manifest.parent / ".swiftdeploy/ca/ca.pem")
+    raw = yaml.safe_load(manifest.read_text())
+    raw["tls"]["renew_days"] = 365  # due now: prepare() renews
+    manifest.write_text(yaml.safe_dump(raw, sort_keys=False))
+    try:
+        project = Project.load(manifest)
+        target = Target.local(project)
+        write = target.workspace.write
+
+        def stopped_at_the_chain(name: str, text: str) -> None:
+            if name == certificates.CHAIN:
+                raise KeyboardInterrupt
+            write(name, text)
+
+        target.workspace.write = stopped_at_the_chain  # type: ignore[method-assign]
+        with pytest.raises(KeyboardInterrupt):
+            certificates.prepare(project, target, Reporter(lambda line: None), Options())
+    finally:
+        raw["tls"].pop("renew_days")
+        manifest.write_text(yaml.safe_dump(raw, sort_keys=False))
+    # Not due by the manifest any more: only the unfinished placement makes the next run act.
+    repaired = exited(run_cli(manifest, "certs", "--renew")).stdout
+    assert "certificate this project did not place" in repaired and "nginx reloaded" in repaired, repaired
+    check = subprocess.run(["docker", "exec", f"{LOCAL}-nginx", "nginx", "-t", "-q"], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr  # key and chain match again
+    status, _, _ = https_get(LOCAL_TLS, "/healthz", ca)
+    assert status == 200
+
+
 def test_teardown_keeps_the_certificate_and_clean_removes_it(tmp_path) -> None:
     manifest = with_tls(make_project(tmp_path, prefix=LOCAL + "td", base_port=LOCAL_PORT + 100),
                         source="local", hosts=["localhost"], port=LOCAL_TLS + 100)
