@@ -24,7 +24,7 @@ GO_EVALUATOR_MISSING = (
 )
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)  # undone on leaving tests/unit, whatever runs next
 def no_docker_engine() -> Iterator[None]:
     patch = pytest.MonkeyPatch()
     patch.setenv("DOCKER_HOST", NO_DOCKER)
