@@ -11,21 +11,25 @@ mounts read-only. Where it comes from (``tls.source``):
   `finish` orders the real certificate once nginx answers the challenge.
 
 Keys travel only inside the SSH session (``write_private``) and are never read back, printed or
-audited: the audit records names, issuer, expiry and the certificate's sha256.
+audited: the audit records names, issuer, expiry and the certificate's sha256. The ``tls`` modules
+(cryptography) are imported inside the functions, past their "no tls" exit: a plain-HTTP stack's
+commands never load them.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import CommandFailed, ConfigError, HealthCheckFailed
 from ..http import TlsCheck
 from ..manifest.model import Tls
 from ..results import Reporter, StepResult
-from ..tls import acme_issue, certinfo, keystore, local_ca
-from ..tls.certinfo import CertInfo
 from .context import Options, Project, Target
+
+if TYPE_CHECKING:
+    from ..tls.certinfo import CertInfo
 
 TLS_DIR = ".swiftdeploy/tls"
 CHAIN = f"{TLS_DIR}/fullchain.pem"
@@ -47,6 +51,7 @@ class Verdict:
 
 def served(target: Target) -> CertInfo | None:
     """The leaf on the host (a public certificate: reading it back shows nothing secret)."""
+    from ..tls import certinfo
     text = target.workspace.read(CHAIN)
     if not text:
         return None
@@ -64,6 +69,7 @@ def _state(target: Target) -> dict:
 def judge(tls: Tls, info: CertInfo | None, state: dict, now: datetime, *, wanted_sha256: str | None = None,
           renew: bool = False) -> Verdict:
     """Pure: what the served certificate ``info`` needs for ``tls`` (``state``: what was placed)."""
+    from ..tls import certinfo
     if tls.source == "files":
         if info is not None and info.fingerprint == wanted_sha256 and state.get("sha256") == wanted_sha256:
             return Verdict("keep", f"the files' certificate is served ({info.days_left(now):g} days left)")
@@ -98,6 +104,7 @@ def prepare(project: Project, target: Target, reporter: Reporter, opts: Options,
     ``renew`` (`certs --renew`): a certificate kept is reported with why it is not due."""
     if target.manifest.tls is None:
         return None
+    from ..tls import certinfo, keystore, local_ca
     now = now or certinfo.now_utc()
     chain_key = keystore.files_source(project.root, target.manifest) if target.manifest.tls.source == "files" else None
     wanted = None
@@ -130,6 +137,7 @@ def finish(project: Project, target: Target, reporter: Reporter, opts: Options, 
     tls = target.manifest.tls
     if tls is None or tls.source != "acme":
         return None
+    from ..tls import acme_issue, certinfo, keystore
     now = now or certinfo.now_utc()
     verdict = judge(target.manifest.tls, served(target), _state(target), now, renew=renew)
     if verdict.action == "keep":
@@ -175,6 +183,7 @@ def _refuse_unusable(project: Project, target: Target, chain_key: tuple[bytes, b
 
 def usable_problems(project: Project, manifest, chain_key: tuple[bytes, bytes], now: datetime | None = None) -> list[str]:
     """Why the chain and key cannot serve ``tls.hosts`` (validated against ``tls.ca_file`` when set)."""
+    from ..tls import certinfo, keystore
     trust_path = keystore.trust_file(project.root, manifest) if manifest.tls.ca_file else None
     trusted = certinfo.load_trust(keystore.read_pem(project.root, trust_path, "the trusted CA", key="tls.ca_file")) \
         if trust_path else None
@@ -189,6 +198,7 @@ def _support_files(target: Target) -> None:
 
 def _place(project: Project, target: Target, reporter: Reporter, chain: bytes, key: bytes, verdict: Verdict, *,
            placeholder: bool = False) -> StepResult:
+    from ..tls import certinfo
     info = certinfo.describe(certinfo.load_chain(chain)[0])
     tls = target.manifest.tls
     # Key and chain are two files: until both are written the state claims no certificate, so a run
@@ -227,6 +237,7 @@ def _reload(target: Target) -> bool:
 
 def stand_in(hosts: tuple[str, ...]) -> dict[str, str]:
     """The files of ``.swiftdeploy/tls/`` with a throwaway certificate, for `nginx -t` before the real one exists."""
+    from ..tls import certinfo, local_ca
     chain, key = local_ca.self_signed(hosts, certinfo.now_utc())
     return {"fullchain.pem": chain.decode(), "privkey.pem": key.decode(), "dhparam.pem": DH_GROUP.read_text()}
 
@@ -237,6 +248,7 @@ def client_check(project: Project, target: Target) -> TlsCheck | None:
     tls = target.manifest.tls
     if tls is None:
         return None
+    from ..tls import keystore
     return TlsCheck(server_name=tls.hosts[0].replace("*", "health-check", 1),
                     ca_file=keystore.trust_file(project.root, target.manifest))
 
@@ -246,6 +258,7 @@ def view(project: Project, target: Target, now: datetime | None = None) -> dict 
     tls = target.manifest.tls
     if tls is None:
         return None
+    from ..tls import certinfo, keystore
     now = now or certinfo.now_utc()
     info = served(target)
     found: dict = {"source": tls.source, "hosts": list(tls.hosts), "port": tls.port, "served": info is not None}
@@ -264,6 +277,7 @@ def policy_input(project: Project | None, target: Target, now: datetime | None =
     tls = target.manifest.tls
     if tls is None:
         return None
+    from ..tls import certinfo, keystore
     now = now or certinfo.now_utc()
     if tls.source == "files":
         if project is not None:
@@ -283,6 +297,7 @@ def summary(target: Target, now: datetime | None = None) -> dict | None:
     tls = target.manifest.tls
     if tls is None:
         return None
+    from ..tls import certinfo
     now = now or certinfo.now_utc()
     info = served(target)
     if info is None:
