@@ -64,36 +64,32 @@ BARE_START = "; ".join([
 ])
 
 
-def node_recipe():
+def _recipe(packages, start: str, description: str, tweak: str):
     from swiftlib.bootstrap.commands import STANDARD_PATH
     from swiftlib.bootstrap.rootfs import Recipe
 
     return Recipe(
-        packages=NODE_PACKAGES,
-        changes=(f"ENV PATH={STANDARD_PATH}", "ENV LANG=C.UTF-8",
-                 f"CMD {json.dumps(['/bin/sh', '-c', NODE_START])}"),
-        labels=(("org.opencontainers.image.description",
-                 "SwiftDeploy test Swarm node: Debian bookworm with docker.io and openssh-server"),),
-        # The package's postinst made host keys in the build: every node must make its own.
-        tweaks=(("sh", "-c", "rm -f {root}/etc/ssh/ssh_host_*"),),
+        packages=packages,
+        changes=(f"ENV PATH={STANDARD_PATH}", "ENV LANG=C.UTF-8", f"CMD {json.dumps(['/bin/sh', '-c', start])}"),
+        labels=(("org.opencontainers.image.description", description),),
+        tweaks=(("sh", "-c", tweak),),
     )
+
+
+def node_recipe():
+    # The package's postinst made host keys in the build: every node must make its own.
+    return _recipe(NODE_PACKAGES, NODE_START,
+                   "SwiftDeploy test Swarm node: Debian bookworm with docker.io and openssh-server",
+                   "rm -f {root}/etc/ssh/ssh_host_*")
 
 
 def bare_recipe():
     """A fresh Debian 12 server as far as bootstrap can tell: sshd and sudo, no Docker engine."""
-    from swiftlib.bootstrap.commands import STANDARD_PATH
-    from swiftlib.bootstrap.rootfs import Recipe
-
-    return Recipe(
-        packages=BARE_PACKAGES,
-        changes=(f"ENV PATH={STANDARD_PATH}", "ENV LANG=C.UTF-8",
-                 f"CMD {json.dumps(['/bin/sh', '-c', BARE_START])}"),
-        labels=(("org.opencontainers.image.description",
-                 "SwiftDeploy test bare node: Debian bookworm with openssh-server and sudo only"),),
-        # Own host keys per node, as above; and no policy-rc.d left from the image build, so a
-        # package's scripts may start its service, as on a server.
-        tweaks=(("sh", "-c", "rm -f {root}/etc/ssh/ssh_host_* {root}/usr/sbin/policy-rc.d"),),
-    )
+    # Own host keys per node, as above; and no policy-rc.d left from the image build, so a
+    # package's scripts may start its service, as on a server.
+    return _recipe(BARE_PACKAGES, BARE_START,
+                   "SwiftDeploy test bare node: Debian bookworm with openssh-server and sudo only",
+                   "rm -f {root}/etc/ssh/ssh_host_* {root}/usr/sbin/policy-rc.d")
 
 
 def ensure_node_image(progress=lambda text: None, *, bare: bool = False) -> str:
