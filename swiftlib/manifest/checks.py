@@ -28,6 +28,10 @@ _PATH = re.compile(r"^[A-Za-z0-9_./-]{1,255}$")
 _HTTPS_URL = re.compile(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/-]*)?")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}")
 _DNS_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+# A swarm placement constraint, `KEY == VALUE` or `KEY != VALUE`, with the characters swarm accepts on
+# each side (no other operator can hide in the value).
+_CONSTRAINT = re.compile(r" *([A-Za-z_][A-Za-z0-9_.-]+) *(==|!=) *([A-Za-z0-9:_.*()?+\[\]\\^$|/ -]*?) *")
+CONSTRAINT_LIMIT = 200
 
 
 def host_name_ok(name: str) -> bool:
@@ -65,6 +69,14 @@ def secret_source_problem(kind: str, ref: Any) -> str:
 _MEMORY = re.compile(r"([1-9][0-9]{0,12})([bkmg])")
 _UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 MEMORY_MIN, MEMORY_MAX = 6 * 1024**2, 1024 * 1024**3
+
+
+def constraint_ok(item: Any) -> bool:
+    """A swarm placement constraint: one ``==`` or ``!=`` between a key and a non-empty value (pure)."""
+    if not isinstance(item, str) or len(item) > CONSTRAINT_LIMIT:
+        return False
+    found = _CONSTRAINT.fullmatch(item)
+    return bool(found and found.group(3).strip())
 
 
 def memory_bytes(text: str) -> int:
@@ -161,6 +173,9 @@ class Validator:
         value = self._read(key, expected, ok)
         return float(value) if value is not None else None  # type: ignore[return-value]
 
+    def boolean(self, key: str) -> bool:
+        return self._read(key, "true or false", lambda v: isinstance(v, bool))
+
     def choice(self, key: str, allowed: Iterable[str]) -> str:
         allowed = tuple(allowed)
         return self._read(key, "one of " + ", ".join(allowed), lambda v: isinstance(v, str) and v in allowed)
@@ -215,6 +230,19 @@ class Validator:
         if twice:
             self.problem(key, f"named more than once: {', '.join(twice)}")
         return () if bad or twice else tuple(value)
+
+    def placement_constraints(self, key: str, most: int) -> tuple[str, ...]:
+        """A list of at most ``most`` swarm placement constraints, each ``KEY == VALUE`` or ``KEY != VALUE``."""
+        value = self._read(key, f"a list of at most {most} placement constraints like \"node.labels.role == app\"",
+                           lambda v: isinstance(v, list) and len(v) <= most)
+        if value is None:
+            return ()
+        bad = [describe(item) for item in value if not constraint_ok(item)]
+        if bad:
+            self.problem(key, "expected each to be a non-empty string KEY == VALUE or KEY != VALUE (KEY like "
+                              f"node.labels.role, node.hostname, node.role), got {', '.join(bad)}")
+            return ()
+        return tuple(value)
 
     def https_url(self, key: str) -> str:
         return self._read(key, "an https:// URL", lambda v: isinstance(v, str) and bool(_HTTPS_URL.fullmatch(v)))

@@ -22,11 +22,15 @@ NETWORK_DRIVERS = ("bridge", "overlay")
 METRICS_SOURCES = ("scrape", "prometheus")
 HEALTH_CHECK_FROM = ("host", "controller")
 TLS_SOURCES = ("files", "acme", "local")
+RUNTIMES = ("compose", "swarm")
+# dnsrr first: VIP mode needs IPVS in the kernel, which many hosts lack.
+ENDPOINT_MODES = ("dnsrr", "vip")
+MAX_REPLICAS = 100
 LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
 
 # Every optional field and its default, in one place. Required fields are absent here.
 DEFAULTS: dict[str, Any] = {
-    "services": {"restart_policy": "unless-stopped", "container_name": "swiftdeploy-app"},
+    "services": {"restart_policy": "unless-stopped", "container_name": "swiftdeploy-app", "replicas": 1},
     "nginx": {"proxy_timeout": 30, "admin_port": 8081, "container_name": "swiftdeploy-nginx"},
     "opa": {
         "image": "openpolicyagent/opa:1.4.2",
@@ -50,7 +54,7 @@ DEFAULTS: dict[str, Any] = {
     },
     "audit": {"history_file": "history.jsonl", "report_file": "audit_report.md"},
     # canary.image and canary.version default to the stable ones (see OPTIONAL).
-    "canary": {"weight": 10, "steps": [10, 25, 50]},
+    "canary": {"weight": 10, "steps": [10, 25, 50], "replicas": 1},
     "hooks": {"dir": "hooks"},
     # Where the canary gate's numbers come from: two scrapes of /metrics, or a Prometheus in the stack.
     "metrics": {
@@ -76,6 +80,10 @@ DEFAULTS: dict[str, Any] = {
         "connect_timeout_seconds": 10.0,
         # Where the public /healthz is asked from: the host itself (over SSH for a remote one), or outside.
         "health_check_from": "host",
+        # compose: one Docker host, one container per track; swarm: `docker stack deploy` on a cluster.
+        "runtime": "compose",
+        # Read only with runtime swarm.
+        "swarm": {"endpoint_mode": "dnsrr", "constraints": [], "encrypted_network": False},
     },
 }
 
@@ -108,6 +116,7 @@ class AppService:
     version: str
     restart_policy: str
     container_name: str
+    replicas: int = 1  # tasks of the stable (and next) track; more than 1 needs deploy.runtime: swarm
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,7 @@ class Canary:
     version: str
     weight: int  # percent of public requests while a canary runs
     steps: tuple[int, ...]  # rollout weights, strictly increasing
+    replicas: int = 1  # tasks of the canary track; more than 1 needs deploy.runtime: swarm
 
 
 @dataclass(frozen=True)
@@ -180,12 +190,30 @@ class Audit:
 
 
 @dataclass(frozen=True)
+class SwarmSettings:
+    """``deploy.swarm``: how the stack's services are placed and reached on a Docker Swarm."""
+
+    endpoint_mode: str = "dnsrr"  # "dnsrr" | "vip"
+    constraints: tuple[str, ...] = ()  # placement constraints of the app tracks, e.g. "node.labels.role == app"
+    encrypted_network: bool = False  # the overlay network's traffic encrypted (IPsec) between nodes
+
+
+DEFAULT_SWARM = SwarmSettings()
+
+
+@dataclass(frozen=True)
 class DeploySettings:
     project_name: str
     health_timeout_seconds: float
     remote_dir: str
     connect_timeout_seconds: float
     health_check_from: str = "host"  # "host" | "controller"
+    runtime: str = "compose"  # "compose" | "swarm"
+    swarm: SwarmSettings = DEFAULT_SWARM
+
+    @property
+    def uses_swarm(self) -> bool:
+        return self.runtime == "swarm"
 
 
 @dataclass(frozen=True)
@@ -341,6 +369,7 @@ def build_manifest(raw: Any, *, overrides: Mapping[str, Any] | None = None) -> M
         version=v.token("services.version"),
         restart_policy=v.choice("services.restart_policy", RESTART_POLICIES),
         container_name=v.name("services.container_name"),
+        replicas=v.integer("services.replicas", 1, MAX_REPLICAS),
     )
     nginx = Nginx(
         image=v.image("nginx.image"),
@@ -382,6 +411,8 @@ def build_manifest(raw: Any, *, overrides: Mapping[str, Any] | None = None) -> M
         remote_dir=v.rel_path("deploy.remote_dir", allow_home=True, directory=True),
         connect_timeout_seconds=v.number("deploy.connect_timeout_seconds", 0.5, 300),
         health_check_from=v.choice("deploy.health_check_from", HEALTH_CHECK_FROM),
+        runtime=v.choice("deploy.runtime", RUNTIMES),
+        swarm=_swarm(v),
     )
     # The canary runs the stable image and version unless told otherwise.
     given = merged.get("canary") or {}
@@ -390,6 +421,7 @@ def build_manifest(raw: Any, *, overrides: Mapping[str, Any] | None = None) -> M
         version=v.token("canary.version") if "version" in given else services.version,
         weight=v.integer("canary.weight", 1, 100),
         steps=v.percent_steps("canary.steps"),
+        replicas=v.integer("canary.replicas", 1, MAX_REPLICAS),
     )
     hooks_dir = v.rel_path("hooks.dir", directory=True)
     metrics = _metrics(v, canary.evaluation_window_seconds)
@@ -406,12 +438,60 @@ def build_manifest(raw: Any, *, overrides: Mapping[str, Any] | None = None) -> M
                                       pids=v.integer(f"limits.{name}.pids", 16, 32768)) for name in CONTAINERS))
     secrets = _secrets(v, merged.get("secrets"))
     tls = _tls(v, merged, ports)
+    _runtime_fits(v, deploy, services, canary_track, opa, metrics, secrets)
     v.finish()
     return Manifest(services, nginx, opa, network, logs_volume, infra, canary, audit, deploy, canary_track, hooks_dir,
                     metrics, limits, secrets, tls)
 
 
 MAX_TLS_HOSTS = 100
+MAX_CONSTRAINTS = 20
+# Swarm names a service <stack>_<service> and allows 63 characters; the longest service is app-canary.
+SWARM_SERVICE_NAME_MAX = 63
+LONGEST_SERVICE = "app-canary"
+# A swarm secret is named <project>_<NAME>_<12 hex digits of the values' fingerprint>, at most 64 characters.
+SWARM_SECRET_NAME_MAX = 64
+SWARM_SECRET_FINGERPRINT = 12
+
+
+def _swarm(v: c.Validator) -> SwarmSettings:
+    return SwarmSettings(
+        endpoint_mode=v.choice("deploy.swarm.endpoint_mode", ENDPOINT_MODES),
+        constraints=v.placement_constraints("deploy.swarm.constraints", MAX_CONSTRAINTS),
+        encrypted_network=v.boolean("deploy.swarm.encrypted_network"),
+    )
+
+
+def _runtime_fits(v: c.Validator, deploy: DeploySettings, services: AppService, canary: Canary, opa: Opa,
+                  metrics: MetricsSettings, secrets: tuple[SecretSource, ...]) -> None:
+    """What each runtime cannot do, named by the field that asks for it."""
+    if deploy.runtime == "compose":
+        for key, replicas in (("services.replicas", services.replicas), ("canary.replicas", canary.replicas)):
+            if replicas is not None and replicas > 1:
+                v.problem(key, f"{replicas} needs deploy.runtime: swarm (compose runs one container per track)")
+        if deploy.swarm is not None and deploy.swarm != DEFAULT_SWARM:
+            v.problem("deploy.swarm", "only read with deploy.runtime: swarm (this manifest says compose)")
+    if deploy.runtime != "swarm":
+        return
+    if opa.engine == "sidecar":
+        v.problem("opa.engine", "sidecar is not available with deploy.runtime: swarm (the OPA sidecar lives on one "
+                                "host's loopback); use embedded, or auto, which embeds the policy engine on a swarm")
+    if metrics.source == "prometheus":
+        v.problem("metrics.source", "prometheus is not supported on deploy.runtime: swarm yet; the gate scrapes "
+                                    "every task of the canary directly (use scrape)")
+    project = deploy.project_name
+    if project is None:  # already reported as invalid
+        return
+    if len(project) + 1 + len(LONGEST_SERVICE) > SWARM_SERVICE_NAME_MAX:
+        v.problem("deploy.project_name", f"at most {SWARM_SERVICE_NAME_MAX - 1 - len(LONGEST_SERVICE)} characters "
+                  f"with deploy.runtime: swarm (the service {project}_{LONGEST_SERVICE} must fit swarm's "
+                  f"{SWARM_SERVICE_NAME_MAX}), got {len(project)}")
+    for secret in secrets:
+        name = f"{project}_{secret.name}_" + "0" * SWARM_SECRET_FINGERPRINT
+        if len(name) > SWARM_SECRET_NAME_MAX:
+            v.problem(f"secrets.{secret.name}", f"with deploy.runtime: swarm the secret is named <project>_<NAME>_"
+                      f"<{SWARM_SECRET_FINGERPRINT} hex digits>, at most {SWARM_SECRET_NAME_MAX} characters: "
+                      f"{len(name)} with deploy.project_name {project!r}; shorten one of them")
 
 
 def _tls(v: c.Validator, merged: dict[str, Any], ports: Mapping[str, int]) -> Tls | None:

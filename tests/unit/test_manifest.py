@@ -79,6 +79,9 @@ def test_minimal_manifest_takes_the_documented_defaults():
     assert m.metrics.source == "scrape" and not m.metrics.uses_prometheus
     assert (m.metrics.prometheus.image, m.metrics.prometheus.port) == ("prom/prometheus:v2.53.3", 9090)
     assert m.metrics.prometheus.scrape_interval_seconds == 2
+    assert (m.deploy.runtime, m.deploy.uses_swarm, m.services.replicas, m.canary.replicas) == ("compose", False, 1, 1)
+    assert (m.deploy.swarm.endpoint_mode, m.deploy.swarm.constraints, m.deploy.swarm.encrypted_network) == (
+        "dnsrr", (), False)
 
 
 def test_every_field_overrides_its_default():
@@ -288,3 +291,60 @@ def test_canary_steps_at_the_edges_of_the_rule_are_accepted(steps):
     raw = yaml.safe_load((REPO / "manifest.yaml").read_text())
     raw["canary"] = {"steps": steps}
     assert build_manifest(raw).canary.steps == tuple(steps)
+
+
+# -- deploy.runtime: swarm ---------------------------------------------------------------------
+# The refusals are fixtures in bad/ (replicas_*, runtime_unknown, swarm_*); these are what is accepted.
+
+def test_every_swarm_field_overrides_its_default():
+    m = load_manifest(FIXTURES / "good" / "swarm.yaml")
+    assert (m.deploy.runtime, m.deploy.uses_swarm, m.services.replicas, m.canary.replicas) == ("swarm", True, 3, 2)
+    swarm = m.deploy.swarm
+    assert swarm.endpoint_mode == "vip" and swarm.encrypted_network is True
+    assert swarm.constraints == ("node.labels.role == app", "node.role != manager")
+    with pytest.raises(AttributeError):
+        swarm.endpoint_mode = "dnsrr"  # type: ignore[misc]
+
+
+def test_compose_takes_the_swarm_fields_at_their_defaults():
+    """Written out at their defaults, the swarm fields ask compose for nothing it cannot do."""
+    raw = yaml.safe_load((FIXTURES / "good" / "minimal.yaml").read_text())
+    explicit = {"services": {"replicas": 1}, "canary": {"replicas": 1},
+                "deploy": {"runtime": "compose",
+                           "swarm": {"endpoint_mode": "dnsrr", "constraints": [], "encrypted_network": False}}}
+    assert build_manifest(raw, overrides=explicit) == build_manifest(raw)
+
+
+@pytest.mark.parametrize("engine", ["auto", "embedded"])
+def test_a_swarm_takes_the_embedded_engine_or_auto(engine):
+    raw = yaml.safe_load((FIXTURES / "good" / "minimal.yaml").read_text())
+    m = build_manifest(raw, overrides={"deploy": {"runtime": "swarm"}, "opa": {"engine": engine}})
+    assert (m.deploy.runtime, m.opa.engine) == ("swarm", engine)
+
+
+@pytest.mark.parametrize("constraint", ["node.labels.role == app", "node.role!=manager", " node.hostname == web-1 ",
+                                        "engine.labels.os == linux", "node.labels.zone == eu-west-1"])
+def test_placement_constraints_swarm_can_read_are_accepted(constraint):
+    raw = yaml.safe_load((FIXTURES / "good" / "minimal.yaml").read_text())
+    m = build_manifest(raw, overrides={"deploy": {"runtime": "swarm", "swarm": {"constraints": [constraint]}}})
+    assert m.deploy.swarm.constraints == (constraint,)
+
+
+@pytest.mark.parametrize("constraint", ["node.role", "node.role == ", "== app", "node.role = app", "r == app",
+                                        "node.role >= 2", "node.role == a == b", "node.role == app\n", "x" * 201])
+def test_placement_constraints_swarm_would_refuse_are_refused_at_load(constraint):
+    raw = yaml.safe_load((FIXTURES / "good" / "minimal.yaml").read_text())
+    with pytest.raises(ManifestError) as info:
+        build_manifest(raw, overrides={"deploy": {"runtime": "swarm", "swarm": {"constraints": [constraint]}}})
+    [problem] = info.value.problems
+    assert problem.startswith("deploy.swarm.constraints: expected each to be a non-empty string KEY == VALUE")
+
+
+def test_replicas_and_a_swarm_section_from_an_inventory_override_are_checked_against_the_runtime():
+    raw = yaml.safe_load((FIXTURES / "good" / "minimal.yaml").read_text())
+    with pytest.raises(ManifestError) as info:
+        build_manifest(raw, overrides={"services": {"replicas": 2}})
+    assert info.value.problems == ["services.replicas: 2 needs deploy.runtime: swarm "
+                                   "(compose runs one container per track)"]
+    assert build_manifest(raw, overrides={"services": {"replicas": 2}, "deploy": {"runtime": "swarm"}}
+                          ).services.replicas == 2
