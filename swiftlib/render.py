@@ -28,6 +28,21 @@ TEMPLATES = {NGINX_FILE: "nginx.conf.j2", TRAFFIC_FILE: "traffic.conf.j2", PROME
              COMPOSE_FILE: "docker-compose.yml.j2"}
 
 
+@dataclass(frozen=True)
+class Healthcheck:
+    """A container's healthcheck timing in whole seconds: the templates state it from here, so a value
+    derived from it (how long a new container may take to turn healthy) cannot drift from it."""
+
+    interval: int
+    timeout: int
+    retries: int
+    start_period: int = 0
+
+
+APP_HEALTHCHECK = Healthcheck(interval=2, timeout=2, retries=15, start_period=2)
+NGINX_HEALTHCHECK = Healthcheck(interval=2, timeout=2, retries=15)
+
+
 def yaml_str(value: Any) -> str:
     """A YAML double-quoted scalar (JSON strings are valid YAML)."""
     return json.dumps(str(value), ensure_ascii=False)
@@ -84,6 +99,8 @@ def render_context(manifest: Manifest, *, include_opa: bool, bridge: bool = Fals
         "track_services": list(SERVICES.items()),
         "shares": split_clients_lines(split),
         "split_line": ", ".join(f"{t}={p}" for t, p in split.items()),
+        "app_healthcheck": APP_HEALTHCHECK,
+        "nginx_healthcheck": NGINX_HEALTHCHECK,
     }
 
 
