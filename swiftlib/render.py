@@ -3,12 +3,17 @@
 Jinja2 with ``StrictUndefined``: a template that names a missing value fails loudly.
 Values reach YAML and nginx only through the quoting filters below, never raw, and
 the output depends on nothing but the manifest, so re-rendering is byte-identical.
+
+With ``deploy.runtime: swarm`` the file written as docker-compose.yml is a stack file for
+`docker stack deploy` (``docker-stack.yml.j2``); ``compose_template`` is the one place that
+chooses. nginx.conf and the traffic file are the same for both runtimes.
 """
 from __future__ import annotations
 
 import difflib
 import hashlib
 import json
+import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +21,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
 from .errors import SwiftDeployError
-from .manifest.model import Manifest
+from .manifest.model import SWARM_SECRET_FINGERPRINT, Manifest
 from .tracks import SERVICES, TRAFFIC_FILE, Split, running_tracks, split_clients_lines, split_for
 
 COMPOSE_FILE = "docker-compose.yml"
@@ -26,6 +31,12 @@ PROMETHEUS_FILE = "prometheus.yml"  # only with metrics.source: prometheus
 # config recreates its container.
 TEMPLATES = {NGINX_FILE: "nginx.conf.j2", TRAFFIC_FILE: "traffic.conf.j2", PROMETHEUS_FILE: "prometheus.yml.j2",
              COMPOSE_FILE: "docker-compose.yml.j2"}
+STACK_TEMPLATE = "docker-stack.yml.j2"  # COMPOSE_FILE's template with deploy.runtime: swarm
+
+
+def compose_template(manifest: Manifest) -> str:
+    """The template COMPOSE_FILE is rendered from: a compose file, or a stack file on a swarm."""
+    return STACK_TEMPLATE if manifest.deploy.uses_swarm else TEMPLATES[COMPOSE_FILE]
 
 
 @dataclass(frozen=True)
@@ -38,9 +49,24 @@ class Healthcheck:
     retries: int
     start_period: int = 0
 
+    @property
+    def settled_seconds(self) -> int:
+        """Seconds after its start by which a container that never answers is declared unhealthy."""
+        return self.start_period + self.interval * self.retries
+
 
 APP_HEALTHCHECK = Healthcheck(interval=2, timeout=2, retries=15, start_period=2)
 NGINX_HEALTHCHECK = Healthcheck(interval=2, timeout=2, retries=15)
+
+# services.restart_policy as a swarm restart condition: swarm has no unless-stopped (a service is
+# stopped by scaling it down or removing it, never by stopping its containers).
+SWARM_RESTART = {"no": "none", "always": "any", "unless-stopped": "any", "on-failure": "on-failure"}
+
+
+def swarm_secret_name(project_name: str, name: str, secrets_label: str) -> str:
+    """The swarm secret holding ``name``'s value: swarm secrets are immutable, so the name carries the
+    values' fingerprint and a changed value is a new secret (the stack file's ``secrets.*.name``)."""
+    return f"{project_name}_{name}_{secrets_label[:SWARM_SECRET_FINGERPRINT]}"
 
 
 def yaml_str(value: Any) -> str:
@@ -73,7 +99,7 @@ def make_environment(templates_dir: Path) -> Environment:
 
 
 def render_context(manifest: Manifest, *, include_opa: bool, bridge: bool = False,
-                   split: Split | None = None, secrets_label: str = "") -> dict[str, Any]:
+                   split: Split | None = None, secrets_label: str = "", project_dir: str = ".") -> dict[str, Any]:
     split = split if split is not None else split_for(manifest)
     return {
         "services": manifest.services,
@@ -101,25 +127,42 @@ def render_context(manifest: Manifest, *, include_opa: bool, bridge: bool = Fals
         "split_line": ", ".join(f"{t}={p}" for t, p in split.items()),
         "app_healthcheck": APP_HEALTHCHECK,
         "nginx_healthcheck": NGINX_HEALTHCHECK,
+        # The stack file only (compose keeps paths relative to its project directory):
+        # the project directory on the nodes, the same path on every node; bind mounts start with it.
+        "project_dir": posixpath.normpath(project_dir),
+        "swarm": manifest.deploy.swarm,
+        "replicas": {"stable": manifest.services.replicas, "canary": manifest.canary.replicas,
+                     "next": manifest.services.replicas},
+        "restart_condition": SWARM_RESTART[manifest.services.restart_policy],
+        # An update (or rollback) watches each new task this long: the app's healthcheck has settled by then.
+        "update_monitor": f"{APP_HEALTHCHECK.settled_seconds}s",
+        "swarm_secrets": {secret.name: swarm_secret_name(manifest.deploy.project_name, secret.name, secrets_label)
+                          for secret in manifest.secrets},
     }
 
 
 def render_all(manifest: Manifest, templates_dir: Path, *, include_opa: bool, bridge: bool = False,
-               split: Split | None = None, secrets_label: str = "") -> dict[str, str]:
+               split: Split | None = None, secrets_label: str = "", project_dir: str = ".") -> dict[str, str]:
     """File name -> rendered text, for every generated file.
 
     ``bridge`` adds the `next` track (a version change of stable in progress); ``split``
     overrides the manifest's traffic split (a transition's intermediate step); ``secrets_label``
-    is the keyed fingerprint of the secrets' values (the app tracks are recreated when it changes).
+    is the keyed fingerprint of the secrets' values (the app tracks are recreated when it changes);
+    ``project_dir`` is the absolute project directory on the nodes (the stack file's bind mounts;
+    compose ignores it).
     """
+    if manifest.deploy.uses_swarm and manifest.secrets and not secrets_label:
+        raise SwiftDeployError("a stack file with secrets needs their fingerprint (secrets_label): "
+                               "each swarm secret is named by it")
     env = make_environment(templates_dir)
     context = render_context(manifest, include_opa=include_opa, bridge=bridge, split=split,
-                             secrets_label=secrets_label)
+                             secrets_label=secrets_label, project_dir=project_dir)
     out: dict[str, str] = {}
     for name, template in TEMPLATES.items():
         if name == PROMETHEUS_FILE and not manifest.metrics.uses_prometheus:
             continue
         if name == COMPOSE_FILE:
+            template = compose_template(manifest)
             context["nginx_conf_sha256"] = _digest(out[NGINX_FILE])
             context["prometheus_conf_sha256"] = _digest(out.get(PROMETHEUS_FILE, ""))
         try:

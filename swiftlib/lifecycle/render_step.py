@@ -26,7 +26,8 @@ def rendered_files(project: Project, target: Target, engine: EngineChoice, *, br
         # The OPA sidecar bind-mounts opa.policies_dir: refuse one a symlink leads out of the project.
         inside(str(project.root), target.manifest.opa.policies_dir)
     return render_all(manifest or target.manifest, project.templates_dir, include_opa=engine.include_opa,
-                      bridge=bridge, secrets_label=secret_files.label(project, target))
+                      bridge=bridge, secrets_label=secret_files.label(project, target),
+                      project_dir=target.project_dir)
 
 
 def _restore(target: Target, old: dict[str, str | None]) -> list[str]:
