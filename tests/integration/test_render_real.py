@@ -1,6 +1,6 @@
 """The rendered files as the real programs read them: `nginx -t`, nginx serving a rendered
-JSON body, and `docker compose config` (moved here from tests/unit/test_render.py, which
-needs nothing outside Python). Each test is marked with what it needs; a missing nginx or
+JSON body, `docker compose config` (moved here from tests/unit/test_render.py, which
+needs nothing outside Python) and `docker stack config` on the swarm stack file. Each test is marked with what it needs; a missing nginx or
 Docker fails it, naming what to install.
 """
 from __future__ import annotations
@@ -110,3 +110,56 @@ def test_real_nginx_serves_an_nginx_json_body_unchanged(tmp_path: Path):
         proc.terminate()
         proc.wait(timeout=10)
     assert json.loads(body) == value
+
+
+# -- the stack file (deploy.runtime: swarm) ------------------------------------------------------
+
+STACK_LABEL = "0123456789abcdef"  # the secrets' fingerprint, as lifecycle.secret_files gives it
+
+
+def stack_check(path: Path) -> list[str]:
+    """`docker stack config -c FILE` where the CLI has it (Docker 24+ does; it validates against the same
+    compose-format schema as Docker 20.10's `stack deploy`), else `docker compose -f FILE config -q`."""
+    usage = subprocess.run(["docker", "stack", "--help"], capture_output=True, text=True, timeout=30)
+    if any(line.split()[:1] == ["config"] for line in usage.stdout.splitlines()):
+        return ["docker", "stack", "config", "-c", str(path)]
+    return ["docker", "compose", "-f", str(path), "config", "-q"]
+
+
+def rendered_stack(tmp_path: Path, **changes) -> Path:
+    from swiftlib.manifest.model import build_manifest, deep_merge
+    from swiftlib.manifest.load import load_raw
+
+    manifest = build_manifest(deep_merge(load_raw(FIXTURES / "stack.yaml"), changes))
+    files = render_all(manifest, TEMPLATES, include_opa=False, bridge=True, secrets_label=STACK_LABEL,
+                       project_dir=str(tmp_path))
+    path = tmp_path / COMPOSE_FILE
+    path.write_text(files[COMPOSE_FILE], encoding="utf-8")
+    return path
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("changes", [{}, {"tls": {"source": "local", "hosts": ["shop.example.com"]},
+                                         "deploy": {"swarm": {"endpoint_mode": "vip", "encrypted_network": False}}}],
+                         ids=["canary-secrets", "tls-vip"])
+def test_real_docker_accepts_the_rendered_stack_file(tmp_path: Path, changes):
+    done = subprocess.run(stack_check(rendered_stack(tmp_path, **changes)), capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.docker
+def test_real_docker_refuses_a_stack_file_it_cannot_read(tmp_path: Path):
+    """Proves the test above can fail; and, where `docker stack config` checks, that format 3.8 has no
+    pids limit (the reason the stack file sets none)."""
+    path = rendered_stack(tmp_path)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("      replicas: 3\n", "      replica: 3\n", 1), encoding="utf-8")
+    argv = stack_check(path)
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "replica" in done.stderr
+    if argv[1] == "stack":
+        path.write_text(text.replace('          memory: "384m"\n', '          memory: "384m"\n          pids: 128\n', 1),
+                        encoding="utf-8")
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        assert done.returncode != 0 and "pids" in done.stderr
