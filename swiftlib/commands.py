@@ -121,12 +121,12 @@ def nginx_reload(container: str) -> list[str]:
 
 
 # Worker PIDs from /proc (the nginx images may lack ps); nginx renames workers "nginx: worker process".
-_WORKERS = ('cd /proc && for p in [0-9]*; do case "$(tr "\\0" " " < "$p/cmdline" 2>/dev/null)" in '
+NGINX_WORKERS_SCRIPT = ('cd /proc && for p in [0-9]*; do case "$(tr "\\0" " " < "$p/cmdline" 2>/dev/null)" in '
             '"nginx: worker process"*) echo "$p";; esac; done')
 
 
 def nginx_worker_pids(container: str) -> list[str]:
-    return ["docker", "exec", container, "sh", "-c", _WORKERS]
+    return ["docker", "exec", container, "sh", "-c", NGINX_WORKERS_SCRIPT]
 
 
 def compose_start_service(project_dir: str, project_name: str, service: str) -> list[str]:

@@ -34,7 +34,7 @@ def run(ctx: Context, command: str, manifest: str, hosts: HostFlags, request: Re
     from swiftlib.run import driver
 
     with reporting(json_out=hosts.json) as reporter:
-        driver.run(command, request, manifest, lambda: selection.specs(ctx, hosts), reporter,
+        driver.run(command, request, manifest, lambda project: selection.specs(ctx, hosts, project.manifest.deploy.runtime), reporter,
                    selection.fleet_options(hosts), local_ctx=selection.local_context(ctx), on_note=err)
 
 

@@ -6,7 +6,7 @@ from typing import Sequence
 from .. import commands
 from ..errors import PreflightFailed
 from ..render import COMPOSE_FILE, NGINX_FILE, PROMETHEUS_FILE
-from ..tracks import TRAFFIC_FILE
+from ..tracks import SERVICES, TRAFFIC_FILE, container_name
 from ..results import Reporter, StepResult
 from . import ownership, secret_files
 from .admin_access import ACCESS_FILE
@@ -30,10 +30,14 @@ def expected_containers(target: Target, services: Sequence[str] = ()) -> list[st
     except yaml.YAMLError:
         defined = {}
     m = target.manifest
-    # The manifest's own services even when the file is not written yet (a --check before the first deploy).
-    names = {"app": m.services.container_name, "nginx": m.nginx.container_name}
-    names.update({name: spec.get("container_name", name) for name, spec in (defined.get("services") or {}).items()})
-    return [names[s] for s in (services or names) if s in names]
+    # The manifest's own names (a --check before the first deploy has no file; a stack file names no containers).
+    names = {service: container_name(m, name) for name, service in SERVICES.items()}
+    names.update(nginx=m.nginx.container_name, opa=m.opa.container_name,
+                 prometheus=m.metrics.prometheus.container_name)
+    defined_names = {name: spec.get("container_name") or names.get(name, name)
+                     for name, spec in (defined.get("services") or {}).items() if isinstance(spec, dict)}
+    wanted = services or (list(defined_names) if defined_names else ["app", "nginx"])
+    return [defined_names.get(s) or names[s] for s in wanted if s in defined_names or s in ("app", "nginx")]
 
 
 def bind_sources(compose_text: str, services: Sequence[str] = ()) -> tuple[list[str], list[str]]:

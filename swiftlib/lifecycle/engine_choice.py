@@ -23,6 +23,8 @@ class EngineChoice:
 
 
 def choose_engine(target: Target, *, fresh: bool = False) -> EngineChoice:
+    if not target.runtime.sidecars:
+        return EngineChoice("embedded", f"the {target.runtime.name} runtime runs no sidecar; using the embedded Rego engine")
     configured = target.manifest.opa.engine
     if configured != "auto":
         return EngineChoice(configured, f"opa.engine is {configured}")

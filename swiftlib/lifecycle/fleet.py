@@ -32,10 +32,11 @@ class TargetSpec:
     ssh: Any = None  # swiftlib.remote.connect.HostSpec, or None for this machine
     overrides: dict[str, Any] = field(default_factory=dict)
     connection: Any = None  # the Connection `fab -H` made (its options kept), verified before use
+    cluster: Any = None  # swiftlib.cluster.layout.ClusterLayout: the whole swarm, one target (deploy.runtime: swarm)
 
     @property
     def is_local(self) -> bool:
-        return self.ssh is None
+        return self.ssh is None and self.cluster is None
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,12 @@ class FleetOptions:
     forks: int = DEFAULT_FORKS  # hosts of a batch acted on at the same time
 
 
-def target_specs(hosts: str = "", inventory: str = "", limit: str = "") -> list[TargetSpec]:
-    """The hosts a run acts on: this machine by default."""
+def target_specs(hosts: str = "", inventory: str = "", limit: str = "", runtime: str = "compose") -> list[TargetSpec]:
+    """The hosts a run acts on: this machine by default; with ``runtime`` swarm, the inventory's swarm."""
     if hosts and inventory:
         raise UsageError("--hosts and --inventory cannot be combined; use one")
+    if runtime == "swarm":
+        return [_cluster_spec(inventory, hosts, limit)]
     if hosts:
         from ..remote.connect import parse_host_list
 
@@ -72,12 +75,36 @@ def target_specs(hosts: str = "", inventory: str = "", limit: str = "") -> list[
     return [TargetSpec("local")]
 
 
+def _cluster_spec(inventory: str, hosts: str, limit: str) -> TargetSpec:
+    """The swarm of ``inventory`` as one target: its nodes are one cluster, not a fleet of hosts."""
+    if hosts or not inventory:
+        raise UsageError("deploy.runtime is swarm: the stack runs on the cluster of an inventory whose groups "
+                         "`managers` and `workers` name its nodes; give --inventory FILE (not --hosts or none)")
+    if limit:
+        raise UsageError("--limit does not apply with deploy.runtime: swarm: the cluster is one target "
+                         "(Swarm places the tasks on its nodes)")
+    from ..cluster.layout import layout_of
+    from ..cluster.target import CLUSTER_TARGET
+    from ..inventory import load_inventory
+
+    return TargetSpec(CLUSTER_TARGET, cluster=layout_of(load_inventory(inventory)))
+
+
 @contextmanager
-def open_target(project: Project, spec: TargetSpec, opts: FleetOptions, *, local_ctx: Any = None) -> Iterator[Target]:
+def open_target(project: Project, spec: TargetSpec, opts: FleetOptions, *, local_ctx: Any = None,
+                on_note: Callable[[str], None] = lambda text: None) -> Iterator[Target]:
     """A Target for ``spec``, with the manifest as it applies to that host."""
     manifest = project.manifest
     if spec.overrides:
         manifest = build_manifest(load_raw(project.manifest_path), overrides=spec.overrides)
+    if spec.cluster is not None:
+        from ..cluster.target import open_cluster
+
+        with open_cluster(project, spec.cluster, manifest, accept_new_host_keys=opts.accept_new_host_keys,
+                          connect_timeout=opts.connect_timeout or manifest.deploy.connect_timeout_seconds,
+                          on_note=on_note) as target:
+            yield target
+        return
     if spec.is_local:
         host = Host.local(local_ctx)
         if spec.name != "local":
@@ -120,9 +147,12 @@ def prepare_remote(project: Project, target: Target, reporter: Reporter, *, chec
         images.append(target.manifest.opa.image)
     if target.manifest.metrics.uses_prometheus:
         images.append(target.manifest.metrics.prometheus.image)
-    shipped = [image for image in images if ensure_image(local, target.host, image) == "changed"]
+    engines = target.runtime.hosts()  # a swarm's images go to every node: tasks run where Swarm places them
+    shipped = [(host.name, image) for host in engines for image in images
+               if ensure_image(local, host, image) == "changed"]
     what = [f"policies: {', '.join(changed)}"] if changed else []
-    what += [f"image {image} (docker save | ssh | docker load)" for image in shipped]
+    what += [f"image {image}{f' to {name}' if len(engines) > 1 else ''} (docker save | ssh | docker load)"
+             for name, image in shipped]
     reporter.record(StepResult("prepare host", target.name, "changed" if what else "ok",
                                "; ".join(what) if what else "policies and images already on the host"))
 
@@ -168,7 +198,7 @@ def run_fleet(
 
     def _run_host(spec: TargetSpec) -> str:
         with ExitStack() as stack:
-            target = stack.enter_context(open_target(project, spec, opts, local_ctx=local_ctx))
+            target = stack.enter_context(open_target(project, spec, opts, local_ctx=local_ctx, on_note=reporter.note))
             if lock_command and not check:
                 try:
                     stack.enter_context(deploy_lock.acquire(target.host, target.workspace, lock_command,

@@ -113,6 +113,8 @@ def _replaced_tracks(target: Target, compose_text: str | None = None) -> tuple[b
     the same way, since a plain `compose up` would remove it as an orphan while it serves.
     ``compose_text``: the compose file this deploy would write (check mode writes none).
     """
+    if target.runtime.rolls_updates:
+        return False, False  # each track's tasks are replaced one by one, a new one healthy before an old one stops
     canary = target.manifest.services.mode == "canary" and track_steps.would_recreate(target, "canary", compose_text)
     handover = track_steps.would_recreate(target, "stable", compose_text) or track_steps.is_running(target, "next")
     return handover, canary

@@ -107,7 +107,7 @@ def port_check(target: Target, *, include_opa: bool = False) -> Check:
     for port, (field, owner) in sorted(wanted.items()):
         if port not in listening:
             continue
-        holders = target.host.run(commands.containers_publishing(port), check=False).stdout.split()
+        holders = target.runtime.publishers(port)
         if owner in holders:
             ours.append(str(port))
             continue

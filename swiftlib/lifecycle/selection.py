@@ -27,16 +27,20 @@ def local_context(ctx: Any) -> Any:
     return None if is_fabric(ctx) else ctx
 
 
-def specs(ctx: Any, hosts: HostFlags) -> list[TargetSpec]:
-    """Targets from --hosts / --inventory --limit, or the Connection `fab -H` handed us."""
+def specs(ctx: Any, hosts: HostFlags, runtime: str = "compose") -> list[TargetSpec]:
+    """Targets from --hosts / --inventory --limit, or the Connection `fab -H` handed us (``runtime`` swarm:
+    the inventory's swarm as one target)."""
     if is_fabric(ctx):
         from ..remote.connect import HostSpec
 
+        if runtime == "swarm":
+            raise UsageError("deploy.runtime is swarm: `fab -H` names one host, but the stack runs on a cluster; "
+                             "use `inv TASK --inventory FILE` with groups `managers` and `workers`")
         keys = ctx.connect_kwargs.get("key_filename") or []
         key = keys if isinstance(keys, str) else (keys[0] if keys else None)
         spec = HostSpec(f"{ctx.host}:{ctx.port}", ctx.host, ctx.port, ctx.user, key)
         return [TargetSpec(spec.name, spec, connection=ctx)]
-    return fleet.target_specs(hosts.hosts, hosts.inventory, hosts.limit)
+    return fleet.target_specs(hosts.hosts, hosts.inventory, hosts.limit, runtime)
 
 
 def fleet_options(hosts: HostFlags) -> FleetOptions:
@@ -52,7 +56,7 @@ def fleet_options(hosts: HostFlags) -> FleetOptions:
 def single_target(ctx: Any, manifest: str, hosts: HostFlags) -> Iterator[tuple[Project, Target]]:
     """Project and target for tasks that watch one host (status, dashboard, chaos): this machine by default."""
     project = Project.load(manifest)
-    selected = specs(ctx, hosts)
+    selected = specs(ctx, hosts, project.manifest.deploy.runtime)
     if len(selected) != 1:
         raise UsageError(f"this task watches one host, but {len(selected)} were selected; narrow it with --limit")
     with fleet.open_target(project, selected[0], fleet_options(hosts), local_ctx=local_context(ctx)) as target:

@@ -27,12 +27,13 @@ def to_stderr(line: str) -> None:
     print(printable(line), file=sys.stderr, flush=True)
 
 
-def run(name: str, request: Request, manifest: str | Path, specs: Sequence[TargetSpec] | Callable[[], Sequence[TargetSpec]],
+def run(name: str, request: Request, manifest: str | Path,
+        specs: Sequence[TargetSpec] | Callable[[Project], Sequence[TargetSpec]],
         reporter: Reporter, options: FleetOptions = FleetOptions(), *, local_ctx: Any = None,
         on_note: Callable[[str], None] = to_stderr, first: Callable[[Project, Target], None] | None = None) -> None:
     """Run command ``name`` as ``request`` asks on every target.
 
-    ``specs`` may be a callable (read after the manifest loaded); ``first`` looks at each target
+    ``specs`` may be a callable of the project (read after the manifest loaded); ``first`` looks at each target
     before the flow acts on it, inside its lock (the Ansible plugin's --diff reads the files there).
     """
     from ..lifecycle.hook_runs import hooked
@@ -41,7 +42,7 @@ def run(name: str, request: Request, manifest: str | Path, specs: Sequence[Targe
     if command.before is not None:
         command.before(Path(manifest), reporter)
     project = Project.load(manifest)
-    targets = list(specs() if callable(specs) else specs)
+    targets = list(specs(project) if callable(specs) else specs)
     if command.changes(request):  # before the pre-hooks too: their runs are recorded there
         project.audit.ensure_writable()
     around = (hooked(project, name, [s.name for s in targets], reporter, check=request.check,

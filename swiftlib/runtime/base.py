@@ -8,6 +8,14 @@ from typing import Protocol, Sequence
 
 class Runtime(Protocol):
     name: str
+    # True: a track's new version replaces its tasks one by one, each new one healthy before an old one
+    # stops, so changing stable's version needs no blue/green bridge through the `next` track.
+    rolls_updates: bool
+    # False: the runtime cannot keep the OPA sidecar on the controller's reach; the policy engine is embedded.
+    sidecars: bool
+
+    def hosts(self) -> list:
+        """Every Docker engine the stack runs on (the images must be on each)."""
 
     def state(self, container: str) -> str:
         """`running healthy`, `running starting`, `exited none`, ... or `absent`."""
@@ -47,6 +55,9 @@ class Runtime(Protocol):
     def owners(self, kind: str, names: Sequence[str]) -> dict[str, str]:
         """Which stack (compose project, swarm stack) each of ``names`` that exists belongs to ('' none);
         ``kind``: container, network or volume."""
+
+    def publishers(self, port: int) -> list[str]:
+        """Containers publishing ``port`` on the target host, by the manifest's names for the stack's own."""
 
     def gateways(self, network: str) -> list[str]:
         """The network's gateway addresses (the host as its containers see it); [] without the network."""

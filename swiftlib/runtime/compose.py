@@ -13,6 +13,8 @@ CONFIG_HASH_LABEL = "com.docker.compose.config-hash"
 
 class ComposeRuntime:
     name = "compose"
+    rolls_updates = False  # a recreated container is gone while its successor starts: stable changes blue/green
+    sidecars = True
 
     def __init__(self, target: "Target") -> None:
         self._target = target  # read at each call: a promotion changes the target's manifest mid-run
@@ -77,6 +79,9 @@ class ComposeRuntime:
         """The compose project of each of ``names`` that exists ('' when unlabelled), in one Docker call."""
         return parse_projects(self._host.run(commands.object_projects(kind, names), check=False).stdout)
 
+    def publishers(self, port: int) -> list[str]:
+        return self._host.run(commands.containers_publishing(port), check=False).stdout.split()
+
     def gateways(self, network: str) -> list[str]:
         result = self._host.run(commands.network_gateways(network), check=False)
         return result.stdout.split() if result.ok else []
@@ -91,6 +96,9 @@ class ComposeRuntime:
     def nginx_workers(self) -> set[str]:
         out = self._host.run(commands.nginx_worker_pids(self._nginx), check=False).stdout
         return {line.strip() for line in out.splitlines() if line.strip().isdigit()}
+
+    def hosts(self) -> list:
+        return [self._host]
 
     @property
     def _nginx(self) -> str:

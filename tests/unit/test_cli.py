@@ -340,7 +340,8 @@ def test_prepare_remote_ships_the_canary_image(project, monkeypatch) -> None:
     monkeypatch.setattr(fleet.Host, "local", staticmethod(lambda *a: local))
     shipped = []
     monkeypatch.setattr(images, "ensure_image", lambda src, dst, image: shipped.append(image) or "changed")
-    target = SimpleNamespace(name="h1", host=SimpleNamespace(is_remote=True), manifest=manifest,
+    host = SimpleNamespace(is_remote=True, name="h1")
+    target = SimpleNamespace(name="h1", host=host, manifest=manifest, runtime=SimpleNamespace(hosts=lambda: [host]),
                              workspace=SimpleNamespace(sync_dir=lambda src, dst: []), policies_subdir="policies")
     reporter = Reporter(lambda line: None)
     prepare_remote(SimpleNamespace(policies_dir=project.parent / "policies"), target, reporter, check=False)

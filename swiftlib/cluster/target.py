@@ -1,0 +1,79 @@
+"""A swarm as one lifecycle target: the runtime chosen where the target is opened.
+
+With ``deploy.runtime: swarm`` and ``--inventory FILE``, the inventory's ``managers`` and ``workers``
+are one target, not a fleet: every node is connected at once, the first manager (in inventory order)
+of the swarm `inv cluster --init` recorded acts for the cluster, the project directory is written on
+every node (``ClusterWorkspace``) and the stack runs through ``SwarmRuntime``. A node SSH cannot reach
+is left out with a note (Swarm reschedules its tasks; it gets the files at the next run); no reachable
+manager of that swarm is exit 6, and a swarm other than the recorded one is never acted on.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from typing import Any, Iterator
+
+from ..errors import HostUnreachable, SwiftDeployError, UsageError
+from ..host import Host
+from . import effects, record as records
+from .layout import ClusterLayout
+from .plan import acting_manager
+
+CLUSTER_TARGET = "swarm"  # the target's name in results and the recap
+
+
+@contextmanager
+def open_cluster(project: Any, layout: ClusterLayout, manifest: Any, *, connect_timeout: float,
+                 accept_new_host_keys: bool = False, overrides: Any = None,
+                 on_note=lambda text: None) -> Iterator[Any]:
+    from ..lifecycle.context import Target
+    from ..remote.connect import HostSpec, connect
+    from ..remote.workspace import RemoteWorkspace
+    from ..runtime.swarm import SwarmRuntime
+    from .workspace import ClusterWorkspace
+
+    swarm_id = records.load(project.root).swarm_id
+    if not swarm_id:
+        raise UsageError(f"no swarm is recorded for this project ({records.RECORD_FILE}); form it first with "
+                         f"`inv cluster --init --inventory {layout.path or 'FILE'}`")
+
+    def reach(node) -> tuple[str, Host | None, Any]:
+        try:
+            host = connect(HostSpec.from_inventory(node.host), connect_timeout=connect_timeout,
+                           accept_new_host_keys=accept_new_host_keys)
+        except SwiftDeployError as exc:
+            return node.name, None, exc
+        host.name = node.name
+        try:
+            return node.name, host, effects.node_view(host)
+        except SwiftDeployError as exc:
+            return node.name, host, exc
+
+    with ExitStack() as stack:
+        hosts: dict[str, Host] = {}
+        views: dict[str, Any] = {}
+        with ThreadPoolExecutor(max(1, min(8, len(layout.nodes)))) as pool:
+            for name, host, view in pool.map(reach, layout.nodes):
+                if host is not None:
+                    stack.callback(host.connection.close)
+                if host is None or isinstance(view, SwiftDeployError):
+                    views[name] = None
+                    on_note(f"{name}: left out of this run ({view.message if isinstance(view, SwiftDeployError) else view})")
+                    continue
+                hosts[name], views[name] = host, view
+        acting = acting_manager(layout, views, swarm_id)
+        if not acting:
+            raise HostUnreachable(f"no manager of swarm {swarm_id} answered (managers: "
+                                  f"{', '.join(n.name for n in layout.managers)}); see `inv cluster --inventory "
+                                  f"{layout.path or 'FILE'}`", host=CLUSTER_TARGET)
+        members = [name for name in hosts if views[name] is not None and views[name].cluster_id in ("", swarm_id)]
+        # The target speaks for the cluster (results, recap, lock); the node keeps its own name in node messages.
+        manager = Host.remote(hosts[acting].connection, name=CLUSTER_TARGET)
+        remote_dir = manifest.deploy.remote_dir
+        spaces = {name: RemoteWorkspace(hosts[name], remote_dir) for name in members}
+        workspace = ClusterWorkspace(spaces[acting], [ws for name, ws in spaces.items() if name != acting])
+        address = layout[acting].host.address
+        target = Target(manager, workspace, manifest, address=address, overrides=overrides or {})
+        target.runtime = SwarmRuntime(target, {name: hosts[name] for name in members})
+        on_note(f"{CLUSTER_TARGET}: acting through manager {acting} ({len(members)} of {len(layout.nodes)} nodes reached)")
+        yield target

@@ -1,0 +1,177 @@
+"""The lifecycle on a real three-node Swarm (`deploy.runtime: swarm`), over real SSH.
+
+Three docker-in-docker nodes (tests/integration/swarm_nodes.py), node1 the manager, node2 and node3
+workers, formed by `inv cluster --init`, are shared by the module; the tests run in order on one
+stack, as a user would: deploy (images streamed to every node), a second deploy that changes
+nothing, a canary beside stable, promotion under load (a rolling update of every stable task), a
+version that never gets healthy (Swarm rolls it back; we exit 5), rollback and teardown. Requests go
+to every node's public port: nginx runs on each (host-mode port) and reaches the app's tasks on any
+node over the overlay network.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from tests.conftest import exited
+from tests.integration.fleet_env import ClientHome
+from tests.integration.sshd import client_key  # noqa: F401 - fixture
+from tests.integration.stack import Load, make_project
+from tests.integration.swarm_nodes import SwarmNodes, docker, trusting_home
+
+pytestmark = [pytest.mark.docker, pytest.mark.sshd]
+
+PREFIX = "sdsw"
+PORT = 18380
+BROKEN_IMAGE = "swiftdeploy-app:swarm-never-healthy"
+
+
+@pytest.fixture(scope="module")
+def nodes(client_key):  # noqa: F811
+    started = SwarmNodes("sdswl", 3, client_key).start()
+    try:
+        yield started
+    finally:
+        started.close()
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory, client_key, nodes):  # noqa: F811
+    return trusting_home(tmp_path_factory.mktemp("swarm-home"), client_key, nodes)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, nodes, home) -> Path:
+    root = tmp_path_factory.mktemp("swarm-project")
+    for version in ("2.0.0", "3.0.0"):  # the app answers with APP_VERSION: a new tag is a new version
+        docker("tag", "swiftdeploy-app:1.0.0", f"swiftdeploy-app:{version}")
+    manifest = make_project(root, prefix=PREFIX, base_port=PORT)
+    doc = yaml.safe_load(manifest.read_text())
+    doc["deploy"].update(runtime="swarm", health_timeout_seconds=90)
+    doc["services"]["replicas"] = 3
+    doc["opa"]["engine"] = "auto"
+    doc["canary"].update(image="swiftdeploy-app:2.0.0", version="2.0.0")
+    manifest.write_text(yaml.safe_dump(doc, sort_keys=False))
+    line = lambda n: f"{n} ansible_host={nodes[n].address} ansible_user=root"  # noqa: E731
+    (root / "hosts.ini").write_text("[managers]\nnode1 ansible_host={0} ansible_user=root\n\n[workers]\n{1}\n{2}\n"
+                                    .format(nodes["node1"].address, line("node2"), line("node3")))
+    exited(inv(home, root, "cluster", "--init"))
+    return root
+
+
+def inv(home: ClientHome, project: Path, task: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return home.inv(project / "manifest.yaml", task, "--inventory", str(project / "hosts.ini"),
+                    "--connect-timeout", "5", *args, timeout=timeout)
+
+
+def services(nodes: SwarmNodes) -> dict[str, dict]:
+    out = nodes["node1"].sh("docker service ls --format '{{json .}}'").stdout
+    return {s["Name"]: s for s in map(json.loads, out.splitlines())}
+
+
+def task_nodes(nodes: SwarmNodes, service: str) -> list[str]:
+    out = nodes["node1"].sh(f"docker service ps --filter desired-state=running --format '{{{{.Node}}}}' {service}").stdout
+    return sorted(out.split())
+
+
+def answers(nodes: SwarmNodes, path: str = "/") -> dict[str, dict]:
+    return {n.name: requests.get(f"http://{n.address}:{PORT}{path}", timeout=5).json() for n in nodes.nodes}
+
+
+def test_deploy_runs_stable_on_every_node_behind_every_nodes_nginx(nodes, home, project):
+    result = exited(inv(home, project, "deploy"))
+    assert "acting through manager node1" in result.stdout + result.stderr
+    found = services(nodes)
+    assert found[f"{PREFIX}_app"]["Replicas"] == "3/3"
+    assert found[f"{PREFIX}_nginx"]["Mode"] == "global" and found[f"{PREFIX}_nginx"]["Replicas"] == "3/3"
+    assert task_nodes(nodes, f"{PREFIX}_app") == ["node1", "node2", "node3"]  # spread over the nodes
+    # each node's own nginx answers on its own address, from stable
+    for name, body in answers(nodes).items():
+        assert body["mode"] == "stable" and body["version"] == "1.0.0", name
+    # the files nginx mounts are on every node
+    for node in nodes.nodes:
+        node.sh("test -f /root/swiftdeploy/nginx.conf && test -f /root/swiftdeploy/nginx.d/traffic.conf")
+    # no policy sidecar: the embedded engine decided
+    assert f"{PREFIX}_opa" not in found
+    assert "embedded" in result.stdout
+
+
+def test_a_second_deploy_changes_nothing(nodes, home, project):
+    before = nodes["node1"].sh(f"docker service ps -q {PREFIX}_app").stdout.split()
+    result = exited(inv(home, project, "deploy"))
+    assert nodes["node1"].sh(f"docker service ps -q {PREFIX}_app").stdout.split() == before
+    assert "changed=0" in result.stdout.replace(" ", ""), result.stdout
+
+
+def test_a_canary_runs_beside_stable_on_its_share_of_the_traffic(nodes, home, project):
+    exited(inv(home, project, "promote", "--mode", "canary"))
+    assert services(nodes)[f"{PREFIX}_app-canary"]["Replicas"] == "1/1"
+    seen = {requests.get(f"http://{nodes['node2'].address}:{PORT}/", timeout=5).json()["mode"] for _ in range(40)}
+    assert seen == {"stable", "canary"}
+
+
+def test_promotion_rolls_every_stable_task_without_a_failed_request(nodes, home, project):
+    urls = [f"http://{n.address}:{PORT}/" for n in nodes.nodes]
+    loads = [Load(url, rate=50 / len(urls)) for url in urls]
+    for load in loads:
+        load.__enter__()
+    try:
+        time.sleep(6)  # the canary's window fills with requests
+        exited(inv(home, project, "promote", "--mode", "stable"))
+        time.sleep(2)
+    finally:
+        for load in loads:
+            load.__exit__(None, None, None)
+    total = sum(len(load.results) for load in loads)
+    dropped = [code for load in loads for code in load.dropped]
+    assert total > 200 and dropped == [], f"{len(dropped)} of {total} requests failed: {dropped[:10]}"
+    found = services(nodes)
+    assert f"{PREFIX}_app-canary" not in found
+    assert found[f"{PREFIX}_app"]["Image"] == "swiftdeploy-app:2.0.0" and found[f"{PREFIX}_app"]["Replicas"] == "3/3"
+    assert {body["version"] for body in answers(nodes).values()} == {"2.0.0"}
+
+
+def test_a_version_that_never_gets_healthy_is_rolled_back_by_swarm_and_fails_with_exit_5(nodes, home, project):
+    docker("build", "-t", BROKEN_IMAGE, "-", stdin="FROM swiftdeploy-app:2.0.0\n"
+           "RUN printf 'import sys\\nsys.exit(1)\\n' > /app/healthcheck.py\n", timeout=300)
+    manifest = project / "manifest.yaml"
+    doc = yaml.safe_load(manifest.read_text())
+    doc["services"].update(image=BROKEN_IMAGE, version="2.0.1")
+    manifest.write_text(yaml.safe_dump(doc, sort_keys=False))
+    with Load(f"http://{nodes['node3'].address}:{PORT}/", rate=20) as load:
+        result = inv(home, project, "deploy", timeout=900)
+    assert result.returncode == 5, result.stdout + result.stderr
+    assert "rollback" in (result.stdout + result.stderr).lower()
+    assert load.dropped == [] and len(load.results) > 20
+    assert services(nodes)[f"{PREFIX}_app"]["Image"] == "swiftdeploy-app:2.0.0"
+    assert {body["version"] for body in answers(nodes).values()} == {"2.0.0"}
+    doc["services"].update(image="swiftdeploy-app:2.0.0", version="2.0.0")
+    manifest.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def test_rollback_removes_the_canary_and_stable_serves_everything(nodes, home, project):
+    doc = yaml.safe_load((project / "manifest.yaml").read_text())
+    doc["canary"].update(image="swiftdeploy-app:3.0.0", version="3.0.0")
+    (project / "manifest.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    exited(inv(home, project, "promote", "--mode", "canary"))
+    assert f"{PREFIX}_app-canary" in services(nodes)
+    exited(inv(home, project, "rollback"))
+    assert f"{PREFIX}_app-canary" not in services(nodes)
+    assert {body["mode"] for _ in range(5) for body in answers(nodes).values()} == {"stable"}
+
+
+def test_teardown_removes_the_stack_from_every_node_and_only_it(nodes, home, project):
+    nodes["node2"].sh("docker volume create keep-me >/dev/null")
+    exited(inv(home, project, "teardown"))
+    assert services(nodes) == {}
+    for node in nodes.nodes:
+        assert node.sh(f"docker ps -aq --filter label=com.docker.stack.namespace={PREFIX}").stdout.strip() == ""
+        assert PREFIX + "-logs" not in node.sh("docker volume ls -q").stdout
+    assert "keep-me" in nodes["node2"].sh("docker volume ls -q").stdout
+    assert nodes["node1"].sh(f"docker network inspect {PREFIX}-net", check=False).returncode != 0
