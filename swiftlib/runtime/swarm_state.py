@@ -130,9 +130,9 @@ def spec_hashes(stack: Mapping[str, Any]) -> dict[str, str]:
 
 
 def parse_json_list(text: str) -> list[dict[str, Any]]:
-    """`docker inspect` output (a JSON array; empty output for none) -> list of objects."""
+    """`docker inspect` output (a JSON array, then anything; empty output for none) -> list of objects."""
     text = text.strip()
     if not text:
         return []
-    data = json.loads(text)
+    data, _ = json.JSONDecoder().raw_decode(text)  # the first array: a missing object adds a second, `[]`
     return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []

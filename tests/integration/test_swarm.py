@@ -138,8 +138,9 @@ def test_promotion_rolls_every_stable_task_without_a_failed_request(nodes, home,
 
 
 def test_a_version_that_never_gets_healthy_is_rolled_back_by_swarm_and_fails_with_exit_5(nodes, home, project):
-    docker("build", "-t", BROKEN_IMAGE, "-", stdin="FROM swiftdeploy-app:2.0.0\n"
-           "RUN printf 'import sys\\nsys.exit(1)\\n' > /app/healthcheck.py\n", timeout=300)
+    # the same app, whose healthcheck never passes
+    docker("build", "-t", BROKEN_IMAGE, "-", stdin="FROM swiftdeploy-app:2.0.0\nUSER root\n"
+           "RUN printf 'import sys\\nsys.exit(1)\\n' > /app/healthcheck.py\nUSER 10001:10001\n", timeout=300)
     manifest = project / "manifest.yaml"
     doc = yaml.safe_load(manifest.read_text())
     doc["services"].update(image=BROKEN_IMAGE, version="2.0.1")

@@ -97,6 +97,7 @@ def test_a_service_section_changed_in_the_stack_file_changes_its_digest_only():
 def test_docker_inspect_output_parses_to_objects():
     assert swarm_state.parse_json_list("") == []
     assert swarm_state.parse_json_list('[{"ID": "x"}, 3]') == [{"ID": "x"}]
+    assert swarm_state.parse_json_list("[]\n[]\n") == []  # `docker service inspect` of none, then our echo
 
 
 def test_a_rollback_left_from_an_earlier_deploy_does_not_fail_a_deploy_of_the_spec_that_runs():
