@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from .. import interrupt
 from ..errors import MetricsSourceError, PolicyDenied, PolicyEngineError, SwiftDeployError
-from ..metrics.scrape import MetricsUnavailable, WindowStats, parse_scrape, window_stats
+from ..metrics.scrape import MetricsUnavailable, WindowStats, track_window
 from ..results import Reporter, StepResult
 from ..tracks import with_weight
 from . import flows, interrupted, promotion, traffic
@@ -52,8 +52,8 @@ def _canary_so_far(target: Target) -> Callable[[], WindowStats] | None:
     cache = canary_window.load_cache(target, "canary")  # the scrape the gate has just taken
     if not cache:
         return None
-    start = parse_scrape(cache[-1]["text"], taken_at=cache[-1]["taken_at"])
-    return lambda: window_stats(start, canary_window.scrape(target, track="canary", remember=False))
+    start = canary_window.parse_entry(cache[-1])
+    return lambda: track_window(start, canary_window.scrape(target, track="canary", remember=False))
 
 
 def rollout(project: Project, target: Target, reporter: Reporter, opts: Options, *,

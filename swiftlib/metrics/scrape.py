@@ -175,18 +175,24 @@ def window_stats(
     If `after.uptime_seconds` is below `before`'s, the app restarted in between and
     every series counts from zero (Prometheus can only see this per series).
     """
-    excluded = frozenset(exclude_paths)
     if before is None:
-        base: Scrape | None = None
         window = after.uptime_seconds
     else:
-        window = after.taken_at - before.taken_at
-        if window <= 0:
-            raise ValueError(
-                f"after.taken_at ({after.taken_at}) must be later than before.taken_at ({before.taken_at})"
-            )
-        base = None if after.uptime_seconds < before.uptime_seconds else before
+        window = _window(before.taken_at, after.taken_at)
+    return _stats(*_increments(before, after, frozenset(exclude_paths)), window)
 
+
+def _window(before_at: float, after_at: float) -> float:
+    window = after_at - before_at
+    if window <= 0:
+        raise ValueError(f"after.taken_at ({after_at}) must be later than before.taken_at ({before_at})")
+    return window
+
+
+def _increments(before: Scrape | None, after: Scrape, excluded: frozenset[str]) -> tuple[float, float, dict[float, float]]:
+    """(requests, errors, bucket increases) of one app process between two scrapes; a process that restarted
+    in between (lower uptime) counts from zero."""
+    base = None if before is None or after.uptime_seconds < before.uptime_seconds else before
     requests = errors = 0.0
     for key, value in after.requests.items():
         method, path, status = key
@@ -204,6 +210,10 @@ def window_stats(
         for bound, inc in _bucket_increase(base.buckets.get(route, {}) if base else {}, after_buckets).items():
             totals[bound] = totals.get(bound, 0.0) + inc
 
+    return requests, errors, totals
+
+
+def _stats(requests: float, errors: float, totals: Mapping[float, float], window: float) -> WindowStats:
     p99_seconds = histogram_quantile(0.99, sorted(totals.items())) if totals else 0.0
     n_requests, n_errors = round(requests), round(errors)
     return WindowStats(
@@ -214,6 +224,65 @@ def window_stats(
         req_per_s=n_requests / window if window > 0 else 0.0,
         window_seconds=window,
     )
+
+
+@dataclass(frozen=True)
+class TrackScrape:
+    """One reading of a track: a scrape of each of its app processes (one container, or a swarm service's
+    tasks), keyed by where it was read ("" for a track of one container)."""
+
+    taken_at: float
+    tasks: Mapping[str, Scrape]
+
+    @property
+    def _first(self) -> Scrape:
+        return self.tasks[sorted(self.tasks)[0]]
+
+    @property
+    def mode(self) -> int:
+        return self._first.mode
+
+    @property
+    def mode_name(self) -> str:
+        return self._first.mode_name
+
+    @property
+    def chaos(self) -> int:
+        return max(s.chaos for s in self.tasks.values())
+
+    @property
+    def chaos_name(self) -> str:
+        return CHAOS_NAMES.get(self.chaos, f"unknown({self.chaos})")
+
+    @property
+    def uptime_seconds(self) -> float:
+        return max(s.uptime_seconds for s in self.tasks.values())
+
+
+def parse_track(texts: Mapping[str, str], *, taken_at: float, source: str = "/metrics") -> TrackScrape:
+    """Each task's scrape text (``{where: text}``) read; MetricsUnavailable names the task that gave nothing usable."""
+    if not texts:
+        raise MetricsUnavailable(f"{source}: no task of the track answered")
+    return TrackScrape(taken_at, MappingProxyType({
+        where: parse_scrape(text, taken_at=taken_at, source=f"{source} ({where})" if where else source)
+        for where, text in texts.items()}))
+
+
+def track_window(before: TrackScrape | None, after: TrackScrape, *,
+                 exclude_paths: Iterable[str] = DEFAULT_EXCLUDED_PATHS) -> WindowStats:
+    """``window_stats`` over every task of a track: each task's increase on its own (a task that is new since
+    ``before``, or restarted, counts from zero; one that is gone no longer counts), summed; p99 over the summed
+    histogram, as Prometheus' ``histogram_quantile(sum by (le) (rate(...)))``."""
+    excluded = frozenset(exclude_paths)
+    window = after.uptime_seconds if before is None else _window(before.taken_at, after.taken_at)
+    requests = errors = 0.0
+    totals: dict[float, float] = {}
+    for where, now in after.tasks.items():
+        r, e, t = _increments(before.tasks.get(where) if before else None, now, excluded)
+        requests, errors = requests + r, errors + e
+        for bound, inc in t.items():
+            totals[bound] = totals.get(bound, 0.0) + inc
+    return _stats(requests, errors, totals, window)
 
 
 def _bucket_increase(before: Mapping[float, float], after: Mapping[float, float]) -> dict[float, float]:

@@ -19,7 +19,8 @@ import time
 from typing import Callable
 
 from .. import http, interrupt
-from ..metrics.scrape import MetricsUnavailable, Scrape, WindowStats, parse_scrape, window_stats
+from ..metrics.scrape import MetricsUnavailable, TrackScrape, WindowStats, parse_track, track_window
+from ..tracks import SERVICES
 from ..lifecycle.context import Target
 
 TOLERANCE = 1.5  # a cached baseline may be up to 1.5 windows old
@@ -32,16 +33,33 @@ def scrapes_file(track: str) -> str:
 SCRAPES_FILES = tuple(scrapes_file(t) for t in ("stable", "canary"))
 
 
-def fetch_metrics_text(target: Target, track: str = "canary") -> str:
-    # No answer or a 5xx from the admin listener: no track behind it (killed, or never started).
-    hint = ""
+def fetch_metrics_texts(target: Target, track: str = "canary") -> dict[str, str]:
+    """Every task's /metrics text of the track, by task address (``{"": text}`` for a track of one container)."""
+    addresses = target.runtime.task_addresses(SERVICES[track])
+    if addresses is None:
+        return {"": fetch_metrics_text(target, track)}
+    texts = {}
+    for address in addresses:  # each task on its own: counters are per process
+        texts[address] = fetch_metrics_text(target, track, path=f"/tasks/{address}/metrics")
+    if not texts:
+        raise MetricsUnavailable(f"no task of the {track} track runs{_hint(target, track)}", host=target.name)
+    return texts
+
+
+def _hint(target: Target, track: str) -> str:
     if track == "canary" and target.manifest.services.mode == "canary":
-        hint = ("; the canary is not answering: run `inv deploy` to start it again (a stopped or killed container "
+        return ("; the canary is not answering: run `inv deploy` to start it again (a stopped or killed container "
                 "is started again), or `inv rollback` to drop it")
-    elif track == "canary":
-        hint = "; no canary runs (the manifest says stable): start one with `inv promote --mode canary`"
+    if track == "canary":
+        return "; no canary runs (the manifest says stable): start one with `inv promote --mode canary`"
+    return ""
+
+
+def fetch_metrics_text(target: Target, track: str = "canary", *, path: str = "") -> str:
+    # No answer or a 5xx from the admin listener: no track behind it (killed, or never started).
+    hint = _hint(target, track)
     with target.loopback(target.manifest.nginx.admin_port) as base:
-        url = f"{base}/tracks/{track}/metrics"
+        url = f"{base}{path or f'/tracks/{track}/metrics'}"
         try:
             answer = http.get(url, timeout=5)
         except http.HttpUnavailable as exc:
@@ -61,41 +79,56 @@ def forget(target: Target, track: str) -> None:
 
 
 def load_cache(target: Target, track: str = "canary") -> list[dict]:
+    """The remembered scrapes, each ``{"taken_at", "texts": {task: text}}`` (a one-text entry of an older
+    version is read as one task's)."""
     try:
         data = json.loads(target.workspace.read(scrapes_file(track)) or "[]")
     except ValueError:
         return []
-    return [d for d in data if isinstance(d, dict) and "taken_at" in d and "text" in d] if isinstance(data, list) else []
+    if not isinstance(data, list):
+        return []
+    entries = []
+    for d in data:
+        if isinstance(d, dict) and "taken_at" in d and isinstance(d.get("texts"), dict):
+            entries.append(d)
+        elif isinstance(d, dict) and "taken_at" in d and isinstance(d.get("text"), str):
+            entries.append({"taken_at": d["taken_at"], "texts": {"": d["text"]}})
+    return entries
+
+
+def parse_entry(entry: dict) -> TrackScrape:
+    return parse_track(entry["texts"], taken_at=entry["taken_at"])
 
 
 def scrape(target: Target, *, track: str = "canary", clock: Callable[[], float] = time.time,
-           remember: bool = True) -> Scrape:
-    """Scrape one track now, remember the raw text for later windows (unless a --check run), return it parsed."""
-    text = fetch_metrics_text(target, track)
+           remember: bool = True) -> TrackScrape:
+    """Scrape one track now (every task of it), remember the raw texts for later windows (unless a --check
+    run), return them parsed."""
+    texts = fetch_metrics_texts(target, track)
     taken_at = clock()
-    parsed = parse_scrape(text, taken_at=taken_at)
+    parsed = parse_track(texts, taken_at=taken_at)
     if not remember:
         return parsed
     horizon = taken_at - 4 * target.manifest.canary_limits.evaluation_window_seconds
     cache = [d for d in load_cache(target, track) if horizon <= d["taken_at"] < taken_at]
-    cache.append({"taken_at": taken_at, "text": text})
+    cache.append({"taken_at": taken_at, "texts": texts})
     target.workspace.write(scrapes_file(track), json.dumps(cache))
     return parsed
 
 
-def cached_baseline(target: Target, now: float, window: float, track: str = "canary") -> Scrape | None:
+def cached_baseline(target: Target, now: float, window: float, track: str = "canary") -> TrackScrape | None:
     """The newest remembered scrape at least one window (and at most TOLERANCE windows) old."""
     candidates = [d for d in load_cache(target, track) if window <= now - d["taken_at"] <= window * TOLERANCE]
     if not candidates:
         return None
     best = max(candidates, key=lambda d: d["taken_at"])
     try:
-        return parse_scrape(best["text"], taken_at=best["taken_at"])
+        return parse_entry(best)
     except MetricsUnavailable:
         return None
 
 
-def _scrape_both(target: Target, clock: Callable[[], float], remember: bool) -> tuple[Scrape, Scrape | None]:
+def _scrape_both(target: Target, clock: Callable[[], float], remember: bool) -> tuple[TrackScrape, TrackScrape | None]:
     """The canary now, and stable at the same moment when it runs (at 100% canary it may not)."""
     now = clock()
     canary = scrape(target, track="canary", clock=lambda: now, remember=remember)
@@ -128,5 +161,5 @@ def measure(target: Target, *, sleep: Callable[[float], None] = interrupt.sleep,
             on_wait(window)
         sleep(window)
     end, end_stable = _scrape_both(target, clock, remember)
-    baseline = window_stats(start_stable, end_stable) if start_stable and end_stable else None
-    return window_stats(start, end), baseline
+    baseline = track_window(start_stable, end_stable) if start_stable and end_stable else None
+    return track_window(start, end), baseline

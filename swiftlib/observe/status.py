@@ -17,7 +17,7 @@ from tabulate import tabulate
 
 from ..errors import MetricsSourceError, PolicyEngineError, SwiftDeployError
 from ..hoststats import collect_host_stats
-from ..metrics.scrape import MetricsUnavailable, WindowStats, parse_scrape, window_stats
+from ..metrics.scrape import MetricsUnavailable, WindowStats, track_window
 from ..tracks import describe
 from ..policy.inputs import WINDOW_KEYS, canary_input, infrastructure_input
 from . import canary_window, prometheus_window
@@ -31,7 +31,7 @@ def _baseline(target: Target, now: float, track: str):
     older = [d for d in cached if now - d["taken_at"] >= window]
     inside = [d for d in cached if 0 < now - d["taken_at"] < window]
     pick = max(older, key=lambda d: d["taken_at"]) if older else (min(inside, key=lambda d: d["taken_at"]) if inside else None)
-    return parse_scrape(pick["text"], taken_at=pick["taken_at"]) if pick else None
+    return canary_window.parse_entry(pick) if pick else None
 
 
 def _ask(engine: Any, domain: str, policy_input: dict) -> dict[str, Any]:
@@ -52,7 +52,7 @@ def _track_window(target: Target, track: str, now: float, judged: WindowStats | 
         current = canary_window.scrape(target, track=track, clock=lambda: now)
     except MetricsUnavailable:
         return None
-    stats = judged if judged is not None else window_stats(baseline, current)
+    stats = judged if judged is not None else track_window(baseline, current)
     return {
         "mode": current.mode_name, "chaos": current.chaos_name,
         "req_per_s": round(stats.req_per_s, 3), "error_rate": round(stats.error_rate, 4),

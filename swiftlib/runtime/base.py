@@ -17,6 +17,10 @@ class Runtime(Protocol):
     def hosts(self) -> list:
         """Every Docker engine the stack runs on (the images must be on each)."""
 
+    def task_addresses(self, service: str) -> list[str] | None:
+        """The app network address of each running task of ``service`` (each has its own counters), or None
+        when the service is one container (its track URL reaches it)."""
+
     def state(self, container: str) -> str:
         """`running healthy`, `running starting`, `exited none`, ... or `absent`."""
 

@@ -100,6 +100,9 @@ class ComposeRuntime:
     def hosts(self) -> list:
         return [self._host]
 
+    def task_addresses(self, service: str) -> None:
+        return None  # one container per track: its track URL reaches it
+
     @property
     def _nginx(self) -> str:
         return self._target.manifest.nginx.container_name

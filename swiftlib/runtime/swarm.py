@@ -301,6 +301,9 @@ class SwarmRuntime:
         return {f"{name}:{line.strip()}" for name, result in results.items() if result is not None
                 for line in result.stdout.splitlines() if line.strip().isdigit()}
 
+    def task_addresses(self, service: str) -> list[str]:
+        return swarm_state.task_addresses(self._read(service)[1], self._target.manifest.network.name)
+
     # -- the nodes -----------------------------------------------------------------------------
     def hosts(self) -> list[Host]:
         return list(self._nodes.values())

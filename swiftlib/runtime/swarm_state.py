@@ -122,6 +122,18 @@ def progress(service: Mapping[str, Any] | None, tasks: Sequence[Mapping[str, Any
     return Progress(done, said=said)
 
 
+def task_addresses(tasks: Sequence[Mapping[str, Any]], network: str) -> list[str]:
+    """The address on ``network`` of each running task meant to run (sorted)."""
+    found = []
+    for t in tasks:
+        if t.get("DesiredState") != "running" or (t.get("Status") or {}).get("State") != "running":
+            continue
+        for attachment in t.get("NetworksAttachments") or []:
+            if ((attachment.get("Network") or {}).get("Spec") or {}).get("Name") == network:
+                found += [str(a).split("/", 1)[0] for a in attachment.get("Addresses") or []]
+    return sorted(found)
+
+
 def spec_hashes(stack: Mapping[str, Any]) -> dict[str, str]:
     """{service: digest of its section} of a parsed stack file: a changed section is a changed service."""
     services = stack.get("services") or {}

@@ -56,7 +56,7 @@ def project(tmp_path_factory, nodes, home) -> Path:
     doc["deploy"].update(runtime="swarm", health_timeout_seconds=90)
     doc["services"]["replicas"] = 3
     doc["opa"]["engine"] = "auto"
-    doc["canary"].update(image="swiftdeploy-app:2.0.0", version="2.0.0")
+    doc["canary"].update(image="swiftdeploy-app:2.0.0", version="2.0.0", replicas=2)
     manifest.write_text(yaml.safe_dump(doc, sort_keys=False))
     line = lambda n: f"{n} ansible_host={nodes[n].address} ansible_user=root"  # noqa: E731
     (root / "hosts.ini").write_text("[managers]\nnode1 ansible_host={0} ansible_user=root\n\n[workers]\n{1}\n{2}\n"
@@ -111,9 +111,24 @@ def test_a_second_deploy_changes_nothing(nodes, home, project):
 
 def test_a_canary_runs_beside_stable_on_its_share_of_the_traffic(nodes, home, project):
     exited(inv(home, project, "promote", "--mode", "canary"))
-    assert services(nodes)[f"{PREFIX}_app-canary"]["Replicas"] == "1/1"
+    assert services(nodes)[f"{PREFIX}_app-canary"]["Replicas"] == "2/2"
     seen = {requests.get(f"http://{nodes['node2'].address}:{PORT}/", timeout=5).json()["mode"] for _ in range(40)}
     assert seen == {"stable", "canary"}
+
+
+def test_status_reads_every_task_of_each_track(nodes, home, project):
+    frame = json.loads(exited(inv(home, project, "status", "--json")).stdout)
+    assert frame["mode"] == "canary"
+    # each task keeps its own counters: the canary's two tasks were scraped one by one
+    cache = json.loads(nodes["node1"].sh("cat /root/swiftdeploy/.swiftdeploy/scrapes-canary.json").stdout)
+    addresses = set(cache[-1]["texts"])
+    running = nodes["node1"].sh(f"docker service ps -q --filter desired-state=running {PREFIX}_app-canary").stdout.split()
+    assert len(addresses) == len(running) == 2
+    assert all(address.startswith("10.") for address in addresses)
+    # the admin listener is published on every interface on a swarm: only the node itself gets an answer
+    refused = requests.get(f"http://{nodes['node1'].address}:{PORT + 1}/metrics", timeout=5,
+                           headers={"Host": "127.0.0.1"})  # past the Host check: the allow rule decides
+    assert refused.status_code == 403
 
 
 def test_promotion_rolls_every_stable_task_without_a_failed_request(nodes, home, project):

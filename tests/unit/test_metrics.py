@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from swiftlib.errors import SwiftDeployError
-from swiftlib.metrics.scrape import (DEFAULT_EXCLUDED_PATHS, MetricsUnavailable, Scrape, WindowStats,
-                                     histogram_quantile, parse_scrape, window_stats)
+from swiftlib.metrics.scrape import (DEFAULT_EXCLUDED_PATHS, MetricsUnavailable, Scrape, TrackScrape, WindowStats,
+                                     histogram_quantile, parse_scrape, parse_track, track_window, window_stats)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "metrics"
 BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, math.inf)
@@ -306,3 +306,42 @@ def test_histogram_quantile_answers_as_prometheus_does_on_its_own_test_data(case
 def test_histogram_quantile_rejects_bad_input(q: float, buckets: list[tuple[float, float]], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         histogram_quantile(q, buckets)
+
+
+# -- track_window: every task of a swarm service ---------------------------------
+def track(taken_at: float, **tasks: str) -> TrackScrape:
+    return parse_track({where: (FIXTURES / name).read_text() for where, name in tasks.items()}, taken_at=taken_at)
+
+
+def test_a_tracks_window_sums_each_tasks_own_increase() -> None:
+    one = window_stats(scrape("canary_t0.prom", 1000.0), scrape("canary_t1.prom", 1060.0))
+    two = track_window(track(1000.0, a="canary_t0.prom", b="canary_t0.prom"),
+                       track(1060.0, a="canary_t1.prom", b="canary_t1.prom"))
+    assert (two.requests, two.errors, two.window_seconds) == (2 * one.requests, 2 * one.errors, 60.0)
+    assert two.error_rate == pytest.approx(one.error_rate)
+    assert two.p99_latency_ms == pytest.approx(one.p99_latency_ms)  # the same latencies, twice as many
+
+
+def test_a_task_new_since_the_start_counts_from_zero_and_a_gone_one_no_longer_counts() -> None:
+    before = track(1000.0, a="canary_t0.prom", gone="canary_t0.prom")
+    after = track(1060.0, a="canary_t1.prom", new="canary_t1.prom")
+    both = track_window(before, after)
+    alone = window_stats(scrape("canary_t0.prom", 1000.0), scrape("canary_t1.prom", 1060.0))
+    whole_life = window_stats(None, scrape("canary_t1.prom", 1060.0))
+    assert both.requests == alone.requests + whole_life.requests
+    assert both.errors == alone.errors + whole_life.errors
+
+
+def test_a_restarted_task_counts_from_zero_on_its_own() -> None:
+    before = track(1000.0, a="canary_t1.prom", b="canary_t0.prom")
+    after = track(1060.0, a="canary_t2_restarted.prom", b="canary_t1.prom")
+    restarted = window_stats(scrape("canary_t1.prom", 1000.0), scrape("canary_t2_restarted.prom", 1060.0))
+    steady = window_stats(scrape("canary_t0.prom", 1000.0), scrape("canary_t1.prom", 1060.0))
+    assert track_window(before, after).requests == restarted.requests + steady.requests
+
+
+def test_a_track_with_no_task_answering_is_unavailable() -> None:
+    with pytest.raises(MetricsUnavailable, match="no task"):
+        parse_track({}, taken_at=1.0)
+    with pytest.raises(MetricsUnavailable, match=r"10\.0\.1\.7"):
+        parse_track({"10.0.1.7": "<html>502</html>"}, taken_at=1.0)

@@ -79,12 +79,18 @@ def test_the_runtime_chooses_the_template_of_the_compose_file_only():
     swarm = stack_manifest()
     compose = build_manifest(load_raw(FIXTURES / "manifest.yaml"))
     assert (compose_template(swarm), compose_template(compose)) == ("docker-stack.yml.j2", "docker-compose.yml.j2")
-    # nginx.conf and the traffic split are shared: the same manifest on either runtime renders them alike.
+    # nginx.conf and the traffic split are shared: the same manifest on either runtime renders them alike,
+    # but for the swarm's admin route to one task (each task of a service keeps its own counters).
     as_compose = replace(swarm, deploy=replace(swarm.deploy, runtime="compose"))
     on_compose = render_all(as_compose, TEMPLATES, include_opa=False, secrets_label=LABEL)
     on_swarm = render_all(swarm, TEMPLATES, include_opa=False, secrets_label=LABEL, project_dir=PROJECT_DIR)
     assert list(on_swarm) == list(on_compose) == [COMPOSE_FILE, NGINX_FILE, TRAFFIC_FILE]
-    assert on_swarm[NGINX_FILE] == on_compose[NGINX_FILE] and on_swarm[TRAFFIC_FILE] == on_compose[TRAFFIC_FILE]
+    route = "location ~ \"^/tasks/"
+    assert route in on_swarm[NGINX_FILE] and route not in on_compose[NGINX_FILE]
+    without_route = [line for line in on_swarm[NGINX_FILE].splitlines(keepends=True)]
+    start = next(i for i, line in enumerate(without_route) if "One task of a swarm service" in line)
+    assert "".join(without_route[:start - 1] + without_route[start + 4:]) == on_compose[NGINX_FILE]
+    assert on_swarm[TRAFFIC_FILE] == on_compose[TRAFFIC_FILE]
     assert on_swarm[COMPOSE_FILE] != on_compose[COMPOSE_FILE]
 
 

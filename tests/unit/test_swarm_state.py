@@ -108,3 +108,14 @@ def test_a_rollback_left_from_an_earlier_deploy_does_not_fail_a_deploy_of_the_sp
     # the file asks for another spec than the one Swarm went back to: this deploy's update failed
     newer = {"image": "app:3", "environment": {"MODE": "stable", "APP_VERSION": "3"}}
     assert swarm_state.progress(rolled, tasks, newer).failed.startswith("Swarm rollback completed")
+
+
+def test_the_addresses_of_running_tasks_on_the_app_network_are_where_each_is_scraped():
+    def attached(t, net, address):
+        t["NetworksAttachments"] = [{"Network": {"Spec": {"Name": "ingress"}}, "Addresses": ["10.0.0.9/24"]},
+                                    {"Network": {"Spec": {"Name": net}}, "Addresses": [f"{address}/24"]}]
+        return t
+    tasks = [attached(task(node="n1"), "app-net", "10.0.1.7"), attached(task(node="n2"), "app-net", "10.0.1.3"),
+             attached(task(state="starting", node="n3"), "app-net", "10.0.1.4"),
+             attached(task(state="shutdown", desired="shutdown", node="n3"), "app-net", "10.0.1.5")]
+    assert swarm_state.task_addresses(tasks, "app-net") == ["10.0.1.3", "10.0.1.7"]
