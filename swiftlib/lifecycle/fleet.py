@@ -148,8 +148,17 @@ def prepare_remote(project: Project, target: Target, reporter: Reporter, *, chec
     if target.manifest.metrics.uses_prometheus:
         images.append(target.manifest.metrics.prometheus.image)
     engines = target.runtime.hosts()  # a swarm's images go to every node: tasks run where Swarm places them
-    shipped = [(host.name, image) for host in engines for image in images
-               if ensure_image(local, host, image) == "changed"]
+
+    def ship(host: Host) -> list[tuple[str, str]]:
+        return [(host.name, image) for image in images if ensure_image(local, host, image) == "changed"]
+
+    if len(engines) == 1:
+        shipped = ship(engines[0])
+    else:  # each node over its own connection, at once
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(len(engines)) as pool:
+            shipped = [pair for pairs in pool.map(ship, engines) for pair in pairs]
     what = [f"policies: {', '.join(changed)}"] if changed else []
     what += [f"image {image}{f' to {name}' if len(engines) > 1 else ''} (docker save | ssh | docker load)"
              for name, image in shipped]
