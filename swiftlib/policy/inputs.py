@@ -23,7 +23,7 @@ _INFRA_FLOATS = {
     "limits": ("min_disk_free_gb", "max_cpu_load"),
     "tls": ("days_left",),
 }
-_INFRA_INTS = {"stats": ("cpu_count",), "limits": ("min_certificate_days",), "tls": ()}
+_INFRA_INTS = {"stats": ("cpu_count",), "limits": ("min_certificate_days", "max_nodes_down"), "tls": ()}
 
 _CANARY_FLOATS = {
     "metrics": ("error_rate", "p99_latency_ms", "window_seconds"),
