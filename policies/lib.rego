@@ -80,14 +80,17 @@ number_problem(section, key) := concat("", ["input.", section, ".", key, " must 
 	not is_number(value)
 }
 
-number_problem(section, key) := concat("", [
-	"input.", section, ".", key, " is out of range; it must be a number between -",
-	format_int(max_magnitude, 10), " and ", format_int(max_magnitude, 10),
-]) if {
+number_problem(section, key) := range_problem(concat("", ["input.", section, ".", key])) if {
 	value := doc[section][key]
 	is_number(value)
 	abs(value) >= max_magnitude
 }
+
+# "<what> is out of range; ..." for a number whose magnitude is max_magnitude or more.
+range_problem(what) := concat("", [
+	what, " is out of range; it must be a number between -",
+	format_int(max_magnitude, 10), " and ", format_int(max_magnitude, 10),
+])
 
 # Counts (requests) must also be whole: 7.5 requests is a broken collector, not a measurement.
 whole_problem(section, key) := concat("", ["input.", section, ".", key, " must be a whole number, got ", fixed2(value)]) if {

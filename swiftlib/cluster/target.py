@@ -74,6 +74,6 @@ def open_cluster(project: Any, layout: ClusterLayout, manifest: Any, *, connect_
         workspace = ClusterWorkspace(spaces[acting], [ws for name, ws in spaces.items() if name != acting])
         address = layout[acting].host.address
         target = Target(manager, workspace, manifest, address=address, overrides=overrides or {})
-        target.runtime = SwarmRuntime(target, {name: hosts[name] for name in members})
+        target.runtime = SwarmRuntime(target, {name: hosts[name] for name in members}, layout=layout)
         on_note(f"{CLUSTER_TARGET}: acting through manager {acting} ({len(members)} of {len(layout.nodes)} nodes reached)")
         yield target

@@ -13,7 +13,7 @@ from ..errors import MetricsSourceError, PolicyDenied, PolicyEngineError, SwiftD
 from ..hoststats import collect_host_stats
 from ..policy.decision import Decision
 from ..policy.embedded import EmbeddedEngine
-from ..policy.inputs import WINDOW_KEYS, canary_input, infrastructure_input, normalised
+from ..policy.inputs import WINDOW_KEYS, canary_input, cluster_input, infrastructure_input, normalised
 from ..policy.whatif import apply_sets, fresh_input
 from ..metrics.scrape import WindowStats
 from ..results import Reporter, StepResult
@@ -108,11 +108,14 @@ def decide(project: Project, target: Target, reporter: Reporter, engine: Any,
 
 
 def infrastructure_gate(project: Project, target: Target, reporter: Reporter, engine: Any) -> Decision:
+    """The target host's stats; and, from a runtime of several nodes, each node's (``input.cluster``)."""
     stats = collect_host_stats(target.host)
+    nodes = target.runtime.nodes()
+    cluster = cluster_input([node.to_input() for node in nodes]) if nodes is not None else None
     from .certificates import policy_input as tls_input
 
     policy_input = infrastructure_input(stats.to_dict(), target.manifest.infrastructure_limits.to_dict(),
-                                        tls=tls_input(project, target))
+                                        tls=tls_input(project, target), cluster=cluster)
     return decide(project, target, reporter, engine, "infrastructure", policy_input, task="policy: pre_deploy")
 
 

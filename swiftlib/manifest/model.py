@@ -26,6 +26,7 @@ RUNTIMES = ("compose", "swarm")
 # dnsrr first: VIP mode needs IPVS in the kernel, which many hosts lack.
 ENDPOINT_MODES = ("dnsrr", "vip")
 MAX_REPLICAS = 100
+MAX_NODES = 10_000  # an inventory's hosts at most: no swarm has more nodes to be down
 LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
 
 # Every optional field and its default, in one place. Required fields are absent here.
@@ -44,7 +45,9 @@ DEFAULTS: dict[str, Any] = {
     "logs": {"volume_name": "swiftdeploy-logs"},
     "policy_limits": {
         # min_certificate_days: a deploy is denied while a certificate it serves expires sooner (tls only).
-        "infrastructure": {"min_disk_free_gb": 10.0, "max_cpu_load": 2.0, "min_certificate_days": 7},
+        # max_nodes_down: how many of a swarm's nodes may be not ready when it deploys (runtime swarm only).
+        "infrastructure": {"min_disk_free_gb": 10.0, "max_cpu_load": 2.0, "min_certificate_days": 7,
+                           "max_nodes_down": 0},
         "canary": {
             "max_error_rate": 0.01,
             "max_p99_latency_ms": 500.0,
@@ -161,10 +164,11 @@ class InfrastructureLimits:
     min_disk_free_gb: float
     max_cpu_load: float
     min_certificate_days: int = 7
+    max_nodes_down: int = 0  # a swarm's nodes that may be not ready at a deploy (read with a cluster only)
 
     def to_dict(self) -> dict[str, float]:
         return {"min_disk_free_gb": self.min_disk_free_gb, "max_cpu_load": self.max_cpu_load,
-                "min_certificate_days": self.min_certificate_days}
+                "min_certificate_days": self.min_certificate_days, "max_nodes_down": self.max_nodes_down}
 
 
 @dataclass(frozen=True)
@@ -393,6 +397,7 @@ def build_manifest(raw: Any, *, overrides: Mapping[str, Any] | None = None) -> M
         min_disk_free_gb=v.number("policy_limits.infrastructure.min_disk_free_gb", 0, 1e6),
         max_cpu_load=v.number("policy_limits.infrastructure.max_cpu_load", 0, 1e4),
         min_certificate_days=v.integer("policy_limits.infrastructure.min_certificate_days", 0, 3650),
+        max_nodes_down=v.integer("policy_limits.infrastructure.max_nodes_down", 0, MAX_NODES),
     )
     canary = CanaryLimits(
         max_error_rate=v.number("policy_limits.canary.max_error_rate", 0, 1),

@@ -16,7 +16,7 @@ from .cases import Case, CaseResult, Engine, check_case, load_case_dir, load_cas
 from .decision import Decision, decision_entrypoint, decision_query
 from .embedded import EmbeddedEngine
 from .golib import GoEngine
-from .inputs import CANARY_CONTEXT, INFRASTRUCTURE_CONTEXT, canary_input, infrastructure_input
+from .inputs import CANARY_CONTEXT, INFRASTRUCTURE_CONTEXT, canary_input, cluster_input, infrastructure_input
 from .sidecar import SidecarEngine
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "SidecarEngine",
     "canary_input",
     "check_case",
+    "cluster_input",
     "decision_entrypoint",
     "decision_query",
     "infrastructure_input",

@@ -11,7 +11,7 @@ infinity becomes null, so the policy denies and names the field instead of Pytho
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 INFRASTRUCTURE_CONTEXT = "pre_deploy"
 CANARY_CONTEXT = "pre_promote"
@@ -23,7 +23,11 @@ _INFRA_FLOATS = {
     "limits": ("min_disk_free_gb", "max_cpu_load"),
     "tls": ("days_left",),
 }
-_INFRA_INTS = {"stats": ("cpu_count",), "limits": ("min_certificate_days",), "tls": ()}
+_INFRA_INTS = {"stats": ("cpu_count",), "limits": ("min_certificate_days", "max_nodes_down"), "tls": ()}
+
+# input.cluster (a swarm): whole counts, and each node's measured numbers.
+_CLUSTER_INTS = ("nodes_desired", "nodes_ready", "managers_desired", "managers_reachable")
+_NODE_FLOATS = ("disk_free_gb", "cpu_load")
 
 _CANARY_FLOATS = {
     "metrics": ("error_rate", "p99_latency_ms", "window_seconds"),
@@ -34,12 +38,13 @@ _CANARY_INTS = {"metrics": ("requests",), "limits": ("min_requests",)}
 
 def infrastructure_input(
     stats: Mapping[str, Any], limits: Mapping[str, Any], context: str = INFRASTRUCTURE_CONTEXT,
-    tls: Mapping[str, Any] | None = None,
+    tls: Mapping[str, Any] | None = None, cluster: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Input for data.swiftdeploy.infrastructure.decision.
 
     ``tls`` (HTTPS deployments only): the served certificate's ``days_left`` and whether this deploy
-    ``renews`` it itself, for the expiry rule.
+    ``renews`` it itself, for the expiry rule. ``cluster`` (a runtime of several nodes only, see
+    ``cluster_input``): every node's state; ``stats`` is then the acting host's.
     """
     doc = {
         "context": context,
@@ -49,7 +54,28 @@ def infrastructure_input(
     if tls is not None:
         # Not a mapping (a what-if's --set tls=5): passed as it is, for the policy to name it.
         doc["tls"] = _normalise(tls, _INFRA_FLOATS["tls"], _INFRA_INTS["tls"]) if isinstance(tls, Mapping) else tls
+    if cluster is not None:
+        doc["cluster"] = _cluster(cluster) if isinstance(cluster, Mapping) else cluster
     return doc
+
+
+def cluster_input(nodes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """``input.cluster`` from one entry per node the cluster should have (the inventory's), in its order.
+
+    Each entry: ``name`` (the inventory's), ``role`` (manager | worker, the inventory's), ``ready`` (the
+    swarm says so), ``reachable`` (SSH reached it this run), ``disk_free_gb`` and ``cpu_load`` (None when
+    not measured), ``manager_reachable`` (the swarm lists it as a reachable manager); more keys go along
+    for the audit. The counts say what the entries say: nothing is judged here.
+    """
+    entries = [dict(node) for node in nodes]
+    managers = [node for node in entries if node.get("role") == "manager"]
+    return _cluster({
+        "nodes_desired": len(entries),
+        "nodes_ready": sum(1 for node in entries if node.get("ready") is True),
+        "managers_desired": len(managers),
+        "managers_reachable": sum(1 for node in managers if node.get("manager_reachable") is True),
+        "nodes": entries,
+    })
 
 
 def canary_input(
@@ -78,8 +104,17 @@ def normalised(domain: str, document: Mapping[str, Any]) -> dict[str, Any]:
                               document.get("context", CANARY_CONTEXT), baseline=document.get("baseline"))
     else:
         shaped = infrastructure_input(document.get("stats") or {}, document.get("limits") or {},
-                                      document.get("context", INFRASTRUCTURE_CONTEXT), tls=document.get("tls"))
+                                      document.get("context", INFRASTRUCTURE_CONTEXT), tls=document.get("tls"),
+                                      cluster=document.get("cluster"))
     return {**document, **shaped}
+
+
+def _cluster(cluster: Mapping[str, Any]) -> dict[str, Any]:
+    out = _normalise(cluster, (), _CLUSTER_INTS)
+    if isinstance(out.get("nodes"), list):
+        out["nodes"] = [_normalise(node, _NODE_FLOATS, ()) if isinstance(node, Mapping) else node
+                        for node in out["nodes"]]
+    return out
 
 
 def _normalise(values: Mapping[str, Any], floats: tuple[str, ...], ints: tuple[str, ...]) -> dict[str, Any]:

@@ -3,7 +3,10 @@ nginx, the sidecars) and the containers that run them. Implementations run the e
 the target's host; they print nothing, decide nothing and write no audit record (the steps do)."""
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol, Sequence
+
+if TYPE_CHECKING:
+    from ..cluster.node_facts import NodeFacts
 
 
 class Runtime(Protocol):
@@ -74,3 +77,7 @@ class Runtime(Protocol):
 
     def nginx_workers(self) -> set[str]:
         """The running nginx's worker process ids."""
+
+    def nodes(self) -> list[NodeFacts] | None:
+        """Every node the stack should run on, as the infrastructure policy judges them: the runtime's view of
+        each (ready, role, ...), whether it was reached, its host stats. None: one host, the target's own."""

@@ -107,6 +107,10 @@ class ComposeRuntime:
     def _nginx(self) -> str:
         return self._target.manifest.nginx.container_name
 
+    def nodes(self) -> None:
+        """One host, the target's: the infrastructure gate measures it alone."""
+        return None
+
 
 def parse_projects(text: str) -> dict[str, str]:
     """``object_projects`` output -> name: compose project ('' when unlabelled) (pure)."""

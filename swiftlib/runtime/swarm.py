@@ -29,8 +29,12 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 import yaml
 
 from .. import commands, interrupt
-from ..errors import CommandFailed, HealthCheckFailed
+from ..cluster import effects
+from ..cluster.layout import ClusterLayout
+from ..cluster.node_facts import NodeFacts, node_facts
+from ..errors import CommandFailed, HealthCheckFailed, HostUnreachable
 from ..host import Host
+from ..hoststats import collect_host_stats
 from ..render import COMPOSE_FILE
 from ..tracks import SERVICES, container_name
 from . import swarm_state
@@ -69,9 +73,10 @@ class SwarmRuntime:
     rolls_updates = True
     sidecars = False
 
-    def __init__(self, target: "Target", nodes: Mapping[str, Host]) -> None:
+    def __init__(self, target: "Target", nodes: Mapping[str, Host], *, layout: ClusterLayout) -> None:
         self._target = target
         self._nodes = dict(nodes)  # every reachable node (the manager too), by the inventory's name
+        self._layout = layout  # the nodes the inventory wants, reached or not
 
     # -- names -------------------------------------------------------------------------------
     @property
@@ -318,6 +323,24 @@ class SwarmRuntime:
 
         with ThreadPoolExecutor(max(1, len(self._nodes))) as pool:
             return dict(zip(self._nodes, pool.map(safe, self._nodes.values())))
+
+    # -- the nodes, for the infrastructure policy ------------------------------------------------
+    def nodes(self) -> list[NodeFacts]:
+        """Every node the inventory names: the swarm's view of it (from the acting manager), whether SSH
+        reached it, and the host stats of each reached node, all read at once. A node lost since the run
+        began counts as not reached; any other failure to read a node's stats is that node's error (exit 1),
+        as it is for a single host."""
+        def stats(host: Host):
+            try:
+                return collect_host_stats(host).to_dict()
+            except HostUnreachable:
+                return None
+
+        with ThreadPoolExecutor(max(1, len(self._nodes) + 1)) as pool:
+            members = pool.submit(effects.members, self._manager)
+            measured = dict(zip(self._nodes, pool.map(stats, self._nodes.values())))
+            seen = members.result()
+        return node_facts(self._layout, seen, {name: found for name, found in measured.items() if found is not None})
 
 
 def _tab_pairs(text: str) -> dict[str, str]:

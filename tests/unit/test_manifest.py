@@ -70,7 +70,7 @@ def test_minimal_manifest_takes_the_documented_defaults():
     assert (m.opa.decision_timeout_seconds, m.opa.engine) == (2.0, "auto")
     assert (m.network.name, m.network.driver_type, m.logs_volume) == ("swiftdeploy-net", "bridge", "swiftdeploy-logs")
     assert m.infrastructure_limits.to_dict() == {"min_disk_free_gb": 10.0, "max_cpu_load": 2.0,
-                                                     "min_certificate_days": 7}
+                                                     "min_certificate_days": 7, "max_nodes_down": 0}
     assert m.canary_limits.to_dict() == {
         "max_error_rate": 0.01, "max_p99_latency_ms": 500.0, "evaluation_window_seconds": 60.0, "min_requests": 20}
     assert (m.audit.history_file, m.audit.report_file) == ("history.jsonl", "audit_report.md")
@@ -94,6 +94,7 @@ def test_every_field_overrides_its_default():
     assert (m.network.name, m.network.driver_type) == ("my_net.1", "overlay")
     assert m.canary_limits.min_requests == 0 and isinstance(m.canary_limits.max_p99_latency_ms, float)
     assert m.infrastructure_limits.max_cpu_load == 4.0 and isinstance(m.infrastructure_limits.max_cpu_load, float)
+    assert m.infrastructure_limits.max_nodes_down == 2
     assert m.deploy.remote_dir == "~/deployments/app" and m.deploy.project_name == "my_project-2"
     assert m.deploy.health_check_from == "controller"
     prometheus = m.metrics.prometheus

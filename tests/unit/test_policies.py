@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from swiftlib.errors import ConfigError, PolicyEngineError
+from swiftlib.policy.inputs import normalised
 from swiftlib.policy import (
     Case,
     Decision,
@@ -31,6 +32,7 @@ from swiftlib.policy import (
     GoEngine,
     canary_input,
     check_case,
+    cluster_input,
     infrastructure_input,
     load_case_dir,
     load_cases,
@@ -292,6 +294,84 @@ def test_nan_from_a_collector_denies_naming_the_field(engine: Any) -> None:
     assert decision.reasons == ("input.metrics.error_rate must be a number, got null",)
 
 
+def _node(name: str, role: str = "worker", *, ready: bool = True, reached: bool = True, disk: Any = 42.5,
+          load: Any = 0.35, manager: bool | None = None) -> dict:
+    return {"name": name, "role": role, "ready": ready, "reachable": reached,
+            "disk_free_gb": disk if reached else None, "cpu_load": load if reached else None,
+            "manager_reachable": role == "manager" if manager is None else manager,
+            "availability": "active", "state": "ready" if ready else "down"}
+
+
+INFRA_LIMITS = {"min_disk_free_gb": 10.0, "max_cpu_load": 2.0, "min_certificate_days": 7, "max_nodes_down": 0}
+ACTING_STATS = {"disk_free_gb": 42.5, "cpu_load": 0.35, "cpu_count": 2, "mem_available_mb": 3072.0}
+
+
+def test_cluster_input_counts_what_the_node_entries_say() -> None:
+    nodes = [_node("m1", "manager"), _node("m2", "manager", ready=False, reached=False, manager=False),
+             _node("m3", "manager"), _node("w1", ready=False), _node("w2", reached=False)]
+    cluster = cluster_input(nodes)
+    assert {k: v for k, v in cluster.items() if k != "nodes"} == {
+        "nodes_desired": 5, "nodes_ready": 3, "managers_desired": 3, "managers_reachable": 2}
+    assert [n["name"] for n in cluster["nodes"]] == ["m1", "m2", "m3", "w1", "w2"]  # the inventory's order
+    assert cluster["nodes"][1]["disk_free_gb"] is None and cluster["nodes"][4]["cpu_load"] is None
+    assert nodes[0]["disk_free_gb"] == 42.5 and cluster["nodes"][0] is not nodes[0]  # the caller's entries untouched
+
+
+def test_cluster_input_counts_only_true_as_ready_and_reachable() -> None:
+    """A truthy non-boolean is not a yes: the policy names the mistyped field instead."""
+    cluster = cluster_input([{"name": "n", "role": "manager", "ready": "yes", "manager_reachable": 1}])
+    assert (cluster["nodes_ready"], cluster["managers_reachable"]) == (0, 0)
+
+
+def test_infrastructure_input_shapes_the_cluster_numbers_and_leaves_the_rest() -> None:
+    cluster = {"nodes_desired": 2.0, "nodes_ready": 2, "managers_desired": 1, "managers_reachable": 1.0,
+               "nodes": [_node("node1", "manager", disk=18, load=1), _node("node2", disk=float("nan")), "odd"]}
+    document = infrastructure_input(ACTING_STATS, {**INFRA_LIMITS, "max_nodes_down": 1.0}, cluster=cluster)
+    shaped = document["cluster"]
+    assert (type(shaped["nodes_desired"]), type(shaped["managers_reachable"])) == (int, int)
+    assert shaped["nodes"][0]["disk_free_gb"] == 18.0 and type(shaped["nodes"][0]["cpu_load"]) is float
+    assert shaped["nodes"][1]["disk_free_gb"] is None  # NaN is not JSON: null, for the policy to name
+    assert shaped["nodes"][2] == "odd"
+    assert type(document["limits"]["max_nodes_down"]) is int
+    assert document["stats"] == ACTING_STATS  # still the acting host's
+
+
+def test_without_a_cluster_the_input_has_no_cluster_section() -> None:
+    assert "cluster" not in infrastructure_input(ACTING_STATS, INFRA_LIMITS)
+    assert "cluster" not in normalised("infrastructure", {"context": "pre_deploy", "stats": ACTING_STATS,
+                                                           "limits": INFRA_LIMITS})
+
+
+def test_a_what_if_keeps_the_cluster_and_shapes_it_again() -> None:
+    document = infrastructure_input(ACTING_STATS, INFRA_LIMITS, cluster=cluster_input([_node("node1", "manager")]))
+    document["cluster"]["nodes_ready"] = 0.0  # as `--set cluster.nodes_ready=0` leaves it from JSON
+    again = normalised("infrastructure", document)
+    assert again["cluster"]["nodes_ready"] == 0 and type(again["cluster"]["nodes_ready"]) is int
+    assert again["cluster"]["nodes"] == document["cluster"]["nodes"]
+
+
+def test_the_built_cluster_input_is_judged_by_the_policy(engine: Any) -> None:
+    nodes = [_node("node1", "manager"), _node("node2"), _node("node3", reached=False)]
+    allowed = engine.decide("infrastructure", infrastructure_input(ACTING_STATS, INFRA_LIMITS,
+                                                                   cluster=cluster_input(nodes)))
+    assert allowed.allow, allowed.reasons
+    assert "3/3 nodes ready" in allowed.reasons[0] and "not reached over SSH: node3" in allowed.reasons[0]
+    nodes[2] = _node("node3", ready=False, reached=False)
+    denied = engine.decide("infrastructure", infrastructure_input(ACTING_STATS, INFRA_LIMITS,
+                                                                  cluster=cluster_input(nodes)))
+    assert not denied.allow
+    assert denied.reasons == ("nodes not ready: 1 of 3 (node3), more than policy_limits.infrastructure.max_nodes_down "
+                              "allows (0); bring them back (see `inv cluster`), or raise "
+                              "policy_limits.infrastructure.max_nodes_down to deploy anyway",)
+
+
+def test_without_a_cluster_the_decision_is_what_it_was(engine: Any) -> None:
+    """The limits now carry max_nodes_down for every deploy; a single host's decision reads as before."""
+    decision = engine.decide("infrastructure", infrastructure_input(ACTING_STATS, INFRA_LIMITS))
+    assert decision.reasons == ("infrastructure policy passed: disk free 42.50 GB (minimum 10.00 GB), "
+                                "cpu load 0.35 (maximum 2.00)",)
+
+
 # --- both evaluators agree beyond the tables ---------------------------------------------
 
 GOOD = {
@@ -355,6 +435,52 @@ def test_both_evaluators_give_the_same_decision_for_mangled_inputs(
         if got != expected:
             different.append((document, got, expected))
     assert different == [], f"{len(different)} differ; first (input, embedded, OPA): {different[0]}"
+
+
+CLUSTER = {**GOOD["infrastructure"],
+           "limits": {**GOOD["infrastructure"]["limits"], "min_certificate_days": 7, "max_nodes_down": 1},
+           "cluster": cluster_input([_node("m1", "manager"), _node("m2", "manager", ready=False, reached=False,
+                                                                    manager=False),
+                                     _node("m3", "manager"), _node("web-1"), _node("web-2", disk=10.5, load=1.95)])}
+
+
+def _mutate_cluster(rng: random.Random) -> Any:
+    """The cluster input with its counts, its nodes and the nodes' fields mangled (and sometimes the rest)."""
+    out = copy.deepcopy(CLUSTER)
+    cluster = out["cluster"]
+    for _ in range(rng.randint(1, 4)):
+        roll = rng.random()
+        if roll < 0.3:
+            key = rng.choice(sorted(k for k in cluster if k != "nodes"))
+            cluster[key] = rng.choice(ODD_VALUES + [0, 1, 2, 3, 5])
+        elif roll < 0.8 and cluster["nodes"]:
+            node = rng.choice(cluster["nodes"])
+            if isinstance(node, dict) and node:
+                field = rng.choice(sorted(node))
+                if rng.random() < 0.2:
+                    del node[field]
+                else:
+                    node[field] = rng.choice(ODD_VALUES + ["manager", "worker", "a b", 'x"y'])
+        elif roll < 0.9:
+            cluster["nodes"][rng.randrange(len(cluster["nodes"]))] = rng.choice(ODD_VALUES)
+        else:
+            return _mutate(rng, out)
+    return out
+
+
+def test_both_evaluators_give_the_same_decision_for_mangled_cluster_inputs(
+    embedded: EmbeddedEngine, golib: GoEngine
+) -> None:
+    rng = random.Random("agree-cluster")
+    different, outcomes = [], set()
+    for _ in range(400):
+        document = _mutate_cluster(rng)
+        expected, got = _answer(golib, "infrastructure", document), _answer(embedded, "infrastructure", document)
+        outcomes.add(getattr(expected, "allow", None))
+        if got != expected:
+            different.append((document, got, expected))
+    assert different == [], f"{len(different)} differ; first (input, embedded, OPA): {different[0]}"
+    assert outcomes == {True, False}
 
 
 @pytest.mark.parametrize("value", [round(k / 100 + 0.005, 3) for k in range(0, 10000, 97)] + [79.715, 76.975, 2.675, 1.005])
