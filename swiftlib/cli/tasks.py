@@ -349,7 +349,7 @@ def cluster(ctx: Context, manifest: str = DEFAULT_MANIFEST, inventory: str = "",
             cluster_run.init(layout, project.root, reporter, reach, check=check,
                              audit=lambda data: project.audit.append("cluster", data))
         else:
-            cluster_run.status(layout, project.root, reporter, reach)
+            cluster_run.status(layout, project.root, reporter, reach, stack_name=project.manifest.deploy.project_name)
 
 
 @swift_task(help={"inventory": "inventory file (Ansible INI/YAML or SwiftDeploy YAML)", "limit": "Ansible host pattern",

@@ -57,3 +57,9 @@ def node_drain(node_id: str) -> list[str]:
 
 def node_remove(node_id: str) -> list[str]:
     return ["docker", "node", "rm", "--force", node_id]
+
+
+def stack_tasks(stack: str) -> list[str]:
+    """The stack's running tasks, `node<TAB>task name` a line (nothing when there is no such stack)."""
+    return ["sh", "-c", 'docker stack ps --filter desired-state=running --format "{{.Node}}\t{{.Name}}" "$1" '
+                        '2>/dev/null; exit 0', "stack-tasks", stack]

@@ -20,7 +20,7 @@ from typing import Any, Callable
 from ..errors import HostUnreachable, SwiftDeployError
 from ..host import Host
 from ..results import Reporter, StepResult, failed
-from . import effects, record as records, status as node_status
+from . import commands as cmd, effects, record as records, status as node_status
 from .layout import ClusterLayout, layout_of
 from .observed import Member, NodeView
 from .plan import Plan, acting_manager, plan as make_plan
@@ -45,13 +45,18 @@ class Observed:
     members: list[Member]
 
 
-def status(layout: ClusterLayout, root: Path, reporter: Reporter, reach: Reach) -> None:
+def status(layout: ClusterLayout, root: Path, reporter: Reporter, reach: Reach, *, stack_name: str = "") -> None:
+    """``stack_name``: the project's stack, whose running tasks each row counts per track."""
     record = records.load(root)
     with ExitStack() as stack:
         seen = _observe(layout, record.swarm_id, reporter, reach, stack, task=TASK_STATUS)
         if not seen.acting:
             seen.acting, seen.members = _any_swarm(layout, seen)
-        for row in node_status.rows(layout, seen.views, seen.members, reachable=set(seen.hosts)):
+        tasks = None
+        if seen.acting and stack_name:
+            out = seen.hosts[seen.acting].run(cmd.stack_tasks(stack_name), check=False, timeout=30).stdout
+            tasks = node_status.tasks_per_node(out, stack_name)
+        for row in node_status.rows(layout, seen.views, seen.members, reachable=set(seen.hosts), tasks=tasks):
             code = 0 if row.healthy else (6 if row.wanted_role and not row.reachable else DOWN_EXIT)
             state = "ok" if code == 0 else ("unreachable" if code == 6 else "failed")
             if not row.wanted_role:

@@ -24,6 +24,8 @@ class NodeRow:
     leader: bool = False
     manager_reachability: str = ""
     node_id: str = ""
+    tasks: Mapping[str, int] | None = None  # running tasks of the project's stack on it, per track
+
 
     @property
     def healthy(self) -> bool:
@@ -42,15 +44,40 @@ class NodeRow:
         parts += [self.state, self.availability, role]
         if self.wanted_role and self.role != self.wanted_role:
             parts.append(f"the inventory says {self.wanted_role}")
+        if self.tasks is not None:
+            parts.append("tasks: " + (", ".join(f"{track} {n}" for track, n in self.tasks.items()) or "none"))
         return ", ".join(parts)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        data["tasks"] = dict(self.tasks) if self.tasks is not None else None
+        return data
+
+
+def tasks_per_node(text: str, stack: str) -> dict[str, dict[str, int]]:
+    """`docker stack ps STACK --format '{{.Node}}\t{{.Name}}'` (running tasks) -> node hostname -> track -> count
+    (pure). Tasks are named `<stack>_<service>.<slot or node id>`; a service that is not an app track
+    (nginx) is counted under its own name."""
+    from ..tracks import SERVICES
+
+    track_of = {service: track for track, service in SERVICES.items()}
+    out: dict[str, dict[str, int]] = {}
+    for line in text.splitlines():
+        node, _, name = line.partition("\t")
+        service = name.strip().removeprefix(f"{stack}_").split(".", 1)[0]
+        if not node.strip() or not service:
+            continue
+        track = track_of.get(service, service)
+        counts = out.setdefault(node.strip(), {})
+        counts[track] = counts.get(track, 0) + 1
+    order = {name: i for i, name in enumerate(["stable", "canary", "next", "nginx"])}
+    return {node: dict(sorted(c.items(), key=lambda kv: (order.get(kv[0], 9), kv[0]))) for node, c in out.items()}
 
 
 def rows(layout: ClusterLayout, views: Mapping[str, NodeView | None], members: Sequence[Member], *,
-         reachable: set[str] | None = None) -> list[NodeRow]:
-    """``views``: None where a node could not be read; ``reachable``: the nodes SSH reached (default: those read)."""
+         reachable: set[str] | None = None, tasks: Mapping[str, Mapping[str, int]] | None = None) -> list[NodeRow]:
+    """``views``: None where a node could not be read; ``reachable``: the nodes SSH reached (default: those read);
+    ``tasks``: the stack's running tasks per node hostname (None: not asked)."""
     by_id = {m.node_id: m for m in members}
     by_name = {m.inventory_name: m for m in members if m.inventory_name}
     out, shown = [], set()
@@ -60,17 +87,19 @@ def rows(layout: ClusterLayout, views: Mapping[str, NodeView | None], members: S
         if member is None and view is None:
             member = by_name.get(node.name)
         reached = view is not None if reachable is None else node.name in reachable
-        out.append(_row(node.name, node.role, reached, member))
+        out.append(_row(node.name, node.role, reached, member, tasks))
         if member is not None:
             shown.add(member.node_id)
     for member in members:
         if member.node_id not in shown:
-            out.append(_row(member.inventory_name or member.hostname, "", False, member))
+            out.append(_row(member.inventory_name or member.hostname, "", False, member, tasks))
     return out
 
 
-def _row(name: str, wanted: str, reachable: bool, member: Member | None) -> NodeRow:
+def _row(name: str, wanted: str, reachable: bool, member: Member | None,
+         tasks: Mapping[str, Mapping[str, int]] | None = None) -> NodeRow:
     if member is None:
         return NodeRow(name, wanted, reachable, False)
+    on_node = None if tasks is None else dict(tasks.get(member.hostname, {}))
     return NodeRow(name, wanted, reachable, True, member.state, member.availability, member.role, member.leader,
-                   member.reachability, member.node_id)
+                   member.reachability, member.node_id, on_node)

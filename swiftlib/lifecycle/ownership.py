@@ -57,7 +57,7 @@ def foreign(target: Target, *, include_opa: bool) -> list[str]:
         found = projects_of(target, kind, [n.name for n in of_kind])
         for named in of_kind:
             if named.name in found and found[named.name] != ours:
-                owner = f"compose project {found[named.name]!r}" if found[named.name] else "no compose project"
+                owner = target.runtime.owner_text(found[named.name])
                 problems.append(f"{named.field}: {kind} {named.name} already exists on {target.name} and belongs to "
                                 f"{owner}, not {ours!r}; choose another name (SwiftDeploy never adopts or removes it)")
     return problems

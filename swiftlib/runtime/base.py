@@ -66,6 +66,9 @@ class Runtime(Protocol):
     def publishers(self, port: int) -> list[str]:
         """Containers publishing ``port`` on the target host, by the manifest's names for the stack's own."""
 
+    def owner_text(self, owner: str) -> str:
+        """How a message names an owner ``owners`` gave (`compose project 'x'`, `stack 'y'`, ...)."""
+
     def gateways(self, network: str) -> list[str]:
         """The network's gateway addresses (the host as its containers see it); [] without the network."""
 

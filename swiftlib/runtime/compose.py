@@ -82,6 +82,9 @@ class ComposeRuntime:
     def publishers(self, port: int) -> list[str]:
         return self._host.run(commands.containers_publishing(port), check=False).stdout.split()
 
+    def owner_text(self, owner: str) -> str:
+        return f"compose project {owner!r}" if owner else "no compose project"
+
     def gateways(self, network: str) -> list[str]:
         result = self._host.run(commands.network_gateways(network), check=False)
         return result.stdout.split() if result.ok else []

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 DEPLOYED_FILE = ".swiftdeploy/stack-deployed.json"  # {service: digest of its section when last deployed}
 NAMESPACE_LABEL = "com.docker.stack.namespace"
+COMPOSE_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.swarm.service.name"
 NODE_TIMEOUT = 30.0  # one node's command: a node that died mid-run must not hold the run for long
 POLL = 1.0
@@ -255,14 +256,28 @@ class SwarmRuntime:
             return {}
         if kind == "container":
             wanted = {self._full(s): c for c in names if (s := self._service_of(c))}
-            if not wanted:
-                return {}
-            argv = ["docker", "service", "inspect", "--format",
-                    "{{.Spec.Name}}\t{{index .Spec.Labels \"%s\"}}" % NAMESPACE_LABEL, *wanted]
-            found = _tab_pairs(self._manager.run(argv, check=False, timeout=60).stdout)
-            return {wanted[name]: owner for name, owner in found.items() if name in wanted}
-        argv = ["docker", kind, "inspect", "--format", "{{.Name}}\t{{index .Labels \"%s\"}}" % NAMESPACE_LABEL, *names]
+            found: dict[str, str] = {}
+            if wanted:
+                argv = ["docker", "service", "inspect", "--format",
+                        "{{.Spec.Name}}\t{{index .Spec.Labels \"%s\"}}" % NAMESPACE_LABEL, *wanted]
+                services = _tab_pairs(self._manager.run(argv, check=False, timeout=60).stdout)
+                found = {wanted[name]: owner for name, owner in services.items() if name in wanted}
+            # a container of that very name (a one-host stack's, say) holds it on the manager
+            argv = ["docker", "container", "inspect", "--format",
+                    '{{.Name}}\t{{with index .Config.Labels "%s"}}compose:{{.}}{{end}}' % COMPOSE_LABEL, *names]
+            held = _tab_pairs(self._manager.run(argv, check=False, timeout=60).stdout)
+            return {**held, **found}
+        # A one-host (compose) stack's objects carry compose's label instead: named so, never taken for ours.
+        fmt = ('{{.Name}}\t{{with index .Labels "%s"}}{{.}}{{else}}{{with index .Labels "%s"}}compose:{{.}}{{end}}{{end}}'
+               % (NAMESPACE_LABEL, COMPOSE_LABEL))
+        argv = ["docker", kind, "inspect", "--format", fmt, *names]
         return _tab_pairs(self._manager.run(argv, check=False, timeout=60).stdout)
+
+    def owner_text(self, owner: str) -> str:
+        if owner.startswith("compose:"):
+            return (f"compose project {owner.removeprefix('compose:')!r} (a one-host stack: take it down with "
+                    "`inv teardown` on that host first, README: Growing from one host to a cluster)")
+        return f"stack {owner!r}" if owner else "no stack"
 
     def publishers(self, port: int) -> list[str]:
         """On the acting manager (the host the port checks look at): a task of this stack by the manifest's name."""
@@ -270,7 +285,8 @@ class SwarmRuntime:
                 '{{.Names}}\t{{.Label "%s"}}' % SERVICE_LABEL]
         by_service = {self._full(s): c for c, s in self._services_by_container().items()}
         pairs = _tab_pairs(self._manager.run(argv, check=False, timeout=60).stdout)
-        return [by_service.get(service, name) for name, service in pairs.items()]
+        # a container that is no task of this stack is someone else's, whatever its name
+        return [by_service.get(service) or f"{name} (not a task of stack {self._stack})" for name, service in pairs.items()]
 
     def gateways(self, network: str) -> list[str]:
         """Where a connection to a host-mode published port from a node's own loopback comes from: the node's

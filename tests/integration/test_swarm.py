@@ -55,21 +55,43 @@ def project(tmp_path_factory, nodes, home) -> Path:
         docker("tag", "swiftdeploy-app:1.0.0", f"swiftdeploy-app:{version}")
     manifest = make_project(root, prefix=PREFIX, base_port=PORT)
     doc = yaml.safe_load(manifest.read_text())
-    doc["deploy"].update(runtime="swarm", health_timeout_seconds=90)
-    doc["services"]["replicas"] = 4  # one task per node: the worker killed later runs one
+    doc["deploy"].update(health_timeout_seconds=90)
     doc["opa"]["engine"] = "auto"
-    doc["canary"].update(image="swiftdeploy-app:2.0.0", version="2.0.0", replicas=2)
+    doc["canary"].update(image="swiftdeploy-app:2.0.0", version="2.0.0")
     manifest.write_text(yaml.safe_dump(doc, sort_keys=False))
     line = lambda n: f"{n} ansible_host={nodes[n].address} ansible_user=root"  # noqa: E731
+    (root / "one.ini").write_text(line("node1") + "\n")  # where the project lives before it grows
     (root / "hosts.ini").write_text("\n".join(["[managers]", line("node1"), line("node2"), line("node3"), "",
                                                "[workers]", line("node4"), ""]))
-    exited(inv(home, root, "cluster", "--init"))
     return root
 
 
-def inv(home: ClientHome, project: Path, task: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return home.inv(project / "manifest.yaml", task, "--inventory", str(project / "hosts.ini"),
+def inv(home: ClientHome, project: Path, task: str, *args: str, timeout: float = 600,
+        inventory: str = "hosts.ini") -> subprocess.CompletedProcess:
+    return home.inv(project / "manifest.yaml", task, "--inventory", str(project / inventory),
                     "--connect-timeout", "5", *args, timeout=timeout)
+
+
+def test_a_project_on_one_host_grows_into_a_cluster_as_the_readme_says(nodes, home, project):
+    """README, "Growing from one host to a cluster": the steps in order, on a stack serving on node1."""
+    node1 = f"http://{nodes['node1'].address}:{PORT}/"
+    exited(inv(home, project, "bootstrap", inventory="one.ini", timeout=900))  # a host made ready (compose v2)
+    exited(inv(home, project, "deploy", inventory="one.ini"))  # today: compose on one host
+    assert requests.get(node1, timeout=5).json()["version"] == "1.0.0"
+    exited(inv(home, project, "cluster", "--init"))  # 1. the swarm; the stack on node1 keeps serving
+    assert requests.get(node1, timeout=5).json()["mode"] == "stable"
+    # Forgetting step 2 (the one-host stack down first) is refused before anything changes: its names are taken.
+    set_manifest(project, deploy={"runtime": "swarm"}, services={"replicas": 4}, canary={"replicas": 2})
+    refused = inv(home, project, "deploy")
+    assert refused.returncode == 2 and "compose project" in refused.stdout, refused.stdout + refused.stderr
+    assert requests.get(node1, timeout=5).json()["mode"] == "stable"
+    set_manifest(project, deploy={"runtime": "compose"}, services={"replicas": 1}, canary={"replicas": 1})
+    exited(inv(home, project, "teardown", inventory="one.ini"))  # 2. the one-host stack down
+    # 3. the manifest says swarm (4 tasks: one per node, the worker killed later runs one); 4. deploy
+    set_manifest(project, deploy={"runtime": "swarm"}, services={"replicas": 4}, canary={"replicas": 2})
+    # the audit trail goes on in the same file: the one-host events, then the swarm's
+    events = [json.loads(line) for line in (project / "history.jsonl").read_text().splitlines()]
+    assert {e["host"] for e in events if e["event_type"] == "deploy"} == {"node1"}
 
 
 DEAD: set[str] = set()  # nodes a test has killed
@@ -107,6 +129,8 @@ def set_manifest(project: Path, **sections) -> None:
 
 def test_deploy_runs_stable_on_every_node_behind_every_nodes_nginx(nodes, home, project):
     result = exited(inv(home, project, "deploy"))
+    events = [json.loads(line) for line in (project / "history.jsonl").read_text().splitlines()]
+    assert [e["host"] for e in events if e["event_type"] == "deploy"] == ["node1", "swarm"]
     assert "acting through manager node1" in result.stdout + result.stderr
     found = services(nodes)
     assert found[f"{PREFIX}_app"]["Replicas"] == "4/4"
