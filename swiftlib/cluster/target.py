@@ -20,6 +20,10 @@ from .layout import ClusterLayout
 from .plan import acting_manager
 
 CLUSTER_TARGET = "swarm"  # the target's name in results and the recap
+# What every node must hold as the acting manager does: what nginx mounts, and the run's state (any
+# manager may act next). Certificates and secrets are not copied between nodes (never read back).
+ALIGNED_FILES = ("nginx.conf", "docker-compose.yml", ".swiftdeploy/state.json", ".swiftdeploy/stack-deployed.json")
+ALIGNED_DIRS = ("nginx.d",)
 
 
 @contextmanager
@@ -72,6 +76,8 @@ def open_cluster(project: Any, layout: ClusterLayout, manifest: Any, *, connect_
         remote_dir = manifest.deploy.remote_dir
         spaces = {name: RemoteWorkspace(hosts[name], remote_dir) for name in members}
         workspace = ClusterWorkspace(spaces[acting], [ws for name, ws in spaces.items() if name != acting])
+        for node, files in workspace.align(ALIGNED_FILES, ALIGNED_DIRS).items():
+            on_note(f"{node}: brought up to date with {acting}: {', '.join(files)}")
         address = layout[acting].host.address
         target = Target(manager, workspace, manifest, address=address, overrides=overrides or {})
         target.runtime = SwarmRuntime(target, {name: hosts[name] for name in members}, layout=layout)

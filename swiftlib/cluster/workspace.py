@@ -4,11 +4,14 @@ nginx runs on every node and bind-mounts its configuration and the traffic split
 directory of the node it runs on, so every file SwiftDeploy writes is written on every node it
 reaches (in parallel), and read back from the acting manager's copy. The directory must resolve to
 the same absolute path on every node (the stack file names it once for all); ``ClusterWorkspace``
-refuses nodes where it does not. A node that could not be reached when the run began gets the files
-at the next run that reaches it; until then Swarm may run nginx there on the files it had.
+refuses nodes where it does not. A node that missed writes (unreachable then, or new to the cluster)
+is brought up to date when a run opens the cluster (``align``): the acting manager's copy of the
+files nginx mounts and the run's state is written where a node's differs or is missing.
 """
 from __future__ import annotations
 
+import hashlib
+import posixpath
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -60,3 +63,42 @@ class ClusterWorkspace:
 
     def remove_tree(self, remote_name: str) -> list[str]:
         return sorted(set().union(*self._each(lambda ws: set(ws.remove_tree(remote_name)))))
+
+    def align(self, names: Sequence[str], dirs: Sequence[str]) -> dict[str, list[str]]:
+        """Every node's copy of ``names`` and of the files under ``dirs`` made the primary's (a file the
+        primary lacks is left alone); node name -> the files written there."""
+        wanted: dict[str, str] = {}
+        for name in names:
+            text = self.primary.read(name)
+            if text is not None:
+                wanted[name] = text
+        for directory in dirs:
+            for relative in self.primary.remote_hashes(directory):
+                name = posixpath.join(directory, relative)
+                text = self.primary.read(name)
+                if text is not None:
+                    wanted[name] = text
+
+        def bring(ws) -> list[str]:
+            have = {}
+            for directory in dirs:
+                have.update({posixpath.join(directory, rel): digest for rel, digest in ws.remote_hashes(directory).items()})
+            stale = []
+            for name, text in wanted.items():
+                digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+                current = have.get(name) if any(name.startswith(d + "/") for d in dirs) else _digest(ws.read(name))
+                if current != digest:
+                    ws.write(name, text)
+                    stale.append(name)
+            return stale
+
+        others = self.all[1:]
+        if not others:
+            return {}
+        with ThreadPoolExecutor(len(others)) as pool:
+            done = dict(zip((ws.host.name for ws in others), pool.map(bring, others)))
+        return {node: files for node, files in done.items() if files}
+
+
+def _digest(text: str | None) -> str | None:
+    return None if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest()

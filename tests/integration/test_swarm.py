@@ -116,6 +116,12 @@ def task_nodes(nodes: SwarmNodes, service: str, state: str = "") -> list[str]:
     return sorted(line.split()[0] for line in out.splitlines() if line.strip() and state in line)
 
 
+def tasks_said(nodes: SwarmNodes, service: str) -> str:
+    """For a failed assertion: each task of ``service``, where it ran, its state and error."""
+    return manager(nodes).sh(f"docker service ps --no-trunc --format '{{{{.Node}}}} {{{{.CurrentState}}}} "
+                             f"{{{{.Error}}}}' {service}", check=False).stdout
+
+
 def answers(nodes: SwarmNodes, path: str = "/") -> dict[str, dict]:
     return {n.name: requests.get(f"http://{n.address}:{PORT}{path}", timeout=5).json() for n in live(nodes)}
 
@@ -134,7 +140,8 @@ def test_deploy_runs_stable_on_every_node_behind_every_nodes_nginx(nodes, home, 
     assert "acting through manager node1" in result.stdout + result.stderr
     found = services(nodes)
     assert found[f"{PREFIX}_app"]["Replicas"] == "4/4"
-    assert found[f"{PREFIX}_nginx"]["Mode"] == "global" and found[f"{PREFIX}_nginx"]["Replicas"] == "4/4"
+    assert found[f"{PREFIX}_nginx"]["Mode"] == "global" and found[f"{PREFIX}_nginx"]["Replicas"] == "4/4", \
+        tasks_said(nodes, f"{PREFIX}_nginx")
     assert task_nodes(nodes, f"{PREFIX}_app") == ["node1", "node2", "node3", "node4"]  # spread over the nodes
     # each node's own nginx answers on its own address, from stable
     for name, body in answers(nodes).items():
