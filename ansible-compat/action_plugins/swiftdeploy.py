@@ -40,6 +40,8 @@ ARGUMENT_SPEC: dict[str, Any] = dict(
     project_root=dict(type="path"),
     accept_new_host_keys=dict(type="bool", default=False),
     connect_timeout=dict(type="float"),
+    # deploy.runtime: swarm: the inventory whose `managers`/`workers` are the swarm (run the task once).
+    cluster_inventory=dict(type="path"),
 )
 
 
@@ -192,7 +194,19 @@ class ActionModule(ActionBase):
                 diffs.extend(file_diffs({n: target.workspace.read(n) for n in after}, after))
 
         reporter = Reporter(lambda line: None, quiet=True)
-        driver.run(COMMANDS[state], request, args["manifest"], [spec], reporter, opts, first=before_flow)
+        def targets(project: Any) -> list[Any]:
+            """This host, or with deploy.runtime: swarm the swarm of ``cluster_inventory`` (one target)."""
+            if project.manifest.deploy.runtime != "swarm":
+                return [spec]
+            from swiftlib.errors import UsageError
+            from swiftlib.lifecycle.fleet import target_specs
+
+            if not args["cluster_inventory"]:
+                raise UsageError("deploy.runtime is swarm: give cluster_inventory (the inventory whose groups "
+                                 "`managers` and `workers` are the swarm) and run the task once (run_once: true)")
+            return target_specs(inventory=args["cluster_inventory"], runtime="swarm")
+
+        driver.run(COMMANDS[state], request, args["manifest"], targets, reporter, opts, first=before_flow)
         out = summarize(reporter.results, reporter.recap.exit_code(), state, check)
         # Only what the run really changes (or would change, in check mode) is a diff.
         if diffs and any(r.status == "changed" and r.task in ("render", "promote", "rollback", "start canary", "traffic") for r in reporter.results):

@@ -76,6 +76,12 @@ options:
     description:
       - SSH connect timeout in seconds (default the manifest's C(deploy.connect_timeout_seconds)).
     type: float
+  cluster_inventory:
+    description:
+      - "With C(deploy.runtime: swarm) in the manifest, the inventory file whose groups C(managers) and
+        C(workers) are the swarm; the task then acts on the whole swarm (one target), so run it once
+        (C(run_once: true)). Required then, ignored otherwise."
+    type: path
 attributes:
   check_mode:
     support: full

@@ -229,6 +229,17 @@ def test_denying_gate_fails_the_play_and_starts_nothing(env, tmp_path: Path) -> 
         run_cli(denied, "teardown")
 
 
+def test_a_swarm_manifest_without_cluster_inventory_fails_naming_the_argument(env, tmp_path: Path) -> None:
+    swarm = make_project(tmp_path / "swarm", prefix="sdansw", base_port=DENY_PORT, deploy={"runtime": "swarm"})
+    inventory = tmp_path / "inventory.ini"
+    inventory.write_text("controller ansible_connection=local\n")
+    proc = playbook(env, inventory, swarm)
+    assert proc.returncode == 2, show(proc)
+    result = task_result(proc, "controller")
+    assert result["rc"] == 2 and "cluster_inventory" in result["msg"], result
+    assert project_containers("sdansw") == ""
+
+
 def test_promote_playbook_check_then_switch_then_no_change(first_run, env, local_inventory, manifest) -> None:
     before = stack_state(PREFIX)
     manifest_bytes = manifest.read_bytes()

@@ -159,6 +159,13 @@ def test_a_second_deploy_changes_nothing(nodes, home, project):
     result = exited(inv(home, project, "deploy"))
     assert nodes["node1"].sh(f"docker service ps -q {PREFIX}_app").stdout.split() == before
     assert "changed=0" in result.stdout.replace(" ", ""), result.stdout
+    # --check agrees, and a new version is predicted (with --diff, the stack file's lines) and not made
+    assert "changed=0" in exited(inv(home, project, "deploy", "--check")).stdout.replace(" ", "")
+    set_manifest(project, services={"image": "swiftdeploy-app:3.0.0", "version": "3.0.0"})
+    predicted = exited(inv(home, project, "deploy", "--check", "--diff")).stdout
+    assert "+      APP_VERSION: \"3.0.0\"" in predicted and "changed: [swarm]" in predicted, predicted
+    set_manifest(project, services={"image": "swiftdeploy-app:1.0.0", "version": "1.0.0"})
+    assert nodes["node1"].sh(f"docker service ps -q {PREFIX}_app").stdout.split() == before
 
 
 def test_a_canary_runs_beside_stable_on_its_share_of_the_traffic(nodes, home, project):
