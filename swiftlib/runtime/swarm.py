@@ -177,6 +177,21 @@ class SwarmRuntime:
         deployed = self._deploy(prune=not services)
         for service in services or deployed:
             self.wait_converged(service)
+        if not services:
+            self._prune_secrets()
+
+    def _prune_secrets(self) -> None:
+        """Remove the stack's swarm secrets its file no longer names, once every service has converged (no task
+        uses them then; one still in use is refused by Docker and stays until the next deploy)."""
+        argv = ["docker", "secret", "ls", "--filter", f"label={NAMESPACE_LABEL}={self._stack}", "--format", "{{.Name}}"]
+        existing = self._manager.run(argv, check=False, timeout=60).stdout.split()
+        try:
+            stack = yaml.safe_load(self._target.workspace.read(COMPOSE_FILE) or "") or {}
+        except yaml.YAMLError:
+            return
+        stale = swarm_state.stale_secrets(stack, existing)
+        if stale:
+            self._manager.run(["docker", "secret", "rm", *stale], check=False, timeout=60)
 
     def start_service(self, service: str) -> None:
         self._deploy(prune=False)

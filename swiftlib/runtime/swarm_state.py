@@ -148,3 +148,10 @@ def parse_json_list(text: str) -> list[dict[str, Any]]:
         return []
     data, _ = json.JSONDecoder().raw_decode(text)  # the first array: a missing object adds a second, `[]`
     return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
+
+
+def stale_secrets(stack: Mapping[str, Any], existing: Sequence[str]) -> list[str]:
+    """The stack's swarm secrets (``existing``: the names carrying its namespace label) that its file no longer
+    names: values replaced since (a changed value is a new secret), or secrets dropped from the manifest."""
+    current = {str(spec.get("name", key)) for key, spec in (stack.get("secrets") or {}).items() if isinstance(spec, dict)}
+    return sorted(name for name in existing if name not in current)

@@ -119,3 +119,11 @@ def test_the_addresses_of_running_tasks_on_the_app_network_are_where_each_is_scr
              attached(task(state="starting", node="n3"), "app-net", "10.0.1.4"),
              attached(task(state="shutdown", desired="shutdown", node="n3"), "app-net", "10.0.1.5")]
     assert swarm_state.task_addresses(tasks, "app-net") == ["10.0.1.3", "10.0.1.7"]
+
+
+def test_secrets_the_stack_file_no_longer_names_are_stale():
+    stack = {"secrets": {"DB_PASSWORD": {"file": "/p/.swiftdeploy/secrets/DB_PASSWORD", "name": "shop_DB_PASSWORD_bbb"},
+                         "API_KEY": {"file": "/p/x", "name": "shop_API_KEY_bbb"}}}
+    existing = ["shop_DB_PASSWORD_aaa", "shop_DB_PASSWORD_bbb", "shop_API_KEY_bbb", "shop_OLD_aaa"]
+    assert swarm_state.stale_secrets(stack, existing) == ["shop_DB_PASSWORD_aaa", "shop_OLD_aaa"]
+    assert swarm_state.stale_secrets({}, ["shop_X_1"]) == ["shop_X_1"]  # no secrets in the manifest any more
