@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Rolling updates and a node failure on a real three-node Docker Swarm; baselines from the same run.
 
-    .venv/bin/python scripts/bench_swarm.py [--runs 3] [--rate 50] [--json] [--show-output]
+    .venv/bin/python scripts/bench_swarm.py [--runs 3] [--rate 50] [--proxy-timeout S] [--json] [--show-output]
 
 (`make bench-swarm`; about 4 minutes with --runs 1 and 7 to 8 with the default 3 on 2 cores.)
 
@@ -172,9 +172,11 @@ class Bench:
         self.manifest.write_text(yaml.safe_dump(doc, sort_keys=False))
 
     # -- the project -------------------------------------------------------------------------
-    def write_project(self) -> None:
+    def write_project(self, proxy_timeout: int | None = None) -> None:
         make_project(self.manifest.parent, prefix=PREFIX, base_port=PORT)
         doc = yaml.safe_load(self.manifest.read_text())
+        if proxy_timeout is not None:
+            doc["nginx"]["proxy_timeout"] = proxy_timeout
         doc["deploy"].update(runtime="swarm", health_timeout_seconds=90)
         doc["services"]["replicas"] = 3
         doc["opa"]["engine"] = "embedded"
@@ -319,8 +321,9 @@ def run(args: argparse.Namespace, root: Path, nodes: SwarmNodes) -> dict:
     nodes.start()
     home = trusting_home(root / "home", key, nodes)
     bench = Bench(root, nodes, home)
-    bench.write_project()
-    figures: dict = {"runs": args.runs, "rate": args.rate, "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),
+    bench.write_project(args.proxy_timeout)
+    figures: dict = {"runs": args.runs, "rate": args.rate, "proxy_timeout": args.proxy_timeout,
+                     "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),
                      "update_monitor_s": APP_HEALTHCHECK.settled_seconds}
     figures["load_average_at_start"] = round(os.getloadavg()[0], 2)  # another job on this machine skews every figure
     took, _, _ = bench.must_inv("cluster", "--init")
@@ -411,7 +414,8 @@ def report(f: dict) -> None:
     ]
     print(f"bench_swarm (3 docker-in-docker nodes on one bridge, median of {f['runs']} run(s), "
           f"{f['date']}, {f['cpus']} CPUs, 1-minute load {f['load_average_at_start']:g} at the start, "
-          f"{f['load_average_after_rolls']:g} after the rolls)")
+          f"{f['load_average_after_rolls']:g} after the rolls"
+          + (f", nginx.proxy_timeout {f['proxy_timeout']} s" if f["proxy_timeout"] is not None else "") + ")")
     print("| what | time | against |\n|---|---|---|")
     for what, value, against in rows:
         print(f"| {what} | {value} | {against} |")
@@ -436,6 +440,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="rolls of each (ours, baseline); default 3")
     parser.add_argument("--rate", type=float, default=50.0, help="requests/s during failover, over the 3 nodes")
+    parser.add_argument("--proxy-timeout", type=int, metavar="S",
+                        help="the project's nginx.proxy_timeout (default: the manifest's, 30): also nginx's connect "
+                             "timeout to a task, which decides whether a request sent to the dead node's task is "
+                             "retried on another before the client's 10 s timeout")
     parser.add_argument("--json", action="store_true", help="print every figure as JSON instead of the table")
     parser.add_argument("--show-output", action="store_true",
                         help="also print (on stderr) what `inv deploy` and `inv cluster` said")
