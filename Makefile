@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup deploy test test-deps opa-golib unit mutation bench clean
+.PHONY: setup deploy test test-deps opa-golib unit mutation bench bench-swarm clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,12 @@ bench: setup
 	$(BIN)/python scripts/bench_delivery.py
 	$(BIN)/python scripts/bench_metrics.py
 	$(BIN)/python scripts/bench_tls.py
+
+## Swarm: a rolling update of 3 replicas against a raw `docker stack deploy`, and a worker killed
+## under load, on three docker-in-docker nodes (scripts/bench_swarm.py). About 7.5 minutes on 2
+## cores, so not part of `bench`. The node image is the one the swarm tests build (once, ~20 s).
+bench-swarm: setup
+	$(BIN)/python scripts/bench_swarm.py
 
 clean:
 	-$(BIN)/swiftdeploy teardown --clean
