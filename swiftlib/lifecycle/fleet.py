@@ -149,8 +149,9 @@ def prepare_remote(project: Project, target: Target, reporter: Reporter, *, chec
         images.append(target.manifest.metrics.prometheus.image)
     engines = target.runtime.hosts()  # a swarm's images go to every node: tasks run where Swarm places them
 
-    def ship(host: Host) -> list[tuple[str, str]]:
-        return [(host.name, image) for image in images if ensure_image(local, host, image) == "changed"]
+    def ship(host: Host) -> list[tuple[str, str, str]]:
+        done = ((image, ensure_image(local, host, image)) for image in images)
+        return [(host.name, image, how) for image, how in done if how != "ok"]
 
     if len(engines) == 1:
         shipped = ship(engines[0])
@@ -160,8 +161,9 @@ def prepare_remote(project: Project, target: Target, reporter: Reporter, *, chec
         with ThreadPoolExecutor(len(engines)) as pool:
             shipped = [pair for pairs in pool.map(ship, engines) for pair in pairs]
     what = [f"policies: {', '.join(changed)}"] if changed else []
-    what += [f"image {image}{f' to {name}' if len(engines) > 1 else ''} (docker save | ssh | docker load)"
-             for name, image in shipped]
+    how_said = {"changed": "docker save | ssh | docker load", "tagged": "the same image ID was there: tagged"}
+    what += [f"image {image}{f' to {name}' if len(engines) > 1 else ''} ({how_said[how]})"
+             for name, image, how in shipped]
     reporter.record(StepResult("prepare host", target.name, "changed" if what else "ok",
                                "; ".join(what) if what else "policies and images already on the host"))
 

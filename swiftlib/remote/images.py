@@ -5,7 +5,8 @@
 under the same tag, it streams ``docker save IMAGE`` from the local engine straight
 into ``docker load`` on the remote over the SSH connection: no registry, no temp
 file on either disk. ``docker save``/``load`` keep the image ID, so a second call
-answers ``ok`` without sending anything.
+answers ``ok`` without sending anything, and a remote that holds the same image ID under another tag
+is given the tag instead of the bytes.
 """
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ def image_id(host: Host, image: str) -> str | None:
 
 
 def ensure_image(local: Host, remote: Host, image: str, progress: Progress | None = None) -> str:
-    """Make ``remote``'s engine hold the same ``image`` as ``local``'s: "ok" or "changed".
+    """Make ``remote``'s engine hold the same ``image`` as ``local``'s: "ok", "tagged" (it had the image ID)
+    or "changed" (streamed).
 
     ``progress(bytes, seconds)`` is called about once a second during a transfer and
     once at its end (with the totals). Raises CommandFailed when the local engine
@@ -43,6 +45,9 @@ def ensure_image(local: Host, remote: Host, image: str, progress: Progress | Non
                             host=local.name, hint="build it first (inv build), or fix services.image")
     if image_id(remote, image) == wanted:
         return "ok"
+    if image_id(remote, wanted) == wanted:  # the same build under another tag there: a tag, not a transfer
+        remote.run(["docker", "tag", wanted, image], timeout=60)
+        return "tagged"
     sent = stream_image(local, remote, image, progress)
     if image_id(remote, image) != wanted:
         raise CommandFailed(f"docker load ({image})", None, f"after loading {sent} bytes the image ID still differs",

@@ -139,6 +139,8 @@ def test_deploy_runs_stable_on_every_node_behind_every_nodes_nginx(nodes, home, 
     events = [json.loads(line) for line in (project / "history.jsonl").read_text().splitlines()]
     assert [e["host"] for e in events if e["event_type"] == "deploy"] == ["node1", "swarm"]
     assert "acting through manager node1" in result.stdout + result.stderr
+    # the canary's image is the app's build under another tag: nodes that just got the app image are only tagged
+    assert "swiftdeploy-app:2.0.0 to node2 (the same image ID was there: tagged)" in result.stdout, result.stdout
     found = services(nodes)
     assert found[f"{PREFIX}_app"]["Replicas"] == "4/4"
     assert found[f"{PREFIX}_nginx"]["Mode"] == "global" and found[f"{PREFIX}_nginx"]["Replicas"] == "4/4", \
