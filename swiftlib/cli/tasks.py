@@ -349,7 +349,9 @@ def cluster(ctx: Context, manifest: str = DEFAULT_MANIFEST, inventory: str = "",
             cluster_run.init(layout, project.root, reporter, reach, check=check,
                              audit=lambda data: project.audit.append("cluster", data))
         else:
-            cluster_run.status(layout, project.root, reporter, reach, stack_name=project.manifest.deploy.project_name)
+            deploy = project.manifest.deploy  # a project that runs on the swarm: its tasks per node and track too
+            cluster_run.status(layout, project.root, reporter, reach,
+                               stack_name=deploy.project_name if deploy.runtime == "swarm" else "")
 
 
 @swift_task(help={"inventory": "inventory file (Ansible INI/YAML or SwiftDeploy YAML)", "limit": "Ansible host pattern",

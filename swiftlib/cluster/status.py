@@ -50,7 +50,10 @@ class NodeRow:
 
     def to_dict(self) -> dict:
         data = asdict(self)
-        data["tasks"] = dict(self.tasks) if self.tasks is not None else None
+        if self.tasks is None:
+            del data["tasks"]  # not asked: the project does not run on the swarm
+        else:
+            data["tasks"] = dict(self.tasks)
         return data
 
 

@@ -286,6 +286,9 @@ def test_cluster_and_status_show_the_dead_node_down(nodes, home, project):
             break
         time.sleep(2)
     assert result.returncode == 6 and "node4" in result.stdout and "down" in result.stdout, result.stdout
+    # the live nodes' rows count the stack's tasks on each: node4's task was rescheduled on them
+    assert re.search(r"ok: \[node1\] => reachable, ready, active, manager \(\w+\), tasks: stable \d, nginx 1",
+                     result.stdout), result.stdout
     frame = json.loads(exited(inv(home, project, "status", "--json")).stdout)
     assert frame["mode"] == "stable"
 

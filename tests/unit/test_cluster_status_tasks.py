@@ -27,4 +27,5 @@ def test_a_row_says_its_tasks_only_when_they_were_asked_for():
     assert row.to_dict()["tasks"] == {"stable": 1, "canary": 1}
     idle = NodeRow("node4", "worker", True, True, "ready", "active", "worker", tasks={})
     assert idle.summary().endswith("tasks: none")
-    assert "tasks" not in NodeRow("node5", "worker", True, True, "ready", "active", "worker").summary()
+    unasked = NodeRow("node5", "worker", True, True, "ready", "active", "worker")
+    assert "tasks" not in unasked.summary() and "tasks" not in unasked.to_dict()
