@@ -21,7 +21,6 @@ The steps keep speaking of containers (the manifest's names: `services.container
 from __future__ import annotations
 
 import json
-import shlex
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
@@ -38,6 +37,7 @@ from ..hoststats import collect_host_stats
 from ..render import COMPOSE_FILE
 from ..tracks import SERVICES, container_name
 from . import swarm_state
+from .compose import parse_projects as _tab_pairs  # `name<TAB>value` lines, as compose's owners
 
 if TYPE_CHECKING:
     from ..lifecycle.context import Target
@@ -372,12 +372,3 @@ class SwarmRuntime:
             measured = dict(zip(self._nodes, pool.map(stats, self._nodes.values())))
             seen = members.result()
         return node_facts(self._layout, seen, {name: found for name, found in measured.items() if found is not None})
-
-
-def _tab_pairs(text: str) -> dict[str, str]:
-    out = {}
-    for line in text.splitlines():
-        name, _, owner = line.partition("\t")
-        if name.strip():
-            out[name.strip().lstrip("/")] = owner.strip()
-    return out

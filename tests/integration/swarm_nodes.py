@@ -29,7 +29,9 @@ import socket
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 from tests.integration.sshd import KeyPair
 
@@ -204,6 +206,16 @@ class SwarmNodes:
         if volumes:
             docker("volume", "rm", "-f", *volumes, check=False, timeout=300)
         docker("network", "rm", self.network, check=False)
+
+
+@contextmanager
+def started_nodes(prefix: str, count: int, client: KeyPair, **options) -> Iterator["SwarmNodes"]:
+    """``count`` nodes for a module's tests, removed when it is done (the module fixtures' one shape)."""
+    nodes = SwarmNodes(prefix, count, client, **options).start()
+    try:
+        yield nodes
+    finally:
+        nodes.close()
 
 
 def trusting_home(directory, client_key: KeyPair, nodes: "SwarmNodes"):

@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import REPO, exited
 from tests.integration.fleet_env import ClientHome
 from tests.integration.sshd import client_key, closed_port  # noqa: F401 - fixture
-from tests.integration.swarm_nodes import SwarmNodes, trusting_home
+from tests.integration.swarm_nodes import SwarmNodes, started_nodes, trusting_home
 
 pytestmark = [pytest.mark.docker, pytest.mark.sshd]
 
@@ -25,13 +25,10 @@ STEPS = ["root access", "system libraries", "docker engine", "compose v2", "dock
 
 @pytest.fixture(scope="module")
 def nodes(client_key):  # noqa: F811
-    started = SwarmNodes("sdboot", 2, client_key, bare=True).start()
-    try:
+    with started_nodes("sdboot", 2, client_key, bare=True) as started:
         started["node1"].add_login("nosudo", client_key, sudo=False)
         started["node2"].add_login("deploy", client_key, sudo=True)
         yield started
-    finally:
-        started.close()
 
 
 @pytest.fixture(scope="module")

@@ -17,18 +17,15 @@ import pytest
 from tests.conftest import REPO, exited
 from tests.integration.fleet_env import ClientHome
 from tests.integration.sshd import client_key  # noqa: F401 - fixture
-from tests.integration.swarm_nodes import SwarmNodes, trusting_home
+from tests.integration.swarm_nodes import SwarmNodes, started_nodes, trusting_home
 
 pytestmark = [pytest.mark.docker, pytest.mark.sshd]
 
 
 @pytest.fixture(scope="module")
 def nodes(client_key):  # noqa: F811
-    started = SwarmNodes("sdswarm", 4, client_key).start()
-    try:
+    with started_nodes("sdswarm", 4, client_key) as started:
         yield started
-    finally:
-        started.close()
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from tests.conftest import exited
 from tests.integration.fleet_env import ClientHome
 from tests.integration.sshd import client_key  # noqa: F401 - fixture
 from tests.integration.stack import Load, make_project
-from tests.integration.swarm_nodes import SwarmNodes, docker, trusting_home
+from tests.integration.swarm_nodes import SwarmNodes, docker, started_nodes, trusting_home
 
 pytestmark = [pytest.mark.docker, pytest.mark.sshd]
 
@@ -37,11 +37,8 @@ BROKEN_IMAGE = "swiftdeploy-app:swarm-never-healthy"
 
 @pytest.fixture(scope="module")
 def nodes(client_key):  # noqa: F811
-    started = SwarmNodes("sdswl", 4, client_key).start()
-    try:
+    with started_nodes("sdswl", 4, client_key) as started:
         yield started
-    finally:
-        started.close()
 
 
 @pytest.fixture(scope="module")
