@@ -107,15 +107,19 @@ def decide(project: Project, target: Target, reporter: Reporter, engine: Any,
     raise PolicyDenied(message, decision=decision, host=target.name)
 
 
+def cluster_facts(target: Target) -> dict[str, Any] | None:
+    """``input.cluster`` from a runtime of several nodes (each node's readiness, disk, load); None for one host."""
+    nodes = target.runtime.nodes()
+    return cluster_input([node.to_input() for node in nodes]) if nodes is not None else None
+
+
 def infrastructure_gate(project: Project, target: Target, reporter: Reporter, engine: Any) -> Decision:
     """The target host's stats; and, from a runtime of several nodes, each node's (``input.cluster``)."""
     stats = collect_host_stats(target.host)
-    nodes = target.runtime.nodes()
-    cluster = cluster_input([node.to_input() for node in nodes]) if nodes is not None else None
     from .certificates import policy_input as tls_input
 
     policy_input = infrastructure_input(stats.to_dict(), target.manifest.infrastructure_limits.to_dict(),
-                                        tls=tls_input(project, target), cluster=cluster)
+                                        tls=tls_input(project, target), cluster=cluster_facts(target))
     return decide(project, target, reporter, engine, "infrastructure", policy_input, task="policy: pre_deploy")
 
 

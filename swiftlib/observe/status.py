@@ -118,8 +118,14 @@ def take_frame(target: Target, engine: Any, *, clock: Callable[[], float] = time
     base_metric = {k: base[k] for k in WINDOW_KEYS} if base else None
     from ..lifecycle import certificates
 
+    from ..lifecycle.gates import cluster_facts
+
+    try:  # a swarm: what a deploy's gate would judge, every node (status shows, it does not fail)
+        cluster = cluster_facts(target)
+    except SwiftDeployError:
+        cluster = None
     infrastructure = _ask(engine, "infrastructure", infrastructure_input(
-        host_stats, m.infrastructure_limits.to_dict(), tls=certificates.policy_input(None, target)))
+        host_stats, m.infrastructure_limits.to_dict(), tls=certificates.policy_input(None, target), cluster=cluster))
     if "canary" in missing:
         canary = {"domain": "canary", "question": "", "allow": False,
                   "reasons": ["the canary track does not answer: there is nothing to judge"]}

@@ -288,6 +288,9 @@ def test_cluster_and_status_show_the_dead_node_down(nodes, home, project):
                      result.stdout), result.stdout
     frame = json.loads(exited(inv(home, project, "status", "--json")).stdout)
     assert frame["mode"] == "stable"
+    # status asks the infrastructure policy what a deploy's gate would: every node, node4 down
+    infrastructure = next(p for p in frame["policies"] if p["domain"] == "infrastructure")
+    assert not infrastructure["allow"] and "node4" in " ".join(infrastructure["reasons"]), infrastructure
 
 
 def test_a_deploy_while_a_node_is_down_follows_the_infrastructure_policy(nodes, home, project):
