@@ -9,17 +9,20 @@ manager of that swarm is exit 6, and a swarm other than the recorded one is neve
 """
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from typing import Any, Iterator
 
 from ..errors import HostUnreachable, SwiftDeployError, UsageError
+from .. import interrupt
 from ..host import Host
 from . import effects, record as records
 from .layout import ClusterLayout
 from .plan import acting_manager
 
 CLUSTER_TARGET = "swarm"  # the target's name in results and the recap
+ELECTION_SECONDS = 60.0  # how long a run waits for the managers left to elect a leader (Raft: seconds)
 # What every node must hold as the acting manager does: what nginx mounts, and the run's state (any
 # manager may act next). Certificates and secrets are not copied between nodes (never read back).
 ALIGNED_FILES = ("nginx.conf", "docker-compose.yml", ".swiftdeploy/state.json", ".swiftdeploy/stack-deployed.json")
@@ -66,6 +69,18 @@ def open_cluster(project: Any, layout: ClusterLayout, manifest: Any, *, connect_
                     continue
                 hosts[name], views[name] = host, view
         acting = acting_manager(layout, views, swarm_id)
+        deadline = time.monotonic() + ELECTION_SECONDS
+        while not acting and _electing(layout, views) and time.monotonic() < deadline:
+            # A manager that lost its leader knows no cluster ID until the others elect one: ask again.
+            on_note(f"{CLUSTER_TARGET}: the managers are electing a leader; waiting")
+            interrupt.sleep(2.0)
+            for node in layout.managers:
+                if hosts.get(node.name) is not None:
+                    try:
+                        views[node.name] = effects.node_view(hosts[node.name])
+                    except SwiftDeployError:
+                        views[node.name] = None
+            acting = acting_manager(layout, views, swarm_id)
         if not acting:
             raise HostUnreachable(f"no manager of swarm {swarm_id} answered (managers: "
                                   f"{', '.join(n.name for n in layout.managers)}); see `inv cluster --inventory "
@@ -83,3 +98,9 @@ def open_cluster(project: Any, layout: ClusterLayout, manifest: Any, *, connect_
         target.runtime = SwarmRuntime(target, {name: hosts[name] for name in members}, layout=layout)
         on_note(f"{CLUSTER_TARGET}: acting through manager {acting} ({len(members)} of {len(layout.nodes)} nodes reached)")
         yield target
+
+
+def _electing(layout: ClusterLayout, views: dict[str, Any]) -> bool:
+    """A reachable manager in a swarm that knows no cluster ID: its leader is gone and a new one not elected yet."""
+    return any((view := views.get(node.name)) is not None and view.is_manager and view.in_swarm and not view.cluster_id
+               for node in layout.managers)

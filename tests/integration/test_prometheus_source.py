@@ -21,7 +21,7 @@ import yaml
 from swiftlib.observe import canary_window
 from swiftlib.observe import prometheus_window
 from swiftlib.lifecycle.context import Project, Target
-from swiftlib.metrics.scrape import window_stats
+from swiftlib.metrics.scrape import track_window
 from tests.conftest import printed as ok, run_cli
 from tests.integration.stack import Load, docker, make_project, remove_stack, wait_for
 
@@ -135,7 +135,7 @@ def test_both_sources_agree_on_the_same_window_of_a_canary_under_load(manifest):
                                                                                    after["canary"].taken_at)))
     ok(run_cli(manifest, "chaos", "--mode", "recover"))
     for track in ("canary", "stable"):
-        scraped, queried = window_stats(before[track], after[track]), from_prometheus[track]
+        scraped, queried = track_window(before[track], after[track]), from_prometheus[track]
         print(f"{track}: scrape {scraped.to_dict()}\n{track}: prometheus {queried.to_dict()}")
         assert scraped.requests >= 100, scraped
         assert abs(queried.requests - scraped.requests) <= TOLERANCE["requests_relative"] * scraped.requests
