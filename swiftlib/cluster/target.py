@@ -101,6 +101,7 @@ def open_cluster(project: Any, layout: ClusterLayout, manifest: Any, *, connect_
 
 
 def _electing(layout: ClusterLayout, views: dict[str, Any]) -> bool:
-    """A reachable manager in a swarm that knows no cluster ID: its leader is gone and a new one not elected yet."""
-    return any((view := views.get(node.name)) is not None and view.is_manager and view.in_swarm and not view.cluster_id
+    """A reachable inventory manager in a swarm that cannot act as one (no control, or no cluster ID): its leader
+    is gone and a new one not elected yet."""
+    return any((view := views.get(node.name)) is not None and view.in_swarm and not (view.is_manager and view.cluster_id)
                for node in layout.managers)
