@@ -82,6 +82,8 @@ def test_a_project_on_one_host_grows_into_a_cluster_as_the_readme_says(nodes, ho
     set_manifest(project, deploy={"runtime": "swarm"}, services={"replicas": 4}, canary={"replicas": 2})
     refused = inv(home, project, "deploy")
     assert refused.returncode == 2 and "compose project" in refused.stdout, refused.stdout + refused.stderr
+    # (the images reached every node first; the canary's is the app's build under another tag: only tagged)
+    assert "swiftdeploy-app:2.0.0 to node2 (the same image ID was there: tagged)" in refused.stdout, refused.stdout
     assert requests.get(node1, timeout=5).json()["mode"] == "stable"
     set_manifest(project, deploy={"runtime": "compose"}, services={"replicas": 1}, canary={"replicas": 1})
     exited(inv(home, project, "teardown", inventory="one.ini"))  # 2. the one-host stack down
@@ -136,8 +138,6 @@ def test_deploy_runs_stable_on_every_node_behind_every_nodes_nginx(nodes, home, 
     events = [json.loads(line) for line in (project / "history.jsonl").read_text().splitlines()]
     assert [e["host"] for e in events if e["event_type"] == "deploy"] == ["node1", "swarm"]
     assert "acting through manager node1" in result.stdout + result.stderr
-    # the canary's image is the app's build under another tag: nodes that just got the app image are only tagged
-    assert "swiftdeploy-app:2.0.0 to node2 (the same image ID was there: tagged)" in result.stdout, result.stdout
     found = services(nodes)
     assert found[f"{PREFIX}_app"]["Replicas"] == "4/4"
     assert found[f"{PREFIX}_nginx"]["Mode"] == "global" and found[f"{PREFIX}_nginx"]["Replicas"] == "4/4", \
