@@ -151,8 +151,8 @@ def ownership_check(target: Target, *, include_opa: bool) -> Check:
     problems = ownership.foreign(target, include_opa=include_opa)
     if problems:
         return Check("names are this stack's", False, "; ".join(problems))
-    return Check("names are this stack's", True, f"containers, network and volume are free or belong to "
-                                                 f"compose project {target.compose_project!r}")
+    return Check("names are this stack's", True, "containers, network and volume are free or belong to "
+                                                 + target.runtime.owner_text(target.compose_project))
 
 
 def engine_check(target: Target) -> Check:
