@@ -142,7 +142,7 @@ def nginx_check(target: Target, conf_path: str) -> Check:
 def compose_check(target: Target, compose_path: str) -> Check:
     refused = target.runtime.refuses(compose_path)
     if refused is None:
-        return Check("docker compose config", True, "compose file accepted")
+        return Check("docker compose config", True, target.runtime.accepted)
     return Check("docker compose config", False, refused)
 
 

@@ -40,6 +40,8 @@ class Runtime(Protocol):
     def running_hash(self, container: str) -> str:
         """The hash the running ``container`` was made from ("" when unknown)."""
 
+    accepted: str  # what the check behind `refuses` vouches for when it returns None, in words
+
     def refuses(self, path: str) -> str | None:
         """Why the engine would not run the stack file at ``path`` on the host (None: it would)."""
 

@@ -48,6 +48,8 @@ class ComposeRuntime:
     def running_hash(self, container: str) -> str:
         return self._host.run(commands.container_label(container, CONFIG_HASH_LABEL), check=False).stdout.strip()
 
+    accepted = "compose file accepted"  # what `refuses` returning None means: `docker compose config` took it
+
     def refuses(self, path: str) -> str | None:
         result = self._host.run(commands.compose_config_check(*self._project, path), check=False, timeout=60)
         return None if result.ok else ((result.stderr or result.stdout).strip() or "rejected")

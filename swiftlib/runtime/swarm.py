@@ -158,8 +158,17 @@ class SwarmRuntime:
             return ""
         return str(self._deployed().get(service, ""))
 
+    # What `refuses` can vouch for: Docker 20.10 has no `docker stack config`, so only the file's shape.
+    accepted = "stack file parsed (Docker 20.10 has no `docker stack config`; `docker stack deploy` names what it refuses)"
+
     def refuses(self, path: str) -> str | None:
-        # Docker 20.10 has no `docker stack config`; `docker stack deploy` itself names what it refuses.
+        text = self._manager.run(["cat", "--", path], check=False, timeout=30).stdout
+        try:
+            stack = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            return f"not YAML: {exc}"
+        if not isinstance(stack, dict) or not isinstance(stack.get("services"), dict) or not stack["services"]:
+            return "no services in the stack file"
         return None
 
     # -- changing ----------------------------------------------------------------------------

@@ -127,3 +127,18 @@ def test_secrets_the_stack_file_no_longer_names_are_stale():
     existing = ["shop_DB_PASSWORD_aaa", "shop_DB_PASSWORD_bbb", "shop_API_KEY_bbb", "shop_OLD_aaa"]
     assert swarm_state.stale_secrets(stack, existing) == ["shop_DB_PASSWORD_aaa", "shop_OLD_aaa"]
     assert swarm_state.stale_secrets({}, ["shop_X_1"]) == ["shop_X_1"]  # no secrets in the manifest any more
+
+
+def test_the_swarm_runtime_says_what_its_stack_file_check_vouches_for():
+    from types import SimpleNamespace
+
+    from swiftlib.runtime.swarm import SwarmRuntime
+
+    def runtime(text: str) -> SwarmRuntime:
+        host = SimpleNamespace(run=lambda argv, **kw: SimpleNamespace(stdout=text))
+        return SwarmRuntime(SimpleNamespace(host=host), {}, layout=None)
+
+    assert runtime("services:\n  app: {image: x}\n").refuses("/p/docker-compose.yml") is None
+    assert runtime("services: {}\n").refuses("/p/f") == "no services in the stack file"
+    assert runtime("services: [unclosed\n").refuses("/p/f").startswith("not YAML")
+    assert "no `docker stack config`" in SwarmRuntime.accepted  # never claims Docker accepted it
