@@ -50,8 +50,7 @@ def sync(project: Project, target: Target, reporter: Reporter, opts: Options) ->
         return None
     text = access_text(*addresses)
     address = ", ".join(addresses)
-    old = target.workspace.read(ACCESS_FILE)
-    if old == text:
+    if nginx_include.serves(target, ACCESS_FILE, text):
         return None
     said = f"admin listener answers {address} only (the host's loopback through Docker)"
     if opts.check:

@@ -7,15 +7,45 @@ back when nginx refuses it: a file nginx would not load is never left behind) an
 graceful reload: new workers serve from then on, the old ones finish the requests they hold. With
 ``drain`` the call waits until every pre-reload worker is gone, so nothing is still in flight to
 what the old file named. A stopped nginx reads the file when it starts.
+
+The host's state records each file's digest once nginx serves it (after the reload): a run stopped
+between writing a file and the reload left nginx on the old text, and only the state tells that
+apart from a file nginx already serves (`serves`).
 """
 from __future__ import annotations
 
+import hashlib
 import time
 
 from ..errors import CommandFailed
 from .context import Target
 
 DRAIN_GRACE_SECONDS = 10.0  # beyond nginx.proxy_timeout, the longest a proxied request can take
+APPLIED_KEY = "nginx_applied"  # in the host's state: include file -> digest of the text nginx serves
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _applied(target: Target) -> dict[str, str]:
+    value = target.read_state().get(APPLIED_KEY)
+    return value if isinstance(value, dict) else {}
+
+
+def serves(target: Target, name: str, text: str) -> bool:
+    """Whether nginx serves ``text`` from ``name``: the file holds it and the apply that wrote it finished
+    (a file written by a run stopped before its reload is not served yet, whatever the file says)."""
+    return target.workspace.read(name) == text and _applied(target).get(name) == digest(text)
+
+
+def _record(target: Target, name: str, text: str | None) -> None:
+    applied = _applied(target)
+    if text is None:
+        applied.pop(name, None)
+    else:
+        applied[name] = digest(text)
+    target.write_state(**{APPLIED_KEY: applied})
 
 
 def nginx_running(target: Target) -> bool:
@@ -53,6 +83,7 @@ def apply(target: Target, name: str, text: str | None, *, running: bool | None =
     else:
         target.workspace.write(name, text)
     if not (nginx_running(target) if running is None else running):
+        _record(target, name, text)  # nginx reads the file as it starts
         return None
     exited, said = target.runtime.nginx_test()
     if exited != 0:
@@ -62,6 +93,9 @@ def apply(target: Target, name: str, text: str | None, *, running: bool | None =
             target.workspace.write(name, old)
         raise CommandFailed("nginx -t", exited, said, host=target.name)
     if drain:
-        return reload_and_drain(target)
-    target.runtime.nginx_reload()
-    return 0.0
+        drained = reload_and_drain(target)
+    else:
+        target.runtime.nginx_reload()
+        drained = 0.0
+    _record(target, name, text)
+    return drained

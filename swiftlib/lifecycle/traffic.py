@@ -57,8 +57,10 @@ def switch(project: Project, target: Target, reporter: Reporter, split: Split, o
     if not running and restart_stopped_nginx(project, target, reporter, opts) and not opts.check:
         running = nginx_running(target)  # killed or crashed: the split means nothing while it is down
     label = describe(split)
-    if old_text == text:
+    if nginx_include.serves(target, TRAFFIC_FILE, text):
         return reporter.record(StepResult("traffic", target.name, "ok", f"{label} ({why})", {"split": dict(split)}))
+    # The file already says so but a run stopped before its reload: nginx may still serve the old split.
+    unloaded = " (the file said so, but nginx had not been reloaded with it)" if old_text == text else ""
     if opts.check:
         return reporter.record(StepResult("traffic", target.name, "changed",
                                           f"would move traffic to {label} ({why})", {"split": dict(split), "check": True}))
@@ -67,5 +69,5 @@ def switch(project: Project, target: Target, reporter: Reporter, split: Split, o
     drained = nginx_include.apply(target, TRAFFIC_FILE, text, running=running, drain=True)
     data = {"from": before, "to": dict(split), "why": why, "drained_seconds": drained}
     project.audit.append("traffic", data, host=target.name)
-    note = f", drained in {drained:g}s" if drained is not None else " (nginx not running yet)"
+    note = (f", drained in {drained:g}s" if drained is not None else " (nginx not running yet)") + unloaded
     return reporter.record(StepResult("traffic", target.name, "changed", f"{label} ({why}){note}", data))

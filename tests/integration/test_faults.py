@@ -190,6 +190,30 @@ def test_status_shows_a_stuck_canary_as_missing_and_does_not_judge_stable_in_its
     ok(run_cli(manifest, "rollback"))
 
 
+def test_a_split_written_but_never_reloaded_is_served_before_a_track_is_removed(manifest):
+    """Found by the fault matrix in CI: a run killed between writing traffic.conf and reloading nginx.
+    The next run read 'stable 100%' in the file, called the traffic step ok and removed the canary
+    nginx still sent half of the requests to (502s until the health check gave up)."""
+    from swiftlib.lifecycle.context import Project, Target
+    from swiftlib.render import render_traffic
+    from swiftlib.tracks import TRAFFIC_FILE, only
+
+    ok(run_cli(manifest, "promote", "--mode", "canary"))
+    project = Project.load(manifest)
+    target = Target.local(project)
+    # The first half of an apply, exactly: the file written, the reload never came.
+    target.workspace.write(TRAFFIC_FILE, render_traffic(project.manifest, project.templates_dir, only("stable")))
+    with Load(public(), rate=50) as load:
+        load.wait_for(25)
+        said = ok(run_cli(manifest, "rollback", "--reason", "killed before the reload"))
+        load.wait_for(len(load.results) + 25)
+    assert load.dropped == [], load.dropped
+    assert "nginx had not been reloaded with it" in said, said
+    stable = services(manifest)["version"]
+    assert {requests.get(public("/healthz"), timeout=5).json()["version"] for _ in range(10)} == {stable}
+    ok(run_cli(manifest, "health"))
+
+
 def test_nothing_changes_when_the_audit_trail_cannot_be_written(manifest):
     history = manifest.parent / "history.jsonl"
     before = manifest.read_bytes()

@@ -1,0 +1,89 @@
+"""What nginx serves, told apart from what its include file says (Invoke's MockContext behind `Host`).
+
+A run stopped between writing `nginx.d/traffic.conf` and reloading nginx leaves a file that names
+the new split while nginx still serves the old one. The next run must reload, not report "ok" and
+go on to remove the track nginx still sends requests to.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from invoke import MockContext, Result
+
+from swiftlib.host import Host
+from swiftlib.lifecycle import nginx_include, traffic
+from swiftlib.lifecycle.context import Options, Project, Target
+from swiftlib.results import Reporter
+from swiftlib.tracks import TRAFFIC_FILE, only
+
+REPO = Path(__file__).resolve().parents[2]
+RELOAD = re.compile(r"^docker exec \S+ nginx -s reload$")
+
+
+@pytest.fixture
+def project(tmp_path) -> Project:
+    shutil.copy(REPO / "manifest.yaml", tmp_path / "manifest.yaml")
+    shutil.copytree(REPO / "policies", tmp_path / "policies")
+    return Project.load(tmp_path / "manifest.yaml")
+
+
+def running_nginx(project: Project) -> tuple[Target, MockContext]:
+    """A host whose nginx runs, accepts its config and reloads; every app track answers healthy."""
+    nginx = project.manifest.nginx.container_name
+    ctx = MockContext(run={
+        re.compile(r"^docker inspect --format .*State\.Status.* " + re.escape(nginx) + "$"): Result("running healthy\n"),
+        re.compile(r"^docker exec \S+ nginx -t -q$"): Result(""),
+        RELOAD: Result(""),
+        re.compile(r"^docker exec \S+ sh -c "): Result(""),  # worker PIDs: none left from before the reload
+    }, repeat=True)
+    return Target.local(project, Host.local(ctx)), ctx
+
+
+def reloads(ctx: MockContext) -> int:
+    return sum(bool(RELOAD.match(call.args[0])) for call in ctx.run.call_args_list)
+
+
+def switch(project: Project, target: Target):
+    reporter = Reporter(lambda line: None)
+    return traffic.switch(project, target, reporter, only("stable"), Options(), why="test")
+
+
+@pytest.fixture(autouse=True)
+def healthy_tracks(monkeypatch):
+    monkeypatch.setattr(traffic, "wait_track_healthy", lambda target, spec, **kw: {"status": "ok"})
+
+
+def test_a_split_written_but_never_reloaded_is_applied_again(project):
+    target, ctx = running_nginx(project)
+    text = traffic.render_traffic(project.manifest, project.templates_dir, only("stable"))
+    target.workspace.write(TRAFFIC_FILE, text)  # a run stopped here, before its reload
+    result = switch(project, target)
+    assert result.status == "changed" and "nginx had not been reloaded with it" in result.msg
+    assert reloads(ctx) == 1
+
+
+def test_a_split_nginx_serves_is_ok_without_a_reload(project):
+    target, ctx = running_nginx(project)
+    assert switch(project, target).status == "changed" and reloads(ctx) == 1
+    again = switch(project, target)
+    assert again.status == "ok" and reloads(ctx) == 1
+
+
+def test_a_refused_file_is_not_recorded_as_served(project):
+    target, ctx = running_nginx(project)
+    ctx.set_result_for("run", re.compile(r"^docker exec \S+ nginx -t -q$"), Result("", stderr="emerg", exited=1))
+    text = "split_clients junk;\n"
+    with pytest.raises(Exception, match="nginx -t"):
+        nginx_include.apply(target, TRAFFIC_FILE, text)
+    assert not nginx_include.serves(target, TRAFFIC_FILE, text)
+    assert target.workspace.read(TRAFFIC_FILE) is None  # the refused file is not left behind
+
+
+def test_a_file_written_while_nginx_is_stopped_counts_as_served(project):
+    """A stopped nginx reads the file as it starts."""
+    target, _ = running_nginx(project)
+    nginx_include.apply(target, TRAFFIC_FILE, "# split\n", running=False)
+    assert nginx_include.serves(target, TRAFFIC_FILE, "# split\n")
