@@ -222,8 +222,11 @@ def _place(project: Project, target: Target, reporter: Reporter, chain: bytes, k
 
 
 def _reload(target: Target) -> bool:
-    """A graceful reload of the running nginx so new connections get the new certificate (False: not running)."""
-    from .nginx_include import nginx_running
+    """A graceful reload of the running nginx so new connections get the new certificate (False: not running).
+
+    It returns once the old workers are gone: until then one may still accept a connection and hand
+    it the old certificate (a client right after `deploy` was given the placeholder)."""
+    from .nginx_include import nginx_running, reload_and_drain
 
     if not nginx_running(target):
         return False
@@ -231,7 +234,7 @@ def _reload(target: Target) -> bool:
     if exited != 0:
         raise CommandFailed("nginx -t", exited, said, host=target.name,
                             hint="the new certificate is on the host but nginx still serves the old one")
-    target.runtime.nginx_reload()
+    reload_and_drain(target)
     return True
 
 
