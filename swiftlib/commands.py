@@ -142,6 +142,16 @@ def compose_config_hash(project_dir: str, project_name: str, service: str, *, fr
     return compose(project_dir, project_name, "config", "--hash", service, compose_file="-" if from_stdin else None)
 
 
+def image_ids(images: Sequence[str]) -> list[str]:
+    """Each image's ID, one line each in the order given (fails when one is missing)."""
+    return ["docker", "image", "inspect", "--format", "{{.Id}}", *images]
+
+
+def inspect_containers(containers: Sequence[str], fmt: str) -> list[str]:
+    """One ``fmt`` line per container that exists (fails, after printing the others, when one does not)."""
+    return ["docker", "inspect", "--format", fmt, *containers]
+
+
 def container_label(container: str, label: str) -> list[str]:
     return ["docker", "inspect", "--format", f'{{{{index .Config.Labels "{label}"}}}}', container]
 

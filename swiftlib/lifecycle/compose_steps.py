@@ -144,6 +144,9 @@ def up(project: Project, target: Target, reporter: Reporter, opts: Options,
     if not services or any(s not in ("nginx", "opa", "prometheus") for s in services):
         secret_files.place(project, target, reporter, opts)  # an app track may start: its secrets first
     require_bind_sources(target, reporter, services, task)
+    if not services and not target.runtime.pending(before):  # compose would find every container current
+        return reporter.record(StepResult(task, target.name, "ok", describe_changes([], []),
+                                          {"step": task, "services": "all", "containers": [], "removed": []}))
     target.runtime.up(services)
     after = snapshot(target)
     started, removed = _diff_summary(before, after)

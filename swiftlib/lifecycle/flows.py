@@ -57,7 +57,8 @@ def deploy(project: Project, target: Target, reporter: Reporter, opts: Options) 
     render_step.render(project, target, reporter, choice, opts, config_files(project, target, choice))
     manifest_checks, _ = preflight.manifest_checks(project.manifest_path)
     preflight.report(manifest_checks + preflight.tls_checks(project, target)
-                     + preflight.host_checks(target, files, include_opa=choice.include_opa), target.name, reporter)
+                     + preflight.host_checks(target, files, include_opa=choice.include_opa, reuse=not opts.check),
+                     target.name, reporter)
     if choice.include_opa:
         compose_steps.up(project, target, reporter, opts, services=["opa"], task="start policy engine")
     if opts.check:

@@ -6,6 +6,7 @@ real generated files.
 """
 from __future__ import annotations
 
+import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from . import certificates, ownership
 from .context import Project, Target
 
 SCRATCH = ".swiftdeploy/preflight"
+NGINX_PASSED_KEY = "nginx_t_passed"  # in the host's state: the digest of files that passed `nginx -t`, @ the image ID
 SCRATCH_TLS_DIR = "tls"
 
 
@@ -120,10 +122,23 @@ def port_check(target: Target, *, include_opa: bool = False) -> Check:
     return Check(name, True, f"ports {ports} free" + (f" (held by this stack: {', '.join(ours)})" if ours else ""))
 
 
-def nginx_check(target: Target, conf_path: str) -> Check:
+def _nginx_inputs(files: dict[str, str], target: Target) -> str:
+    """Everything `nginx -t` reads but the image: the config, the split it includes, whether a certificate
+    (a throwaway stand-in, always valid) sits where the config expects one."""
+    parts = (files[NGINX_FILE], files[TRAFFIC_FILE], "tls" if target.manifest.tls else "")
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def nginx_check(target: Target, conf_path: str, inputs: str | None = None) -> Check:
+    """`nginx -t` of the rendered config in the manifest's nginx image (or the host's nginx). ``inputs``:
+    the digest of what it reads, to answer from an earlier pass of the same files in the same image."""
     name = "nginx -t"
     image = target.manifest.nginx.image
-    if target.host.succeeds(commands.image_exists(image)):
+    found = target.host.run(commands.image_exists(image), check=False)
+    passed = f"{inputs}@{found.stdout.strip()}" if inputs and found.ok else None
+    if passed and target.read_state().get(NGINX_PASSED_KEY) == passed:
+        return Check(name, True, f"configuration accepted in {image} (the same files passed it there before)")
+    if found.ok:
         scratch = conf_path.rsplit("/", 1)[0]
         tls_dir = f"{scratch}/{SCRATCH_TLS_DIR}" if target.manifest.tls else None
         argv, where = commands.nginx_test_in_container(image, conf_path, f"{scratch}/{TRAFFIC_DIR}", tls_dir), \
@@ -135,6 +150,8 @@ def nginx_check(target: Target, conf_path: str) -> Check:
     result = target.host.run(argv, check=False, timeout=60)
     text = (result.stderr or result.stdout).strip()
     if result.ok:
+        if passed:
+            target.write_state(**{NGINX_PASSED_KEY: passed})
         return Check(name, True, f"configuration accepted {where}")
     return Check(name, False, f"rejected {where}: {text.splitlines()[-1] if text else 'no output'}")
 
@@ -165,10 +182,13 @@ def engine_check(target: Target) -> Check:
     return Check("docker engine", False, f"no Docker engine answers on {target.name} ({said[-1] if said else 'no output'}); {hint}")
 
 
-def host_checks(target: Target, files: dict[str, str], *, include_opa: bool = False) -> list[Check]:
+def host_checks(target: Target, files: dict[str, str], *, include_opa: bool = False,
+                reuse: bool = False) -> list[Check]:
     """Checks on the target host, against freshly rendered file contents.
 
     Without a Docker engine the other checks would only repeat its absence, so they wait for it.
+    ``reuse`` (a deploy, not `validate` or --check): `nginx -t` of files that already passed it in the
+    same nginx image is not run again, and a pass is remembered in the host's state.
     """
     engine = _probe("docker engine", lambda: engine_check(target))
     if not engine.passed:
@@ -186,7 +206,7 @@ def host_checks(target: Target, files: dict[str, str], *, include_opa: bool = Fa
         ("app image present", lambda: image_check(target)),
         ("ports free", lambda: port_check(target, include_opa=include_opa)),
         ("names are this stack's", lambda: ownership_check(target, include_opa=include_opa)),
-        ("nginx -t", lambda: nginx_check(target, conf)),
+        ("nginx -t", lambda: nginx_check(target, conf, _nginx_inputs(files, target) if reuse else None)),
         ("docker compose config", lambda: compose_check(target, compose_file)),
     ]
     if target.manifest.metrics.uses_prometheus:

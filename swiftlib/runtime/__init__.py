@@ -1,9 +1,10 @@
 """The container runtime a target's stack runs on, chosen once where the target is opened.
 
 The lifecycle steps say what should happen to a track or to the stack (start it, is it running,
-would it be recreated, remove it, reload nginx); a runtime says how on its engine. ``compose`` (one
-Docker host, `docker compose`) is the only one today; a cluster runtime implements the same
-``Runtime`` protocol (``base.py``), so no step branches on the runtime.
+would it be recreated, remove it, reload nginx); a runtime says how on its engine: ``compose`` (one
+Docker host, `docker compose`) or ``swarm`` (a Docker Swarm through one of its managers, opened by
+``swiftlib.cluster.target``). Both implement the ``Runtime`` protocol (``base.py``), so no step
+branches on the runtime.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def open_runtime(target: "Target") -> Runtime:
-    """The runtime of ``target``'s stack (compose: the stack is a compose project on the target host)."""
+    """The compose runtime of a one-host target (a swarm's target is opened with its own)."""
     from .compose import ComposeRuntime
 
     return ComposeRuntime(target)

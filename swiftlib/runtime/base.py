@@ -3,7 +3,7 @@ nginx, the sidecars) and the containers that run them. Implementations run the e
 the target's host; they print nothing, decide nothing and write no audit record (the steps do)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, Sequence
+from typing import TYPE_CHECKING, Iterable, Protocol, Sequence
 
 if TYPE_CHECKING:
     from ..cluster.node_facts import NodeFacts
@@ -47,6 +47,10 @@ class Runtime(Protocol):
 
     def up(self, services: Sequence[str] = ()) -> None:
         """Create or update the stack (or only ``services``), removing what the file no longer names."""
+
+    def pending(self, project_containers: Iterable[str]) -> list[str]:
+        """What `up` of every service would create, recreate, start or remove, one phrase each ([]: nothing,
+        so `up` may be skipped); ``project_containers``: the stack's containers as ``snapshot`` found them."""
 
     def start_service(self, service: str) -> None:
         """Create or update one service alone; its neighbours stay as they are."""

@@ -1,14 +1,15 @@
 """The compose runtime: the stack is a compose project on one Docker host (the target's)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from .. import commands
+from . import compose_state
+from .compose_state import CONFIG_HASH_LABEL
 
 if TYPE_CHECKING:
     from ..lifecycle.context import Target
-
-CONFIG_HASH_LABEL = "com.docker.compose.config-hash"
 
 
 class ComposeRuntime:
@@ -57,6 +58,31 @@ class ComposeRuntime:
     def up(self, services: Sequence[str] = ()) -> None:
         self._host.run(commands.compose_up(*self._project, services), timeout=600,
                        hint="see `docker compose logs` in the project directory")
+
+    def pending(self, project_containers: Iterable[str]) -> list[str]:
+        """What `up` of every service would change, compose's own way (three reads at once; []: nothing)."""
+        import yaml
+
+        from ..render import COMPOSE_FILE
+
+        try:
+            planned = compose_state.planned_services(yaml.safe_load(self._target.workspace.read(COMPOSE_FILE) or "")
+                                                     or {})
+        except yaml.YAMLError:
+            planned = None
+        if planned is None:
+            return ["only compose can tell for this file"]
+        images = sorted({plan.image for plan in planned.values()})
+        names = [plan.container for plan in planned.values()]
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            hashes = pool.submit(self.config_hashes, "*")
+            ids = pool.submit(self._host.run, commands.image_ids(images), check=False)
+            seen = pool.submit(self._host.run, commands.inspect_containers(names, compose_state.INSPECT_FORMAT),
+                               check=False)
+            found = ids.result()
+            image_ids = dict(zip(images, found.stdout.split())) if found.ok else {}  # in order when all exist
+            return compose_state.pending(planned, hashes.result(), image_ids,
+                                         compose_state.parse_observed(seen.result().stdout), project_containers)
 
     def start_service(self, service: str) -> None:
         self._host.run(commands.compose_start_service(*self._project, service), timeout=600,

@@ -202,6 +202,9 @@ class SwarmRuntime:
         if stale:
             self._manager.run(["docker", "secret", "rm", *stale], check=False, timeout=60)
 
+    def pending(self, project_containers) -> list[str]:
+        return ["a stack deploy compares each service's spec itself"]  # `up` deploys only what changed
+
     def start_service(self, service: str) -> None:
         self._deploy(prune=False)
         self.wait_converged(service)

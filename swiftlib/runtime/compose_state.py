@@ -1,0 +1,76 @@
+"""What `docker compose up -d --remove-orphans` of every service would do, decided as compose decides
+it (pure): compose recreates a container when its config-hash label differs from the service's hash
+or its image label from the image's ID, starts one that is not running and removes a container of
+the project that no service names. When none of that holds, `up` would change nothing, and a run
+can say so after three quick reads instead of a compose round (about four times as long).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+CONFIG_HASH_LABEL = "com.docker.compose.config-hash"
+IMAGE_LABEL = "com.docker.compose.image"  # the image ID a container was created from (compose v2)
+INSPECT_FORMAT = ("{{.Name}}|{{.State.Status}}|" f'{{{{index .Config.Labels "{CONFIG_HASH_LABEL}"}}}}|'
+                  f'{{{{index .Config.Labels "{IMAGE_LABEL}"}}}}')
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A service of the compose file: the one container it names and the image it runs."""
+
+    container: str
+    image: str
+
+
+@dataclass(frozen=True)
+class Observed:
+    """A container as the engine has it."""
+
+    status: str
+    config_hash: str
+    image_id: str
+
+
+def planned_services(compose: Mapping) -> dict[str, Planned] | None:
+    """service -> Planned from a parsed compose file; None when a service is not one named container of
+    one image (scaled, built, unnamed): then only compose can tell what `up` would do."""
+    services = compose.get("services") if isinstance(compose, Mapping) else None
+    if not isinstance(services, Mapping) or not services:
+        return None
+    planned = {}
+    for name, spec in services.items():
+        if not isinstance(spec, Mapping) or not spec.get("container_name") or not spec.get("image") \
+                or "build" in spec or "scale" in spec or "profiles" in spec:
+            return None
+        planned[name] = Planned(str(spec["container_name"]), str(spec["image"]))
+    return planned
+
+
+def parse_observed(text: str) -> dict[str, Observed]:
+    """``INSPECT_FORMAT`` lines (a missing container prints none) -> container name -> Observed."""
+    found = {}
+    for line in text.splitlines():
+        parts = line.strip().split("|")
+        if len(parts) == 4 and parts[0]:
+            found[parts[0].lstrip("/")] = Observed(*parts[1:])
+    return found
+
+
+def pending(planned: Mapping[str, Planned], hashes: Mapping[str, str], image_ids: Mapping[str, str],
+            observed: Mapping[str, Observed], project_containers: Iterable[str]) -> list[str]:
+    """What `up` would change, one phrase per container ([]: nothing)."""
+    reasons = []
+    for service, plan in sorted(planned.items()):
+        seen = observed.get(plan.container)
+        if seen is None:
+            reasons.append(f"{plan.container}: not created")
+        elif seen.status != "running":
+            reasons.append(f"{plan.container}: {seen.status}")
+        elif not hashes.get(service) or hashes[service] != seen.config_hash:
+            reasons.append(f"{plan.container}: its configuration changed")
+        elif not image_ids.get(plan.image) or image_ids[plan.image] != seen.image_id:
+            reasons.append(f"{plan.container}: {plan.image} is another image now")
+    named = {plan.container for plan in planned.values()}
+    reasons += [f"{name}: no service names it (an orphan)" for name in sorted(set(project_containers) - named)]
+    return reasons

@@ -1,0 +1,71 @@
+"""Whether `docker compose up` of every service would change anything, decided as compose v2 decides it:
+the config-hash and image labels against the service's hash and its image's ID, the container's
+state, and containers of the project that no service names. Fixtures are what Docker 20.10 and
+compose 2.26 printed for a running stack."""
+from __future__ import annotations
+
+import yaml
+
+from swiftlib.runtime.compose_state import Observed, Planned, parse_observed, pending, planned_services
+
+APP_HASH = "8f6353195d6638cda8701756fa93b609a9d533856d1093680656f883e2be273c"
+NGINX_HASH = "e4208c67f2951ab3b6eb163144d597b02319d0e3ca6e8ab689454dd722f9135b"
+APP_IMAGE = "sha256:eb32ee0ae4d22a75e98f71b3701ee1f9e39b5686f11c05d83f85467563252870"
+NGINX_IMAGE = "sha256:ed910021a0f6d01eaa24c67e12a34df1798f927dd964a035b58323d31fa5553a"
+INSPECTED = (f"/sdprof-app|running|{APP_HASH}|{APP_IMAGE}\n"
+             f"/sdprof-nginx|running|{NGINX_HASH}|{NGINX_IMAGE}\n")
+COMPOSE = yaml.safe_load("""
+services:
+  app:
+    image: swiftdeploy-app:1.0.0
+    container_name: sdprof-app
+  nginx:
+    image: nginx:stable
+    container_name: sdprof-nginx
+""")
+PLANNED = planned_services(COMPOSE)
+HASHES = {"app": APP_HASH, "nginx": NGINX_HASH}
+IMAGES = {"swiftdeploy-app:1.0.0": APP_IMAGE, "nginx:stable": NGINX_IMAGE}
+RUNNING = ["sdprof-app", "sdprof-nginx"]
+
+
+def test_a_stack_as_compose_left_it_needs_nothing():
+    assert PLANNED == {"app": Planned("sdprof-app", "swiftdeploy-app:1.0.0"),
+                       "nginx": Planned("sdprof-nginx", "nginx:stable")}
+    assert pending(PLANNED, HASHES, IMAGES, parse_observed(INSPECTED), RUNNING) == []
+
+
+def test_each_thing_compose_would_act_on_is_named():
+    observed = parse_observed(INSPECTED)
+    assert pending(PLANNED, {**HASHES, "nginx": "0" * 64}, IMAGES, observed, RUNNING) == [
+        "sdprof-nginx: its configuration changed"]
+    assert pending(PLANNED, HASHES, {**IMAGES, "swiftdeploy-app:1.0.0": "sha256:feed"}, observed, RUNNING) == [
+        "sdprof-app: swiftdeploy-app:1.0.0 is another image now"]
+    stopped = {**observed, "sdprof-nginx": Observed("exited", NGINX_HASH, NGINX_IMAGE)}
+    assert pending(PLANNED, HASHES, IMAGES, stopped, RUNNING) == ["sdprof-nginx: exited"]
+    gone = {"sdprof-nginx": observed["sdprof-nginx"]}
+    assert pending(PLANNED, HASHES, IMAGES, gone, ["sdprof-nginx"]) == ["sdprof-app: not created"]
+    assert pending(PLANNED, HASHES, IMAGES, observed, [*RUNNING, "sdprof-app-canary"]) == [
+        "sdprof-app-canary: no service names it (an orphan)"]
+
+
+def test_what_could_not_be_read_counts_as_a_change():
+    """A hash compose did not print or an image whose ID is unknown: only compose can tell, so `up` runs."""
+    observed = parse_observed(INSPECTED)
+    assert pending(PLANNED, {"nginx": NGINX_HASH}, IMAGES, observed, RUNNING) == ["sdprof-app: its configuration changed"]
+    assert pending(PLANNED, HASHES, {}, observed, RUNNING) == [
+        "sdprof-app: swiftdeploy-app:1.0.0 is another image now", "sdprof-nginx: nginx:stable is another image now"]
+    unlabelled = parse_observed("/sdprof-app|running||\n" + INSPECTED.splitlines()[1])
+    assert pending(PLANNED, HASHES, IMAGES, unlabelled, RUNNING) == ["sdprof-app: its configuration changed"]
+
+
+def test_a_file_only_compose_can_judge_is_not_planned():
+    for spec in ({"image": "x"}, {"container_name": "c"}, {"container_name": "c", "image": "x", "build": "."},
+                 {"container_name": "c", "image": "x", "scale": 2}, {"container_name": "c", "image": "x", "profiles": ["p"]}):
+        assert planned_services({"services": {"s": spec}}) is None, spec
+    assert planned_services({}) is None and planned_services({"services": {}}) is None
+    assert planned_services([]) is None
+
+
+def test_garbage_lines_are_not_containers():
+    assert parse_observed("Error: No such object: sdprof-nope\n\n|a|b|c\n") == {}
