@@ -152,10 +152,6 @@ def inspect_containers(containers: Sequence[str], fmt: str) -> list[str]:
     return ["docker", "inspect", "--format", fmt, *containers]
 
 
-def container_label(container: str, label: str) -> list[str]:
-    return ["docker", "inspect", "--format", f'{{{{index .Config.Labels "{label}"}}}}', container]
-
-
 def container_health(container: str) -> list[str]:
     """`running healthy`, `running starting`, `exited none`, ..."""
     return ["docker", "inspect", "--format",

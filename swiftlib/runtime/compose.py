@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 from .. import commands
 from . import compose_state
-from .compose_state import CONFIG_HASH_LABEL
 
 if TYPE_CHECKING:
     from ..lifecycle.context import Target
@@ -42,12 +41,40 @@ class ComposeRuntime:
         return self._host.run(commands.containers_of_project(self._target.compose_project), check=False).stdout.split()
 
     def config_hashes(self, service: str, compose_text: str | None = None) -> dict[str, str]:
+        """``"<compose's config hash> <image ID>"``: compose recreates a container when either differs from what
+        it was created with (an image rebuilt under the same tag changes only the ID)."""
+        import yaml
+
+        from ..render import COMPOSE_FILE
+
+        text = compose_text if compose_text is not None else (self._target.workspace.read(COMPOSE_FILE) or "")
+        try:
+            images = compose_state.service_images(yaml.safe_load(text) or {})
+        except yaml.YAMLError:
+            images = {}
         argv = commands.compose_config_hash(*self._project, service, from_stdin=compose_text is not None)
-        out = self._host.run(argv, check=False, stdin=compose_text).stdout
-        return dict(line.split(None, 1) for line in out.splitlines() if " " in line.strip())
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            hashes = pool.submit(self._host.run, argv, check=False, stdin=compose_text)
+            ids = pool.submit(self._image_ids, sorted(set(images.values())))
+            return compose_state.identities(hashes.result().stdout, images, ids.result())
+
+    def _image_ids(self, images: Sequence[str]) -> dict[str, str]:
+        """image -> ID, for those the engine has."""
+        if not images:
+            return {}
+        found = self._host.run(commands.image_ids(images), check=False)
+        if found.ok:
+            return dict(zip(images, found.stdout.split()))  # one line each, in order, when every one exists
+        return {image: found_id for image in images
+                if (found_id := self._host.run(commands.image_exists(image), check=False).stdout.strip())}
 
     def running_hash(self, container: str) -> str:
-        return self._host.run(commands.container_label(container, CONFIG_HASH_LABEL), check=False).stdout.strip()
+        seen = self._observed([container]).get(container)
+        return seen.identity if seen else ""
+
+    def _observed(self, containers: Sequence[str]) -> dict[str, compose_state.Observed]:
+        out = self._host.run(commands.inspect_containers(containers, compose_state.INSPECT_FORMAT), check=False).stdout
+        return compose_state.parse_observed(out)
 
     accepted = "compose file accepted"  # what `refuses` returning None means: `docker compose config` took it
 
@@ -72,17 +99,10 @@ class ComposeRuntime:
             planned = None
         if planned is None:
             return ["only compose can tell for this file"]
-        images = sorted({plan.image for plan in planned.values()})
-        names = [plan.container for plan in planned.values()]
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            hashes = pool.submit(self.config_hashes, "*")
-            ids = pool.submit(self._host.run, commands.image_ids(images), check=False)
-            seen = pool.submit(self._host.run, commands.inspect_containers(names, compose_state.INSPECT_FORMAT),
-                               check=False)
-            found = ids.result()
-            image_ids = dict(zip(images, found.stdout.split())) if found.ok else {}  # in order when all exist
-            return compose_state.pending(planned, hashes.result(), image_ids,
-                                         compose_state.parse_observed(seen.result().stdout), project_containers)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            wanted = pool.submit(self.config_hashes, "*")
+            seen = pool.submit(self._observed, [plan.container for plan in planned.values()])
+            return compose_state.pending(planned, wanted.result(), seen.result(), project_containers)
 
     def start_service(self, service: str) -> None:
         self._host.run(commands.compose_start_service(*self._project, service), timeout=600,

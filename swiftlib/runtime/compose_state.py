@@ -31,6 +31,11 @@ class Observed:
     config_hash: str
     image_id: str
 
+    @property
+    def identity(self) -> str:
+        """As ``identities`` gives a service's: what the container was created from."""
+        return f"{self.config_hash} {self.image_id}".rstrip()
+
 
 def planned_services(compose: Mapping) -> dict[str, Planned] | None:
     """service -> Planned from a parsed compose file; None when a service is not one named container of
@@ -57,19 +62,36 @@ def parse_observed(text: str) -> dict[str, Observed]:
     return found
 
 
-def pending(planned: Mapping[str, Planned], hashes: Mapping[str, str], image_ids: Mapping[str, str],
-            observed: Mapping[str, Observed], project_containers: Iterable[str]) -> list[str]:
-    """What `up` would change, one phrase per container ([]: nothing)."""
+def service_images(compose: Mapping) -> dict[str, str]:
+    """service -> the image it runs, from a parsed compose file (services without one left out)."""
+    services = compose.get("services") if isinstance(compose, Mapping) else None
+    if not isinstance(services, Mapping):
+        return {}
+    return {name: str(spec["image"]) for name, spec in services.items() if isinstance(spec, Mapping) and spec.get("image")}
+
+
+def identities(hash_lines: str, images: Mapping[str, str], image_ids: Mapping[str, str]) -> dict[str, str]:
+    """`docker compose config --hash` lines (`<service> <hash>`) -> service -> "<hash> <image ID>" (the ID ""
+    when unknown): what a container of the service must have been created from to be current."""
+    found = dict(line.split(None, 1) for line in hash_lines.splitlines() if " " in line.strip())
+    return {service: f"{digest.strip()} {image_ids.get(images.get(service, ''), '')}".rstrip()
+            for service, digest in found.items()}
+
+
+def pending(planned: Mapping[str, Planned], wanted: Mapping[str, str], observed: Mapping[str, Observed],
+            project_containers: Iterable[str]) -> list[str]:
+    """What `up` would change, one phrase per container ([]: nothing). ``wanted``: ``identities``."""
     reasons = []
     for service, plan in sorted(planned.items()):
         seen = observed.get(plan.container)
+        digest, _, image_id = wanted.get(service, "").partition(" ")
         if seen is None:
             reasons.append(f"{plan.container}: not created")
         elif seen.status != "running":
             reasons.append(f"{plan.container}: {seen.status}")
-        elif not hashes.get(service) or hashes[service] != seen.config_hash:
+        elif not digest or digest != seen.config_hash:
             reasons.append(f"{plan.container}: its configuration changed")
-        elif not image_ids.get(plan.image) or image_ids[plan.image] != seen.image_id:
+        elif not image_id or image_id != seen.image_id:
             reasons.append(f"{plan.container}: {plan.image} is another image now")
     named = {plan.container for plan in planned.values()}
     reasons += [f"{name}: no service names it (an orphan)" for name in sorted(set(project_containers) - named)]

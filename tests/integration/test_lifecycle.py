@@ -6,6 +6,7 @@ run in file order against it, as a user would walk through it.
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
 
 import pytest
@@ -13,7 +14,7 @@ import requests
 import yaml
 
 from tests.conftest import SWIFTDEPLOY, run_cli
-from tests.integration.stack import Traffic, container_id_and_start, docker, make_project, wait_for
+from tests.integration.stack import Load, Traffic, container_id_and_start, docker, make_project, wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -50,6 +51,36 @@ def test_second_deploy_changes_nothing(manifest):
     result = run_cli(manifest, "deploy")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "changed=0" in result.stdout, result.stdout
+
+
+def test_an_image_rebuilt_under_the_same_tag_is_handed_over_blue_green(manifest, tmp_path):
+    """Compose recreates a container whose image ID changed under its tag; the deploy sees it too, so the
+    new build takes over through the next track (0 failed requests), and the redeploy after it is ok."""
+    tag = f"{PREFIX}-app:latest"
+    docker("tag", "swiftdeploy-app:1.0.0", tag)
+    original = manifest.read_text()
+    doc = yaml.safe_load(original)
+    doc["services"]["image"] = tag
+    manifest.write_text(yaml.safe_dump(doc, sort_keys=False))
+    try:
+        assert run_cli(manifest, "deploy").returncode == 0
+        (tmp_path / "Dockerfile").write_text("FROM swiftdeploy-app:1.0.0\nLABEL rebuilt=yes\n")
+        subprocess.run(["docker", "build", "-q", "-t", tag, str(tmp_path)], check=True, capture_output=True)
+        rebuilt = docker("image", "inspect", "--format", "{{.Id}}", tag)
+        with Load(url("/"), rate=50) as load:
+            load.wait_for(25)
+            result = run_cli(manifest, "deploy")
+            load.wait_for(len(load.results) + 25)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "TASK [start next]" in result.stdout, result.stdout
+        assert load.dropped == [], load.dropped
+        assert docker("inspect", "--format", "{{.Image}}", f"{PREFIX}-app") == rebuilt
+        again = run_cli(manifest, "deploy")
+        assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout
+    finally:
+        manifest.write_text(original)
+        run_cli(manifest, "deploy")
+        docker("rmi", tag, check=False)
 
 
 def test_only_nginx_is_public(manifest):

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import yaml
 
-from swiftlib.runtime.compose_state import Observed, Planned, parse_observed, pending, planned_services
+from swiftlib.runtime.compose_state import (Observed, Planned, identities, parse_observed, pending, planned_services,
+                                            service_images)
 
 APP_HASH = "8f6353195d6638cda8701756fa93b609a9d533856d1093680656f883e2be273c"
 NGINX_HASH = "e4208c67f2951ab3b6eb163144d597b02319d0e3ca6e8ab689454dd722f9135b"
@@ -24,39 +25,48 @@ services:
     container_name: sdprof-nginx
 """)
 PLANNED = planned_services(COMPOSE)
-HASHES = {"app": APP_HASH, "nginx": NGINX_HASH}
 IMAGES = {"swiftdeploy-app:1.0.0": APP_IMAGE, "nginx:stable": NGINX_IMAGE}
+HASHED = f"app {APP_HASH}\nnginx {NGINX_HASH}"  # `docker compose config --hash '*'` (no final newline)
+HASHES = identities(HASHED, service_images(COMPOSE), IMAGES)
 RUNNING = ["sdprof-app", "sdprof-nginx"]
+
+
+def test_a_service_is_current_when_its_config_hash_and_image_id_are_what_its_container_was_made_from():
+    assert HASHES == {"app": f"{APP_HASH} {APP_IMAGE}", "nginx": f"{NGINX_HASH} {NGINX_IMAGE}"}
+    assert {name: seen.identity for name, seen in parse_observed(INSPECTED).items()} == {
+        "sdprof-app": HASHES["app"], "sdprof-nginx": HASHES["nginx"]}
+    assert identities(HASHED, service_images(COMPOSE), {}) == {"app": APP_HASH, "nginx": NGINX_HASH}
 
 
 def test_a_stack_as_compose_left_it_needs_nothing():
     assert PLANNED == {"app": Planned("sdprof-app", "swiftdeploy-app:1.0.0"),
                        "nginx": Planned("sdprof-nginx", "nginx:stable")}
-    assert pending(PLANNED, HASHES, IMAGES, parse_observed(INSPECTED), RUNNING) == []
+    assert pending(PLANNED, HASHES, parse_observed(INSPECTED), RUNNING) == []
 
 
 def test_each_thing_compose_would_act_on_is_named():
     observed = parse_observed(INSPECTED)
-    assert pending(PLANNED, {**HASHES, "nginx": "0" * 64}, IMAGES, observed, RUNNING) == [
+    assert pending(PLANNED, {**HASHES, "nginx": f"{'0' * 64} {NGINX_IMAGE}"}, observed, RUNNING) == [
         "sdprof-nginx: its configuration changed"]
-    assert pending(PLANNED, HASHES, {**IMAGES, "swiftdeploy-app:1.0.0": "sha256:feed"}, observed, RUNNING) == [
-        "sdprof-app: swiftdeploy-app:1.0.0 is another image now"]
+    rebuilt = identities(HASHED, service_images(COMPOSE), {**IMAGES, "swiftdeploy-app:1.0.0": "sha256:feed"})
+    assert pending(PLANNED, rebuilt, observed, RUNNING) == ["sdprof-app: swiftdeploy-app:1.0.0 is another image now"]
     stopped = {**observed, "sdprof-nginx": Observed("exited", NGINX_HASH, NGINX_IMAGE)}
-    assert pending(PLANNED, HASHES, IMAGES, stopped, RUNNING) == ["sdprof-nginx: exited"]
+    assert pending(PLANNED, HASHES, stopped, RUNNING) == ["sdprof-nginx: exited"]
     gone = {"sdprof-nginx": observed["sdprof-nginx"]}
-    assert pending(PLANNED, HASHES, IMAGES, gone, ["sdprof-nginx"]) == ["sdprof-app: not created"]
-    assert pending(PLANNED, HASHES, IMAGES, observed, [*RUNNING, "sdprof-app-canary"]) == [
+    assert pending(PLANNED, HASHES, gone, ["sdprof-nginx"]) == ["sdprof-app: not created"]
+    assert pending(PLANNED, HASHES, observed, [*RUNNING, "sdprof-app-canary"]) == [
         "sdprof-app-canary: no service names it (an orphan)"]
 
 
 def test_what_could_not_be_read_counts_as_a_change():
     """A hash compose did not print or an image whose ID is unknown: only compose can tell, so `up` runs."""
     observed = parse_observed(INSPECTED)
-    assert pending(PLANNED, {"nginx": NGINX_HASH}, IMAGES, observed, RUNNING) == ["sdprof-app: its configuration changed"]
-    assert pending(PLANNED, HASHES, {}, observed, RUNNING) == [
+    assert pending(PLANNED, {"nginx": HASHES["nginx"]}, observed, RUNNING) == ["sdprof-app: its configuration changed"]
+    unknown = identities(HASHED, service_images(COMPOSE), {})
+    assert pending(PLANNED, unknown, observed, RUNNING) == [
         "sdprof-app: swiftdeploy-app:1.0.0 is another image now", "sdprof-nginx: nginx:stable is another image now"]
     unlabelled = parse_observed("/sdprof-app|running||\n" + INSPECTED.splitlines()[1])
-    assert pending(PLANNED, HASHES, IMAGES, unlabelled, RUNNING) == ["sdprof-app: its configuration changed"]
+    assert pending(PLANNED, HASHES, unlabelled, RUNNING) == ["sdprof-app: its configuration changed"]
 
 
 def test_a_file_only_compose_can_judge_is_not_planned():
