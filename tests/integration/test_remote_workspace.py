@@ -103,6 +103,13 @@ def test_write_read_remove(login: Login) -> None:
             ws.path(name)
 
 
+def test_a_string_given_as_stdin_reaches_the_remote_command_in_blocks(login: Login) -> None:
+    """Invoke fed ``in_stream`` one byte per 10 ms (a 2 KB compose file took 23 s over `-f -`)."""
+    text = "".join(f"line {i}\n" for i in range(4000)) + "é\n"  # 37 KB; the multibyte line ends it
+    result = login.host.run(["sh", "-c", "cat; echo end"], stdin=text, timeout=10)
+    assert result.stdout == text + "end\n"
+
+
 def test_relative_root_resolves_against_login_home(login: Login) -> None:
     for root in ("sd", "~/sd", "./sd/", "~/./sd"):
         ws = RemoteWorkspace(login.host, root)
