@@ -77,6 +77,61 @@ class LocalWorkspace:
             return False
 
 
+class Remembering:
+    """A workspace that keeps what it read or wrote of ``names`` instead of reading them again.
+
+    For a run that holds the deploy lock: no other run writes the project's files meanwhile, and on a
+    remote host each read is an SSH round trip (a no-change deploy read the state file seven times).
+    Everything else is passed through; an operation other than read, write and remove (an upload of
+    a directory, a tree removed) forgets all that was kept, since it may have touched those files.
+    Attributes (``root``) are passed through as they are.
+    """
+
+    def __init__(self, inner: Workspace, names: frozenset[str]) -> None:
+        self._inner = inner
+        self._names = names
+        self._known: dict[str, str | None] = {}
+
+    def __repr__(self) -> str:
+        return f"Remembering({self._inner!r})"
+
+    def path(self, name: str) -> str:
+        return self._inner.path(name)
+
+    def read(self, name: str) -> str | None:
+        if name in self._known:
+            return self._known[name]
+        text = self._inner.read(name)
+        if name in self._names:
+            self._known[name] = text
+        return text
+
+    def write(self, name: str, text: str) -> None:
+        self._known.pop(name, None)  # a write that fails leaves the file unknown, read again next time
+        self._inner.write(name, text)
+        if name in self._names:
+            self._known[name] = text
+
+    def remove(self, name: str) -> bool:
+        self._known.pop(name, None)
+        removed = self._inner.remove(name)
+        if name in self._names:
+            self._known[name] = None
+        return removed
+
+    def write_private(self, name: str, text: str, owner: int) -> None:
+        self._known.pop(name, None)
+        self._inner.write_private(name, text, owner)
+
+    def __getattr__(self, attr: str):
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        value = getattr(self._inner, attr)
+        if callable(value):  # an operation this class does not know (sync_dir, remove_tree, ...)
+            self._known.clear()
+        return value
+
+
 def inside(root: str, name: str, *, follow: bool = True) -> str:
     """``name`` joined to ``root`` (resolved); UsageError (exit 2) unless strictly inside it.
 

@@ -16,11 +16,18 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ..errors import SwiftDeployError
-from ..lifecycle.context import Project, Target
+from ..lifecycle.context import STATE_FILE, Project, Target
 from ..lifecycle.fleet import FleetOptions, TargetSpec, run_fleet
+from ..render import COMPOSE_FILE
 from ..results import Reporter
 from ..terminal import printable
+from ..tracks import TRAFFIC_FILE
+from ..workspace import Remembering
 from .table import COMMANDS, Command, Request
+
+
+# Read again and again by the steps of one run: its state, the traffic split and the compose file.
+LOCKED_FILES = frozenset({STATE_FILE, TRAFFIC_FILE, COMPOSE_FILE})
 
 
 def to_stderr(line: str) -> None:
@@ -59,6 +66,9 @@ def _acting(command: Command, request: Request, on_note: Callable[[str], None],
     def act(project: Project, target: Target, reporter: Reporter) -> Any:
         if first is not None:
             first(project, target)
+        workspace = target.workspace
+        if command.lock_name(request) is not None:  # under the deploy lock: what it reads stays as it wrote it
+            target.workspace = Remembering(workspace, LOCKED_FILES)
         try:
             return command.act(project, target, reporter, request)
         except KeyboardInterrupt:
@@ -71,5 +81,7 @@ def _acting(command: Command, request: Request, on_note: Callable[[str], None],
                     pass
                 on_note(command.note(target, request))
             raise
+        finally:
+            target.workspace = workspace
 
     return act
