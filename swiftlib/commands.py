@@ -147,6 +147,12 @@ def image_ids(images: Sequence[str]) -> list[str]:
     return ["docker", "image", "inspect", "--format", "{{.Id}}", *images]
 
 
+def image_ids_each(images: Sequence[str]) -> list[str]:
+    """One line per image, in order: its ID, or ``-`` when the engine lacks it (one call for several)."""
+    return ["sh", "-c", 'for i; do docker image inspect --format "{{.Id}}" "$i" 2>/dev/null || echo -; done',
+            "sh", *images]
+
+
 def inspect_containers(containers: Sequence[str], fmt: str) -> list[str]:
     """One ``fmt`` line per container that exists (fails, after printing the others, when one does not)."""
     return ["docker", "inspect", "--format", fmt, *containers]

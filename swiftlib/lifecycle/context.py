@@ -136,6 +136,8 @@ class Target:
 
     def write_state(self, **values: Any) -> None:
         state = self.read_state()
+        if all(key in state and state[key] == value for key, value in values.items()):
+            return  # already so: no write (over SSH, a round trip)
         state.update(values)
         self.workspace.write(STATE_FILE, json.dumps(state, indent=2, sort_keys=True) + "\n")
 

@@ -16,7 +16,6 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-from .. import commands
 from ..errors import LockHeld, SwiftDeployError, UsageError
 from ..host import Host
 from ..manifest.model import build_manifest
@@ -133,24 +132,30 @@ def prepare_remote(project: Project, target: Target, reporter: Reporter, *, chec
     """Put policies and images on a remote host (only what is missing or changed)."""
     if not target.host.is_remote:
         return
-    from ..remote.images import ensure_image
+    from ..remote.images import ensure_image, image_ids
 
     if check:
         reporter.record(StepResult("prepare host", target.name, "skipped", "check mode: nothing uploaded"))
         return
     changed = target.workspace.sync_dir(project.policies_dir, target.policies_subdir)
-    images = [target.manifest.services.image, target.manifest.nginx.image]
+    m = target.manifest
     local = Host.local()
-    if target.manifest.canary.image not in images and local.succeeds(commands.image_exists(target.manifest.canary.image)):
-        images.append(target.manifest.canary.image)  # a canary image only this machine has
-    if local.succeeds(commands.image_exists(target.manifest.opa.image)):
-        images.append(target.manifest.opa.image)
-    if target.manifest.metrics.uses_prometheus:
-        images.append(target.manifest.metrics.prometheus.image)
+    here = image_ids(local, list(dict.fromkeys([m.canary.image, m.opa.image])))
+    images = [m.services.image, m.nginx.image]
+    if m.canary.image not in images and here[m.canary.image]:
+        images.append(m.canary.image)  # a canary image only this machine has
+    if here[m.opa.image]:
+        images.append(m.opa.image)
+    if m.metrics.uses_prometheus:
+        images.append(m.metrics.prometheus.image)
+    images = list(dict.fromkeys(images))
+    wanted = {**here, **image_ids(local, [image for image in images if image not in here])}
     engines = target.runtime.hosts()  # a swarm's images go to every node: tasks run where Swarm places them
 
     def ship(host: Host) -> list[tuple[str, str, str]]:
-        done = ((image, ensure_image(local, host, image)) for image in images)
+        there = image_ids(host, images)  # one round trip; only what differs is looked at image by image
+        stale = [image for image in images if wanted[image] is None or there[image] != wanted[image]]
+        done = ((image, ensure_image(local, host, image)) for image in stale)
         return [(host.name, image, how) for image, how in done if how != "ok"]
 
     if len(engines) == 1:

@@ -10,7 +10,7 @@ import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from .. import commands
 from ..errors import ManifestError, PreflightFailed, SwiftDeployError
@@ -193,15 +193,13 @@ def host_checks(target: Target, files: dict[str, str], *, include_opa: bool = Fa
     engine = _probe("docker engine", lambda: engine_check(target))
     if not engine.passed:
         return [engine]
-    scratch = [f"{SCRATCH}/{NGINX_FILE}", f"{SCRATCH}/{COMPOSE_FILE}", f"{SCRATCH}/{TRAFFIC_FILE}"]
-    for name, source in zip(scratch, (NGINX_FILE, COMPOSE_FILE, TRAFFIC_FILE)):
-        target.workspace.write(name, files[source])
+    copies = {f"{SCRATCH}/{source}": files[source] for source in (NGINX_FILE, COMPOSE_FILE, TRAFFIC_FILE)}
     if target.manifest.tls:  # nginx -t loads a certificate: a throwaway one stands in for the real one
         stand_in = certificates.stand_in(target.manifest.tls.hosts)
-        for name, text in stand_in.items():
-            target.workspace.write(f"{SCRATCH}/{SCRATCH_TLS_DIR}/{name}", text)
-        scratch += [f"{SCRATCH}/{SCRATCH_TLS_DIR}/{name}" for name in stand_in]
-    conf, compose_file = (target.workspace.path(name) for name in scratch[:2])
+        copies.update({f"{SCRATCH}/{SCRATCH_TLS_DIR}/{name}": text for name, text in stand_in.items()})
+    scratch = list(copies)
+    _at_once(lambda name: target.workspace.write(name, copies[name]), scratch)  # over SSH: a round trip each
+    conf, compose_file = _at_once(target.workspace.path, scratch[:2])
     probes = [
         ("app image present", lambda: image_check(target)),
         ("ports free", lambda: port_check(target, include_opa=include_opa)),
@@ -218,8 +216,13 @@ def host_checks(target: Target, files: dict[str, str], *, include_opa: bool = Fa
         with ThreadPoolExecutor(max_workers=len(probes)) as pool:
             return [engine, *pool.map(lambda probe: _probe(*probe), probes)]
     finally:  # scratch copies only: nothing of them stays on the host
-        for name in scratch:
-            target.workspace.remove(name)
+        _at_once(target.workspace.remove, scratch)
+
+
+def _at_once(call: Callable[[str], Any], names: list[str]) -> list[Any]:
+    """``call`` on every name together (each an independent file on the host); the first error is raised."""
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        return list(pool.map(call, names))
 
 
 def tls_checks(project: Project, target: Target) -> list[Check]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import shlex
 import time
-from typing import Callable
+from typing import Callable, Sequence
 
 from .. import commands
 from ..errors import CommandFailed
@@ -29,6 +29,15 @@ def image_id(host: Host, image: str) -> str | None:
     if not result.ok:
         return None
     return result.stdout.strip() or None
+
+
+def image_ids(host: Host, images: Sequence[str]) -> dict[str, str | None]:
+    """Each image's ID on ``host`` (None: it has no such image), in one round trip."""
+    if not images:
+        return {}
+    lines = host.run(commands.image_ids_each(images), check=False).stdout.split()
+    return {image: (found if found.startswith("sha256:") else None)
+            for image, found in zip(images, lines + ["-"] * (len(images) - len(lines)))}
 
 
 def ensure_image(local: Host, remote: Host, image: str, progress: Progress | None = None) -> str:

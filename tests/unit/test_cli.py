@@ -336,11 +336,17 @@ def test_prepare_remote_ships_the_canary_image(project, monkeypatch) -> None:
     manifest = Project.load(project).manifest
     canary = manifest.canary.image
     assert canary not in (manifest.services.image, manifest.nginx.image)
-    local = SimpleNamespace(succeeds=lambda argv: argv[-1] == canary)
+    local = SimpleNamespace(name="local")
     monkeypatch.setattr(fleet.Host, "local", staticmethod(lambda *a: local))
+    host = SimpleNamespace(is_remote=True, name="h1")
+    on_this_machine = {manifest.services.image, manifest.nginx.image, canary}  # no OPA image here
+
+    def ids(on, wanted):  # the remote host has none of them yet
+        return {image: f"sha256:{image}" if on is local and image in on_this_machine else None for image in wanted}
+
+    monkeypatch.setattr(images, "image_ids", ids)
     shipped = []
     monkeypatch.setattr(images, "ensure_image", lambda src, dst, image: shipped.append(image) or "changed")
-    host = SimpleNamespace(is_remote=True, name="h1")
     target = SimpleNamespace(name="h1", host=host, manifest=manifest, runtime=SimpleNamespace(hosts=lambda: [host]),
                              workspace=SimpleNamespace(sync_dir=lambda src, dst: []), policies_subdir="policies")
     reporter = Reporter(lambda line: None)
