@@ -201,16 +201,16 @@ def _place(project: Project, target: Target, reporter: Reporter, chain: bytes, k
     from ..tls import certinfo
     info = certinfo.describe(certinfo.load_chain(chain)[0])
     tls = target.manifest.tls
-    # Key and chain are two files: until both are written the state claims no certificate, so a run
-    # stopped between them (the key never read back to compare) is placed again by the next one.
+    # Key and chain are two files, then a reload: until nginx serves them the state claims no certificate,
+    # so a run stopped in between (the key never read back to compare) is placed again by the next one.
     target.write_state(**{STATE_KEY: {"source": tls.source, "sha256": "", "placeholder": placeholder}})
     _support_files(target)
     target.workspace.write_private(KEY, key.decode(), 0)  # nginx's master (root) reads it, as owner
     target.workspace.write(CHAIN, chain.decode())
     # nginx's root master reads the directory as its owner only when root placed it; else it must be traversable.
     target.host.run(["sh", "-c", '[ "$(id -u)" = 0 ] || chmod 711 -- "$1"', "sd", target.workspace.path(TLS_DIR)])
-    target.write_state(**{STATE_KEY: {"source": tls.source, "sha256": info.fingerprint, "placeholder": placeholder}})
     reloaded = _reload(target)
+    target.write_state(**{STATE_KEY: {"source": tls.source, "sha256": info.fingerprint, "placeholder": placeholder}})
     data = {"source": tls.source, "names": list(info.names), "issuer": info.issuer,
             "not_after": info.not_after_text, "sha256": info.fingerprint,
             "placeholder": placeholder, "why": verdict.why, "reloaded": reloaded}

@@ -202,6 +202,39 @@ def test_a_renewal_stopped_between_key_and_chain_is_placed_again_by_the_next_run
     assert status == 200
 
 
+def test_a_renewal_stopped_before_nginx_reloaded_is_reloaded_by_the_next_run(local_stack) -> None:
+    """Key and chain written, the reload never came: nginx still serves the old certificate. The state
+    used to claim the new one already, so the next run found nothing to do and nginx kept the old one."""
+    from swiftlib.lifecycle import certificates
+    from swiftlib.lifecycle.context import Options, Project, Target
+    from swiftlib.results import Reporter
+
+    manifest, _ = local_stack
+    ca = str(manifest.parent / ".swiftdeploy/ca/ca.pem")
+    raw = yaml.safe_load(manifest.read_text())
+    raw["tls"]["renew_days"] = 365  # due now: prepare() renews
+    manifest.write_text(yaml.safe_dump(raw, sort_keys=False))
+    try:
+        project = Project.load(manifest)
+        target = Target.local(project)
+        served_before = served_sha256(LOCAL_TLS, ca)
+
+        def stopped_at_the_reload() -> None:
+            raise KeyboardInterrupt
+
+        target.runtime.nginx_reload = stopped_at_the_reload  # type: ignore[method-assign]
+        with pytest.raises(KeyboardInterrupt):
+            certificates.prepare(project, target, Reporter(lambda line: None), Options())
+    finally:
+        raw["tls"].pop("renew_days")
+        manifest.write_text(yaml.safe_dump(raw, sort_keys=False))
+    assert served_sha256(LOCAL_TLS, ca) == served_before  # the new pair is on disk, nginx never loaded it
+    repaired = exited(run_cli(manifest, "certs", "--renew")).stdout
+    assert "nginx reloaded" in repaired, repaired
+    state = json.loads((manifest.parent / ".swiftdeploy/state.json").read_text())
+    assert served_sha256(LOCAL_TLS, ca) == state["tls"]["sha256"] != served_before
+
+
 def test_teardown_keeps_the_certificate_and_clean_removes_it(tmp_path) -> None:
     manifest = with_tls(make_project(tmp_path, prefix=LOCAL + "td", base_port=LOCAL_PORT + 100),
                         source="local", hosts=["localhost"], port=LOCAL_TLS + 100)
