@@ -142,11 +142,6 @@ def compose_config_hash(project_dir: str, project_name: str, service: str, *, fr
     return compose(project_dir, project_name, "config", "--hash", service, compose_file="-" if from_stdin else None)
 
 
-def image_ids(images: Sequence[str]) -> list[str]:
-    """Each image's ID, one line each in the order given (fails when one is missing)."""
-    return ["docker", "image", "inspect", "--format", "{{.Id}}", *images]
-
-
 def image_ids_each(images: Sequence[str]) -> list[str]:
     """One line per image, in order: its ID, or ``-`` when the engine lacks it (one call for several)."""
     return ["sh", "-c", 'for i; do docker image inspect --format "{{.Id}}" "$i" 2>/dev/null || echo -; done',

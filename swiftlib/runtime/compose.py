@@ -45,6 +45,7 @@ class ComposeRuntime:
         it was created with (an image rebuilt under the same tag changes only the ID)."""
         import yaml
 
+        from ..remote.images import image_ids
         from ..render import COMPOSE_FILE
 
         text = compose_text if compose_text is not None else (self._target.workspace.read(COMPOSE_FILE) or "")
@@ -55,18 +56,8 @@ class ComposeRuntime:
         argv = commands.compose_config_hash(*self._project, service, from_stdin=compose_text is not None)
         with ThreadPoolExecutor(max_workers=2) as pool:
             hashes = pool.submit(self._host.run, argv, check=False, stdin=compose_text)
-            ids = pool.submit(self._image_ids, sorted(set(images.values())))
+            ids = pool.submit(image_ids, self._host, sorted(set(images.values())))
             return compose_state.identities(hashes.result().stdout, images, ids.result())
-
-    def _image_ids(self, images: Sequence[str]) -> dict[str, str]:
-        """image -> ID, for those the engine has."""
-        if not images:
-            return {}
-        found = self._host.run(commands.image_ids(images), check=False)
-        if found.ok:
-            return dict(zip(images, found.stdout.split()))  # one line each, in order, when every one exists
-        return {image: found_id for image in images
-                if (found_id := self._host.run(commands.image_exists(image), check=False).stdout.strip())}
 
     def running_hash(self, container: str) -> str:
         seen = self._observed([container]).get(container)

@@ -70,11 +70,11 @@ def service_images(compose: Mapping) -> dict[str, str]:
     return {name: str(spec["image"]) for name, spec in services.items() if isinstance(spec, Mapping) and spec.get("image")}
 
 
-def identities(hash_lines: str, images: Mapping[str, str], image_ids: Mapping[str, str]) -> dict[str, str]:
+def identities(hash_lines: str, images: Mapping[str, str], image_ids: Mapping[str, str | None]) -> dict[str, str]:
     """`docker compose config --hash` lines (`<service> <hash>`) -> service -> "<hash> <image ID>" (the ID ""
     when unknown): what a container of the service must have been created from to be current."""
     found = dict(line.split(None, 1) for line in hash_lines.splitlines() if " " in line.strip())
-    return {service: f"{digest.strip()} {image_ids.get(images.get(service, ''), '')}".rstrip()
+    return {service: f"{digest.strip()} {image_ids.get(images.get(service, '')) or ''}".rstrip()
             for service, digest in found.items()}
 
 
