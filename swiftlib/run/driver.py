@@ -16,18 +16,22 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ..errors import SwiftDeployError
-from ..lifecycle.context import STATE_FILE, Project, Target
+from ..lifecycle.context import Project, Target
 from ..lifecycle.fleet import FleetOptions, TargetSpec, run_fleet
-from ..render import COMPOSE_FILE
 from ..results import Reporter
 from ..terminal import printable
-from ..tracks import TRAFFIC_FILE
 from ..workspace import Remembering
 from .table import COMMANDS, Command, Request
 
 
-# Read again and again by the steps of one run: its state, the traffic split and the compose file.
-LOCKED_FILES = frozenset({STATE_FILE, TRAFFIC_FILE, COMPOSE_FILE})
+def _locked_files() -> frozenset[str]:
+    """Read again and again by the steps of one run: its state, the traffic split and the compose file
+    (imported here: `render` brings jinja2, which a command that changes nothing never needs)."""
+    from ..lifecycle.context import STATE_FILE
+    from ..render import COMPOSE_FILE
+    from ..tracks import TRAFFIC_FILE
+
+    return frozenset({STATE_FILE, TRAFFIC_FILE, COMPOSE_FILE})
 
 
 def to_stderr(line: str) -> None:
@@ -68,7 +72,7 @@ def _acting(command: Command, request: Request, on_note: Callable[[str], None],
             first(project, target)
         workspace = target.workspace
         if command.lock_name(request) is not None:  # under the deploy lock: what it reads stays as it wrote it
-            target.workspace = Remembering(workspace, LOCKED_FILES)
+            target.workspace = Remembering(workspace, _locked_files())
         try:
             return command.act(project, target, reporter, request)
         except KeyboardInterrupt:
