@@ -3,7 +3,8 @@
 Every step of deploy, promote and rollback leaves a state that serves every request (traffic
 moves only to a healthy track, a track is removed only after it is drained), so an interrupted
 command leaves one of those states; this says which one, and which command finishes the job.
-The facts are read after the interrupt: the split in the traffic file nginx serves, the app
+The facts are read after the interrupt: the split in the traffic file (and whether nginx was
+reloaded with it: a press between the write and the reload leaves nginx on the split before), the app
 tracks that run, and the manifest's mode and version (a promotion may already have written
 them). `rollout` keeps its own note (`rollout.interrupted_note`): the canary keeps its step.
 """
@@ -12,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import SwiftDeployError
-from ..tracks import TRACKS, Split, describe
-from . import track_steps, traffic
+from ..tracks import TRACKS, TRAFFIC_FILE, Split, describe, parse_split
+from . import nginx_include, track_steps
 from .context import Target
 
 # What finishes each command, and the way back when there is one.
@@ -36,11 +37,14 @@ class Facts:
     mode: str                   # the manifest's services.mode
     version: str                # the manifest's services.version
     promotion: dict | None = None  # a promotion past its gate, not finished: its from_version and version
+    split_loaded: bool = True   # False: the file was written but nginx's reload with it is not recorded
 
 
 def describe_facts(host: str, facts: Facts, command: str) -> str:
     """The note (pure): where traffic goes, what runs, what the manifest says, how to finish."""
     goes = describe(facts.split) or "nowhere yet (no traffic split written)"
+    if facts.split and not facts.split_loaded:
+        goes += " (written; nginx may still serve the split before it: the next run applies it)"
     runs = ", ".join(facts.running) or "no app track"
     finish = FINISH.get(command, f"run `inv {command}` again to finish")
     if facts.promotion and command in ("promote stable", "rollout"):
@@ -53,9 +57,10 @@ def describe_facts(host: str, facts: Facts, command: str) -> str:
 
 def gather(target: Target) -> Facts:
     """The facts on ``target`` now (effects: reads the traffic file and asks Docker)."""
-    return Facts(traffic.current_split(target), tuple(t for t in TRACKS if track_steps.is_running(target, t)),
+    text = target.workspace.read(TRAFFIC_FILE)
+    return Facts(parse_split(text), tuple(t for t in TRACKS if track_steps.is_running(target, t)),
                  target.manifest.services.mode, target.manifest.services.version,
-                 target.unfinished_promotion())
+                 target.unfinished_promotion(), text is None or nginx_include.serves(target, TRAFFIC_FILE, text))
 
 
 def note(target: Target, command: str) -> str:

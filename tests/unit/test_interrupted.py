@@ -35,6 +35,11 @@ CASES = [
     (Facts({"stable": 100}, ("stable", "canary"), "canary", "1.0.0"), "promote canary",
      "interrupted: on web1 traffic goes to stable 100%; running: stable, canary; the manifest says canary 1.0.0; "
      "run `inv promote --mode canary` again to finish, or `inv rollback`"),
+    # pressed between writing the new split and reloading nginx: the file says it, nginx may not serve it yet
+    (Facts({"stable": 100}, ("stable", "canary"), "stable", "1.0.0", None, False), "rollback",
+     "interrupted: on web1 traffic goes to stable 100% (written; nginx may still serve the split before it: the "
+     "next run applies it); running: stable, canary; the manifest says stable 1.0.0; run `inv rollback` again to "
+     "finish"),
     # a first deploy stopped before anything ran
     (Facts({}, (), "stable", "1.0.0"), "rollback",
      "interrupted: on web1 traffic goes to nowhere yet (no traffic split written); running: no app track; "
