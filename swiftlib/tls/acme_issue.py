@@ -14,6 +14,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 USER_AGENT = "swiftdeploy"
+# RFC 8555 6.5: a badNonce answer carries a fresh nonce and the request may be sent again. The
+# library retries once; a CA may reject several nonces in a row (pebble rejects 5% by design).
+BAD_NONCE_ATTEMPTS = 10
 
 
 class AcmeFailed(Exception):
@@ -41,7 +44,7 @@ def issue(directory: str, hosts: tuple[str, ...], account_key_pem: bytes, *, ema
     from acme import challenges, client, crypto_util, errors, messages
 
     jwk = jose.JWKRSA(key=serialization.load_pem_private_key(account_key_pem, password=None))
-    net = client.ClientNetwork(jwk, user_agent=USER_AGENT, verify_ssl=directory_trust)  # type: ignore[arg-type]
+    net = _patient_network(client, messages)(jwk, user_agent=USER_AGENT, verify_ssl=directory_trust)  # type: ignore[arg-type]
     published: list[str] = []
     try:
         acme = client.ClientV2(client.ClientV2.get_directory(directory, net), net=net)
@@ -81,3 +84,20 @@ def issue(directory: str, hosts: tuple[str, ...], account_key_pem: bytes, *, ema
     finally:
         for token in published:
             unpublish(token)
+
+
+def _patient_network(client, messages):  # type: ignore[no-untyped-def]
+    """The library's network layer, sending a request again on each badNonce answer, up to
+    BAD_NONCE_ATTEMPTS times (the answer's own Replay-Nonce is used for the next try)."""
+
+    class PatientNetwork(client.ClientNetwork):  # type: ignore[misc,name-defined]
+        def post(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            for _ in range(BAD_NONCE_ATTEMPTS - 1):
+                try:
+                    return self._post_once(*args, **kwargs)
+                except messages.Error as error:
+                    if error.code != "badNonce":
+                        raise
+            return self._post_once(*args, **kwargs)
+
+    return PatientNetwork

@@ -21,8 +21,10 @@ from swiftlib.tls import certinfo, local_ca
 
 
 @contextmanager
-def pebble(directory: Path, *, http_port: int, port: int = 26914) -> Iterator[dict[str, str]]:
-    """{"directory": URL, "directory_ca": path, "root": path} of a running pebble."""
+def pebble(directory: Path, *, http_port: int, port: int = 26914,
+           nonce_reject_percent: int = 5) -> Iterator[dict[str, str]]:
+    """{"directory": URL, "directory_ca": path, "root": path} of a running pebble; it answers
+    ``nonce_reject_percent`` of signed requests with badNonce (5 is its own default)."""
     binary = shutil.which("pebble") or "/usr/bin/pebble"
     assert Path(binary).exists(), "pebble is missing: `make test-deps` installs Debian's pebble package"
     directory.mkdir(parents=True, exist_ok=True)
@@ -39,7 +41,8 @@ def pebble(directory: Path, *, http_port: int, port: int = 26914) -> Iterator[di
         "externalAccountBindingRequired": False}}))
     log = (directory / "pebble.log").open("w")
     process = subprocess.Popen([binary, "-config", str(directory / "config.json")], stdout=log,
-                               stderr=subprocess.STDOUT, env={"PEBBLE_VA_NOSLEEP": "1", "PATH": "/usr/bin:/bin"})
+                               stderr=subprocess.STDOUT, env={"PEBBLE_VA_NOSLEEP": "1", "PATH": "/usr/bin:/bin",
+                                    "PEBBLE_WFE_NONCEREJECT": str(nonce_reject_percent)})
     try:
         root = directory / "root.pem"
         deadline = time.monotonic() + 30

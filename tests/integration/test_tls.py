@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import http.server
 import json
 import os
 import socket
 import ssl
 import subprocess
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,7 +22,7 @@ import pytest
 import requests
 import yaml
 
-from swiftlib.tls import certinfo, local_ca
+from swiftlib.tls import acme_issue, certinfo, local_ca
 from tests.conftest import exited, run_cli
 from tests.integration.pebble import pebble
 from tests.integration.stack import Load, leftovers, make_project, remove_stack
@@ -286,6 +288,35 @@ def test_an_acme_ca_issues_the_certificate_nginx_serves(tmp_path) -> None:
         finally:
             run_cli(manifest, "teardown", "--clean")
             remove_stack(ACME)
+
+
+def test_the_acme_client_sends_again_through_a_run_of_bad_nonces(tmp_path) -> None:
+    """A CA may answer badNonce to any signed request; each answer carries a fresh nonce to retry
+    with. At a 30% rejection rate two in a row are common, which the library alone gives up on."""
+    tokens: dict[str, str] = {}
+
+    class Challenges(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            body = tokens.get(self.path.rsplit("/", 1)[-1], "").encode()
+            self.send_response(200 if body else 404)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", ACME_PORT + 7), Challenges)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pebble(tmp_path / "pebble", http_port=ACME_PORT + 7, nonce_reject_percent=30) as ca:
+            account = acme_issue.new_account_key()
+            for _ in range(3):
+                issued = acme_issue.issue(ca["directory"], ("localhost",), account, directory_trust=ca["directory_ca"],
+                                          publish=tokens.__setitem__, unpublish=tokens.pop)
+                assert certinfo.names_of(certinfo.load_chain(issued.chain_pem)[0]) == ("localhost",)
+            assert tokens == {}  # every answer withdrawn
+    finally:
+        server.shutdown()
 
 
 # --- files: checked at validate, and by the policy ---------------------------------------
