@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Iterable, Mapping
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from ..errors import SwiftDeployError
 from .quantile import histogram_quantile
 
@@ -99,6 +97,10 @@ class WindowStats:
 def parse_scrape(text: str, *, taken_at: float, source: str = "/metrics") -> Scrape:
     """Read the app's metrics out of a scrape; raise MetricsUnavailable naming `source`."""
     try:
+        # Imported here: prometheus_client pulls in its HTTP exposition stack (about 0.1 s), which a
+        # command that never scrapes (a deploy with no canary) should not pay for at start-up.
+        from prometheus_client.parser import text_string_to_metric_families
+
         # The parser is lazy: errors surface while iterating, so drain it here.
         samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
     except (ValueError, IndexError, KeyError, TypeError) as exc:

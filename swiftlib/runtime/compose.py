@@ -18,6 +18,9 @@ class ComposeRuntime:
 
     def __init__(self, target: "Target") -> None:
         self._target = target  # read at each call: a promotion changes the target's manifest mid-run
+        # `docker compose config --hash '*'` per compose text (and whether it came on stdin): the hashes
+        # are a function of that text, and a deploy asks for one track's, then for every service's.
+        self._hash_lines: dict[tuple[str, bool], str] = {}
 
     @property
     def _host(self):
@@ -53,11 +56,19 @@ class ComposeRuntime:
             images = compose_state.service_images(yaml.safe_load(text) or {})
         except yaml.YAMLError:
             images = {}
-        argv = commands.compose_config_hash(*self._project, service, from_stdin=compose_text is not None)
+        key = (text, compose_text is not None)
         with ThreadPoolExecutor(max_workers=2) as pool:
-            hashes = pool.submit(self._host.run, argv, check=False, stdin=compose_text)
+            hashes = None if key in self._hash_lines else pool.submit(
+                self._host.run, commands.compose_config_hash(*self._project, "*", from_stdin=key[1]), check=False,
+                stdin=compose_text)
             ids = pool.submit(image_ids, self._host, sorted(set(images.values())))
-            return compose_state.identities(hashes.result().stdout, images, ids.result())
+            if hashes is not None:
+                answer = hashes.result()
+                if not answer.ok:
+                    return {}
+                self._hash_lines[key] = answer.stdout
+            found = compose_state.identities(self._hash_lines[key], images, ids.result())
+        return found if service == "*" else {name: found[name] for name in found if name == service}
 
     def running_hash(self, container: str) -> str:
         seen = self._observed([container]).get(container)
