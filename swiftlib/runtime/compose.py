@@ -18,9 +18,10 @@ class ComposeRuntime:
 
     def __init__(self, target: "Target") -> None:
         self._target = target  # read at each call: a promotion changes the target's manifest mid-run
-        # `docker compose config --hash '*'` per compose text (and whether it came on stdin): the hashes
-        # are a function of that text, and a deploy asks for one track's, then for every service's.
-        self._hash_lines: dict[tuple[str, bool], str] = {}
+        # `docker compose config --hash '*'` per compose text: the hashes are a function of that text
+        # (given on stdin or read from the file alike: paths resolve against the project directory),
+        # and a run asks for one track's, then for every service's, before and after writing the file.
+        self._hash_lines: dict[str, str] = {}
 
     @property
     def _host(self):
@@ -56,18 +57,17 @@ class ComposeRuntime:
             images = compose_state.service_images(yaml.safe_load(text) or {})
         except yaml.YAMLError:
             images = {}
-        key = (text, compose_text is not None)
         with ThreadPoolExecutor(max_workers=2) as pool:
-            hashes = None if key in self._hash_lines else pool.submit(
-                self._host.run, commands.compose_config_hash(*self._project, "*", from_stdin=key[1]), check=False,
-                stdin=compose_text)
+            hashes = None if text in self._hash_lines else pool.submit(
+                self._host.run, commands.compose_config_hash(*self._project, "*", from_stdin=compose_text is not None),
+                check=False, stdin=compose_text)
             ids = pool.submit(image_ids, self._host, sorted(set(images.values())))
             if hashes is not None:
                 answer = hashes.result()
                 if not answer.ok:
                     return {}
-                self._hash_lines[key] = answer.stdout
-            found = compose_state.identities(self._hash_lines[key], images, ids.result())
+                self._hash_lines[text] = answer.stdout
+            found = compose_state.identities(self._hash_lines[text], images, ids.result())
         return found if service == "*" else {name: found[name] for name in found if name == service}
 
     def running_hash(self, container: str) -> str:

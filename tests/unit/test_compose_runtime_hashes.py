@@ -57,3 +57,11 @@ def test_a_failed_answer_is_not_remembered(target, ctx) -> None:
     ctx.set_result_for("run", HASH, Result("app aaa\nnginx nnn"))
     assert target.runtime.config_hashes("app", COMPOSE) == {"app": "aaa sha256:app"}
     assert len(hash_calls(ctx)) == 2
+
+
+def test_the_same_text_on_stdin_or_in_the_file_is_asked_once(target, ctx, tmp_path) -> None:
+    """A promotion asks with the text it will write (stdin), then again once written (the file)."""
+    target.runtime.config_hashes("app", COMPOSE)
+    (tmp_path / "docker-compose.yml").write_text(COMPOSE)
+    assert target.runtime.config_hashes("*") == {"app": "aaa sha256:app", "nginx": "nnn sha256:nginx"}
+    assert len(hash_calls(ctx)) == 1
