@@ -158,6 +158,26 @@ def render_all(manifest: Manifest, templates_dir: Path, *, include_opa: bool, br
     if manifest.deploy.uses_swarm and manifest.secrets and not secrets_label:
         raise SwiftDeployError("a stack file with secrets needs their fingerprint (secrets_label): "
                                "each swarm secret is named by it")
+    split_items = tuple(sorted(split.items())) if split is not None else None
+    return dict(_rendered(manifest, templates_dir, _templates_stamp(templates_dir), include_opa, bridge, split_items,
+                          secrets_label, project_dir))
+
+
+def _templates_stamp(templates_dir: Path) -> tuple:
+    """What tells an edited template apart: each file's name, size and modification time."""
+    try:
+        return tuple(sorted((entry.name, entry.stat().st_size, entry.stat().st_mtime_ns)
+                            for entry in templates_dir.iterdir() if entry.is_file()))
+    except OSError:
+        return ()
+
+
+@functools.lru_cache(maxsize=16)
+def _rendered(manifest: Manifest, templates_dir: Path, _stamp: tuple, include_opa: bool, bridge: bool,
+              split_items: tuple | None, secrets_label: str, project_dir: str) -> dict[str, str]:
+    """render_all's work, remembered per process: a run renders the same files for its pre-flight,
+    its render step and its decisions (the caller copies the answer)."""
+    split = dict(split_items) if split_items is not None else None
     env = make_environment(templates_dir)
     context = render_context(manifest, include_opa=include_opa, bridge=bridge, split=split,
                              secrets_label=secrets_label, project_dir=project_dir)

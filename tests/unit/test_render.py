@@ -212,3 +212,19 @@ def test_compare_reports_ok_or_a_unified_diff():
     new = compare("docker-compose.yml", None, "x\n")
     assert new.status == "changed"
     assert new.diff.startswith("--- /dev/null\n+++ docker-compose.yml (rendered)\n")
+
+
+def test_rendering_again_in_one_process_follows_an_edited_template(manifest, tmp_path):
+    """Rendered files are remembered per process, but never past a change to a template."""
+    import shutil
+
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, templates)
+    first = render_all(manifest, templates, include_opa=True)
+    assert render_all(manifest, templates, include_opa=True) == first
+    nginx_template = next(templates.glob("nginx.conf*"))
+    nginx_template.write_text("# edited by hand\n" + nginx_template.read_text())
+    again = render_all(manifest, templates, include_opa=True)
+    assert again[NGINX_FILE].startswith("# edited by hand\n") and not first[NGINX_FILE].startswith("# edited")
+    again[NGINX_FILE] = "mutated by a caller"
+    assert render_all(manifest, templates, include_opa=True)[NGINX_FILE].startswith("# edited by hand\n")

@@ -169,7 +169,16 @@ def test_the_monitor_window_covers_the_healthchecks_start_period_and_every_retry
     assert seconds(app["deploy"]["rollback_config"]["monitor"]) == settled
 
 
-def test_the_monitor_window_follows_the_healthcheck_when_it_changes(monkeypatch):
+@pytest.fixture
+def unremembered_render():
+    """Rendered files are remembered per process: a test that changes a constant under them forgets
+    them before and after."""
+    render._rendered.cache_clear()
+    yield
+    render._rendered.cache_clear()
+
+
+def test_the_monitor_window_follows_the_healthcheck_when_it_changes(monkeypatch, unremembered_render):
     monkeypatch.setattr(render, "APP_HEALTHCHECK", render.Healthcheck(interval=5, timeout=3, retries=4,
                                                                       start_period=10))
     app = stack()["services"]["app"]
