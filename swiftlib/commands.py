@@ -193,3 +193,10 @@ def containers_publishing(port: int) -> list[str]:
 
 def docker_info() -> list[str]:
     return ["docker", "info", "--format", "{{.ServerVersion}}"]
+
+
+def engine_identity() -> list[str]:
+    """`<server version>|<compose plugin version> <its path>`: what decides whether a compose file that
+    passed `docker compose config` once would pass it again."""
+    return ["docker", "info", "--format", "{{.ServerVersion}}|{{range .ClientInfo.Plugins}}"
+            '{{if eq .Name "compose"}}{{.Version}} {{.Path}}{{end}}{{end}}']

@@ -7,6 +7,7 @@ as it applies to that host (inventory overrides included).
 from __future__ import annotations
 
 import json
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,9 @@ class Target:
     secret_values: dict[str, str] | None = field(default=None, repr=False, compare=False)
     # How the stack's containers are run on this target: chosen once, here where the target is opened.
     runtime: Runtime = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    # write_state reads, merges and writes the whole file: concurrent checks (nginx -t and compose
+    # config each remember a pass) must not drop each other's key.
+    _state_lock: Any = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.runtime is None:
@@ -135,11 +139,12 @@ class Target:
         return marker if isinstance(marker, dict) else None
 
     def write_state(self, **values: Any) -> None:
-        state = self.read_state()
-        if all(key in state and state[key] == value for key, value in values.items()):
-            return  # already so: no write (over SSH, a round trip)
-        state.update(values)
-        self.workspace.write(STATE_FILE, json.dumps(state, indent=2, sort_keys=True) + "\n")
+        with self._state_lock:
+            state = self.read_state()
+            if all(key in state and state[key] == value for key, value in values.items()):
+                return  # already so: no write (over SSH, a round trip)
+            state.update(values)
+            self.workspace.write(STATE_FILE, json.dumps(state, indent=2, sort_keys=True) + "\n")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from .context import Project, Target
 
 SCRATCH = ".swiftdeploy/preflight"
 NGINX_PASSED_KEY = "nginx_t_passed"  # in the host's state: the digest of files that passed `nginx -t`, @ the image ID
+COMPOSE_PASSED_KEY = "compose_config_passed"  # the digest of a compose file that passed, @ engine and compose versions
 SCRATCH_TLS_DIR = "tls"
 
 
@@ -129,6 +130,14 @@ def _nginx_inputs(files: dict[str, str], target: Target) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
+def _compose_inputs(files: dict[str, str], engine_identity: str) -> str | None:
+    """The compose file's digest @ the engine and compose versions that judged it (None: unknown versions)."""
+    if "|" not in engine_identity:
+        return None
+    digest = hashlib.sha256(files[COMPOSE_FILE].encode()).hexdigest()
+    return f"{digest}@{engine_identity.strip()}"
+
+
 def nginx_check(target: Target, conf_path: str, inputs: str | None = None) -> Check:
     """`nginx -t` of the rendered config in the manifest's nginx image (or the host's nginx). ``inputs``:
     the digest of what it reads, to answer from an earlier pass of the same files in the same image."""
@@ -156,11 +165,18 @@ def nginx_check(target: Target, conf_path: str, inputs: str | None = None) -> Ch
     return Check(name, False, f"rejected {where}: {text.splitlines()[-1] if text else 'no output'}")
 
 
-def compose_check(target: Target, compose_path: str) -> Check:
+def compose_check(target: Target, compose_path: str, passed: str | None = None) -> Check:
+    """The runtime's own check of the rendered compose file. ``passed``: the file's digest with the engine's
+    identity, to answer from an earlier pass of the same file by the same engine and compose."""
+    name = "docker compose config"
+    if passed and target.read_state().get(COMPOSE_PASSED_KEY) == passed:
+        return Check(name, True, f"{target.runtime.accepted} (the same file passed it before)")
     refused = target.runtime.refuses(compose_path)
     if refused is None:
-        return Check("docker compose config", True, target.runtime.accepted)
-    return Check("docker compose config", False, refused)
+        if passed:
+            target.write_state(**{COMPOSE_PASSED_KEY: passed})
+        return Check(name, True, target.runtime.accepted)
+    return Check(name, False, refused)
 
 
 def ownership_check(target: Target, *, include_opa: bool) -> Check:
@@ -172,10 +188,13 @@ def ownership_check(target: Target, *, include_opa: bool) -> Check:
                                                  + target.runtime.owner_text(target.compose_project))
 
 
-def engine_check(target: Target) -> Check:
-    result = target.host.run(commands.docker_info(), check=False, timeout=30)
+def engine_check(target: Target, identity: list[str] | None = None) -> Check:
+    """Whether a Docker engine answers; ``identity`` receives its `<version>|<compose version>` line."""
+    result = target.host.run(commands.engine_identity(), check=False, timeout=30)
+    if identity is not None and result.ok:
+        identity.append(result.stdout.strip())
     if result.ok:
-        return Check("docker engine", True, f"Docker {result.stdout.strip()} answers on {target.name}")
+        return Check("docker engine", True, f"Docker {result.stdout.split('|')[0].strip()} answers on {target.name}")
     said = (result.stderr or result.stdout).strip().splitlines()
     hint = ("run `inv bootstrap` (as root) to install and start it"
             if not target.host.is_remote else "start Docker there, or give the SSH user access to it")
@@ -188,24 +207,33 @@ def host_checks(target: Target, files: dict[str, str], *, include_opa: bool = Fa
 
     Without a Docker engine the other checks would only repeat its absence, so they wait for it.
     ``reuse`` (a deploy, not `validate` or --check): `nginx -t` of files that already passed it in the
-    same nginx image is not run again, and a pass is remembered in the host's state.
+    same nginx image, and `docker compose config` of a compose file that passed it with the same engine
+    and compose versions, are not run again; a pass is remembered in the host's state.
     """
-    engine = _probe("docker engine", lambda: engine_check(target))
-    if not engine.passed:
-        return [engine]
     copies = {f"{SCRATCH}/{source}": files[source] for source in (NGINX_FILE, COMPOSE_FILE, TRAFFIC_FILE)}
     if target.manifest.tls:  # nginx -t loads a certificate: a throwaway one stands in for the real one
         stand_in = certificates.stand_in(target.manifest.tls.hosts)
         copies.update({f"{SCRATCH}/{SCRATCH_TLS_DIR}/{name}": text for name, text in stand_in.items()})
     scratch = list(copies)
-    _at_once(lambda name: target.workspace.write(name, copies[name]), scratch)  # over SSH: a round trip each
+    identity: list[str] = []
+    # The engine is asked while the scratch copies are written (over SSH: a round trip each, all at once).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        written = pool.submit(_at_once, lambda name: target.workspace.write(name, copies[name]), scratch)
+        engine = _probe("docker engine", lambda: engine_check(target, identity))
+        failed_write = written.exception()
+    if not engine.passed or failed_write is not None:
+        _at_once(target.workspace.remove, scratch)
+        if not engine.passed:  # without an engine the other checks would only repeat its absence
+            return [engine]
+        raise failed_write
     conf, compose_file = _at_once(target.workspace.path, scratch[:2])
+    compose_passed = _compose_inputs(files, identity[0]) if reuse and identity else None
     probes = [
         ("app image present", lambda: image_check(target)),
         ("ports free", lambda: port_check(target, include_opa=include_opa)),
         ("names are this stack's", lambda: ownership_check(target, include_opa=include_opa)),
         ("nginx -t", lambda: nginx_check(target, conf, _nginx_inputs(files, target) if reuse else None)),
-        ("docker compose config", lambda: compose_check(target, compose_file)),
+        ("docker compose config", lambda: compose_check(target, compose_file, compose_passed)),
     ]
     if target.manifest.metrics.uses_prometheus:
         probes.append(("prometheus image present", lambda: prometheus_image_check(target)))
