@@ -48,7 +48,8 @@ def start(project: Project, target: Target, reporter: Reporter, track_name: str,
         canary_window.forget(target, track_name)
     secret_files.place(project, target, reporter, opts)  # the track mounts them
     compose_steps.restart_stopped_nginx(project, target, reporter, opts)  # the track's health is read through it
-    target.runtime.start_service(spec.service)
+    if changes:  # running, from this very config and image: `up` of the service would find nothing to do
+        target.runtime.start_service(spec.service)
     try:
         wait_track_healthy(target, spec)
     except HealthCheckFailed as exc:

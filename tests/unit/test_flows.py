@@ -155,3 +155,35 @@ def test_rollback_check_mode_of_a_running_canary_plans_without_touching_anything
     assert not [c for c in engine.commands if CHANGES.search(c)], engine.commands
     assert {r.task for r in reporter.results} >= {"traffic", "remove canary"}
     assert all(r.status in ("changed", "ok", "skipped") for r in reporter.results), reporter.results
+
+
+def test_starting_a_track_that_runs_from_the_same_config_and_image_runs_no_compose(project, monkeypatch):
+    """A promotion whose stable already runs the canary's config and image only waits for its health:
+    `up` of the service would find nothing to do, so it is not asked (about 0.1 s)."""
+    from swiftlib.lifecycle import track_steps
+
+    stable, nginx = names(project)["stable"], project.manifest.nginx.container_name
+    (project.root / "docker-compose.yml").write_text(f"services:\n  app:\n    image: {project.manifest.services.image}\n")
+
+    def engine_running(image_id: str) -> MockContext:
+        return MockContext(run={
+            re.compile(r"^docker compose .* config --hash"): Result("app h1\n"),
+            re.compile(r"^sh -c .*docker image inspect"): Result(f"{image_id}\n"),
+            re.compile(r"^docker inspect --format .*config-hash.* " + stable + "$"): Result(f"/{stable}|running|h1|sha256:1\n"),
+            inspect_state(stable): Result("running healthy\n"),
+            inspect_state(nginx): Result("running healthy\n"),
+            re.compile(r"^docker compose .* up -d --no-deps app$"): Result(""),
+        }, repeat=True)
+
+    def ups(ctx: MockContext) -> list[str]:
+        return [call.args[0] for call in ctx.run.call_args_list if " up -d " in call.args[0]]
+
+    monkeypatch.setattr(track_steps, "wait_track_healthy", lambda target, spec: None)
+    same = engine_running("sha256:1")
+    result = track_steps.start(project, Target.local(project, Host.local(same)), quiet(), "stable", Options())
+    assert (result.status, result.msg) == ("ok", f"{stable} healthy (stable, version {project.manifest.services.version})")
+    assert ups(same) == []
+    rebuilt = engine_running("sha256:2")  # the same tag, another image: compose would recreate it
+    assert track_steps.start(project, Target.local(project, Host.local(rebuilt)), quiet(), "stable",
+                             Options()).status == "changed"
+    assert len(ups(rebuilt)) == 1
