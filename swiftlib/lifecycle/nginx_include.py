@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ..errors import CommandFailed
 from .context import Target
@@ -56,9 +57,10 @@ def _workers(target: Target) -> set[str]:
     return target.runtime.nginx_workers()
 
 
-def reload_and_drain(target: Target, *, clock=time.monotonic, sleep=time.sleep) -> float:
-    """Graceful reload of the running nginx; returns the seconds until the old workers were gone."""
-    old = _workers(target)
+def reload_and_drain(target: Target, *, clock=time.monotonic, sleep=time.sleep, old: set[str] | None = None) -> float:
+    """Graceful reload of the running nginx; returns the seconds until the old workers were gone.
+    ``old``: the workers before the reload, when the caller listed them already."""
+    old = _workers(target) if old is None else old
     target.runtime.nginx_reload()
     start = clock()
     deadline = start + target.manifest.nginx.proxy_timeout + DRAIN_GRACE_SECONDS
@@ -85,7 +87,10 @@ def apply(target: Target, name: str, text: str | None, *, running: bool | None =
     if not (nginx_running(target) if running is None else running):
         _record(target, name, text)  # nginx reads the file as it starts
         return None
-    exited, said = target.runtime.nginx_test()
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the workers to wait for are listed while nginx -t runs
+        before = pool.submit(_workers, target) if drain else None
+        exited, said = target.runtime.nginx_test()
+        workers = before.result() if before is not None else None
     if exited != 0:
         if old is None:
             target.workspace.remove(name)
@@ -93,7 +98,7 @@ def apply(target: Target, name: str, text: str | None, *, running: bool | None =
             target.workspace.write(name, old)
         raise CommandFailed("nginx -t", exited, said, host=target.name)
     if drain:
-        drained = reload_and_drain(target)
+        drained = reload_and_drain(target, old=workers)
     else:
         target.runtime.nginx_reload()
         drained = 0.0
