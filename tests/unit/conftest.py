@@ -13,9 +13,15 @@ how to install it.
 from __future__ import annotations
 
 import importlib.util
+import shutil
+from pathlib import Path
 from typing import Iterator
 
 import pytest
+
+from swiftlib.lifecycle.context import Project
+
+REPO = Path(__file__).resolve().parents[2]
 
 NO_DOCKER = "unix:///nonexistent/unit-tests-use-no-docker-engine.sock"
 GO_EVALUATOR_MISSING = (
@@ -30,6 +36,14 @@ def no_docker_engine() -> Iterator[None]:
     patch.setenv("DOCKER_HOST", NO_DOCKER)
     yield
     patch.undo()
+
+
+@pytest.fixture
+def project(tmp_path) -> Project:
+    """The repository's manifest and policies in a fresh directory (a test's own fixture of the same name wins)."""
+    shutil.copy(REPO / "manifest.yaml", tmp_path / "manifest.yaml")
+    shutil.copytree(REPO / "policies", tmp_path / "policies")
+    return Project.load(tmp_path / "manifest.yaml")
 
 
 def go_evaluator_missing() -> str:

@@ -6,8 +6,6 @@ service's (what `up` would do): one `docker compose config --hash '*'` answers b
 from __future__ import annotations
 
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 from invoke import MockContext, Result
@@ -15,7 +13,6 @@ from invoke import MockContext, Result
 from swiftlib.host import Host
 from swiftlib.lifecycle.context import Project, Target
 
-REPO = Path(__file__).resolve().parents[2]
 COMPOSE = "services:\n  app:\n    image: swiftdeploy-app:1.0.0\n  nginx:\n    image: nginx:stable\n"
 HASH = re.compile(r"docker compose .* config --hash")
 
@@ -29,10 +26,8 @@ def ctx() -> MockContext:
 
 
 @pytest.fixture
-def target(tmp_path, ctx) -> Target:
-    shutil.copy(REPO / "manifest.yaml", tmp_path / "manifest.yaml")
-    shutil.copytree(REPO / "policies", tmp_path / "policies")
-    return Target.local(Project.load(tmp_path / "manifest.yaml"), Host.local(ctx))
+def target(project: Project, ctx) -> Target:
+    return Target.local(project, Host.local(ctx))
 
 
 def hash_calls(ctx: MockContext) -> list[str]:

@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 from invoke import MockContext, Result
 
-from swiftlib.errors import ConfigError, SwiftDeployError, UsageError
+from swiftlib.errors import ConfigError, UsageError
 from swiftlib.host import Host
 from swiftlib.lifecycle import flows
 from swiftlib.lifecycle.context import Options, Project, Target
 from swiftlib.results import Reporter
 
-REPO = Path(__file__).resolve().parents[2]
 CHANGES = re.compile(r"docker (compose|stop|rm|kill|run|exec)\b")  # what acts, as opposed to probes
 
 
@@ -45,13 +42,6 @@ class Engine:
     @property
     def commands(self) -> list[str]:
         return [call.args[0] for call in self.ctx.run.call_args_list]
-
-
-@pytest.fixture
-def project(tmp_path) -> Project:
-    shutil.copy(REPO / "manifest.yaml", tmp_path / "manifest.yaml")
-    shutil.copytree(REPO / "policies", tmp_path / "policies")
-    return Project.load(tmp_path / "manifest.yaml")
 
 
 def target_on(project: Project, engine: Engine, **state) -> Target:

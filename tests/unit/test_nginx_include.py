@@ -7,8 +7,6 @@ go on to remove the track nginx still sends requests to.
 from __future__ import annotations
 
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 from invoke import MockContext, Result
@@ -19,15 +17,7 @@ from swiftlib.lifecycle.context import Options, Project, Target
 from swiftlib.results import Reporter
 from swiftlib.tracks import TRAFFIC_FILE, only
 
-REPO = Path(__file__).resolve().parents[2]
 RELOAD = re.compile(r"^docker exec \S+ nginx -s reload$")
-
-
-@pytest.fixture
-def project(tmp_path) -> Project:
-    shutil.copy(REPO / "manifest.yaml", tmp_path / "manifest.yaml")
-    shutil.copytree(REPO / "policies", tmp_path / "policies")
-    return Project.load(tmp_path / "manifest.yaml")
 
 
 def running_nginx(project: Project) -> tuple[Target, MockContext]:

@@ -7,10 +7,7 @@ host and what the check lines say.
 from __future__ import annotations
 
 import re
-import shutil
-from pathlib import Path
 
-import pytest
 from invoke import MockContext, Result
 
 from swiftlib.host import Host
@@ -18,7 +15,6 @@ from swiftlib.lifecycle import preflight
 from swiftlib.lifecycle.context import Project, Target
 from swiftlib.render import COMPOSE_FILE
 
-REPO = Path(__file__).resolve().parents[2]
 COMPOSE_CONFIG = re.compile(r"^docker compose .* config -q")
 NGINX_T = re.compile(r"^docker run --rm .* --entrypoint nginx .* -t ")
 IDENTITY = re.compile(r"^docker info --format ")
@@ -32,13 +28,6 @@ def engine(compose_version: str = "2.26.1") -> MockContext:
         NGINX_T: Result(""),
         re.compile(r".*"): Result(""),  # ports, names: nothing listens, nothing exists
     }, repeat=True)
-
-
-@pytest.fixture
-def project(tmp_path) -> Project:
-    shutil.copy(REPO / "manifest.yaml", tmp_path / "manifest.yaml")
-    shutil.copytree(REPO / "policies", tmp_path / "policies")
-    return Project.load(tmp_path / "manifest.yaml")
 
 
 def files_of(project: Project) -> dict[str, str]:
