@@ -58,6 +58,8 @@ from pathlib import Path
 import requests
 import yaml
 
+import _bench_env  # noqa: F401,E402  (first: the commands run as a user's do)
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
