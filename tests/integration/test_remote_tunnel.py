@@ -52,6 +52,30 @@ def test_tunnel_reaches_loopback_only_server(remote_host, tmp_path: Path) -> Non
         server.wait()
 
 
+def test_closing_a_tunnel_is_immediate_and_closes_what_it_carried(remote_host, tmp_path: Path) -> None:
+    """A health check opens two or three tunnels in a row: each must close at once, even while a client
+    holds an idle connection through it (a poll interval made each close wait up to 0.2 s)."""
+    import statistics
+
+    port = free_port("127.0.0.1")
+    server = http_server(tmp_path, port)
+    took = []
+    try:
+        for _ in range(5):
+            with forward(remote_host, port) as local_port:
+                held = socket.create_connection(("127.0.0.1", local_port), timeout=5)
+                time.sleep(0.05)  # the pump is waiting on both ends
+                started = time.perf_counter()
+            took.append(time.perf_counter() - started)
+            held.settimeout(5)
+            assert held.recv(1) == b""  # the tunnel closed the connection it carried
+            held.close()
+    finally:
+        server.kill()
+        server.wait()
+    assert statistics.median(took) < 0.05, took
+
+
 def test_concurrent_tunnels_from_threads(remote_host, tmp_path: Path) -> None:
     (tmp_path / "x").write_text("x")
     port = free_port("127.0.0.1")
