@@ -88,7 +88,8 @@ def deploy(project: Project, target: Target, reporter: Reporter, opts: Options) 
     for name in (["stable"] if handover else []) + (["canary"] if canary_change else []):
         track_steps.start(project, target, reporter, name, opts)
     up = compose_steps.up(project, target, reporter, opts)
-    admin_access.sync(project, target, reporter, opts)  # a first deploy: `up` has just created the network
+    if up.status != "ok" or handover or canary_change:
+        admin_access.sync(project, target, reporter, opts)  # a first deploy: `up` has just created the network
     for name in ("stable", "canary") if target.manifest.services.mode == "canary" else ("stable",):
         health.wait_track_healthy(target, track(target.manifest, name))
     traffic.switch(project, target, reporter, split_for(target.manifest), opts, why="the manifest's split")
