@@ -1,6 +1,7 @@
 """Steps that start, recreate and remove containers with docker compose."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 from .. import commands
@@ -74,9 +75,9 @@ def require_bind_sources(target: Target, reporter: Reporter, services: Sequence[
     for its configuration and never start, taking the public port down with it.
     """
     files, dirs = bind_sources(target.workspace.read(COMPOSE_FILE) or "", services)
-    path = target.workspace.path
-    out = target.host.run(commands.missing_paths([path(f) for f in files], [path(d) for d in dirs]),
-                          check=False).stdout
+    with ThreadPoolExecutor(max_workers=max(1, len(files) + len(dirs))) as pool:  # over SSH, a round trip each
+        resolved = list(pool.map(target.workspace.path, files + dirs))
+    out = target.host.run(commands.missing_paths(resolved[:len(files)], resolved[len(files):]), check=False).stdout
     missing = [line.strip() for line in out.splitlines() if line.strip()]
     if missing:
         msg = (f"{', '.join(missing)} missing or of the wrong kind (the compose file mounts "
