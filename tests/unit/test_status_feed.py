@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import _thread
+import signal
 import threading
 import time
 
@@ -39,8 +40,13 @@ def test_ctrl_c_stops_the_watcher_while_a_frame_swallows_interrupts() -> None:
                 continue
         return {}
 
+    # Ctrl-C as a user's terminal delivers it to Python's own handler, whatever an earlier test in this
+    # process left installed (interrupt_main does nothing over SIG_IGN or SIG_DFL).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.3, _thread.interrupt_main)
+    backstop = threading.Timer(10, release.set)  # never hang: without the interrupt, a frame comes and the test fails
     timer.start()
+    backstop.start()
     started = time.monotonic()
     try:
         with pytest.raises(KeyboardInterrupt):
@@ -48,4 +54,6 @@ def test_ctrl_c_stops_the_watcher_while_a_frame_swallows_interrupts() -> None:
     finally:
         release.set()
         timer.cancel()
+        backstop.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - started < 2.0
