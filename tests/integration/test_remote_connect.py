@@ -120,3 +120,24 @@ def test_fabric_connection_is_hardened(sshd_factory, known_hosts: Path) -> None:
     assert host.name == f"root@{server.address}:{server.port}"
     assert host.run(["true"]).ok
     host.connection.close()
+
+
+def test_a_connection_lost_during_a_command_ends_the_command_at_once(sshd_factory, known_hosts: Path) -> None:
+    """The wait for a remote command's end stops when the channel closes without an exit status,
+    as Invoke's own loop did: a lost connection is never waited out."""
+    import threading
+
+    server = sshd_factory(1)
+    host = connect(host_spec(server), connect_timeout=5, accept_new_host_keys=True, known_hosts=str(known_hosts))
+    cut = threading.Timer(0.5, host.connection.client.get_transport().close)
+    cut.start()
+    started = time.monotonic()
+    try:
+        result = host.run(["sleep", "30"], check=False)
+        assert not result.ok
+    except HostUnreachable:
+        pass  # also an honest answer
+    finally:
+        cut.cancel()
+        host.connection.close()
+    assert time.monotonic() - started < 5
