@@ -28,6 +28,7 @@ import os
 import posixpath
 import secrets
 import shlex
+import threading
 from pathlib import Path
 
 from ..errors import CommandFailed, UsageError
@@ -112,25 +113,52 @@ def _relative_dir(given: str) -> str:
 
 
 class RemoteWorkspace:
-    """``root`` relative (``swiftdeploy``) or ``~/x``: a subdirectory of the login's home."""
+    """``root`` relative (``swiftdeploy``) or ``~/x``: a subdirectory of the login's home.
+
+    The directory is resolved on the host at the first use, not when the target is opened: a command
+    that only reads the host (its stats for a policy) needs no project directory there, and over a
+    fleet that is one round trip per host less."""
 
     def __init__(self, host: Host, root: str) -> None:
         self.host = host
-        rel = _relative_dir(root)
-        result = run_bytes(host, _script(_OPEN, rel))
-        if result.exited != 0:
-            raise self._failed(f"resolve ~/{rel}", result, name=rel)
-        home, real_home, real_root = (part.decode("utf-8", errors="surrogateescape")
-                                      for part in result.stdout.split(b"\0"))
-        if not real_root.startswith(real_home.rstrip("/") + "/"):
-            raise UsageError(f"deploy.remote_dir {root!r} resolves to {real_root} on the host, which is not inside "
-                             f"the login's home {real_home} (a symbolic link leads there)", host=host.name)
-        self.home = posixpath.normpath(home)
-        self.root = posixpath.join(self.home, rel)
-        self.real_root = real_root  # what every check on the host compares against
+        self._given = root
+        self._rel = _relative_dir(root)  # refused at once: it needs no round trip
+        self._resolved: tuple[str, str, str] | None = None
+        self._resolving = threading.Lock()
+
+    def _resolve(self) -> tuple[str, str, str]:
+        """(home, root, the root with links resolved), asked of the host once."""
+        with self._resolving:
+            if self._resolved is None:
+                rel = self._rel
+                result = run_bytes(self.host, _script(_OPEN, rel))
+                if result.exited != 0:
+                    raise self._failed(f"resolve ~/{rel}", result, name=rel)
+                home, real_home, real_root = (part.decode("utf-8", errors="surrogateescape")
+                                              for part in result.stdout.split(b"\0"))
+                if not real_root.startswith(real_home.rstrip("/") + "/"):
+                    raise UsageError(f"deploy.remote_dir {self._given!r} resolves to {real_root} on the host, which "
+                                     f"is not inside the login's home {real_home} (a symbolic link leads there)",
+                                     host=self.host.name)
+                home = posixpath.normpath(home)
+                self._resolved = (home, posixpath.join(home, rel), real_root)
+            return self._resolved
+
+    @property
+    def home(self) -> str:
+        return self._resolve()[0]
+
+    @property
+    def root(self) -> str:
+        return self._resolve()[1]
+
+    @property
+    def real_root(self) -> str:
+        """What every check on the host compares against."""
+        return self._resolve()[2]
 
     def __repr__(self) -> str:
-        return f"RemoteWorkspace({self.host.name!r}, {self.root!r})"
+        return f"RemoteWorkspace({self.host.name!r}, {self._given!r})"
 
     def _failed(self, what: str, result: ByteResult, *, name: str) -> Exception:
         stderr = result.stderr.decode(errors="replace")

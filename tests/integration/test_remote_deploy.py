@@ -89,6 +89,22 @@ def test_deploy_over_ssh(manifest, home, server, remote_dir, name):
     assert server.tunnels_to(OPA_PORT) >= 1, server.log.read_text()[-2000:]
 
 
+def test_a_remote_dir_linked_out_of_the_home_is_refused_before_anything_starts(tmp_path, home, server):
+    linked = "linked-out"
+    (server.home / linked).symlink_to(tmp_path, target_is_directory=True)
+    try:
+        path = make_project(tmp_path / "proj", prefix=PREFIX + "link", base_port=PORT + 600,
+                            opa={"engine": "embedded"}, deploy={"remote_dir": linked})
+        result = home.inv(path, "deploy", "--hosts", server.host_spec)
+        said = result.stdout + result.stderr
+        assert result.returncode == 2, said
+        assert f"deploy.remote_dir '{linked}' resolves to {tmp_path}" in said and "not inside the login's home" in said
+        assert leftovers(PREFIX + "link") == ""
+        assert not (tmp_path / "docker-compose.yml").exists() and not (tmp_path / ".swiftdeploy").exists()
+    finally:
+        (server.home / linked).unlink()
+
+
 def test_host_stats_in_the_audit(manifest, name):
     checks = [e for e in events(manifest, "policy_check", name) if e["data"]["context"] == "pre_deploy"]
     assert checks, "no pre_deploy policy_check event for the remote host"

@@ -129,14 +129,16 @@ def test_the_project_directory_must_be_a_subdirectory_of_the_home(login: Login, 
 
 
 def test_a_project_directory_linked_out_of_the_home_is_refused(login: Login) -> None:
+    """Refused at the first use (the directory is resolved on the host then, once), before anything is
+    read or written there."""
     (login.home / "sd").symlink_to(login.outside)
     (login.home / "homelink").symlink_to(login.home)
     with pytest.raises(UsageError, match=f"resolves to {login.outside}/?.*not inside the login's home"):
-        RemoteWorkspace(login.host, "sd")
+        RemoteWorkspace(login.host, "sd").write("nginx.conf", "x\n")
     with pytest.raises(UsageError, match="not inside the login's home"):
-        RemoteWorkspace(login.host, "homelink")  # a link back to the home itself
+        RemoteWorkspace(login.host, "homelink").read("nginx.conf")  # a link back to the home itself
     with pytest.raises(UsageError, match="not inside the login's home"):
-        RemoteWorkspace(login.host, "sd/deeper/project")  # a missing path below a link out
+        RemoteWorkspace(login.host, "sd/deeper/project").path("state.json")  # a missing path below a link out
     _untouched(login)
 
 
