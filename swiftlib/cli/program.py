@@ -42,6 +42,10 @@ def _refuse(message: str, context: Any = None) -> NoReturn:
 class SwiftDeployProgram(Program):
     """Invoke's Program with the tasks bundled and the parsing rules above."""
 
+    def print_version(self) -> None:
+        self.version = _version()  # asked only here: reading the installed metadata costs 20-40 ms per start
+        super().print_version()
+
     def parse_core(self, argv: Any) -> None:
         try:
             super().parse_core(argv)
@@ -77,8 +81,7 @@ class SwiftDeployProgram(Program):
 def program() -> SwiftDeployProgram:
     from . import tasks
 
-    return SwiftDeployProgram(name="SwiftDeploy", binary=NAME, binary_names=[NAME], version=_version(),
-                              namespace=tasks.ns)
+    return SwiftDeployProgram(name="SwiftDeploy", binary=NAME, binary_names=[NAME], namespace=tasks.ns)
 
 
 def main() -> None:

@@ -438,3 +438,15 @@ def test_a_run_whose_reader_went_away_goes_on_unprinted():
             "sys.stderr.write('finished')\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert done.returncode == 0 and done.stderr == "finished", done.stderr
+
+
+def test_version_names_the_installed_distribution(capsys):
+    """Read only when asked (the metadata lookup is kept off every other command's start-up)."""
+    from importlib.metadata import version
+
+    from swiftlib.cli.program import program
+
+    with pytest.raises(SystemExit) as done:
+        program().run(["swiftdeploy", "--version"])
+    assert done.value.code in (0, None)
+    assert capsys.readouterr().out == f"SwiftDeploy {version('swiftdeploy')}\n"
