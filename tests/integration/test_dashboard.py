@@ -318,7 +318,9 @@ def test_the_page_draws_an_hour_of_data_and_records_how_fast(manifest, browser):
     host = "sddash-hour"  # its own history file beside the live one
     frame = json.loads((REPO / "tests" / "fixtures" / "dashboard" / "frame_canary.json").read_text())
     now = time.time()
-    lines = [json.dumps(metrics_history.sample_of(dict(frame, timestamp=iso(now - 3600 + 2 * (i + 1)))))
+    # 1800 samples ending now, 1.96 s apart: the oldest stays inside the page's last hour even when the
+    # server starts a minute later on a loaded machine (2 s apart, a start over 2 s dropped one).
+    lines = [json.dumps(metrics_history.sample_of(dict(frame, timestamp=iso(now - 1.96 * (1799 - i)))))
              for i in range(1800)]
     metrics_history.history_path(manifest.parent, host).write_text("\n".join(lines) + "\n")
     with dashboard(manifest, host_name=host) as url:
