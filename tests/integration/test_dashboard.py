@@ -371,8 +371,10 @@ CTRL_C_SCRIPT = textwrap.dedent("""
 @pytest.mark.parametrize("run", range(3))  # the signal lands at a different point of a frame each time
 def test_ctrl_c_ends_the_server_cleanly(manifest, run):
     # Its own process group, signalled as a whole: what a terminal's Ctrl-C does, commands it runs included.
+    # SIGINT as a terminal's shell leaves it (a test run started in the background inherits it ignored).
     proc = subprocess.Popen([sys.executable, "-c", CTRL_C_SCRIPT, str(manifest)], cwd=REPO, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         line = proc.stdout.readline()
         assert line.startswith("READY "), line + proc.stderr.read()

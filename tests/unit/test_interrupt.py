@@ -19,6 +19,15 @@ def fresh():
     interrupt.clear()
 
 
+@pytest.fixture(autouse=True)
+def python_handles_sigint():
+    """Ctrl-C as a terminal delivers it, to Python's own handler: a test run started in the background
+    by a shell inherits SIGINT ignored, and Python then installs no handler of its own."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def test_sleep_sleeps_when_nothing_is_requested():
     started = time.monotonic()
     interrupt.sleep(0.2)
