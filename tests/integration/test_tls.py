@@ -166,22 +166,37 @@ def test_a_renewal_under_50_requests_a_second_drops_none(local_stack) -> None:
     assert "not due" in again.stdout and "changed=0" in again.stdout
 
 
-def test_a_renewal_stopped_between_key_and_chain_is_placed_again_by_the_next_run(local_stack) -> None:
-    """Ctrl-C (or a cut connection) after the new key is written but before its chain: the host holds a
-    key that does not match the chain, and nginx would not start or reload on it. The next run must see
-    that (the key is never read back) and place a matching pair."""
+def renewal_interrupted(manifest: Path, stop) -> None:
+    """A renewal made due (renew_days 365), cut by Ctrl-C where ``stop(target)`` makes it raise; then the
+    manifest as before (not due), so only the unfinished placement can make the next run act."""
     from swiftlib.lifecycle import certificates
     from swiftlib.lifecycle.context import Options, Project, Target
     from swiftlib.results import Reporter
 
-    manifest, _ = local_stack
-    ca = str(manifest.parent / ".swiftdeploy/ca/ca.pem")
     raw = yaml.safe_load(manifest.read_text())
     raw["tls"]["renew_days"] = 365  # due now: prepare() renews
     manifest.write_text(yaml.safe_dump(raw, sort_keys=False))
     try:
         project = Project.load(manifest)
         target = Target.local(project)
+        stop(target)
+        with pytest.raises(KeyboardInterrupt):
+            certificates.prepare(project, target, Reporter(lambda line: None), Options())
+    finally:
+        raw["tls"].pop("renew_days")
+        manifest.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+
+def test_a_renewal_stopped_between_key_and_chain_is_placed_again_by_the_next_run(local_stack) -> None:
+    """Ctrl-C (or a cut connection) after the new key is written but before its chain: the host holds a
+    key that does not match the chain, and nginx would not start or reload on it. The next run must see
+    that (the key is never read back) and place a matching pair."""
+    from swiftlib.lifecycle import certificates
+
+    manifest, _ = local_stack
+    ca = str(manifest.parent / ".swiftdeploy/ca/ca.pem")
+
+    def stop_at_the_chain(target) -> None:
         write = target.workspace.write
 
         def stopped_at_the_chain(name: str, text: str) -> None:
@@ -190,11 +205,8 @@ def test_a_renewal_stopped_between_key_and_chain_is_placed_again_by_the_next_run
             write(name, text)
 
         target.workspace.write = stopped_at_the_chain  # type: ignore[method-assign]
-        with pytest.raises(KeyboardInterrupt):
-            certificates.prepare(project, target, Reporter(lambda line: None), Options())
-    finally:
-        raw["tls"].pop("renew_days")
-        manifest.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+    renewal_interrupted(manifest, stop_at_the_chain)
     # Not due by the manifest any more: only the unfinished placement makes the next run act.
     repaired = exited(run_cli(manifest, "certs", "--renew")).stdout
     assert "certificate this project did not place" in repaired and "nginx reloaded" in repaired, repaired
@@ -207,29 +219,17 @@ def test_a_renewal_stopped_between_key_and_chain_is_placed_again_by_the_next_run
 def test_a_renewal_stopped_before_nginx_reloaded_is_reloaded_by_the_next_run(local_stack) -> None:
     """Key and chain written, the reload never came: nginx still serves the old certificate. The state
     used to claim the new one already, so the next run found nothing to do and nginx kept the old one."""
-    from swiftlib.lifecycle import certificates
-    from swiftlib.lifecycle.context import Options, Project, Target
-    from swiftlib.results import Reporter
-
     manifest, _ = local_stack
     ca = str(manifest.parent / ".swiftdeploy/ca/ca.pem")
-    raw = yaml.safe_load(manifest.read_text())
-    raw["tls"]["renew_days"] = 365  # due now: prepare() renews
-    manifest.write_text(yaml.safe_dump(raw, sort_keys=False))
-    try:
-        project = Project.load(manifest)
-        target = Target.local(project)
-        served_before = served_sha256(LOCAL_TLS, ca)
+    served_before = served_sha256(LOCAL_TLS, ca)
 
+    def stop_at_the_reload(target) -> None:
         def stopped_at_the_reload() -> None:
             raise KeyboardInterrupt
 
         target.runtime.nginx_reload = stopped_at_the_reload  # type: ignore[method-assign]
-        with pytest.raises(KeyboardInterrupt):
-            certificates.prepare(project, target, Reporter(lambda line: None), Options())
-    finally:
-        raw["tls"].pop("renew_days")
-        manifest.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+    renewal_interrupted(manifest, stop_at_the_reload)
     assert served_sha256(LOCAL_TLS, ca) == served_before  # the new pair is on disk, nginx never loaded it
     repaired = exited(run_cli(manifest, "certs", "--renew")).stdout
     assert "nginx reloaded" in repaired, repaired
