@@ -52,7 +52,7 @@ Wrap = Callable[[str, "Mapping[str, str] | None"], str]
 STDIN_BLOCK = 64 * 1024
 
 
-class _BlockStdin:
+class _RunnerFixes:
     """Three fixes to Invoke's runners, for commands that carry files rather than a person's typing.
 
     Invoke reads ``in_stream`` one byte per loop turn with a 10 ms sleep between turns: 2 KB of compose
@@ -108,26 +108,26 @@ class _BlockStdin:
 
 
 @functools.lru_cache(maxsize=None)
-def _block_stdin(runner_class: type) -> type:
-    return type(f"BlockStdin{runner_class.__name__}", (_BlockStdin, runner_class), {})
+def _with_fixes(runner_class: type) -> type:
+    return type(f"Fixed{runner_class.__name__}", (_RunnerFixes, runner_class), {})
 
 
-def _feed_stdin_in_blocks(runner: Any) -> None:
-    """Make the Context's (or Fabric Connection's) runners feed stdin in blocks."""
+def _fix_runners(runner: Any) -> None:
+    """Give the Context's (or Fabric Connection's) runners the fixes of _RunnerFixes."""
     runners = getattr(getattr(runner, "config", None), "runners", None)
     if runners is None:
         return
     for kind in ("local", "remote"):
         cls = runners.get(kind)
-        if isinstance(cls, type) and not issubclass(cls, _BlockStdin):
-            runners[kind] = _block_stdin(cls)
+        if isinstance(cls, type) and not issubclass(cls, _RunnerFixes):
+            runners[kind] = _with_fixes(cls)
 
 
 class Host:
     """A machine to act on: ``Host.local()`` or ``Host.remote(connection)``."""
 
     def __init__(self, runner: Any, *, name: str = "local", remote: bool = False, wrap: Wrap | None = None) -> None:
-        _feed_stdin_in_blocks(runner)
+        _fix_runners(runner)
         self._runner = runner
         self.name = name
         self.is_remote = remote
