@@ -42,6 +42,23 @@ def test_real_docker_compose_accepts_the_rendered_file(rendered, tmp_path: Path,
 
 
 @pytest.mark.docker
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_real_compose_hashes_a_file_and_the_same_text_on_stdin_alike(rendered, tmp_path: Path, variant):
+    """The compose runtime asks for `config --hash` once per compose text, whether the text came on stdin
+    (what a run would write) or from the written file: that holds only while compose answers the same."""
+    from swiftlib.commands import compose_config_hash
+
+    text = rendered[variant][COMPOSE_FILE]
+    (tmp_path / COMPOSE_FILE).write_text(text, encoding="utf-8")
+    (tmp_path / "policies").mkdir()
+    from_file, from_stdin = (
+        subprocess.run(compose_config_hash(str(tmp_path), "swiftdeploy", "*", from_stdin=stdin), input=text,
+                       capture_output=True, text=True, timeout=60) for stdin in (False, True))
+    assert from_file.returncode == 0 and from_stdin.returncode == 0, from_file.stderr + from_stdin.stderr
+    assert from_file.stdout == from_stdin.stdout and "app " in from_file.stdout
+
+
+@pytest.mark.docker
 def test_real_docker_compose_accepts_the_prometheus_service(tmp_path: Path):
     """metrics.source: prometheus adds a service (tmpfs options, loopback port) compose must accept too."""
     from swiftlib.manifest.model import build_manifest, deep_merge
@@ -163,3 +180,15 @@ def test_real_docker_refuses_a_stack_file_it_cannot_read(tmp_path: Path):
                         encoding="utf-8")
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
         assert done.returncode != 0 and "pids" in done.stderr
+
+
+@pytest.mark.docker
+def test_the_real_engine_names_its_version_and_its_compose_plugin():
+    """What a remembered `docker compose config` pass is keyed on: `<engine version>|<compose version> <path>`.
+    Without the compose part every deploy would run the check again (never pass a stale one)."""
+    from swiftlib.commands import engine_identity
+
+    done = subprocess.run(engine_identity(), capture_output=True, text=True, timeout=30)
+    engine, _, compose = done.stdout.strip().partition("|")
+    version = subprocess.run(["docker", "compose", "version", "--short"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and engine and compose.split()[0] == version.stdout.strip().lstrip("v"), done.stdout
