@@ -214,6 +214,14 @@ def host_checks(target: Target, files: dict[str, str], *, include_opa: bool = Fa
     if target.manifest.tls:  # nginx -t loads a certificate: a throwaway one stands in for the real one
         stand_in = certificates.stand_in(target.manifest.tls.hosts)
         copies.update({f"{SCRATCH}/{SCRATCH_TLS_DIR}/{name}": text for name, text in stand_in.items()})
+    try:  # scratch copies only: nothing of them stays on the host, whatever ends the checks (Ctrl-C too)
+        return _checks_on_copies(target, files, copies, include_opa=include_opa, reuse=reuse)
+    finally:
+        _at_once(target.workspace.remove, list(copies))
+
+
+def _checks_on_copies(target: Target, files: dict[str, str], copies: dict[str, str], *, include_opa: bool,
+                      reuse: bool) -> list[Check]:
     scratch = list(copies)
     identity: list[str] = []
     # The engine is asked while the scratch copies are written (over SSH: a round trip each, all at once).
@@ -221,10 +229,9 @@ def host_checks(target: Target, files: dict[str, str], *, include_opa: bool = Fa
         written = pool.submit(_at_once, lambda name: target.workspace.write(name, copies[name]), scratch)
         engine = _probe("docker engine", lambda: engine_check(target, identity))
         failed_write = written.exception()
-    if not engine.passed or failed_write is not None:
-        _at_once(target.workspace.remove, scratch)
-        if not engine.passed:  # without an engine the other checks would only repeat its absence
-            return [engine]
+    if not engine.passed:  # without an engine the other checks would only repeat its absence
+        return [engine]
+    if failed_write is not None:
         raise failed_write
     conf, compose_file = _at_once(target.workspace.path, scratch[:2])
     compose_passed = _compose_inputs(files, identity[0]) if reuse and identity else None
@@ -240,11 +247,8 @@ def host_checks(target: Target, files: dict[str, str], *, include_opa: bool = Fa
     if include_opa:
         probes.append(("opa image present", lambda: opa_image_check(target)))
     # The checks are independent host round trips (nginx -t starts a container): run them together.
-    try:
-        with ThreadPoolExecutor(max_workers=len(probes)) as pool:
-            return [engine, *pool.map(lambda probe: _probe(*probe), probes)]
-    finally:  # scratch copies only: nothing of them stays on the host
-        _at_once(target.workspace.remove, scratch)
+    with ThreadPoolExecutor(max_workers=len(probes)) as pool:
+        return [engine, *pool.map(lambda probe: _probe(*probe), probes)]
 
 
 def _at_once(call: Callable[[str], Any], names: list[str]) -> list[Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from invoke import MockContext, Result
 
 from swiftlib.host import Host
@@ -86,3 +87,16 @@ def test_a_refused_compose_file_is_not_remembered(project) -> None:
     ctx.set_result_for("run", COMPOSE_CONFIG, Result(""))
     assert "passed it before" not in checks(project, ctx, files)["docker compose config"]
     assert ran(ctx, COMPOSE_CONFIG) == 2
+
+
+@pytest.mark.parametrize("cut", ["engine_check", "image_check"])  # while the copies are written; a probe
+def test_ctrl_c_during_the_checks_leaves_no_scratch_copy(project, monkeypatch, cut) -> None:
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(preflight, cut, interrupted)
+    target = Target.local(project, Host.local(engine()))
+    with pytest.raises(KeyboardInterrupt):
+        preflight.host_checks(target, files_of(project), reuse=True)
+    scratch = project.root / preflight.SCRATCH
+    assert not [path for path in scratch.rglob("*") if path.is_file()], list(scratch.rglob("*"))
