@@ -22,7 +22,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
 from .errors import SwiftDeployError
-from .manifest.model import SWARM_SECRET_FINGERPRINT, Manifest
+from .manifest.model import SWARM_SECRET_FINGERPRINT, Healthcheck, Manifest
 from .tracks import SERVICES, TRAFFIC_FILE, Split, running_tracks, split_clients_lines, split_for
 
 COMPOSE_FILE = "docker-compose.yml"
@@ -40,23 +40,6 @@ def compose_template(manifest: Manifest) -> str:
     return STACK_TEMPLATE if manifest.deploy.uses_swarm else TEMPLATES[COMPOSE_FILE]
 
 
-@dataclass(frozen=True)
-class Healthcheck:
-    """A container's healthcheck timing in whole seconds: the templates state it from here, so a value
-    derived from it (how long a new container may take to turn healthy) cannot drift from it."""
-
-    interval: int
-    timeout: int
-    retries: int
-    start_period: int = 0
-
-    @property
-    def settled_seconds(self) -> int:
-        """Seconds after its start by which a container that never answers is declared unhealthy."""
-        return self.start_period + self.interval * self.retries
-
-
-APP_HEALTHCHECK = Healthcheck(interval=2, timeout=2, retries=15, start_period=2)
 NGINX_HEALTHCHECK = Healthcheck(interval=2, timeout=2, retries=15)
 
 # services.restart_policy as a swarm restart condition: swarm has no unless-stopped (a service is
@@ -129,7 +112,7 @@ def render_context(manifest: Manifest, *, include_opa: bool, bridge: bool = Fals
         "track_services": list(SERVICES.items()),
         "shares": split_clients_lines(split),
         "split_line": ", ".join(f"{t}={p}" for t, p in split.items()),
-        "app_healthcheck": APP_HEALTHCHECK,
+        "app_healthcheck": manifest.services.healthcheck,
         "nginx_healthcheck": NGINX_HEALTHCHECK,
         # The stack file only (compose keeps paths relative to its project directory):
         # the project directory on the nodes, the same path on every node; bind mounts start with it.
@@ -139,7 +122,7 @@ def render_context(manifest: Manifest, *, include_opa: bool, bridge: bool = Fals
                      "next": manifest.services.replicas},
         "restart_condition": SWARM_RESTART[manifest.services.restart_policy],
         # An update (or rollback) watches each new task this long: the app's healthcheck has settled by then.
-        "update_monitor": f"{APP_HEALTHCHECK.settled_seconds}s",
+        "update_monitor": f"{manifest.services.healthcheck.settled_seconds}s",
         "swarm_secrets": {secret.name: swarm_secret_name(manifest.deploy.project_name, secret.name, secrets_label)
                           for secret in manifest.secrets},
     }

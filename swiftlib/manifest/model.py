@@ -31,7 +31,11 @@ LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
 
 # Every optional field and its default, in one place. Required fields are absent here.
 DEFAULTS: dict[str, Any] = {
-    "services": {"restart_policy": "unless-stopped", "container_name": "swiftdeploy-app", "replicas": 1},
+    "services": {"restart_policy": "unless-stopped", "container_name": "swiftdeploy-app", "replicas": 1,
+                 # Docker's healthcheck of the app's containers (both tracks). The swarm runtime's update
+                 # monitor is derived from it: how long a new task must keep answering.
+                 "healthcheck": {"interval_seconds": 2, "timeout_seconds": 2, "retries": 15,
+                                 "start_period_seconds": 2}},
     "nginx": {"proxy_timeout": 30, "admin_port": 8081, "container_name": "swiftdeploy-nginx"},
     "opa": {
         "image": "openpolicyagent/opa:1.4.2",
@@ -112,6 +116,26 @@ REQUIRED: dict[str, Any] = {
 
 
 @dataclass(frozen=True)
+class Healthcheck:
+    """A container's healthcheck timing in whole seconds: the templates state it from here, so a value
+    derived from it (how long a new container may take to turn healthy) cannot drift from it."""
+
+    interval: int
+    timeout: int
+    retries: int
+    start_period: int = 0
+
+    @property
+    def settled_seconds(self) -> int:
+        """Seconds after its start by which a container that never answers is declared unhealthy."""
+        return self.start_period + self.interval * self.retries
+
+
+DEFAULT_APP_HEALTHCHECK = Healthcheck(*(DEFAULTS["services"]["healthcheck"][name] for name in (
+    "interval_seconds", "timeout_seconds", "retries", "start_period_seconds")))
+
+
+@dataclass(frozen=True)
 class AppService:
     image: str
     port: int
@@ -120,6 +144,7 @@ class AppService:
     restart_policy: str
     container_name: str
     replicas: int = 1  # tasks of the stable (and next) track; more than 1 needs deploy.runtime: swarm
+    healthcheck: Healthcheck = DEFAULT_APP_HEALTHCHECK
 
 
 @dataclass(frozen=True)
@@ -374,6 +399,12 @@ def build_manifest(raw: Any, *, overrides: Mapping[str, Any] | None = None) -> M
         restart_policy=v.choice("services.restart_policy", RESTART_POLICIES),
         container_name=v.name("services.container_name"),
         replicas=v.integer("services.replicas", 1, MAX_REPLICAS),
+        healthcheck=Healthcheck(
+            interval=v.integer("services.healthcheck.interval_seconds", 1, 3600),
+            timeout=v.integer("services.healthcheck.timeout_seconds", 1, 3600),
+            retries=v.integer("services.healthcheck.retries", 1, 100),
+            start_period=v.integer("services.healthcheck.start_period_seconds", 0, 3600),
+        ),
     )
     nginx = Nginx(
         image=v.image("nginx.image"),

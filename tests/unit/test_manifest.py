@@ -88,6 +88,9 @@ def test_every_field_overrides_its_default():
     m = load_manifest(FIXTURES / "good" / "every_field.yaml")
     assert m.services.image == "registry.example.com:5000/team/app:2.1.0-rc.1"
     assert (m.services.mode, m.services.version, m.services.restart_policy) == ("canary", "2.1.0+build.7", "on-failure")
+    health = m.services.healthcheck
+    assert (health.interval, health.timeout, health.retries, health.start_period, health.settled_seconds) == \
+        (5, 4, 6, 30, 60)
     assert m.nginx.contact == "https://status.example.com/contact?team=ops#page"
     assert (m.nginx.port, m.nginx.admin_port, m.nginx.proxy_timeout) == (80, 9090, 5)
     assert (m.opa.port, m.opa.engine, m.opa.decision_timeout_seconds) == (9181, "embedded", 0.5)

@@ -132,6 +132,9 @@ def test_every_container_is_limited_and_least_privileged():
         assert svc["read_only"] is True, name
         assert svc.get("user") not in (None, "0", "root", "0:0") or name == "nginx", name
     assert services["nginx"]["cap_add"] == ["CHOWN", "SETGID", "SETUID", "NET_BIND_SERVICE"]  # nginx.port: 80
+    for track in ("app", "app-canary"):  # both tracks are checked alike, as services.healthcheck says
+        assert services[track]["healthcheck"] == {"test": ["CMD", "python3", "/app/healthcheck.py"], "interval": "5s",
+                                                  "timeout": "4s", "retries": 6, "start_period": "30s"}, track
     default = yaml.safe_load(render_all(load_manifest(ROOT / "manifest.yaml"), TEMPLATES,
                                         include_opa=False)[COMPOSE_FILE])["services"]
     assert default["nginx"]["cap_add"] == ["CHOWN", "SETGID", "SETUID"]  # 8080 and 8081 need no capability

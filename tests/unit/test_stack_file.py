@@ -178,10 +178,10 @@ def unremembered_render():
     render._rendered.cache_clear()
 
 
-def test_the_monitor_window_follows_the_healthcheck_when_it_changes(monkeypatch, unremembered_render):
-    monkeypatch.setattr(render, "APP_HEALTHCHECK", render.Healthcheck(interval=5, timeout=3, retries=4,
-                                                                      start_period=10))
-    app = stack()["services"]["app"]
+def test_the_monitor_window_follows_the_manifests_healthcheck():
+    manifest = stack_manifest(services={"healthcheck": {"interval_seconds": 5, "timeout_seconds": 3, "retries": 4,
+                                                        "start_period_seconds": 10}})
+    app = stack(manifest)["services"]["app"]
     assert app["healthcheck"] == {"test": ["CMD", "python3", "/app/healthcheck.py"], "interval": "5s",
                                   "timeout": "3s", "retries": 4, "start_period": "10s"}
     assert app["deploy"]["update_config"]["monitor"] == app["deploy"]["rollback_config"]["monitor"] == "30s"
