@@ -459,6 +459,15 @@ def test_healthcheck_judges_the_answer(status: int, payload: bytes, expected: in
         server.server_close()
 
 
+def test_healthcheck_gives_up_on_a_server_that_accepts_but_never_answers() -> None:
+    with socket.socket() as listener:  # the kernel accepts the connection; nobody ever reads or writes
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        started = time.monotonic()
+        assert run_healthcheck(listener.getsockname()[1]) == 1
+        assert time.monotonic() - started < 2 + 3  # its own 1.5 s, below compose's 2 s timeout (+ start-up)
+
+
 def test_a_canary_saturated_by_slow_chaos_still_recovers(gunicorn_server: int) -> None:
     """Six requests held by a long slow chaos took every gunicorn thread, so recover itself failed.
     Slow chaos holds all threads but one, and recover releases the held requests at once."""
