@@ -117,12 +117,15 @@ def _scratch_dir(host: Host) -> Iterator[str]:
 
 
 def _pack(host: Host, root: str, tarball: str) -> None:
-    """Tar ``root`` into ``tarball`` atomically (a half-written cache entry is never used)."""
+    """Tar ``root`` into ``tarball`` atomically (a half-written cache entry is never used). The part file
+    is named after the scratch directory, unique per run: two bootstraps building the same recipe at
+    once each write their own and the last rename wins, instead of one moving the other's half-written file."""
+    part = root.rstrip("/") + ".tar.part"
     try:
-        host.run(cmd.tar_rootfs_argv(root, tarball + ".part"), timeout=600)
-        host.run(["mv", tarball + ".part", tarball])
+        host.run(cmd.tar_rootfs_argv(root, part), timeout=600)
+        host.run(["mv", part, tarball])
     finally:
-        host.run(["rm", "-f", tarball + ".part"], check=False)
+        host.run(["rm", "-f", part], check=False)
 
 
 def import_image(host: Host, name: str, recipe: Recipe, progress: Progress, apt: Apt) -> dict:

@@ -205,3 +205,28 @@ def test_a_load_error_names_the_debian_package(message, package):
     from swiftlib.bootstrap.syslibs import package_for
 
     assert package_for(message) == package
+
+
+def test_two_bootstraps_packing_the_same_recipe_at_once_leave_one_whole_tarball(tmp_path):
+    """Each pack writes its own part file: with one shared `<tarball>.part`, one run moved the other's
+    half-written file into the cache, or failed its own `mv` (real tar and mv, on this machine)."""
+    import tarfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    from swiftlib.bootstrap.rootfs import _pack
+    from swiftlib.host import Host
+
+    roots = []
+    for name in ("rootfs.aaaaaa", "rootfs.bbbbbb"):
+        root = tmp_path / name
+        (root / "usr").mkdir(parents=True)
+        (root / "usr" / "blob").write_bytes(os.urandom(4 << 20))  # a few MB: tar takes long enough to overlap
+        roots.append(str(root))
+    tarball = str(tmp_path / "recipe.tar")
+    for _ in range(3):
+        with ThreadPoolExecutor(2) as pool:
+            for done in [pool.submit(_pack, Host.local(), root, tarball) for root in roots]:
+                done.result()
+        with tarfile.open(tarball) as archive:
+            assert archive.getmember("./usr/blob").size == 4 << 20
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["recipe.tar", *sorted(Path(r).name for r in roots)]
