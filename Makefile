@@ -33,9 +33,13 @@ test-deps: opa-golib
 opa-golib:
 	VENV=$(VENV) bash scripts/install-opa-golib.sh
 
-## Every test: unit, integration (real dockerd, nginx, sshd) and the end-to-end walkthrough.
+## Every test: unit, integration (real dockerd, nginx, sshd) and the end-to-end walkthrough, on
+## TEST_WORKERS processes (pytest-xdist); each test file runs whole on one worker (tests/conftest.py).
+## Two halve the time on two cores; three were faster still but crowded the cores until timing-bound
+## tests failed (README, Testing). TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
 test: setup test-deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 ## Unit tests alone: Python only, no Docker engine, sshd, nginx or Ansible (see tests/conftest.py).
 ## What they import is the venv with the [test] extra plus OPA's Go evaluator wheel; this makes

@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,9 @@ if "SWIFTDEPLOY_STATE_DIR" not in os.environ:
     import tempfile
 
     os.environ["SWIFTDEPLOY_STATE_DIR"] = tempfile.mkdtemp(prefix="swiftdeploy-test-state-")
+# One draw of the fault matrix per run: with `pytest -n` every worker collects the matrix's cases, and
+# they must collect the same ones (workers inherit this process's environment).
+os.environ.setdefault("SWIFTDEPLOY_FAULT_SEED", str(int(time.time())))
 UNIT = REPO / "tests" / "unit"
 SBIN = os.pathsep.join(["/usr/sbin", "/usr/local/sbin", "/sbin"])
 
@@ -134,3 +138,55 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     problems = [missing_component(name) for name in needs if missing_component(name)]
     if problems:
         pytest.fail("; ".join(problems), pytrace=False)
+
+
+# -- running on several workers (`make test`: pytest -n) ------------------------------------------
+
+# A test file runs whole, in order, on one worker: its module fixtures build on each other (a stack the
+# first test deploys, the next promotes). Files of one group run one after the other on one worker: each
+# of these starts docker-in-docker nodes from one image, and two sets at once crowd two cores.
+GROUPS = {"test_swarm.py": "docker-in-docker", "test_cluster.py": "docker-in-docker",
+          "test_bootstrap_hosts.py": "docker-in-docker"}
+# Handed out first (the longest), so that no worker starts one of them when the rest is nearly done.
+FIRST = ("test_swarm.py", "test_cluster.py", "test_bootstrap_hosts.py", "test_fault_matrix.py")
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFile(LoadScopeScheduling):
+        """xdist's own scheduling by scope, where a scope is a test file or its group, handed out in the
+        collection's order (not by how many tests a scope has)."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return GROUPS.get(path.rsplit("/", 1)[-1], path)
+
+    config.option.loadscopereorder = False
+    return ByFile(config, log)
+
+
+@pytest.hookimpl(trylast=True)  # after selection (-k, -m): only the order changes
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In a pytest-xdist worker (whose collection the scheduler hands out in order): the longest files first."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    rank = {name: place for place, name in enumerate(FIRST)}
+    items.sort(key=lambda item: rank.get(Path(str(item.path)).name, len(FIRST)))  # stable: files stay whole
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter):
+    """Below pytest's own summary (the failures): the fault matrix as run, and how to install OPA's Go
+    evaluator when unit tests ran without it. Written here, not in tests/unit or tests/integration: under
+    `pytest -n` the process that writes the summary loads only this conftest."""
+    yield
+    from tests.integration.conftest import fault_matrix_lines
+    from tests.unit.conftest import go_evaluator_lines
+
+    reports = [report for reports in terminalreporter.stats.values() for report in reports]
+    for line in fault_matrix_lines(reports):
+        terminalreporter.write_line(line)
+    for line in go_evaluator_lines(reports):
+        terminalreporter.write_line(line, red=True, bold=True)

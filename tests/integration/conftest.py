@@ -3,10 +3,11 @@ nginx, Ansible. Each test file says which with a marker (``pytestmark = pytest.m
 tests/conftest.py fails -- never skips -- a marked test whose component is missing, naming it."""
 
 
-def pytest_terminal_summary(terminalreporter):
-    """The fault matrix's table (command, fault point, fault, recovered, failed requests), when it ran."""
-    import sys
+def fault_matrix_lines(reports) -> list[str]:
+    """The fault matrix's table (command, fault point, fault, recovered, failed requests) when it ran, for
+    tests/conftest.py to write in pytest's summary. Its rows ride on the cases' test reports: with `pytest -n`
+    the cases run in a worker process and only their reports reach the one that writes the summary."""
+    from tests.integration.test_fault_matrix import ROW_PROPERTY, table_lines
 
-    matrix = sys.modules.get("tests.integration.test_fault_matrix")
-    for line in matrix.table_lines() if matrix else []:
-        terminalreporter.write_line(line)
+    return table_lines([value for report in reports if getattr(report, "when", None) == "call"
+                        for name, value in getattr(report, "user_properties", ()) if name == ROW_PROPERTY])

@@ -201,7 +201,7 @@ def pressed_ctrl_c(manifest, tmp_path, when: str, *args: str) -> tuple[int, str]
         deadline = time.monotonic() + 120
         while when not in out_file.read_text():
             assert proc.poll() is None and time.monotonic() < deadline, out_file.read_text() + err_file.read_text()
-            time.sleep(0.1)
+            time.sleep(0.02)  # some steps after ``when`` take a second or two; the press must land in them
         proc.send_signal(signal.SIGINT)
         code = proc.wait(timeout=60)
     return code, out_file.read_text() + err_file.read_text()

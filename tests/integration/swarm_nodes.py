@@ -23,14 +23,17 @@ SYS_RESOURCE, no seccomp or AppArmor profile, the host's cgroup tree, a tmpfs /r
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import secrets
 import socket
 import subprocess
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator
 
 from tests.integration.sshd import KeyPair
@@ -208,14 +211,22 @@ class SwarmNodes:
         docker("network", "rm", self.network, check=False)
 
 
+# Held while a module's nodes exist: with `pytest -n` (make test), test files run at once on several
+# workers, and two sets of docker-in-docker nodes would build the node image twice at once and run
+# eight dockerds on two cores. A module that wants nodes while another has them waits its turn.
+NODES_LOCK = Path(tempfile.gettempdir()) / "swiftdeploy-tests-docker-in-docker.lock"
+
+
 @contextmanager
 def started_nodes(prefix: str, count: int, client: KeyPair, **options) -> Iterator["SwarmNodes"]:
     """``count`` nodes for a module's tests, removed when it is done (the module fixtures' one shape)."""
-    nodes = SwarmNodes(prefix, count, client, **options).start()
-    try:
-        yield nodes
-    finally:
-        nodes.close()
+    with NODES_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
+        nodes = SwarmNodes(prefix, count, client, **options).start()
+        try:
+            yield nodes
+        finally:
+            nodes.close()
 
 
 def trusting_home(directory, client_key: KeyPair, nodes: "SwarmNodes"):

@@ -23,7 +23,6 @@ import random
 import re
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,7 +69,6 @@ class Case:
     recovered: bool = False
     failed_requests: int = 0
     problem: str = ""
-    ran: bool = False  # selected and started in this session (the table shows those only)
 
 
 def draw_cases(seed: int) -> list[Case]:
@@ -246,17 +244,19 @@ def agree(manifest: Path, case: Case) -> None:
     assert frame["missing_tracks"] == {} and frame["version"] == svc["version"], frame
 
 
-def table_lines() -> list[str]:
-    """The matrix as run (tests/integration/conftest.py prints it in pytest's summary); [] when no case ran."""
-    if not any(case.ran for case in CASES):
-        return []
-    lines = [f"fault matrix (SWIFTDEPLOY_FAULT_SEED={SEED}):",
-             f"  {'command':15} {'fault point':28} {'fault':12} {'recovered':10} failed requests  recovery"]
-    for case in (case for case in CASES if case.ran):
-        lines.append(f"  {case.command:15} {str(case.point):28} {case.fault:12} {'yes' if case.recovered else 'NO':10} "
-                     f"{case.failed_requests:<16} {' → '.join(case.steps) or '-'}"
-                     + (f"  ({case.problem})" if case.problem else ""))
-    return lines
+TABLE_HEADER = f"  {'command':15} {'fault point':28} {'fault':12} {'recovered':10} failed requests  recovery"
+ROW_PROPERTY = "fault_matrix_row"  # each case's row rides on its test report (under xdist, to the controller)
+
+
+def table_row(case: Case) -> str:
+    return (f"  {case.command:15} {str(case.point):28} {case.fault:12} {'yes' if case.recovered else 'NO':10} "
+            f"{case.failed_requests:<16} {' → '.join(case.steps) or '-'}"
+            + (f"  ({case.problem})" if case.problem else ""))
+
+
+def table_lines(rows: list[str]) -> list[str]:
+    """The matrix as run, from its cases' rows (tests/integration/conftest.py prints it in pytest's summary)."""
+    return [f"fault matrix (SWIFTDEPLOY_FAULT_SEED={SEED}):", TABLE_HEADER, *rows] if rows else []
 
 
 @pytest.fixture(scope="module")
@@ -275,17 +275,19 @@ def manifest(tmp_path_factory):
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.command}-{c.fault}-at-{c.point}".replace(" ", "_") for c in CASES])
-def test_a_fault_leaves_a_state_the_advised_command_puts_right(manifest, tmp_path, case):
-    case.ran = True
-    prepare(manifest, case.command)
-    with Load(f"http://127.0.0.1:{PORT}/") as load:
-        code, said = faulted(manifest, tmp_path, case)
-        case.exit_code = code
-        if case.fault == "SIGINT" and code == 130:
-            note_matches_the_host(manifest, said)
-        recover(manifest, case, code, said)
-    case.failed_requests = len(load.dropped)
-    agree(manifest, case)
-    case.recovered = True
+def test_a_fault_leaves_a_state_the_advised_command_puts_right(manifest, tmp_path, case, record_property):
+    try:
+        prepare(manifest, case.command)
+        with Load(f"http://127.0.0.1:{PORT}/") as load:
+            code, said = faulted(manifest, tmp_path, case)
+            case.exit_code = code
+            if case.fault == "SIGINT" and code == 130:
+                note_matches_the_host(manifest, said)
+            recover(manifest, case, code, said)
+        case.failed_requests = len(load.dropped)
+        agree(manifest, case)
+        case.recovered = True
+    finally:
+        record_property(ROW_PROPERTY, table_row(case))
     if case.fault in ("SIGINT", "SIGKILL") and case.command != "teardown":  # teardown stops the service on purpose
         assert load.dropped == [], f"{len(load.dropped)} requests failed:\n{said}"

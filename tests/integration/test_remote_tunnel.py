@@ -73,7 +73,8 @@ def test_closing_a_tunnel_is_immediate_and_closes_what_it_carried(remote_host, t
     finally:
         server.kill()
         server.wait()
-    assert statistics.median(took) < 0.05, took
+    # A 0.2 s poll closed in 0.16 s (median); a wake-up closes in milliseconds, under 0.1 s on a busy machine.
+    assert statistics.median(took) < 0.1, took
 
 
 def test_concurrent_tunnels_from_threads(remote_host, tmp_path: Path) -> None:

@@ -65,13 +65,8 @@ def summary(monkeypatch: pytest.MonkeyPatch, installed: bool) -> list[str]:
         monkeypatch.setitem(sys.modules, "opa_bindings", stand_in)
     else:
         monkeypatch.setitem(sys.modules, "opa_bindings", None)  # import opa_bindings now fails
-    lines: list[str] = []
-    summary = unit_conftest.pytest_terminal_summary(SimpleNamespace(write_line=lambda text, **markup: lines.append(text)))
-    next(summary)  # pytest's own summary (the list of failures) is written here
-    assert lines == []
-    with pytest.raises(StopIteration):
-        next(summary)
-    return lines
+    assert unit_conftest.go_evaluator_lines([SimpleNamespace(nodeid="tests/integration/test_x.py::t")]) == []
+    return unit_conftest.go_evaluator_lines([SimpleNamespace(nodeid="tests/unit/test_policies.py::t")])
 
 
 def test_a_run_without_the_go_evaluator_ends_saying_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
