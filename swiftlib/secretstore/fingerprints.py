@@ -27,15 +27,23 @@ def key() -> bytes:
         pass
     except OSError as exc:
         raise ConfigError(f"cannot read the secrets fingerprint key {path}: {exc.strerror}") from None
+    # Written whole under a name of its own, then linked into place: a run that starts meanwhile finds
+    # no key or the whole key, never the empty file an exclusive create shows before its write.
+    part = path.with_name(f"{KEY_FILE}.{os.getpid()}.{random_bytes.token_hex(4)}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:
             out.write(random_bytes.token_bytes(32))
+            out.flush()
+            os.fsync(out.fileno())
+        os.link(part, path)
     except FileExistsError:
         pass  # another run made it first: use theirs
     except OSError as exc:
         raise ConfigError(f"cannot create the secrets fingerprint key {path}: {exc.strerror}") from None
+    finally:
+        part.unlink(missing_ok=True)
     return path.read_bytes()
 
 

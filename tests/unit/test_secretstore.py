@@ -81,3 +81,23 @@ def test_fingerprints_are_keyed_stable_and_tell_a_change(monkeypatch, tmp_path):
     assert one != fingerprints.fingerprint(key, "A", "v2") and one != fingerprints.fingerprint(key, "B", "v1")
     assert one != fingerprints.fingerprint(b"another key" * 3, "A", "v1")  # nothing to match without the key
     assert fingerprints.combined({"A": one}) != fingerprints.combined({"A": fingerprints.fingerprint(key, "A", "v2")})
+
+
+def test_a_run_starting_while_the_key_is_written_never_sees_a_partial_key(monkeypatch, tmp_path):
+    """Another run asks for the key at the worst moment: this one has begun making it and not yet written
+    it. With an exclusive create of the key file itself, that run read an empty key and fingerprinted
+    every secret under it (a secret that looked changed on the next run)."""
+    monkeypatch.setenv("SWIFTDEPLOY_STATE_DIR", str(tmp_path))
+    real = fingerprints.random_bytes.token_bytes
+    seen: list[bytes] = []
+
+    def token_bytes(n: int) -> bytes:
+        if n == 32 and not seen:  # as the key is drawn: the other run's key(), in the middle of this one's
+            seen.append(b"asking")
+            seen.append(fingerprints.key())
+        return real(n)
+
+    monkeypatch.setattr(fingerprints.random_bytes, "token_bytes", token_bytes)
+    mine = fingerprints.key()
+    assert len(seen[1]) == 32 and mine == seen[1] == fingerprints.key()  # one whole key, the same for both
+    assert [p.name for p in tmp_path.iterdir()] == [fingerprints.KEY_FILE]  # no part file left
