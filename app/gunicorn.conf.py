@@ -7,7 +7,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from app_settings import THREADS, parse_port  # noqa: E402
 
-
 # APP_HOST exists for tests that must stay on loopback; in a container the app
 # listens on every interface of its own network namespace and nginx fronts it.
 bind = f"{os.environ.get('APP_HOST', '0.0.0.0')}:{parse_port(os.environ)}"
@@ -17,9 +16,7 @@ bind = f"{os.environ.get('APP_HOST', '0.0.0.0')}:{parse_port(os.environ)}"
 # and /metrics would report one worker's counters. Concurrency comes from threads.
 workers = 1
 threads = THREADS
-# gthread, but a stop is noticed at once (app_worker.py): `docker stop` took half a second more on
-# gunicorn 20.1, the version the offline base image has.
-worker_class = "app_worker.PromptStopWorker"
+worker_class = "gthread"
 
 # nginx writes the access log; gunicorn only logs errors, to stderr.
 accesslog = None
