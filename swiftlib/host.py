@@ -53,7 +53,7 @@ STDIN_BLOCK = 64 * 1024
 
 
 class _RunnerFixes:
-    """Three fixes to Invoke's runners, for commands that carry files rather than a person's typing.
+    """Four fixes to Invoke's runners, for commands that carry files rather than a person's typing.
 
     Invoke reads ``in_stream`` one byte per loop turn with a 10 ms sleep between turns: 2 KB of compose
     file took 23 s to reach `docker compose -f -`, locally and over SSH alike. A string given as a
@@ -61,7 +61,11 @@ class _RunnerFixes:
     own, so a UTF-8 character split between two chunks came out as two replacement characters; each
     stream is decoded incrementally instead. And Invoke notices a command's end by polling every
     10 ms (5 ms late on average, per command: a deploy runs dozens in a row); the end is waited for
-    on the process itself (a local child, an SSH channel's exit status) instead."""
+    on the process itself (a local child, an SSH channel's exit status) instead. Last, Invoke sets
+    ``using_pty`` in a command's setup, and its ``stop()`` (always run after) reads it: a Ctrl-C landing
+    before the setup got there became an AttributeError (exit 1) in place of the interrupt (exit 130)."""
+
+    using_pty = False  # until the setup says otherwise
 
     def wait(self) -> None:
         process = getattr(self, "process", None)

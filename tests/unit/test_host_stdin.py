@@ -61,3 +61,17 @@ def test_an_output_reader_that_dies_ends_the_wait_instead_of_hanging(monkeypatch
     with pytest.raises(ThreadException, match="reader broke"):
         Host.local().run(["sleep", "3"])
     assert time.monotonic() - started < 2.5
+
+
+def test_a_ctrl_c_before_the_command_starts_stays_a_ctrl_c(monkeypatch):
+    """Invoke's stop() (always run after a command) read ``using_pty``, which only its setup sets: a Ctrl-C
+    landing in the setup came out as AttributeError, and the run ended with exit 1, not 130."""
+    import pytest
+    from invoke.runners import Runner
+
+    def pressed(self, command, kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Runner, "_setup", pressed)
+    with pytest.raises(KeyboardInterrupt):
+        Host.local().run(["true"], timeout=10)
