@@ -230,8 +230,9 @@ class SwarmRuntime:
     def _convergence_seconds(self, service: str) -> float:
         m = self._target.manifest
         replicas = m.canary.replicas if service == SERVICES["canary"] else m.services.replicas
-        # each replica in turn: started, healthy, watched; then the last one's monitor period
-        return m.deploy.health_timeout_seconds * max(1, replicas) + 30
+        # each replica in turn: started, healthy, watched; then the last one's monitor period (the stack
+        # file's `monitor`, from services.healthcheck: a fixed 30 s fell short of a longer healthcheck)
+        return m.deploy.health_timeout_seconds * max(1, replicas) + m.services.healthcheck.settled_seconds
 
     def remove(self, container: str) -> None:
         service = self._service_of(container)

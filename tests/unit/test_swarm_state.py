@@ -142,3 +142,18 @@ def test_the_swarm_runtime_says_what_its_stack_file_check_vouches_for():
     assert runtime("services: {}\n").refuses("/p/f") == "no services in the stack file"
     assert runtime("services: [unclosed\n").refuses("/p/f").startswith("not YAML")
     assert "no `docker stack config`" in SwarmRuntime.accepted  # never claims Docker accepted it
+
+
+def test_the_convergence_deadline_covers_the_monitor_of_a_long_healthcheck():
+    """The wait for a rolled service ends after each replica's health time plus the stack file's monitor,
+    which follows services.healthcheck: a fixed 30 s gave up while Swarm was still watching a slow app."""
+    from types import SimpleNamespace
+
+    from swiftlib.manifest.model import Healthcheck
+    from swiftlib.runtime.swarm import SwarmRuntime
+
+    slow = Healthcheck(interval=10, timeout=5, retries=6, start_period=120)  # monitor: 180 s
+    manifest = SimpleNamespace(services=SimpleNamespace(replicas=2, healthcheck=slow),
+                               canary=SimpleNamespace(replicas=1), deploy=SimpleNamespace(health_timeout_seconds=60))
+    runtime = SwarmRuntime(SimpleNamespace(manifest=manifest), {}, layout=None)
+    assert runtime._convergence_seconds("app") == 60 * 2 + 180
