@@ -141,3 +141,35 @@ def test_a_connection_lost_during_a_command_ends_the_command_at_once(sshd_factor
         cut.cancel()
         host.connection.close()
     assert time.monotonic() - started < 5
+
+
+def _nagle_off(host) -> bool:
+    sock = host.connection.client.get_transport().sock
+    return bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+
+def test_the_connection_sends_small_messages_at_once(sshd_factory, known_hosts: Path) -> None:
+    """Nagle's algorithm is off on the SSH socket (TCP_NODELAY, as OpenSSH sets it): with it on, each
+    command's channel open waited about 40 ms for the server's delayed ACK. Also on the Connection
+    `fab -H` hands a task, and after Fabric reopens a closed connection for the next command."""
+    from fabric import Connection
+
+    from swiftlib.remote.connect import open_connection
+
+    server = sshd_factory(1)
+    host = connect(host_spec(server), connect_timeout=5, accept_new_host_keys=True, known_hosts=str(known_hosts))
+    try:
+        assert _nagle_off(host)
+        host.connection.close()
+        assert host.run(["true"]).ok  # Fabric opens it again
+        assert _nagle_off(host)
+    finally:
+        host.connection.close()
+    conn = Connection(server.address, user="root", port=server.port,
+                      connect_kwargs={"key_filename": [str(server.client.private)]})
+    fab_host = open_connection(conn, connect_timeout=5, known_hosts=str(known_hosts))
+    try:
+        assert _nagle_off(fab_host)
+        assert fab_host.run(["true"]).ok
+    finally:
+        fab_host.connection.close()

@@ -40,3 +40,19 @@ def test_from_inventory_host() -> None:
 
     host = InventoryHost(name="web1", address="10.0.0.5", port=2222, user="deploy", key_file="~/.ssh/k")
     assert HostSpec.from_inventory(host) == HostSpec("web1", "10.0.0.5", 2222, "deploy", "~/.ssh/k")
+
+
+def test_a_gateway_socket_is_left_as_it_is() -> None:
+    """Nagle goes off on a TCP socket only: a ProxyCommand's pipe or a ProxyJump channel has no such
+    option, and the Transport is still built on it."""
+    import socket
+
+    from swiftlib.remote.connect import _nodelay_transport
+
+    ours, theirs = socket.socketpair()  # AF_UNIX: what a gateway hands paramiko is no TCP socket either
+    try:
+        transport = _nodelay_transport(ours)
+        assert transport.sock is ours
+        transport.close()
+    finally:
+        theirs.close()
