@@ -1,10 +1,19 @@
-"""The HTTP seam: small JSON GET/POST helpers over requests, errors translated."""
+"""The HTTP seam: small GET/POST helpers over the standard library's http.client, errors translated.
+
+Every URL asked here is the stack's own (the app, nginx, OPA, Prometheus) on loopback or at the end
+of an SSH tunnel: a proxy from the environment (``HTTP_PROXY``) is never used, as OPA's sidecar engine
+never used one. requests sent them through the proxy, so with a proxy set a health check asked
+the proxy for 127.0.0.1 and failed; and requests cost every command 50 ms of imports.
+"""
 from __future__ import annotations
 
+import http.client
+import json
+import socket
+import ssl
 from dataclasses import dataclass, field
 from typing import Any
-
-import requests
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
@@ -14,8 +23,6 @@ class HttpAnswer:
     headers: dict[str, str] = field(default_factory=dict)
 
     def json(self) -> Any:
-        import json
-
         return json.loads(self.body)
 
 
@@ -41,11 +48,6 @@ def get(url: str, *, timeout: float, tls: TlsCheck | None = None) -> HttpAnswer:
 
 def _get_verified(url: str, timeout: float, tls: TlsCheck) -> HttpAnswer:
     """GET over TLS verified as a browser would for ``tls.server_name`` (chain, name, dates)."""
-    import http.client
-    import socket
-    import ssl
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     try:
         context = ssl.create_default_context(cafile=tls.ca_file)
@@ -69,8 +71,7 @@ def _get_verified(url: str, timeout: float, tls: TlsCheck) -> HttpAnswer:
     try:
         connection.request("GET", parts.path or "/", headers={"Host": tls.server_name})
         response = connection.getresponse()
-        body = response.read().decode("utf-8", "replace")
-        return HttpAnswer(response.status, body, dict(response.getheaders()))
+        return HttpAnswer(response.status, _text(response), dict(response.getheaders()))
     except (OSError, http.client.HTTPException) as exc:
         raise HttpUnavailable(f"GET {url} failed: {exc}") from exc
     finally:
@@ -78,19 +79,46 @@ def _get_verified(url: str, timeout: float, tls: TlsCheck) -> HttpAnswer:
 
 
 def post_json(url: str, payload: Any, *, timeout: float) -> HttpAnswer:
-    return _request("POST", url, timeout=timeout, json=payload)
+    return _request("POST", url, timeout=timeout, body=json.dumps(payload).encode(),
+                    headers={"Content-Type": "application/json"})
 
 
-def _request(method: str, url: str, *, timeout: float, **kwargs: Any) -> HttpAnswer:
+def _request(method: str, url: str, *, timeout: float, body: bytes | None = None,
+             headers: dict[str, str] | None = None) -> HttpAnswer:
+    """One request, no redirect followed; an https:// URL is verified against the system's CA store."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise HttpUnavailable(f"{method} {url} failed: not an http(s) URL")
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if parts.scheme == "https":
+        connection: http.client.HTTPConnection = http.client.HTTPSConnection(
+            parts.hostname, parts.port, timeout=timeout, context=ssl.create_default_context())
+    else:
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     try:
-        response = requests.request(method, url, timeout=timeout, **kwargs)
-    except requests.Timeout as exc:
+        connection.request(method, target, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return HttpAnswer(response.status, _text(response), dict(response.getheaders()))
+    except (socket.timeout, TimeoutError) as exc:
         raise HttpUnavailable(f"no answer from {url} within {timeout:g}s") from exc
-    except requests.ConnectionError as exc:
+    except ssl.SSLCertVerificationError as exc:
+        raise HttpUnavailable(f"{url}: the certificate does not verify: {exc.verify_message}") from exc
+    except OSError as exc:
         raise HttpUnavailable(f"cannot connect to {url}: {_root_cause(exc)}") from exc
-    except requests.RequestException as exc:
-        raise HttpUnavailable(f"{method} {url} failed: {exc}") from exc
-    return HttpAnswer(response.status_code, response.text, dict(response.headers))
+    except (http.client.HTTPException, ValueError) as exc:
+        raise HttpUnavailable(f"{method} {url} failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        connection.close()
+
+
+def _text(response: http.client.HTTPResponse) -> str:
+    """The body in the charset its Content-Type names (UTF-8 if none or unknown), bad bytes replaced."""
+    data = response.read()
+    charset = response.headers.get_content_charset() or "utf-8"
+    try:
+        return data.decode(charset, "replace")
+    except LookupError:
+        return data.decode("utf-8", "replace")
 
 
 def _root_cause(exc: BaseException) -> str:

@@ -17,7 +17,15 @@ from .decision import Decision, decision_entrypoint, decision_query
 from .embedded import EmbeddedEngine
 from .golib import GoEngine
 from .inputs import CANARY_CONTEXT, INFRASTRUCTURE_CONTEXT, canary_input, cluster_input, infrastructure_input
-from .sidecar import SidecarEngine
+
+
+def __getattr__(name: str):
+    # The sidecar engine imports requests (50 ms): only a run that asks OPA's API pays for it.
+    if name == "SidecarEngine":
+        from .sidecar import SidecarEngine
+
+        return SidecarEngine
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "CANARY_CONTEXT",
