@@ -84,29 +84,32 @@ def test_a_closed_port_is_connection_refused() -> None:
         http.get(url, timeout=2)
 
 
-def test_a_server_that_never_answers_times_out() -> None:
-    with socket.socket() as silent:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen()  # accepts the connection (the kernel does), never answers
-        url = f"http://127.0.0.1:{silent.getsockname()[1]}/healthz"
-        with pytest.raises(http.HttpUnavailable, match=r"no answer from .* within 0.3s"):
-            http.get(url, timeout=0.3)
+@pytest.fixture
+def listener() -> Iterator[tuple[socket.socket, str]]:
+    """A socket that accepts connections (the kernel does) and a URL on it; what it answers is the test's."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock, f"http://127.0.0.1:{sock.getsockname()[1]}/healthz"
 
 
-def test_a_connection_closed_without_an_answer_is_named() -> None:
-    with socket.socket() as rude:
-        rude.bind(("127.0.0.1", 0))
-        rude.listen()
-        url = f"http://127.0.0.1:{rude.getsockname()[1]}/healthz"
+def test_a_server_that_never_answers_times_out(listener) -> None:
+    _, url = listener
+    with pytest.raises(http.HttpUnavailable, match=r"no answer from .* within 0.3s"):
+        http.get(url, timeout=0.3)
 
-        def hang_up() -> None:
-            conn, _ = rude.accept()
-            conn.recv(1024)
-            conn.close()
 
-        threading.Thread(target=hang_up, daemon=True).start()
-        with pytest.raises(http.HttpUnavailable, match=r"/healthz"):
-            http.get(url, timeout=2)
+def test_a_connection_closed_without_an_answer_is_named(listener) -> None:
+    sock, url = listener
+
+    def hang_up() -> None:
+        conn, _ = sock.accept()
+        conn.recv(1024)
+        conn.close()
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    with pytest.raises(http.HttpUnavailable, match=r"/healthz"):
+        http.get(url, timeout=2)
 
 
 def test_an_unverifiable_https_server_is_refused(tmp_path) -> None:
