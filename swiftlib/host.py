@@ -53,7 +53,7 @@ STDIN_BLOCK = 64 * 1024
 
 
 class _RunnerFixes:
-    """Four fixes to Invoke's runners, for commands that carry files rather than a person's typing.
+    """Six fixes to Invoke's runners, for commands that carry files rather than a person's typing.
 
     Invoke reads ``in_stream`` one byte per loop turn with a 10 ms sleep between turns: 2 KB of compose
     file took 23 s to reach `docker compose -f -`, locally and over SSH alike. A string given as a
@@ -61,9 +61,12 @@ class _RunnerFixes:
     own, so a UTF-8 character split between two chunks came out as two replacement characters; each
     stream is decoded incrementally instead. And Invoke notices a command's end by polling every
     10 ms (5 ms late on average, per command: a deploy runs dozens in a row); the end is waited for
-    on the process itself (a local child, an SSH channel's exit status) instead. Last, Invoke sets
+    on the process itself (a local child, an SSH channel's exit status) instead. Invoke sets
     ``using_pty`` in a command's setup, and its ``stop()`` (always run after) reads it: a Ctrl-C landing
-    before the setup got there became an AttributeError (exit 1) in place of the interrupt (exit 130)."""
+    before the setup got there became an AttributeError (exit 1) in place of the interrupt (exit 130).
+    Last, over SSH a command's stdin is written through ``remote.ordered_send``: never after our CLOSE
+    of its channel (OpenSSH drops the connection for that), and stdin left unread by a command that has
+    ended is not an error (as Invoke ignores a local child's broken pipe)."""
 
     using_pty = False  # until the setup says otherwise
 
@@ -91,6 +94,24 @@ class _RunnerFixes:
         wait); a Ctrl-C raises here as it did from Invoke's sleep, and a timeout's kill ends the command."""
         while not ended(0.25) and not self.has_dead_threads:  # type: ignore[attr-defined]
             pass
+
+    def close_proc_stdin(self) -> None:
+        channel = getattr(self, "channel", None)
+        if channel is None:  # a local child: Invoke closes its pipe
+            super().close_proc_stdin()  # type: ignore[misc]
+        else:
+            from .remote.ordered_send import send_eof
+
+            send_eof(channel)
+
+    def _write_proc_stdin(self, data: bytes) -> None:
+        channel = getattr(self, "channel", None)
+        if channel is None:
+            super()._write_proc_stdin(data)  # type: ignore[misc]
+            return
+        from .remote.ordered_send import send_all
+
+        send_all(channel, data)  # False: the command ended without reading it all; its exit code says how
 
     def read_our_stdin(self, input_: Any) -> Any:
         if isinstance(input_, io.StringIO):

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable
 
 from ..errors import HostUnreachable
 from ..host import Host
+from .ordered_send import send_all, send_eof
 
 CHUNK = 256 * 1024
 
@@ -106,15 +107,15 @@ def run_bytes(
         readers = [_drain(chan.recv, out), _drain(chan.recv_stderr, err)]
         for chunk in _chunks(stdin):
             try:
-                chan.sendall(chunk)
+                if not send_all(chan, chunk):
+                    break  # the command stopped reading; its exit code says why
             except OSError:
                 if chan.exit_status_ready() or chan.closed:
-                    break  # the command stopped reading; its exit code says why
+                    break
                 raise
             if on_chunk:
                 on_chunk(len(chunk))
-        if not chan.closed:
-            chan.shutdown_write()  # EOF on the command's stdin
+        send_eof(chan)  # on the command's stdin
         exited = chan.recv_exit_status()
         for reader in readers:
             reader.join(timeout)

@@ -173,3 +173,22 @@ def test_the_connection_sends_small_messages_at_once(sshd_factory, known_hosts: 
         assert fab_host.run(["true"]).ok
     finally:
         fab_host.connection.close()
+
+
+def test_commands_that_end_before_reading_their_stdin_leave_the_connection_up(sshd_factory, known_hosts: Path) -> None:
+    """Commands on one connection at once, each ending before it reads its stdin: the EOF for a channel
+    the server has already closed is never sent (OpenSSH drops the whole connection for it, and every
+    command on it failed "without an exit status"). Through both paths: bytes, and Invoke's runner."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from swiftlib.remote.channel import run_bytes
+
+    server = sshd_factory(1)
+    host = connect(host_spec(server), connect_timeout=5, accept_new_host_keys=True, known_hosts=str(known_hosts))
+    try:
+        with ThreadPoolExecutor(6) as pool:
+            for _ in range(60):
+                assert [r.exited for r in pool.map(lambda _: run_bytes(host, "true"), range(6))] == [0] * 6
+                assert all(r.ok for r in pool.map(lambda _: host.run(["true"], stdin="unread"), range(6)))
+    finally:
+        host.connection.close()
