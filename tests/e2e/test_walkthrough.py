@@ -79,7 +79,9 @@ def test_walkthrough(manifest):
     # 5. the live status sees the canary failing, and stable healthy beside it
     frame = json.loads(ok(run_cli(manifest, "status", "--json")).stdout)
     assert frame["mode"] == "canary" and frame["chaos"] == "error" and frame["weight"] == 50
-    assert frame["tracks"]["canary"]["error_rate"] > 0.2 and frame["tracks"]["stable"]["error_rate"] == 0
+    # The canary's window also holds some of its clean requests of step 2, how many depends on the machine's
+    # pace (a third of them failing is typical; 0.2 was seen with three test workers on two cores).
+    assert frame["tracks"]["canary"]["error_rate"] >= 0.1 and frame["tracks"]["stable"]["error_rate"] == 0
     canary = next(p for p in frame["policies"] if p["domain"] == "canary")
     assert canary["allow"] is False and any("error rate" in r for r in canary["reasons"])
 
