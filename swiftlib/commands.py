@@ -129,6 +129,21 @@ def nginx_worker_pids(container: str) -> list[str]:
     return ["docker", "exec", container, "sh", "-c", NGINX_WORKERS_SCRIPT]
 
 
+NGINX_POLL_SECONDS = 0.02
+# $1: polls left; then PIDs. Prints those still nginx workers once none is, or the polls are spent.
+NGINX_WORKERS_LEFT_SCRIPT = (
+    'n=$1; shift; while :; do left=; for p; do case "$(tr "\\0" " " 2>/dev/null < "/proc/$p/cmdline")" in '
+    '"nginx: worker process"*) left="$left $p";; esac; done; '
+    f'if [ -z "$left" ] || [ "$n" -le 0 ]; then echo $left; exit 0; fi; n=$((n - 1)); sleep {NGINX_POLL_SECONDS}; done')
+
+
+def nginx_workers_left(container: str, pids: list[str], wait: float) -> list[str]:
+    """Which of ``pids`` are still nginx workers, waiting inside the container up to ``wait`` seconds for
+    them to exit: one exec instead of one per look (a reload's old workers usually go within 50 ms)."""
+    polls = max(0, int(wait / NGINX_POLL_SECONDS))
+    return ["docker", "exec", container, "sh", "-c", NGINX_WORKERS_LEFT_SCRIPT, "sh", str(polls), *pids]
+
+
 def compose_start_service(project_dir: str, project_name: str, service: str) -> list[str]:
     """Create or update one service only (recreated only if its config changed); neighbours untouched."""
     return compose(project_dir, project_name, "up", "-d", "--no-deps", service)

@@ -22,6 +22,7 @@ from ..errors import CommandFailed
 from .context import Target
 
 DRAIN_GRACE_SECONDS = 10.0  # beyond nginx.proxy_timeout, the longest a proxied request can take
+DRAIN_LOOK_SECONDS = 2.0  # one look waits this long at most for the old workers to go (a Ctrl-C ends it)
 APPLIED_KEY = "nginx_applied"  # in the host's state: include file -> digest of the text nginx serves
 
 
@@ -57,18 +58,19 @@ def _workers(target: Target) -> set[str]:
     return target.runtime.nginx_workers()
 
 
-def reload_and_drain(target: Target, *, clock=time.monotonic, sleep=time.sleep, old: set[str] | None = None) -> float:
+def reload_and_drain(target: Target, *, clock=time.monotonic, old: set[str] | None = None) -> float:
     """Graceful reload of the running nginx; returns the seconds until the old workers were gone.
     ``old``: the workers before the reload, when the caller listed them already."""
     old = _workers(target) if old is None else old
     target.runtime.nginx_reload()
     start = clock()
     deadline = start + target.manifest.nginx.proxy_timeout + DRAIN_GRACE_SECONDS
-    while old & _workers(target):
-        if clock() > deadline:
-            raise CommandFailed("nginx reload", None, f"old workers {sorted(old & _workers(target))} still serve requests",
+    left = old
+    while left:
+        left = target.runtime.nginx_workers_left(left, wait=min(DRAIN_LOOK_SECONDS, max(0.0, deadline - clock())))
+        if left and clock() >= deadline:
+            raise CommandFailed("nginx reload", None, f"old workers {sorted(left)} still serve requests",
                                 host=target.name, hint="a request is stuck; check the app, then re-run")
-        sleep(0.1)
     return round(clock() - start, 2)
 
 

@@ -87,6 +87,10 @@ class Runtime(Protocol):
     def nginx_workers(self) -> set[str]:
         """The running nginx's worker process ids."""
 
+    def nginx_workers_left(self, old: set[str], wait: float) -> set[str]:
+        """Which of ``old`` (from ``nginx_workers``) still run, having waited up to ``wait`` seconds for
+        all of them to exit (it returns as soon as none is left)."""
+
     def nodes(self) -> list[NodeFacts] | None:
         """Every node the stack should run on, as the infrastructure policy judges them: the runtime's view of
         each (ready, role, ...), whether it was reached, its host stats. None: one host, the target's own."""

@@ -150,6 +150,13 @@ class ComposeRuntime:
         out = self._host.run(commands.nginx_worker_pids(self._nginx), check=False).stdout
         return {line.strip() for line in out.splitlines() if line.strip().isdigit()}
 
+    def nginx_workers_left(self, old: set[str], wait: float) -> set[str]:
+        if not old:
+            return set()
+        argv = commands.nginx_workers_left(self._nginx, sorted(old), wait)
+        out = self._host.run(argv, check=False, timeout=wait + 30).stdout
+        return {pid for pid in out.split() if pid in old}
+
     def hosts(self) -> list:
         return [self._host]
 

@@ -48,6 +48,7 @@ COMPOSE_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.swarm.service.name"
 NODE_TIMEOUT = 30.0  # one node's command: a node that died mid-run must not hold the run for long
 POLL = 1.0
+NGINX_POLL = 0.1  # between looks at the nodes' nginx workers while a reload drains
 
 # $1 the service. Its inspect JSON, a record separator, its tasks' inspect JSON.
 _READ_SERVICE = r"""
@@ -349,6 +350,15 @@ class SwarmRuntime:
         results = self._in_nginx("sh", "-c", commands.NGINX_WORKERS_SCRIPT)
         return {f"{name}:{line.strip()}" for name, result in results.items() if result is not None
                 for line in result.stdout.splitlines() if line.strip().isdigit()}
+
+    def nginx_workers_left(self, old: set[str], wait: float) -> set[str]:
+        # Every node's nginx is looked at together, each look a round of execs: polled from here.
+        deadline = time.monotonic() + wait
+        while True:
+            left = old & self.nginx_workers()
+            if not left or time.monotonic() >= deadline:
+                return left
+            interrupt.sleep(NGINX_POLL)
 
     def task_addresses(self, service: str) -> list[str]:
         return swarm_state.task_addresses(self._read(service)[1], self._target.manifest.network.name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 
 import pytest
 import requests
@@ -299,3 +300,33 @@ def test_a_canary_that_died_mid_promotion_is_rolled_back_to_the_stable_that_stil
     assert {requests.get(public("/healthz"), timeout=5).json()["version"] for _ in range(10)} == {"1.0.0"}
     assert not json.loads((manifest.parent / ".swiftdeploy" / "state.json").read_text()).get("promotion")
     ok(run_cli(manifest, "health"))
+
+
+def test_a_traffic_move_waits_for_the_requests_the_old_split_sent(manifest):
+    """Requests the canary holds (chaos slow, 3 s) when rollback moves all traffic to stable: the move
+    waits until nginx's old workers have finished them (all answered 200), and only then is the canary
+    removed; the wait is said ("drained in ...")."""
+    import re
+    import threading
+
+    ok(run_cli(manifest, "promote", "--mode", "canary"))
+    ok(run_cli(manifest, "chaos", "--mode", "slow", "--duration", "3"))
+    answers: list[int] = []
+
+    def ask() -> None:
+        try:
+            answers.append(requests.get(public("/"), timeout=30, headers={"Connection": "close"}).status_code)
+        except requests.RequestException as exc:
+            answers.append(repr(exc))
+
+    askers = [threading.Thread(target=ask) for _ in range(8)]  # half of them land on the canary and wait there
+    for asker in askers:
+        asker.start()
+    time.sleep(0.5)
+    out = ok(run_cli(manifest, "rollback", "--reason", "drain test"))
+    for asker in askers:
+        asker.join(30)
+    assert answers == [200] * 8, answers
+    drained = re.search(r"stable 100% .*drained in ([0-9.]+)s", out)
+    assert drained and float(drained.group(1)) >= 1.5, out  # the slow requests held the old workers
+    assert f"{PREFIX}-app-canary" not in leftovers(PREFIX).split()
