@@ -113,6 +113,9 @@ def interrupted_note(target: Target) -> str:
     if isinstance(state.get(PROMOTION), dict):  # stopped in the final promotion: say what is there
         return interrupted.note(target, "rollout")
     weight = state.get("weight")
+    if weight == 0:  # stopped before the canary's first step: there is no share to keep, nothing to promote
+        return (f"interrupted: on {target.name} before the canary took any traffic (stable serves all of it); "
+                "finish with `inv rollback`")
     share = f"{weight}% of the traffic" if isinstance(weight, int) else "its share of the traffic"
     return (f"interrupted: on {target.name} the canary keeps {share} beside stable; "
             "finish with `inv rollback` or `inv promote --mode stable`")

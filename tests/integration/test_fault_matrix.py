@@ -93,6 +93,9 @@ REGRESSIONS = (("promote stable", "kill canary", "measuring the canary"),  # adv
                # the canary died after the manifest named its version, before stable was replaced:
                # rollback took the promotion for complete and waited for stable to run the new version
                ("promote stable", "kill canary", "TASK [manifest]"),
+               # Ctrl-C before the canary's first step: the note said the canary "keeps 0%" and advised
+               # promoting a canary that was never started
+               ("rollout", "SIGINT", "TASK [manifest]"),
                )
 
 SEED = int(os.environ.get("SWIFTDEPLOY_FAULT_SEED") or time.time())

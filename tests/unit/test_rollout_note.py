@@ -21,6 +21,14 @@ def test_the_note_names_the_host_the_share_and_both_ways_out():
                     "finish with `inv rollback` or `inv promote --mode stable`")
 
 
+def test_stopped_before_the_first_step_the_note_says_stable_serves_all_and_only_rollback_finishes():
+    """Found by the fault matrix (Ctrl-C right after rollout's manifest step): the note said 'the canary
+    keeps 0% of the traffic beside stable' and advised `promote --mode stable` for a canary not started."""
+    note = interrupted_note(target({"weight": 0, "mode": "stable"}))
+    assert note == ("interrupted: on web1 before the canary took any traffic (stable serves all of it); "
+                    "finish with `inv rollback`")
+
+
 def test_an_unknown_or_unreadable_weight_still_gives_the_way_out():
     for t in (target({}), target({"weight": "x"}), target(error=ConfigError("state.json is a FIFO"))):
         note = interrupted_note(t)
