@@ -1,9 +1,10 @@
 """The HTTP seam: small GET/POST helpers over the standard library's http.client, errors translated.
 
-Every URL asked here is the stack's own (the app, nginx, OPA, Prometheus) on loopback or at the end
-of an SSH tunnel: a proxy from the environment (``HTTP_PROXY``) is never used, as OPA's sidecar engine
-never used one. requests sent them through the proxy, so with a proxy set a health check asked
-the proxy for 127.0.0.1 and failed; and requests cost every command 50 ms of imports.
+Every URL asked here is the stack's own (the app, nginx, OPA, Prometheus): on loopback, at the end of
+an SSH tunnel, or the public port of the host just deployed to. It is asked directly: a proxy from the
+environment (``HTTP_PROXY``) is never used, as OPA's sidecar engine never used one. requests sent them
+through the proxy, so with a proxy set a health check asked the proxy for 127.0.0.1 and failed; and
+requests cost every command 50 ms of imports.
 """
 from __future__ import annotations
 
