@@ -2,6 +2,7 @@
 
 - ``connect``   HostSpec / ``user@host:port`` -> a connected ``Host`` (host keys verified)
 - ``channel``   raw byte streams over an SSH session (uploads, ``docker load``)
+- ``ordered_send`` a command's stdin over SSH, never sent after the channel's close
 - ``workspace`` the project directory on a remote host (``RemoteWorkspace``)
 - ``images``    ``docker save`` | ``docker load`` straight over the connection
 - ``lock``      the per-host deploy lock (remote or local)

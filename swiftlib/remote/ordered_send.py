@@ -15,10 +15,10 @@ can deadlock the exchange).
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from paramiko import Channel, Message
-from paramiko.common import cMSG_CHANNEL_DATA
+if TYPE_CHECKING:  # paramiko is imported where a message is built: a local run never loads it
+    from paramiko import Channel, Message
 
 KEX_POLL = 0.1  # seconds between looks while a key exchange holds sends back (as paramiko waits)
 
@@ -50,6 +50,9 @@ def send_data(channel: Channel, data: bytes | memoryview) -> int:
         size = channel._wait_for_send_window(len(data))
     if size == 0:
         return 0
+    from paramiko import Message
+    from paramiko.common import cMSG_CHANNEL_DATA
+
     message = Message()
     message.add_byte(cMSG_CHANNEL_DATA)
     message.add_int(channel.remote_chanid)

@@ -85,3 +85,16 @@ def test_a_close_during_a_key_exchange_means_no_eof_and_the_channel_lock_is_free
     closer.join(2)
     assert not closer.is_alive()
     assert transport.sent == []
+
+
+def test_a_local_run_never_loads_paramiko():
+    """What a local deploy imports, the byte channel and image IDs included (the compose runtime reads image
+    IDs through remote.images), leaves paramiko unloaded: its import costs about 0.3 s of every start-up."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, swiftlib.cli.program, swiftlib.lifecycle.flows, swiftlib.run.table, "
+             "swiftlib.remote.images, swiftlib.remote.channel, swiftlib.remote.ordered_send, swiftlib.host; "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('paramiko', 'fabric')))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]", loaded
