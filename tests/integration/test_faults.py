@@ -303,14 +303,15 @@ def test_a_canary_that_died_mid_promotion_is_rolled_back_to_the_stable_that_stil
 
 
 def test_a_traffic_move_waits_for_the_requests_the_old_split_sent(manifest):
-    """Requests the canary holds (chaos slow, 3 s) when rollback moves all traffic to stable: the move
+    """Requests the canary holds (chaos slow, 8 s) when rollback moves all traffic to stable: the move
     waits until nginx's old workers have finished them (all answered 200), and only then is the canary
     removed; the wait is said ("drained in ...")."""
     import re
     import threading
 
     ok(run_cli(manifest, "promote", "--mode", "canary"))
-    ok(run_cli(manifest, "chaos", "--mode", "slow", "--duration", "3"))
+    # 8 s: the rollback's own start-up and steps before the move must not use up the hold on a busy machine
+    ok(run_cli(manifest, "chaos", "--mode", "slow", "--duration", "8"))
     answers: list[int] = []
 
     def ask() -> None:
