@@ -144,11 +144,14 @@ class Load:
     502/503/504 because no app answered. A 500 from the app's own chaos is an answer.
     """
 
+    TIMEOUT = 10.0  # seconds a request may wait for its answer, as a patient client's
+
     def __init__(self, url: str, *, rate: float = 25.0, verify: str | bool = True) -> None:
         import threading
 
         self.url, self.period, self.verify = url, 1.0 / rate, verify  # verify: the CA bundle for https
         self.results: list[tuple[int, float]] = []  # (status or 0, seconds)
+        self.started: list[float] = []  # when each of ``results`` was sent (time.monotonic())
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -158,10 +161,11 @@ class Load:
         while not self._stop.is_set() and time.monotonic() < deadline:
             started = time.monotonic()
             try:
-                status = requests.get(self.url, timeout=10, headers={"Connection": "close"},
+                status = requests.get(self.url, timeout=self.TIMEOUT, headers={"Connection": "close"},
                                       verify=self.verify).status_code
             except requests.RequestException:
                 status = 0
+            self.started.append(started)
             self.results.append((status, time.monotonic() - started))
             next_at += self.period
             time.sleep(max(0.0, next_at - time.monotonic()))
@@ -169,6 +173,11 @@ class Load:
     @property
     def dropped(self) -> list[int]:
         return [status for status, _ in self.results if status in (0, 502, 503, 504)]
+
+    def lost(self) -> list[tuple[float, int, float]]:
+        """Each dropped request as (when it was sent, status, seconds it took)."""
+        return [(at, status, seconds) for at, (status, seconds) in zip(self.started, self.results)
+                if status in (0, 502, 503, 504)]
 
     def wait_for(self, count: int, timeout: float = 10.0) -> None:
         """Until ``count`` requests have been answered (or ``timeout`` seconds passed)."""
