@@ -38,10 +38,13 @@ def wait_healthy(
     sleep: Callable[[float], None] = interrupt.sleep,
     shown: str | None = None,
     tls: http.TlsCheck | None = None,
+    ended: Callable[[], str | None] | None = None,
 ) -> dict:
     """Return the healthy /healthz body, or raise HealthCheckFailed with the last observation.
 
-    ``shown``: how messages name the URL (a tunnel's local port means nothing to the reader)."""
+    ``shown``: how messages name the URL (a tunnel's local port means nothing to the reader).
+    ``ended``: asked after an unhealthy answer; a reason it returns (a container that answers it has
+    exited for good) ends the wait at once instead of at the deadline."""
     end = clock() + deadline_seconds
     last = "no attempt made"
     while True:
@@ -53,6 +56,9 @@ def wait_healthy(
             last = problem
         except http.HttpUnavailable as exc:
             last = str(exc)
+        why = ended() if ended else None
+        if why:
+            raise HealthCheckFailed(f"{shown or url} not healthy: {why}; last saw: {last}")
         if clock() >= end:
             raise HealthCheckFailed(f"{shown or url} not healthy after {deadline_seconds:g}s; last saw: {last}")
         sleep(interval)
@@ -76,7 +82,8 @@ def wait_track_healthy(target: Target, spec: Track, *, deadline: float | None = 
     seconds = deadline if deadline is not None else target.manifest.deploy.health_timeout_seconds
     with target.loopback(target.manifest.nginx.admin_port) as base:
         try:
-            body = wait_healthy(f"{base}/tracks/{spec.name}/healthz", deadline_seconds=seconds, expect_mode=spec.mode)
+            body = wait_healthy(f"{base}/tracks/{spec.name}/healthz", deadline_seconds=seconds, expect_mode=spec.mode,
+                                ended=_ended(target, spec.container_name))
         except HealthCheckFailed as exc:
             raise HealthCheckFailed(f"the {spec.name} track ({spec.container_name}): {exc.message}",
                                     host=target.name) from exc
@@ -84,6 +91,12 @@ def wait_track_healthy(target: Target, spec: Track, *, deadline: float | None = 
         raise HealthCheckFailed(f"the {spec.name} track runs version {body.get('version')!r}, expected {spec.version!r}",
                                 host=target.name)
     return body
+
+
+def _ended(target: Target, *containers: str) -> Callable[[], str | None]:
+    """Whether nginx (every answer passes through it) or one of ``containers`` has stopped for good."""
+    names = [target.manifest.nginx.container_name, *containers]
+    return lambda: target.runtime.ended_for_good(names)
 
 
 def _advice(target: Target) -> str:
@@ -131,7 +144,7 @@ def health(target: Target, reporter: Reporter, *, expect_mode: str | None = None
         with _public_base(target) as (base, where):
             url = f"{base}/healthz" if where == base else f"/healthz at {where}"
             body = wait_healthy(f"{base}/healthz", deadline_seconds=max(1.0, end - time.monotonic()),
-                                expect_mode=expect_mode, shown=url, tls=tls)
+                                expect_mode=expect_mode, shown=url, tls=tls, ended=_ended(target))
     except HealthCheckFailed as exc:
         exc.host = target.name
         exc.message = f"{exc.message}; {_advice(target)}"

@@ -27,6 +27,10 @@ class Runtime(Protocol):
     def state(self, container: str) -> str:
         """`running healthy`, `running starting`, `exited none`, ... or `absent`."""
 
+    def ended_for_good(self, containers: Sequence[str]) -> str | None:
+        """Why one of ``containers`` will not run again by itself (it exited or is gone, and nothing will
+        restart it), for a wait to stop at once; None while each runs or may yet."""
+
     def snapshot(self) -> dict[str, str]:
         """Container name -> "id state" of everything the stack runs (to tell ok from changed)."""
 

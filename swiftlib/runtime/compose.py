@@ -35,6 +35,10 @@ class ComposeRuntime:
         result = self._host.run(commands.container_health(container), check=False)
         return result.stdout.strip() if result.ok else "absent"
 
+    def ended_for_good(self, containers: Sequence[str]) -> str | None:
+        result = self._host.run(commands.inspect_containers(containers, compose_state.ENDED_FORMAT), check=False)
+        return compose_state.ended_for_good(result.stdout, containers, missing="No such" in result.stderr)
+
     def snapshot(self) -> dict[str, str]:
         argv = commands.containers_of_project(self._target.compose_project, "{{.Names}} {{.ID}} {{.State}}")
         out = self._host.run(argv, check=False).stdout

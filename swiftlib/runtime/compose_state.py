@@ -96,3 +96,30 @@ def pending(planned: Mapping[str, Planned], wanted: Mapping[str, str], observed:
     named = {plan.container for plan in planned.values()}
     reasons += [f"{name}: no service names it (an orphan)" for name in sorted(set(project_containers) - named)]
     return reasons
+
+
+ENDED_FORMAT = "{{.Name}} {{.State.Status}} {{.State.ExitCode}} {{.State.OOMKilled}}"
+# Docker shows a container that exited by itself and will be restarted as `restarting`, never `exited`.
+_FOR_GOOD = {"exited": "has exited", "dead": "is dead", "removing": "is being removed"}
+
+
+def ended_for_good(inspect_out: str, containers: Iterable[str], missing: bool) -> str | None:
+    """Why one of ``containers`` will not answer again by itself, from ``docker inspect`` with ENDED_FORMAT
+    (pure); None while each runs or may yet (starting, restarting, paused). ``missing``: the engine said a
+    container it was asked about does not exist (the ones not in ``inspect_out``)."""
+    seen: dict[str, list[str]] = {}
+    for line in inspect_out.splitlines():
+        name, *rest = line.strip().lstrip("/").split()
+        seen[name] = rest
+    for container in containers:
+        fields = seen.get(container)
+        if fields is None:
+            if missing:
+                return f"{container} does not exist"
+            continue
+        status, code, oom = (fields + ["", "", ""])[:3]
+        if status in _FOR_GOOD:
+            why = " (out of memory: raise its memory limit)" if oom == "true" else \
+                " (killed)" if code == "137" else ""
+            return f"{container} {_FOR_GOOD[status]} with code {code}{why} and Docker will not restart it"
+    return None

@@ -112,6 +112,9 @@ class SwarmRuntime:
         service = self._service_of(container)
         return swarm_state.state(*self._read(service)) if service else "absent"
 
+    def ended_for_good(self, containers: Sequence[str]) -> str | None:
+        return None  # Swarm starts another task for one that stopped: only a wait's deadline ends it
+
     def _stack_services(self) -> list[str]:
         argv = ["docker", "service", "ls", "--filter", f"label={NAMESPACE_LABEL}={self._stack}", "--format", "{{.Name}}"]
         return self._manager.run(argv, check=False, timeout=60).stdout.split()

@@ -181,6 +181,22 @@ def test_health_names_a_dead_track_the_split_still_sends_requests_to(manifest):
     ok(run_cli(manifest, "health"))
 
 
+def test_health_stops_waiting_for_a_container_docker_will_not_restart(manifest):
+    """A killed container stays down (Docker restarts only what exits by itself): health used to poll it
+    for the whole health timeout (90 s here) before saying so."""
+    docker("kill", f"{PREFIX}-app")
+    started = time.monotonic()
+    said = exited(run_cli(manifest, "health"), 5).stdout
+    assert time.monotonic() - started < 15, said
+    assert f"{PREFIX}-app has exited with code 137 (killed) and Docker will not restart it" in said, said
+    ok(run_cli(manifest, "deploy"))  # the advised way back starts it again
+    docker("kill", f"{PREFIX}-nginx")  # every answer passes through nginx
+    said = exited(run_cli(manifest, "health"), 5).stdout
+    assert f"{PREFIX}-nginx has exited with code 137 (killed)" in said, said
+    ok(run_cli(manifest, "deploy"))
+    ok(run_cli(manifest, "health"))
+
+
 def test_status_shows_a_stuck_canary_as_missing_and_does_not_judge_stable_in_its_place(manifest):
     ok(run_cli(manifest, "promote", "--mode", "canary"))
     docker("kill", f"{PREFIX}-app-canary")

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import yaml
 
-from swiftlib.runtime.compose_state import (Observed, Planned, identities, parse_observed, pending, planned_services,
-                                            service_images)
+from swiftlib.runtime.compose_state import (Observed, Planned, ended_for_good, identities, parse_observed, pending,
+                                            planned_services, service_images)
 
 APP_HASH = "8f6353195d6638cda8701756fa93b609a9d533856d1093680656f883e2be273c"
 NGINX_HASH = "e4208c67f2951ab3b6eb163144d597b02319d0e3ca6e8ab689454dd722f9135b"
@@ -79,3 +79,27 @@ def test_a_file_only_compose_can_judge_is_not_planned():
 
 def test_garbage_lines_are_not_containers():
     assert parse_observed("Error: No such object: sdprof-nope\n\n|a|b|c\n") == {}
+
+
+# `docker inspect --format ENDED_FORMAT` as Docker 20.10 printed it: a running container, one `docker
+# kill`ed (unless-stopped: it stays down), one that exited by itself under unless-stopped (Docker restarts
+# it), one that exited under `restart: no`, one the kernel killed at its memory limit, then "No such object".
+ENDED = ("/sdt-run running 0 false\n/sdt-kill exited 137 false\n/sdt-crash restarting 3 false\n"
+         "/sdt-no exited 3 false\n/sdt-oom exited 137 true\n")
+
+
+def test_only_a_container_docker_will_not_start_again_has_ended():
+    assert ended_for_good(ENDED, ["sdt-run", "sdt-crash"], missing=False) is None
+    assert ended_for_good(ENDED, ["sdt-run", "sdt-kill"], missing=False) == \
+        "sdt-kill has exited with code 137 (killed) and Docker will not restart it"
+    assert ended_for_good(ENDED, ["sdt-no"], missing=False) == \
+        "sdt-no has exited with code 3 and Docker will not restart it"
+    assert ended_for_good(ENDED, ["sdt-oom"], missing=False) == \
+        "sdt-oom has exited with code 137 (out of memory: raise its memory limit) and Docker will not restart it"
+    assert ended_for_good("/sdt-gone dead 0 false\n", ["sdt-gone"], missing=False).startswith("sdt-gone is dead with code 0")
+
+
+def test_a_container_the_engine_does_not_know_has_ended_only_when_it_said_so():
+    assert ended_for_good(ENDED, ["sdt-run", "sdt-missing"], missing=True) == "sdt-missing does not exist"
+    # no answer at all (an engine that could not be asked): nothing is known to have ended
+    assert ended_for_good("", ["sdt-run"], missing=False) is None
