@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from .errors import SwiftDeployError
 
@@ -132,6 +133,16 @@ class Reporter:
             else:
                 self._print(result, detail)
         return result
+
+    @contextmanager
+    def failing_as(self, task: str, host: str) -> Iterator[None]:
+        """A SwiftDeployError raised inside is recorded as ``task``'s failure on ``host``, then raised: the
+        output names the step, not the run as a whole."""
+        try:
+            yield
+        except SwiftDeployError as exc:
+            self.record(failed(task, host, exc))
+            raise
 
     def _print(self, result: StepResult, detail: Iterable[str]) -> None:
         if self.quiet:

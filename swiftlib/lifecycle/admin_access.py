@@ -56,5 +56,6 @@ def sync(project: Project, target: Target, reporter: Reporter, opts: Options) ->
     if opts.check:
         return reporter.record(StepResult("admin access", target.name, "changed", f"would make the {said}",
                                           {"check": True}))
-    nginx_include.apply(target, ACCESS_FILE, text)
+    with reporter.failing_as("admin access", target.name):
+        nginx_include.apply(target, ACCESS_FILE, text)
     return reporter.record(StepResult("admin access", target.name, "changed", said, {"gateways": addresses}))

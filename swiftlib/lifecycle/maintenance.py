@@ -72,7 +72,8 @@ def switch(project: Project, target: Target, reporter: Reporter, opts: Options, 
     if opts.check:
         return reporter.record(StepResult("maintenance", target.name, "changed",
                                           f"would turn maintenance {'on' if on else 'off'}: {what}", {"check": True}))
-    nginx_include.apply(target, MAINTENANCE_FILE, text, drain=True)  # when it returns, every new request sees it
+    with reporter.failing_as("maintenance", target.name):
+        nginx_include.apply(target, MAINTENANCE_FILE, text, drain=True)  # when it returns, every new request sees it
     since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     target.write_state(**{STATE_KEY: {"message": message or DEFAULT_MESSAGE, "since": since} if on else None})
     project.audit.append("maintenance", {"on": on, "message": message or DEFAULT_MESSAGE if on else None},

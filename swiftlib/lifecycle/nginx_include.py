@@ -18,7 +18,7 @@ import hashlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ..errors import CommandFailed
+from ..errors import CommandFailed, HealthCheckFailed
 from .context import Target
 
 DRAIN_GRACE_SECONDS = 10.0  # beyond nginx.proxy_timeout, the longest a proxied request can take
@@ -98,6 +98,10 @@ def apply(target: Target, name: str, text: str | None, *, running: bool | None =
             target.workspace.remove(name)
         else:
             target.workspace.write(name, old)
+        if not nginx_running(target):  # it died under the check (`docker exec`: "is not running")
+            container = target.manifest.nginx.container_name
+            raise HealthCheckFailed(f"{name} was not applied: nginx ({container}) stopped while it was checked; "
+                                    "run the command again (it starts nginx again)", host=target.name)
         raise CommandFailed("nginx -t", exited, said, host=target.name)
     if drain:
         drained = reload_and_drain(target, old=workers)

@@ -66,7 +66,8 @@ def switch(project: Project, target: Target, reporter: Reporter, split: Split, o
                                           f"would move traffic to {label} ({why})", {"split": dict(split), "check": True}))
     if running:
         _require_healthy(target, reporter, split, before)
-    drained = nginx_include.apply(target, TRAFFIC_FILE, text, running=running, drain=True)
+    with reporter.failing_as("traffic", target.name):
+        drained = nginx_include.apply(target, TRAFFIC_FILE, text, running=running, drain=True)
     data = {"from": before, "to": dict(split), "why": why, "drained_seconds": drained}
     project.audit.append("traffic", data, host=target.name)
     note = (f", drained in {drained:g}s" if drained is not None else " (nginx not running yet)") + unloaded

@@ -77,3 +77,25 @@ def test_a_file_written_while_nginx_is_stopped_counts_as_served(project):
     target, _ = running_nginx(project)
     nginx_include.apply(target, TRAFFIC_FILE, "# split\n", running=False)
     assert nginx_include.serves(target, TRAFFIC_FILE, "# split\n")
+
+
+def test_nginx_dying_under_its_check_is_named_and_the_old_file_stays(project):
+    """Found by the fault matrix: nginx killed right after `up` made the next include's `nginx -t` fail with
+    Docker's "container is not running" as exit 1, as if the file were wrong."""
+    from swiftlib.errors import HealthCheckFailed
+    from swiftlib.lifecycle.admin_access import ACCESS_FILE
+
+    nginx = project.manifest.nginx.container_name
+    ctx = MockContext(run={
+        re.compile(r"^docker inspect --format .*State\.Status.* " + re.escape(nginx) + "$"):
+            [Result("running healthy\n"), Result("exited none\n")],
+        re.compile(r"^docker exec \S+ nginx -t -q$"):
+            Result(stderr=f"Error response from daemon: Container {nginx} is not running\n", exited=1),
+    })
+    target = Target.local(project, Host.local(ctx))
+    target.workspace.write(ACCESS_FILE, "allow 172.18.0.1;\ndeny all;\n")
+    with pytest.raises(HealthCheckFailed) as caught:
+        nginx_include.apply(target, ACCESS_FILE, "allow 172.19.0.1;\ndeny all;\n")
+    assert caught.value.message == (f"{ACCESS_FILE} was not applied: nginx ({nginx}) stopped while it was checked; "
+                                    "run the command again (it starts nginx again)")
+    assert target.workspace.read(ACCESS_FILE) == "allow 172.18.0.1;\ndeny all;\n"

@@ -165,3 +165,17 @@ def test_held_hosts_print_as_blocks_in_completion_order():
     shown = [line for line in lines if line and not line.startswith("TASK")]
     assert shown == ["ok: [b]", "ok: [b]", "changed: [a]", "changed: [a]"]
     assert reporter.recap.counts["a"]["changed"] == 2 and reporter.recap.counts["b"]["ok"] == 2
+
+
+def test_a_failure_inside_a_step_is_recorded_under_that_steps_name():
+    lines: list[str] = []
+    reporter = Reporter(lines.append)
+    with pytest.raises(HealthCheckFailed):
+        with reporter.failing_as("traffic", "web1"):
+            raise HealthCheckFailed("nginx stopped")
+    assert [(r.task, r.host, r.status, r.exit_code) for r in reporter.results] == [("traffic", "web1", "failed", 5)]
+    assert lines[1] == task_header("traffic")
+    with pytest.raises(KeyError):  # a bug is not a step's failure: the run reports it with its traceback
+        with reporter.failing_as("traffic", "web1"):
+            raise KeyError("x")
+    assert len(reporter.results) == 1
