@@ -35,9 +35,8 @@ opa-golib:
 
 ## Every test: unit, integration (real dockerd, nginx, sshd) and the end-to-end walkthrough, on
 ## TEST_WORKERS processes (pytest-xdist); each test file runs whole on one worker (tests/conftest.py).
-## Two on two cores; three are faster still (the tests mostly wait on containers) but one swarm test
-## loses a request under that load (README, Testing). TEST_WORKERS=0: one process.
-TEST_WORKERS ?= 2
+## Three on two cores: the tests mostly wait on containers (README, Testing). TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 3
 test: setup test-deps
 	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
