@@ -121,8 +121,9 @@ def nginx_reload(container: str) -> list[str]:
 
 
 # Worker PIDs from /proc (the nginx images may lack ps); nginx renames workers "nginx: worker process".
-NGINX_WORKERS_SCRIPT = ('cd /proc && for p in [0-9]*; do case "$(tr "\\0" " " < "$p/cmdline" 2>/dev/null)" in '
-            '"nginx: worker process"*) echo "$p";; esac; done')
+# A process's title, read by the shell itself (no fork per process): nginx pads it with NULs, where `read` stops.
+_TITLE = 'line=; read -r line 2>/dev/null < "/proc/$p/cmdline"; case "$line" in '
+NGINX_WORKERS_SCRIPT = f'cd /proc && for p in [0-9]*; do {_TITLE}"nginx: worker process"*) echo "$p";; esac; done'
 
 
 def nginx_worker_pids(container: str) -> list[str]:
@@ -132,8 +133,7 @@ def nginx_worker_pids(container: str) -> list[str]:
 NGINX_POLL_SECONDS = 0.02
 # $1: polls left; then PIDs. Prints those still nginx workers once none is, or the polls are spent.
 NGINX_WORKERS_LEFT_SCRIPT = (
-    'n=$1; shift; while :; do left=; for p; do case "$(tr "\\0" " " 2>/dev/null < "/proc/$p/cmdline")" in '
-    '"nginx: worker process"*) left="$left $p";; esac; done; '
+    f'n=$1; shift; while :; do left=; for p; do {_TITLE}"nginx: worker process"*) left="$left $p";; esac; done; '
     f'if [ -z "$left" ] || [ "$n" -le 0 ]; then echo $left; exit 0; fi; n=$((n - 1)); sleep {NGINX_POLL_SECONDS}; done')
 
 
