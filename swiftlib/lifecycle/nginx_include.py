@@ -41,6 +41,11 @@ def serves(target: Target, name: str, text: str) -> bool:
     return target.workspace.read(name) == text and _applied(target).get(name) == digest(text)
 
 
+def served_before(target: Target, name: str) -> bool:
+    """Whether an apply of ``name`` ever finished here (a first deploy's nginx started with the rendered file)."""
+    return name in _applied(target)
+
+
 def _record(target: Target, name: str, text: str | None) -> None:
     applied = _applied(target)
     if text is None:

@@ -60,7 +60,8 @@ def switch(project: Project, target: Target, reporter: Reporter, split: Split, o
     if nginx_include.serves(target, TRAFFIC_FILE, text):
         return reporter.record(StepResult("traffic", target.name, "ok", f"{label} ({why})", {"split": dict(split)}))
     # The file already says so but a run stopped before its reload: nginx may still serve the old split.
-    unloaded = " (the file said so, but nginx had not been reloaded with it)" if old_text == text else ""
+    unloaded = (" (the file said so, but nginx had not been reloaded with it)"
+                if old_text == text and nginx_include.served_before(target, TRAFFIC_FILE) else "")
     if opts.check:
         return reporter.record(StepResult("traffic", target.name, "changed",
                                           f"would move traffic to {label} ({why})", {"split": dict(split), "check": True}))

@@ -48,10 +48,21 @@ def healthy_tracks(monkeypatch):
 
 def test_a_split_written_but_never_reloaded_is_applied_again(project):
     target, ctx = running_nginx(project)
+    nginx_include.apply(target, TRAFFIC_FILE, "# an earlier split\n")  # what nginx serves
     text = traffic.render_traffic(project.manifest, project.templates_dir, only("stable"))
     target.workspace.write(TRAFFIC_FILE, text)  # a run stopped here, before its reload
     result = switch(project, target)
     assert result.status == "changed" and "nginx had not been reloaded with it" in result.msg
+    assert reloads(ctx) == 2
+
+
+def test_a_first_deploys_split_is_reloaded_without_a_story(project):
+    """A first deploy renders the split before `up` starts nginx with it: nothing was left unloaded."""
+    target, ctx = running_nginx(project)
+    text = traffic.render_traffic(project.manifest, project.templates_dir, only("stable"))
+    target.workspace.write(TRAFFIC_FILE, text)  # render, then `up`
+    result = switch(project, target)
+    assert result.status == "changed" and "reloaded" not in result.msg, result.msg
     assert reloads(ctx) == 1
 
 
