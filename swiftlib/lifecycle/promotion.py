@@ -74,7 +74,9 @@ def _stable_would_change(project: Project, target: Target, choice, marker: dict)
     m = target.manifest
     promoted = replace(m, services=replace(m.services, mode="stable", image=marker["image"], version=marker["version"]))
     files = render_step.rendered_files(project, target, choice, manifest=promoted)
-    return track_steps.would_recreate(target, "stable", files[COMPOSE_FILE]) or not track_steps.is_running(target, "stable")
+    if not track_steps.is_running(target, "stable"):
+        return True
+    return track_steps.would_recreate(target, "stable", files[COMPOSE_FILE], running=True)
 
 
 def complete_record(project: Project, target: Target, reporter: Reporter, marker: dict,

@@ -19,11 +19,13 @@ def is_running(target: Target, track_name: str) -> bool:
     return container_state(target, track(target.manifest, track_name).container_name).startswith("running")
 
 
-def would_recreate(target: Target, track_name: str, compose_text: str | None = None) -> bool:
+def would_recreate(target: Target, track_name: str, compose_text: str | None = None, *,
+                   running: bool | None = None) -> bool:
     """True when the track runs but the compose file on the host (or ``compose_text``, the one a run
-    would write) describes it differently."""
+    would write) describes it differently. ``running``: whether it runs, when the caller has just asked."""
     spec = track(target.manifest, track_name)
-    if not is_running(target, track_name) or (compose_text is None and target.workspace.read(COMPOSE_FILE) is None):
+    running = is_running(target, track_name) if running is None else running
+    if not running or (compose_text is None and target.workspace.read(COMPOSE_FILE) is None):
         return False
     wanted = target.runtime.config_hashes(spec.service, compose_text).get(spec.service)
     return wanted is not None and wanted.strip() != target.runtime.running_hash(spec.container_name)
@@ -36,10 +38,9 @@ def start(project: Project, target: Target, reporter: Reporter, track_name: str,
     ``compose_text`` (check mode): the compose file the run would write, which decides whether the
     running track would be recreated."""
     spec = track(target.manifest, track_name)
-    changes = not container_state(target, spec.container_name).startswith("running") or \
-        would_recreate(target, track_name, compose_text)
+    running = container_state(target, spec.container_name).startswith("running")
+    changes = not running or would_recreate(target, track_name, compose_text, running=True)
     if opts.check:
-        running = container_state(target, spec.container_name).startswith("running")
         said = (f"would {'recreate' if running else 'start'} {spec.container_name} ({spec.image}, {spec.version})"
                 if changes else f"{spec.container_name} already running")
         return reporter.record(StepResult(f"start {track_name}", target.name, "changed" if changes else "ok",

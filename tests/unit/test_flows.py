@@ -173,6 +173,9 @@ def test_starting_a_track_that_runs_from_the_same_config_and_image_runs_no_compo
     result = track_steps.start(project, Target.local(project, Host.local(same)), quiet(), "stable", Options())
     assert (result.status, result.msg) == ("ok", f"{stable} healthy (stable, version {project.manifest.services.version})")
     assert ups(same) == []
+    asked = [call.args[0] for call in same.run.call_args_list
+             if inspect_state(stable).match(call.args[0]) and "State.Health" in call.args[0]]
+    assert len(asked) == 1, asked  # whether it runs is read once (over SSH, each read is a round trip)
     rebuilt = engine_running("sha256:2")  # the same tag, another image: compose would recreate it
     assert track_steps.start(project, Target.local(project, Host.local(rebuilt)), quiet(), "stable",
                              Options()).status == "changed"
