@@ -161,15 +161,16 @@ def up(project: Project, target: Target, reporter: Reporter, opts: Options,
 
 
 def restart_stopped_nginx(project: Project, target: Target, reporter: Reporter, opts: Options) -> StepResult | None:
-    """Start nginx again when its container exists but does not run (killed, crashed); None when it runs or
-    was never created (a first deploy creates it with the stack).
+    """Start nginx again when it does not run (killed, crashed, or its container removed while stable's is
+    there); None when it runs or the stack was never created (a first deploy creates it with the stack).
 
     Every track's health and every traffic move go through nginx, so no step can proceed without it;
     with the public port down there is no traffic left to protect. --no-deps: the app tracks stay as they are.
     """
     name = target.manifest.nginx.container_name
     state = target.runtime.state(name)
-    if state == "absent" or state.startswith("running"):
+    if state.startswith("running") or (
+            state == "absent" and target.runtime.state(container_name(target.manifest, "stable")) == "absent"):
         return None
     if opts.check:
         return reporter.record(StepResult("start nginx", target.name, "changed", f"would start {name} ({state})"))

@@ -197,6 +197,16 @@ def test_health_stops_waiting_for_a_container_docker_will_not_restart(manifest):
     ok(run_cli(manifest, "health"))
 
 
+def test_a_removed_nginx_is_created_again_by_the_next_step_that_needs_it(manifest):
+    """Its container removed (`docker rm -f`), not only stopped: every later command failed on the track's
+    health, which is read through nginx, and running it again failed the same way."""
+    docker("rm", "-f", f"{PREFIX}-nginx")
+    said = ok(run_cli(manifest, "promote", "--mode", "canary"))
+    assert f"{PREFIX}-nginx was absent; started again" in said, said
+    ok(run_cli(manifest, "rollback"))
+    ok(run_cli(manifest, "health"))
+
+
 def test_status_shows_a_stuck_canary_as_missing_and_does_not_judge_stable_in_its_place(manifest):
     ok(run_cli(manifest, "promote", "--mode", "canary"))
     docker("kill", f"{PREFIX}-app-canary")
