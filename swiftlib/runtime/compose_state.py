@@ -107,10 +107,7 @@ def ended_for_good(inspect_out: str, containers: Iterable[str], missing: bool) -
     """Why one of ``containers`` will not answer again by itself, from ``docker inspect`` with ENDED_FORMAT
     (pure); None while each runs or may yet (starting, restarting, paused). ``missing``: the engine said a
     container it was asked about does not exist (the ones not in ``inspect_out``)."""
-    seen: dict[str, list[str]] = {}
-    for line in inspect_out.splitlines():
-        name, *rest = line.strip().lstrip("/").split()
-        seen[name] = rest
+    seen = {words[0].lstrip("/"): words[1:] for words in map(str.split, inspect_out.splitlines()) if words}
     for container in containers:
         fields = seen.get(container)
         if fields is None:

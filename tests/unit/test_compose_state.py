@@ -103,3 +103,5 @@ def test_a_container_the_engine_does_not_know_has_ended_only_when_it_said_so():
     assert ended_for_good(ENDED, ["sdt-run", "sdt-missing"], missing=True) == "sdt-missing does not exist"
     # no answer at all (an engine that could not be asked): nothing is known to have ended
     assert ended_for_good("", ["sdt-run"], missing=False) is None
+    # a blank line (a remote shell's noise) is no container, not a crash in the middle of a health wait
+    assert ended_for_good("\n" + ENDED, ["sdt-kill"], missing=False).startswith("sdt-kill has exited")
