@@ -1,6 +1,8 @@
 """Tests for the deployed service in app/: Flask test client, then real gunicorn."""
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import http.server
 import importlib.util
 import json
@@ -372,9 +374,9 @@ def get_json(url: str, data: bytes | None = None) -> tuple[int, dict, Any]:
         return exc.code, dict(exc.headers), json.loads(exc.read())
 
 
-@pytest.fixture
-def gunicorn_server() -> Iterator[int]:
-    """The container's CMD, run from app/ on a loopback port; always stopped."""
+@contextlib.contextmanager
+def running_gunicorn() -> Iterator[tuple[subprocess.Popen, int]]:
+    """The container's CMD, run from app/ on a loopback port: (its master process, the port); always stopped."""
     port = free_port()
     env = {**os.environ, "APP_HOST": "127.0.0.1", "APP_PORT": str(port),
            "MODE": "canary", "APP_VERSION": "9.9.9"}
@@ -395,15 +397,22 @@ def gunicorn_server() -> Iterator[int]:
                 if time.monotonic() > deadline:
                     pytest.fail("gunicorn did not listen within 20 s")
                 time.sleep(0.1)
-        yield port
+        yield proc, port
     finally:
-        proc.terminate()
+        if proc.poll() is None:
+            proc.terminate()
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)  # our own session: master and worker
             proc.wait(timeout=10)
         proc.stdout.close()
+
+
+@pytest.fixture
+def gunicorn_server() -> Iterator[int]:
+    with running_gunicorn() as (_, port):
+        yield port
 
 
 def test_gunicorn_serves_the_app(gunicorn_server: int) -> None:
@@ -486,3 +495,90 @@ def test_a_canary_saturated_by_slow_chaos_still_recovers(gunicorn_server: int) -
         finished_after = time.monotonic() - started
     # Both well before the 10 s the chaos asked for (wide margins for a loaded machine).
     assert recovered_after < 7 and finished_after < 8, (recovered_after, finished_after)
+
+
+def _loop_of_gunicorn_20(worker: Any, poll: float) -> None:
+    """gunicorn 20.1's gthread run loop (the offline image's), reduced to what decides when it stops:
+    wait on the poller, dispatch, look at ``alive`` again."""
+    while worker.alive:
+        for key, _ in worker.poller.select(poll):
+            key.data(key.fileobj)
+
+
+def _seconds_from_sigterm_to_loop_end(wake: bool, poll: float = 2.0) -> float:
+    """Run that loop on this (the main) thread as a worker would: a SIGTERM-like signal clears ``alive``
+    in its Python handler and writes to the worker's pipe through ``signal.set_wakeup_fd``, as gunicorn's
+    init_signals sets it up. Returns how long the loop went on after the signal."""
+    import selectors
+    import types
+
+    from app_worker import wake_on_signals
+
+    read_end, write_end = os.pipe()
+    for fd in (read_end, write_end):
+        os.set_blocking(fd, False)
+    worker = types.SimpleNamespace(alive=True, poller=selectors.DefaultSelector(), PIPE=[read_end, write_end])
+    if wake:
+        assert wake_on_signals(worker)
+    sent: list[float] = []
+
+    def handle_exit(sig, frame) -> None:
+        worker.alive = False
+
+    def send() -> None:
+        sent.append(time.monotonic())
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGUSR2)
+
+    old_handler = signal.signal(signal.SIGUSR2, handle_exit)
+    old_fd = signal.set_wakeup_fd(write_end)
+    timer = threading.Timer(0.2, send)
+    try:
+        timer.start()
+        _loop_of_gunicorn_20(worker, poll)
+        return time.monotonic() - sent[0]
+    finally:
+        timer.cancel()
+        signal.set_wakeup_fd(old_fd)
+        signal.signal(signal.SIGUSR2, old_handler)
+        worker.poller.close()
+        os.close(read_end)
+        os.close(write_end)
+
+
+def test_the_worker_stops_waiting_as_soon_as_sigterm_asks_it_to() -> None:
+    """Without the signal pipe in its poller, gunicorn 20.1's loop finishes its poll before it stops (the
+    control); with it (gunicorn.conf.py's post_worker_init), the signal ends the wait."""
+    assert _seconds_from_sigterm_to_loop_end(wake=False) > 1.0
+    assert _seconds_from_sigterm_to_loop_end(wake=True) < 1.0
+
+
+def test_the_signal_pipe_is_left_alone_where_there_is_no_poller() -> None:
+    import selectors
+    import types
+
+    from app_worker import wake_on_signals
+
+    assert not wake_on_signals(types.SimpleNamespace(PIPE=[0, 1]))  # gunicorn's sync worker waits on it itself
+    with selectors.DefaultSelector() as poller:
+        read_end, write_end = os.pipe()
+        try:
+            worker = types.SimpleNamespace(poller=poller, PIPE=[read_end, write_end])
+            assert wake_on_signals(worker) and wake_on_signals(worker)  # twice: still one registration
+            assert len(poller.get_map()) == 1
+        finally:
+            os.close(read_end)
+            os.close(write_end)
+
+
+def test_gunicorn_as_configured_stops_gracefully_on_sigterm() -> None:
+    """The settings gunicorn.conf.py gives (with its post_worker_init), on this machine's gunicorn: a SIGTERM
+    ends the server with exit 0 after the request in flight was answered."""
+    with running_gunicorn() as (proc, port):
+        base = f"http://127.0.0.1:{port}"
+        assert get_json(base + "/chaos", json.dumps({"mode": "slow", "duration": 3}).encode())[0] == 200
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            in_flight = pool.submit(get_json, base + "/")
+            time.sleep(1)  # the request reached the app and is held by slow chaos (3 s)
+            proc.terminate()
+            assert in_flight.result(timeout=10)[0] == 200
+            assert proc.wait(timeout=10) == 0
