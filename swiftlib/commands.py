@@ -110,31 +110,23 @@ def nginx_test_in_container(image: str, conf_path: str, traffic_dir: str, tls_di
     ]
 
 
-def nginx_test_running(container: str) -> list[str]:
-    """`nginx -t` inside the running nginx container: the config a reload would load."""
-    return ["docker", "exec", container, "nginx", "-t", "-q"]
-
-
-def nginx_reload(container: str) -> list[str]:
-    """Graceful reload: new workers take new connections, old ones finish theirs and exit."""
-    return ["docker", "exec", container, "nginx", "-s", "reload"]
-
-
 # Worker PIDs from /proc (the nginx images may lack ps); nginx renames workers "nginx: worker process".
 # A process's title, read by the shell itself (no fork per process): nginx pads it with NULs, where `read` stops.
 _TITLE = 'line=; read -r line 2>/dev/null < "/proc/$p/cmdline"; case "$line" in '
 NGINX_WORKERS_SCRIPT = f'cd /proc && for p in [0-9]*; do {_TITLE}"nginx: worker process"*) echo "$p";; esac; done'
-
-
-def nginx_worker_pids(container: str) -> list[str]:
-    return ["docker", "exec", container, "sh", "-c", NGINX_WORKERS_SCRIPT]
-
-
 NGINX_POLL_SECONDS = 0.02
-# $1: polls left; then PIDs. Prints those still nginx workers once none is, or the polls are spent.
-NGINX_WORKERS_LEFT_SCRIPT = (
-    f'n=$1; shift; while :; do left=; for p; do {_TITLE}"nginx: worker process"*) left="$left $p";; esac; done; '
-    f'if [ -z "$left" ] || [ "$n" -le 0 ]; then echo $left; exit 0; fi; n=$((n - 1)); sleep {NGINX_POLL_SECONDS}; done')
+
+
+def _left_loop(prefix: str = "") -> str:
+    """Polls ``$n`` times at most (PIDs in "$@"); prints PREFIX and those still nginx workers once none is,
+    or the polls are spent."""
+    return (f'while :; do left=; for p; do {_TITLE}"nginx: worker process"*) left="$left $p";; esac; done; '
+            f'if [ -z "$left" ] || [ "$n" -le 0 ]; then echo {prefix}$left; exit 0; fi; n=$((n - 1)); '
+            f'sleep {NGINX_POLL_SECONDS}; done')
+
+
+# $1: polls left; then PIDs.
+NGINX_WORKERS_LEFT_SCRIPT = f'n=$1; shift; {_left_loop()}'
 
 
 def nginx_workers_left(container: str, pids: list[str], wait: float) -> list[str]:
@@ -142,6 +134,22 @@ def nginx_workers_left(container: str, pids: list[str], wait: float) -> list[str
     them to exit: one exec instead of one per look (a reload's old workers usually go within 50 ms)."""
     polls = max(0, int(wait / NGINX_POLL_SECONDS))
     return ["docker", "exec", container, "sh", "-c", NGINX_WORKERS_LEFT_SCRIPT, "sh", str(polls), *pids]
+
+
+# $1: the drain's polls (-1: no drain). The workers are listed, the config checked, nginx reloaded and the
+# listed workers waited for, in one exec; each stage reached is printed, so a failure names its stage.
+NGINX_APPLY_SCRIPT = (
+    'n=$1; old=; for p in /proc/[0-9]*; do p=${p#/proc/}; '
+    f'{_TITLE}"nginx: worker process"*) old="$old $p";; esac; done; echo "old:$old"; '
+    'nginx -t -q || exit $?; echo tested; nginx -s reload || exit $?; echo reloaded; '
+    f'if [ "$n" -lt 0 ]; then exit 0; fi; set -- $old; {_left_loop("left:")}')
+
+
+def nginx_apply(container: str, drain_wait: float | None) -> list[str]:
+    """`nginx -t`, then (accepted) a graceful reload and, with ``drain_wait``, up to that many seconds of
+    waiting for the workers from before it to exit: one exec where four took three round trips."""
+    polls = -1 if drain_wait is None else max(0, int(drain_wait / NGINX_POLL_SECONDS))
+    return ["docker", "exec", container, "sh", "-c", NGINX_APPLY_SCRIPT, "sh", str(polls)]
 
 
 def compose_start_service(project_dir: str, project_name: str, service: str) -> list[str]:

@@ -226,15 +226,14 @@ def _reload(target: Target) -> bool:
 
     It returns once the old workers are gone: until then one may still accept a connection and hand
     it the old certificate (a client right after `deploy` was given the placeholder)."""
-    from .nginx_include import nginx_running, reload_and_drain
+    from .nginx_include import check_and_reload, nginx_running
 
     if not nginx_running(target):
         return False
-    exited, said = target.runtime.nginx_test()
+    exited, said, _ = check_and_reload(target, drain=True)
     if exited != 0:
         raise CommandFailed("nginx -t", exited, said, host=target.name,
                             hint="the new certificate is on the host but nginx still serves the old one")
-    reload_and_drain(target)
     return True
 
 

@@ -6,7 +6,8 @@ written atomically, checked with `nginx -t` inside the running container (the ol
 back when nginx refuses it: a file nginx would not load is never left behind) and applied with a
 graceful reload: new workers serve from then on, the old ones finish the requests they hold. With
 ``drain`` the call waits until every pre-reload worker is gone, so nothing is still in flight to
-what the old file named. A stopped nginx reads the file when it starts.
+what the old file named. A stopped nginx reads the file when it starts. The check, the reload and
+the first look at the old workers are one call of the runtime (`nginx_apply`; one exec on compose).
 
 The host's state records each file's digest once nginx serves it (after the reload): a run stopped
 between writing a file and the reload left nginx on the old text, and only the state tells that
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from ..errors import CommandFailed, HealthCheckFailed
 from .context import Target
@@ -59,31 +59,29 @@ def nginx_running(target: Target) -> bool:
     return target.runtime.state(target.manifest.nginx.container_name).startswith("running")
 
 
-def _workers(target: Target) -> set[str]:
-    return target.runtime.nginx_workers()
-
-
-def reload_and_drain(target: Target, *, clock=time.monotonic, old: set[str] | None = None) -> float:
-    """Graceful reload of the running nginx; returns the seconds until the old workers were gone.
-    ``old``: the workers before the reload, when the caller listed them already."""
-    old = _workers(target) if old is None else old
-    target.runtime.nginx_reload()
+def check_and_reload(target: Target, *, drain: bool, clock=time.monotonic) -> tuple[int, str, float]:
+    """`nginx -t` in the running nginx and, when it accepts the config, a graceful reload; with ``drain``
+    the call returns once every worker from before the reload is gone. Returns nginx -t's exit status
+    and what it said, and the seconds from the check until the old workers were gone (0.0 without)."""
     start = clock()
+    applied = target.runtime.nginx_apply(DRAIN_LOOK_SECONDS if drain else None)
+    if applied.tested != 0 or not drain:
+        return applied.tested, applied.said, 0.0
     deadline = start + target.manifest.nginx.proxy_timeout + DRAIN_GRACE_SECONDS
-    left = old
+    left = set(applied.left)
     while left:
-        left = target.runtime.nginx_workers_left(left, wait=min(DRAIN_LOOK_SECONDS, max(0.0, deadline - clock())))
-        if left and clock() >= deadline:
+        if clock() >= deadline:
             raise CommandFailed("nginx reload", None, f"old workers {sorted(left)} still serve requests",
                                 host=target.name, hint="a request is stuck; check the app, then re-run")
-    return round(clock() - start, 2)
+        left = target.runtime.nginx_workers_left(left, wait=min(DRAIN_LOOK_SECONDS, max(0.0, deadline - clock())))
+    return 0, applied.said, round(clock() - start, 2)
 
 
 def apply(target: Target, name: str, text: str | None, *, running: bool | None = None,
           drain: bool = False) -> float | None:
     """Make ``name`` hold ``text`` (None: remove it) and the running nginx serve it.
 
-    Returns the seconds the old workers took to finish (0.0 without ``drain``), or None when nginx
+    Returns the seconds until the old workers had finished (0.0 without ``drain``), or None when nginx
     does not run. ``running``: the caller already asked.
     """
     old = target.workspace.read(name)
@@ -94,10 +92,7 @@ def apply(target: Target, name: str, text: str | None, *, running: bool | None =
     if not (nginx_running(target) if running is None else running):
         _record(target, name, text)  # nginx reads the file as it starts
         return None
-    with ThreadPoolExecutor(max_workers=1) as pool:  # the workers to wait for are listed while nginx -t runs
-        before = pool.submit(_workers, target) if drain else None
-        exited, said = target.runtime.nginx_test()
-        workers = before.result() if before is not None else None
+    exited, said, drained = check_and_reload(target, drain=drain)
     if exited != 0:
         if old is None:
             target.workspace.remove(name)
@@ -108,10 +103,5 @@ def apply(target: Target, name: str, text: str | None, *, running: bool | None =
             raise HealthCheckFailed(f"{name} was not applied: nginx ({container}) stopped while it was checked; "
                                     "run the command again (it starts nginx again)", host=target.name)
         raise CommandFailed("nginx -t", exited, said, host=target.name)
-    if drain:
-        drained = reload_and_drain(target, old=workers)
-    else:
-        target.runtime.nginx_reload()
-        drained = 0.0
     _record(target, name, text)
     return drained

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Iterable, Protocol, Sequence
 
 if TYPE_CHECKING:
     from ..cluster.node_facts import NodeFacts
+    from .nginx_apply import NginxApplied
 
 
 class Runtime(Protocol):
@@ -82,17 +83,12 @@ class Runtime(Protocol):
     def gateways(self, network: str) -> list[str]:
         """The network's gateway addresses (the host as its containers see it); [] without the network."""
 
-    def nginx_test(self) -> tuple[int, str]:
-        """`nginx -t` in the running nginx: (its exit status, 0 when accepted; what it said)."""
-
-    def nginx_reload(self) -> None:
-        """Graceful reload: new workers take new connections, old ones finish theirs."""
-
-    def nginx_workers(self) -> set[str]:
-        """The running nginx's worker process ids."""
+    def nginx_apply(self, drain_wait: float | None) -> "NginxApplied":
+        """`nginx -t` in the running nginx and, when it accepts, a graceful reload; with ``drain_wait``, the
+        workers from before the reload and which of them still run after up to that long (`nginx_apply.py`)."""
 
     def nginx_workers_left(self, old: set[str], wait: float) -> set[str]:
-        """Which of ``old`` (from ``nginx_workers``) still run, having waited up to ``wait`` seconds for
+        """Which of ``old`` (from ``nginx_apply``) still run, having waited up to ``wait`` seconds for
         all of them to exit (it returns as soon as none is left)."""
 
     def nodes(self) -> list[NodeFacts] | None:

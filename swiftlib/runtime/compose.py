@@ -5,7 +5,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 from .. import commands
-from . import compose_state
+from ..errors import CommandFailed
+from . import compose_state, nginx_apply
+from .nginx_apply import NginxApplied
 
 if TYPE_CHECKING:
     from ..lifecycle.context import Target
@@ -143,16 +145,17 @@ class ComposeRuntime:
         result = self._host.run(commands.network_gateways(network), check=False)
         return result.stdout.split() if result.ok else []
 
-    def nginx_test(self) -> tuple[int, str]:
-        result = self._host.run(commands.nginx_test_running(self._nginx), check=False, timeout=30)
-        return result.exited, (result.stderr or result.stdout).strip()
-
-    def nginx_reload(self) -> None:
-        self._host.run(commands.nginx_reload(self._nginx), timeout=30, hint="see `docker logs` of the nginx container")
-
-    def nginx_workers(self) -> set[str]:
-        out = self._host.run(commands.nginx_worker_pids(self._nginx), check=False).stdout
-        return {line.strip() for line in out.splitlines() if line.strip().isdigit()}
+    def nginx_apply(self, drain_wait: float | None) -> NginxApplied:
+        result = self._host.run(commands.nginx_apply(self._nginx, drain_wait), check=False,
+                                timeout=30 + (drain_wait or 0))
+        said = (result.stderr or result.stdout).strip()
+        out = nginx_apply.parse(result.stdout)
+        if "tested" not in out.stages:
+            return NginxApplied(result.exited or 1, said, out.old)
+        if "reloaded" not in out.stages:
+            raise CommandFailed("nginx -s reload", result.exited, said, host=self._host.name,
+                                hint="see `docker logs` of the nginx container")
+        return NginxApplied(0, said, out.old, out.left)
 
     def nginx_workers_left(self, old: set[str], wait: float) -> set[str]:
         if not old:

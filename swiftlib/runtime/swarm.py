@@ -36,7 +36,8 @@ from ..host import Host
 from ..hoststats import collect_host_stats
 from ..render import COMPOSE_FILE
 from ..tracks import SERVICES, container_name
-from . import swarm_state
+from . import nginx_apply, swarm_state
+from .nginx_apply import NginxApplied
 from .compose import parse_projects as _tab_pairs  # `name<TAB>value` lines, as compose's owners
 
 if TYPE_CHECKING:
@@ -331,6 +332,9 @@ class SwarmRuntime:
     def _in_nginx(self, *command: str) -> dict[str, object]:
         argv = _sh(_IN_NGINX, self._full("nginx"), *command)
         return self._on_nodes(lambda host: host.run(argv, check=False, timeout=NODE_TIMEOUT))
+
+    def nginx_apply(self, drain_wait: float | None) -> NginxApplied:
+        return nginx_apply.in_steps(self, drain_wait)  # every node's nginx: each step a round of execs
 
     def nginx_test(self) -> tuple[int, str]:
         results = self._in_nginx("nginx", "-t")

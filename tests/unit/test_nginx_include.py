@@ -17,7 +17,8 @@ from swiftlib.lifecycle.context import Options, Project, Target
 from swiftlib.results import Reporter
 from swiftlib.tracks import TRAFFIC_FILE, only
 
-RELOAD = re.compile(r"^docker exec \S+ nginx -s reload$")
+# The one exec that checks the config, reloads and looks at the old workers (commands.nginx_apply).
+APPLY = re.compile(r"^docker exec \S+ sh -c '.*nginx -t -q .*nginx -s reload.*' sh -?\d+$")
 
 
 def running_nginx(project: Project) -> tuple[Target, MockContext]:
@@ -25,15 +26,13 @@ def running_nginx(project: Project) -> tuple[Target, MockContext]:
     nginx = project.manifest.nginx.container_name
     ctx = MockContext(run={
         re.compile(r"^docker inspect --format .*State\.Status.* " + re.escape(nginx) + "$"): Result("running healthy\n"),
-        re.compile(r"^docker exec \S+ nginx -t -q$"): Result(""),
-        RELOAD: Result(""),
-        re.compile(r"^docker exec \S+ sh -c "): Result(""),  # worker PIDs: none left from before the reload
+        APPLY: Result("old: 7\ntested\nreloaded\nleft:\n"),  # accepted, reloaded, the old worker gone
     }, repeat=True)
     return Target.local(project, Host.local(ctx)), ctx
 
 
 def reloads(ctx: MockContext) -> int:
-    return sum(bool(RELOAD.match(call.args[0])) for call in ctx.run.call_args_list)
+    return sum(bool(APPLY.match(call.args[0])) for call in ctx.run.call_args_list)
 
 
 def switch(project: Project, target: Target):
@@ -75,7 +74,7 @@ def test_a_split_nginx_serves_is_ok_without_a_reload(project):
 
 def test_a_refused_file_is_not_recorded_as_served(project):
     target, ctx = running_nginx(project)
-    ctx.set_result_for("run", re.compile(r"^docker exec \S+ nginx -t -q$"), Result("", stderr="emerg", exited=1))
+    ctx.set_result_for("run", APPLY, Result("old: 7\n", stderr="emerg", exited=1))
     text = "split_clients junk;\n"
     with pytest.raises(Exception, match="nginx -t"):
         nginx_include.apply(target, TRAFFIC_FILE, text)
@@ -100,8 +99,7 @@ def test_nginx_dying_under_its_check_is_named_and_the_old_file_stays(project):
     ctx = MockContext(run={
         re.compile(r"^docker inspect --format .*State\.Status.* " + re.escape(nginx) + "$"):
             [Result("running healthy\n"), Result("exited none\n")],
-        re.compile(r"^docker exec \S+ nginx -t -q$"):
-            Result(stderr=f"Error response from daemon: Container {nginx} is not running\n", exited=1),
+        APPLY: Result(stderr=f"Error response from daemon: Container {nginx} is not running\n", exited=1),
     })
     target = Target.local(project, Host.local(ctx))
     target.workspace.write(ACCESS_FILE, "allow 172.18.0.1;\ndeny all;\n")
@@ -110,3 +108,40 @@ def test_nginx_dying_under_its_check_is_named_and_the_old_file_stays(project):
     assert caught.value.message == (f"{ACCESS_FILE} was not applied: nginx ({nginx}) stopped while it was checked; "
                                     "run the command again (it starts nginx again)")
     assert target.workspace.read(ACCESS_FILE) == "allow 172.18.0.1;\ndeny all;\n"
+
+
+@pytest.mark.parametrize("stdout, stages, old, left", [
+    ("old: 7 8\ntested\nreloaded\nleft:\n", ("tested", "reloaded"), {"7", "8"}, set()),
+    ("old: 7 8\ntested\nreloaded\nleft: 8\n", ("tested", "reloaded"), {"7", "8"}, {"8"}),
+    ("old: 7 8\ntested\nreloaded\n", ("tested", "reloaded"), {"7", "8"}, set()),  # no drain asked
+    ("old: 7 8\n", (), {"7", "8"}, set()),  # nginx -t refused
+    ("old: 7\ntested\n", ("tested",), {"7"}, set()),  # the reload failed
+    ("", (), set(), set()),  # the exec itself failed (nginx not running)
+    ("old:\ntested\nreloaded\nleft: 9\n", ("tested", "reloaded"), set(), set()),  # only listed workers count
+])
+def test_the_apply_scripts_output_is_read_by_stage(stdout, stages, old, left):
+    from swiftlib.runtime import nginx_apply
+
+    out = nginx_apply.parse(stdout)
+    assert (out.stages, set(out.old), set(out.left)) == (stages, old, left)
+
+
+def test_a_failed_reload_after_an_accepted_check_is_a_failed_command(project):
+    from swiftlib.errors import CommandFailed
+
+    target, ctx = running_nginx(project)
+    ctx.set_result_for("run", APPLY, Result("old: 7\ntested\n", stderr="nginx: [error] invalid PID number", exited=1))
+    with pytest.raises(CommandFailed, match="nginx -s reload") as caught:
+        nginx_include.apply(target, TRAFFIC_FILE, "# split\n", drain=True)
+    assert "invalid PID number" in caught.value.message
+    assert not nginx_include.serves(target, TRAFFIC_FILE, "# split\n")
+
+
+def test_old_workers_still_busy_after_the_first_look_are_waited_for(project):
+    target, ctx = running_nginx(project)
+    ctx.set_result_for("run", APPLY, Result("old: 7 8\ntested\nreloaded\nleft: 8\n"))
+    looks = re.compile(r"^docker exec \S+ sh -c 'n=\$1; shift; .*' sh \d+ 8$")
+    ctx.set_result_for("run", looks, [Result("8\n"), Result("\n")])
+    assert nginx_include.apply(target, TRAFFIC_FILE, "# split\n", drain=True) is not None
+    assert sum(bool(looks.match(call.args[0])) for call in ctx.run.call_args_list) == 2
+    assert nginx_include.serves(target, TRAFFIC_FILE, "# split\n")
