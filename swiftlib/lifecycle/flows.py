@@ -214,7 +214,8 @@ def promote(project: Project, target: Target, reporter: Reporter, opts: Options,
     if current == "stable" and not track_steps.is_running(target, "canary"):
         reporter.record(StepResult("promote", target.name, "ok", "already in stable mode; nothing to do"))
         return project
-    judge_canary(project, target, reporter, opts, on_wait=on_wait)
+    with promotion.warmed_up(project, target):
+        judge_canary(project, target, reporter, opts, on_wait=on_wait)
     return promotion.finish_promotion(project, target, reporter, opts)
 
 

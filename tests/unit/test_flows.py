@@ -180,3 +180,45 @@ def test_starting_a_track_that_runs_from_the_same_config_and_image_runs_no_compo
     assert track_steps.start(project, Target.local(project, Host.local(rebuilt)), quiet(), "stable",
                              Options()).status == "changed"
     assert len(ups(rebuilt)) == 1
+
+
+def test_a_promotion_asks_compose_for_the_promoted_files_hash_while_the_window_is_measured(project):
+    """The first question after the window (the promoted compose file's config hash, 0.1 s of compose)
+    is asked during it; after the window the runtime answers it from the same text without compose."""
+    import time
+
+    from swiftlib.lifecycle import promotion
+    from swiftlib.lifecycle.engine_choice import choose_engine
+
+    hashes = re.compile(r"^docker compose .* config --hash")
+    ctx = MockContext(run={hashes: Result("app h1\napp-canary h2\nnginx h3\n"),
+                           re.compile(r"^docker image inspect "): Result("sha256:9\n"),  # the OPA image is here
+                           re.compile(r"^sh -c .*docker image inspect"): Result("sha256:1\nsha256:2\n")}, repeat=True)
+    target = Target.local(project, Host.local(ctx))
+
+    def asked() -> int:
+        return sum(bool(hashes.match(call.args[0])) for call in ctx.run.call_args_list)
+
+    with promotion.warmed_up(project, target):  # the window
+        deadline = time.monotonic() + 10
+        while not asked() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert asked() == 1  # during the window, not after it
+    canary = project.manifest.canary
+    text = promotion._promoted_compose(project, target, choose_engine(target),
+                                       {"image": canary.image, "version": canary.version})
+    assert target.runtime.config_hashes("app", text)["app"].split()[0] == "h1"
+    assert asked() == 1  # answered from the warm-up
+
+
+def test_a_warm_up_that_fails_leaves_the_question_to_the_promotion(project):
+    from swiftlib.lifecycle import promotion
+
+    ctx = MockContext(run={re.compile(r"^docker compose .* config --hash"): Result("", stderr="boom", exited=1),
+                           re.compile(r"^docker image inspect "): Result("sha256:9\n"),
+                           re.compile(r"^sh -c .*docker image inspect"): Result("sha256:1\n")}, repeat=True)
+    target = Target.local(project, Host.local(ctx))
+    with promotion.warmed_up(project, target):
+        pass
+    assert target.runtime.config_hashes("app", "services: {}\n") == {}  # asked again, and fails as compose says
+    assert sum("config --hash" in call.args[0] for call in ctx.run.call_args_list) == 2
