@@ -224,10 +224,10 @@ def test_a_renewal_stopped_before_nginx_reloaded_is_reloaded_by_the_next_run(loc
     served_before = served_sha256(LOCAL_TLS, ca)
 
     def stop_at_the_reload(target) -> None:
-        def stopped_at_the_reload() -> None:
+        def stopped_at_the_reload(drain_wait) -> None:
             raise KeyboardInterrupt
 
-        target.runtime.nginx_reload = stopped_at_the_reload  # type: ignore[method-assign]
+        target.runtime.nginx_apply = stopped_at_the_reload  # type: ignore[method-assign]  (check, reload, drain)
 
     renewal_interrupted(manifest, stop_at_the_reload)
     assert served_sha256(LOCAL_TLS, ca) == served_before  # the new pair is on disk, nginx never loaded it
