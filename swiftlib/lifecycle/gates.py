@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator, Sequence
 from ..errors import MetricsSourceError, PolicyDenied, PolicyEngineError, SwiftDeployError, UsageError
 from ..hoststats import collect_host_stats
 from ..policy.decision import Decision
-from ..policy.embedded import EmbeddedEngine
+from ..policy.embedded import shared_engine
 from ..policy.inputs import WINDOW_KEYS, canary_input, cluster_input, infrastructure_input, normalised
 from ..policy.whatif import apply_sets, fresh_input
 from ..metrics.scrape import WindowStats
@@ -37,7 +37,7 @@ def policy_engine(project: Project, target: Target, choice: EngineChoice, *, rea
     audited, reported, exit 4.
     """
     if choice.engine == "embedded":
-        yield EmbeddedEngine(project.policies_dir)
+        yield shared_engine(project.policies_dir)
         return
     from ..policy.sidecar import SidecarEngine
 
@@ -60,6 +60,13 @@ def policy_engine(project: Project, target: Target, choice: EngineChoice, *, rea
         yield engine
 
 
+def prepare_engine(project: Project, choice: EngineChoice, domain: str) -> None:
+    """Compile the embedded engine's policies and ``domain``'s plan before its first question (a sidecar
+    has compiled its own); raise PolicyEngineError."""
+    if choice.engine == "embedded":
+        shared_engine(project.policies_dir).prepare(domain)
+
+
 def _sidecar_answers(target: Target) -> bool:
     from ..policy.sidecar import SidecarEngine
 
@@ -75,7 +82,7 @@ def engine_for_check(project: Project, target: Target, choice: EngineChoice) -> 
     """Check mode starts nothing: ask a sidecar that already runs, else the same policies in-process."""
     if choice.engine == "sidecar" and _sidecar_answers(target):
         return policy_engine(project, target, choice, ready_seconds=1.0)
-    return nullcontext(EmbeddedEngine(project.policies_dir))
+    return nullcontext(shared_engine(project.policies_dir))
 
 
 def decide(project: Project, target: Target, reporter: Reporter, engine: Any,

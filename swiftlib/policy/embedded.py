@@ -1,7 +1,8 @@
 """The in-process policy engine: the policies evaluated by regopy (Microsoft's rego-cpp).
 
 Used where no OPA server runs. It loads every ``*.rego`` file under one directory once per
-instance and answers ``data.swiftdeploy.<domain>.decision``. Every failure (a policy that
+instance and answers ``data.swiftdeploy.<domain>.decision``; `shared_engine` keeps one instance per
+directory and content for the process. Every failure (a policy that
 does not compile, an evaluation error, an undefined decision) becomes a PolicyEngineError,
 so callers fail closed.
 
@@ -45,6 +46,12 @@ class EmbeddedEngine:
         """Compile the policies now (decide() does it on first use); raise PolicyEngineError."""
         with self._lock:
             self._load_locked()
+
+    def prepare(self, domain: str) -> None:
+        """Compile the policies and ``domain``'s decision plan now, so its first decide() is only the
+        evaluation (about 3 ms instead of 50); raise PolicyEngineError."""
+        with self._lock:
+            self._bundle_locked(self._load_locked(), domain, decision_query(domain))
 
     def decide(self, domain: str, input: dict[str, Any]) -> Decision:
         """Evaluate ``data.swiftdeploy.<domain>.decision`` for ``input``."""
@@ -213,3 +220,29 @@ def _first_line(exc: BaseException) -> str:
 def _first_lines(exc: BaseException, limit: int = 8) -> str:
     lines = [line for line in str(exc).strip().splitlines() if line.strip()]
     return " ".join(line.strip() for line in lines[:limit]) or type(exc).__name__
+
+
+_SHARED: dict[tuple[str, str], EmbeddedEngine] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_engine(policies_dir: str | Path) -> EmbeddedEngine:
+    """The process's engine for these policies: compiled once and reused by every gate of a run (a fleet's
+    hosts, a rollout's steps, a warm-up during a canary's window). Keyed by the files' content, so an
+    edited policy is compiled afresh; a directory that cannot be read gets an engine of its own, whose
+    first use reports why."""
+    import hashlib
+
+    path = Path(policies_dir)
+    try:
+        digest = hashlib.sha256()
+        for file in rego_files(path):
+            digest.update(f"{file.relative_to(path)}\0{read_policy(file, path)}\0".encode())
+        key = (str(path.resolve()), digest.hexdigest())
+    except Exception:  # noqa: BLE001 - unreadable policies: the engine's own load says why, as before
+        return EmbeddedEngine(path)
+    with _SHARED_LOCK:
+        engine = _SHARED.get(key)
+        if engine is None:
+            engine = _SHARED[key] = EmbeddedEngine(path)
+        return engine

@@ -577,3 +577,30 @@ def test_a_fifo_named_like_a_policy_is_refused_without_blocking(tmp_path: Path, 
     os.mkfifo(policies / "pipe.rego")
     with pytest.raises(ConfigError, match=r"pipe\.rego: is a FIFO"):
         engine_class(policies).load()
+
+
+def test_one_shared_engine_per_policy_content(tmp_path: Path) -> None:
+    """A run's gates share one compiled engine (a fleet's hosts, a rollout's steps); an edited policy is
+    compiled afresh and decides as the new text says."""
+    from swiftlib.policy.embedded import shared_engine
+
+    shutil.copytree(POLICIES, tmp_path / "policies")
+    policies = tmp_path / "policies"
+    first = shared_engine(policies)
+    first.prepare("canary")
+    assert shared_engine(policies) is first
+    assert first.decide("canary", GOOD_CANARY).allow
+    canary_rego = next(p for p in policies.rglob("*.rego") if "package swiftdeploy.canary" in p.read_text())
+    canary_rego.write_text(canary_rego.read_text() + "\n# edited\n")
+    edited = shared_engine(policies)
+    assert edited is not first and edited.decide("canary", GOOD_CANARY).allow
+    canary_rego.write_text("package swiftdeploy.canary\n\nimport rego.v1\n\ndecision := {\"domain\": \"canary\", "
+                           "\"question\": \"q\", \"allow\": false, \"reasons\": [\"closed for the test\"]}\n")
+    assert list(shared_engine(policies).decide("canary", GOOD_CANARY).reasons) == ["closed for the test"]
+
+
+def test_a_shared_engine_for_unreadable_policies_reports_why_when_used(tmp_path: Path) -> None:
+    from swiftlib.policy.embedded import shared_engine
+
+    with pytest.raises(PolicyEngineError, match="no .rego files"):
+        shared_engine(tmp_path / "nothing-here").prepare("canary")
