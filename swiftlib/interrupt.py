@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 _requested = threading.Event()
 
@@ -42,6 +43,21 @@ def sleep(seconds: float) -> None:
     """`time.sleep` that ends early with KeyboardInterrupt once `request()` is called (in any thread)."""
     if _requested.wait(max(0.0, seconds)):
         raise KeyboardInterrupt
+
+
+def sleep_after(work: Callable[[], None], sleep: Callable[[float], None] = sleep,
+                clock: Callable[[], float] = time.monotonic) -> Callable[[float], None]:
+    """A sleep that does ``work`` first (on its first call only), then sleeps what is left of the time
+    asked: a wait that passes anyway (a canary's window) does what the run needs after it."""
+    pending = [work]
+
+    def sleeper(seconds: float) -> None:
+        if pending:
+            started = clock()
+            pending.pop()()
+            seconds -= clock() - started
+        sleep(max(0.0, seconds))
+    return sleeper
 
 
 def _on_sigint(signum: int, frame: Any) -> None:

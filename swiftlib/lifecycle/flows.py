@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .. import commands
+from .. import commands, interrupt
 from ..errors import ConfigError, UsageError
 from ..manifest.edit import writable_target
 from ..render import COMPOSE_FILE
@@ -214,8 +214,8 @@ def promote(project: Project, target: Target, reporter: Reporter, opts: Options,
     if current == "stable" and not track_steps.is_running(target, "canary"):
         reporter.record(StepResult("promote", target.name, "ok", "already in stable mode; nothing to do"))
         return project
-    with promotion.warmed_up(project, target):
-        judge_canary(project, target, reporter, opts, on_wait=on_wait)
+    judge_canary(project, target, reporter, opts, on_wait=on_wait,
+                 sleep=interrupt.sleep_after(lambda: promotion.warm_up(project, target)))
     return promotion.finish_promotion(project, target, reporter, opts)
 
 

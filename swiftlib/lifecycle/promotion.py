@@ -7,15 +7,11 @@ goes when the promotion is complete.
 """
 from __future__ import annotations
 
-import threading
-from contextlib import contextmanager
-from typing import Iterator
-
 from ..errors import HealthCheckFailed, UsageError
 from ..render import COMPOSE_FILE
 from ..results import Reporter, StepResult
 from ..tracks import only, track
-from . import certificates, health, render_step, track_steps, traffic
+from . import certificates, gates, health, render_step, track_steps, traffic
 from .context import PROMOTION, Options, Project, Target
 from .engine_choice import choose_engine
 from .manifest_step import config_files, use
@@ -82,36 +78,28 @@ def _promoted_compose(project: Project, target: Target, choice, marker: dict) ->
 def _stable_would_change(project: Project, target: Target, choice, marker: dict) -> bool:
     """Whether making the promoted version stable recreates the stable track (a canary of the very version
     stable runs changes nothing there: it keeps its share, no request needs to move to the canary)."""
-    compose_text = _promoted_compose(project, target, choice, marker)
-    if not track_steps.is_running(target, "stable"):
-        return True
-    return track_steps.would_recreate(target, "stable", compose_text, running=True)
+    running, recreate = track_steps.running_and_would_recreate(target, "stable",
+                                                               _promoted_compose(project, target, choice, marker))
+    return not running or recreate
 
 
-@contextmanager
-def warmed_up(project: Project, target: Target) -> Iterator[None]:
-    """While the canary's window is measured (a wait), ask compose for the promoted file's config hash
-    (about 0.1 s locally, a round trip more over SSH), the first thing finishing the promotion needs.
+def warm_up(project: Project, target: Target) -> None:
+    """The first work judging the canary and finishing its promotion need, done while the canary's window
+    is waited out (`interrupt.sleep_after`): compile the embedded engine's canary policy (about 50 ms) and
+    ask compose for the promoted file's config hash (about 0.1 s locally, a round trip more over SSH).
 
-    The hash is a function of the file's text, and the runtime keeps it per text for the run, so after
-    the window the same question is answered at once. Nothing else is kept: the containers' state and the
-    images' IDs are read after the window, as before. Read-only; anything that fails here is asked again,
-    and reported, after the window."""
-    def ask() -> None:
-        try:
-            canary = target.manifest.canary
-            compose_text = _promoted_compose(project, target, choose_engine(target),
-                                             {"image": canary.image, "version": canary.version})
-            target.runtime.config_hashes(track(target.manifest, "stable").service, compose_text)
-        except Exception:  # noqa: BLE001 - a warm-up only: the promotion asks again and reports what fails
-            pass
-
-    worker = threading.Thread(target=ask, name="promotion-warm-up", daemon=True)
-    worker.start()
+    Both are functions of files the run does not change (the compiled engine is kept per policy content,
+    the hash per compose text), so after the window they are answered at once. Nothing else is kept: the
+    containers' state and the images' IDs are read after the window, as before. Read-only; anything that
+    fails here is asked again, and reported, after the window."""
     try:
-        yield
-    finally:
-        worker.join()
+        choice = choose_engine(target)
+        gates.prepare_engine(project, choice, "canary")
+        canary = target.manifest.canary
+        compose_text = _promoted_compose(project, target, choice, {"image": canary.image, "version": canary.version})
+        target.runtime.config_hashes(track(target.manifest, "stable").service, compose_text)
+    except Exception:  # noqa: BLE001 - a warm-up only: the promotion asks again and reports what fails
+        pass
 
 
 def complete_record(project: Project, target: Target, reporter: Reporter, marker: dict,

@@ -66,21 +66,21 @@ def rollout(project: Project, target: Target, reporter: Reporter, opts: Options,
         reporter.record(StepResult("rollout", target.name, "changed", plan(target), {"check": True}))
         return project
     try:
-        with promotion.warmed_up(project, target):  # during the first window
-            for number, weight in enumerate(steps, 1):
-                if number > 1:
-                    traffic.switch(project, target, reporter, with_weight(weight), opts,
-                                   why=f"rollout step {number}/{len(steps)}")
-                    target.write_state(weight=weight)
-                # The dashboard shows this; "active" goes false however the rollout ends (Ctrl-C included).
-                target.write_state(rollout={"step": number, "steps": len(steps), "weight": weight, "active": True})
-                try:
-                    flows.judge_canary(project, target, reporter, opts, fresh=True,
-                                       sleep=_watching_sleep(target, number, len(steps), weight, progress))
-                except (PolicyDenied, PolicyEngineError, MetricsUnavailable) as exc:
-                    reason = f"rollout step {number}/{len(steps)} at {weight}%: {exc.message}"
-                    flows.rollback(project, target, reporter, opts, reason=reason)
-                    raise
+        for number, weight in enumerate(steps, 1):
+            if number > 1:
+                traffic.switch(project, target, reporter, with_weight(weight), opts,
+                               why=f"rollout step {number}/{len(steps)}")
+                target.write_state(weight=weight)
+            # The dashboard shows this; "active" goes false however the rollout ends (Ctrl-C included).
+            target.write_state(rollout={"step": number, "steps": len(steps), "weight": weight, "active": True})
+            watching = _watching_sleep(target, number, len(steps), weight, progress)
+            try:
+                flows.judge_canary(project, target, reporter, opts, fresh=True,
+                                   sleep=interrupt.sleep_after(lambda: promotion.warm_up(project, target), watching))
+            except (PolicyDenied, PolicyEngineError, MetricsUnavailable) as exc:
+                reason = f"rollout step {number}/{len(steps)} at {weight}%: {exc.message}"
+                flows.rollback(project, target, reporter, opts, reason=reason)
+                raise
         return promotion.finish_promotion(project, target, reporter, opts)
     finally:
         _mark_over(target)

@@ -1,6 +1,8 @@
 """Start, check and remove one app track (stable, canary or next) on a target."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from ..errors import HealthCheckFailed
 from ..render import COMPOSE_FILE
 from ..results import Reporter, StepResult
@@ -23,12 +25,28 @@ def would_recreate(target: Target, track_name: str, compose_text: str | None = N
                    running: bool | None = None) -> bool:
     """True when the track runs but the compose file on the host (or ``compose_text``, the one a run
     would write) describes it differently. ``running``: whether it runs, when the caller has just asked."""
+    if running is None:
+        return running_and_would_recreate(target, track_name, compose_text)[1]
+    return running and running_and_would_recreate(target, track_name, compose_text, running=True)[1]
+
+
+def running_and_would_recreate(target: Target, track_name: str, compose_text: str | None = None, *,
+                               running: bool | None = None) -> tuple[bool, bool]:
+    """Whether the track runs, and whether it would be recreated (see `would_recreate`). The reads (its
+    state, compose's config hash and the images' IDs, the container's labels) run at once: each is a
+    docker call, a round trip on a remote host."""
     spec = track(target.manifest, track_name)
-    running = is_running(target, track_name) if running is None else running
-    if not running or (compose_text is None and target.workspace.read(COMPOSE_FILE) is None):
-        return False
-    wanted = target.runtime.config_hashes(spec.service, compose_text).get(spec.service)
-    return wanted is not None and wanted.strip() != target.runtime.running_hash(spec.container_name)
+    if compose_text is None and target.workspace.read(COMPOSE_FILE) is None:
+        return (is_running(target, track_name) if running is None else running), False
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        state = pool.submit(container_state, target, spec.container_name) if running is None else None
+        wanted = pool.submit(target.runtime.config_hashes, spec.service, compose_text)
+        seen = pool.submit(target.runtime.running_hash, spec.container_name)
+        running = state.result().startswith("running") if state is not None else running
+        if not running:
+            return False, False
+        hashed = wanted.result().get(spec.service)
+        return True, hashed is not None and hashed.strip() != seen.result()
 
 
 def start(project: Project, target: Target, reporter: Reporter, track_name: str, opts: Options, *,
@@ -38,8 +56,8 @@ def start(project: Project, target: Target, reporter: Reporter, track_name: str,
     ``compose_text`` (check mode): the compose file the run would write, which decides whether the
     running track would be recreated."""
     spec = track(target.manifest, track_name)
-    running = container_state(target, spec.container_name).startswith("running")
-    changes = not running or would_recreate(target, track_name, compose_text, running=True)
+    running, recreate = running_and_would_recreate(target, track_name, compose_text)
+    changes = not running or recreate
     if opts.check:
         said = (f"would {'recreate' if running else 'start'} {spec.container_name} ({spec.image}, {spec.version})"
                 if changes else f"{spec.container_name} already running")

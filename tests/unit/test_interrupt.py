@@ -109,3 +109,31 @@ def test_a_program_with_its_own_sigint_handler_keeps_it():
             assert signal.getsignal(signal.SIGINT) is mine
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_a_wait_that_works_first_sleeps_only_what_is_left_and_works_once():
+    now = [100.0]
+    done: list[str] = []
+    slept: list[float] = []
+
+    def work() -> None:
+        done.append("work")
+        now[0] += 1.5  # the work took 1.5 s of the wait
+
+    wait = interrupt.sleep_after(work, slept.append, clock=lambda: now[0])
+    wait(4.0)
+    wait(0.25)  # a later poll of the same wait (Prometheus' late scrapes): no work again
+    assert done == ["work"] and slept == [2.5, 0.25]
+    longer = interrupt.sleep_after(lambda: now.__setitem__(0, now[0] + 9), slept.append, clock=lambda: now[0])
+    longer(4.0)
+    assert slept[-1] == 0.0  # work longer than the wait: no sleep at all
+
+
+def test_a_ctrl_c_during_the_work_of_a_wait_ends_the_wait():
+    def pressed() -> None:
+        raise KeyboardInterrupt
+
+    slept: list[float] = []
+    with pytest.raises(KeyboardInterrupt):
+        interrupt.sleep_after(pressed, slept.append)(4.0)
+    assert slept == []
