@@ -195,6 +195,7 @@ def test_a_promotion_asks_compose_for_the_promoted_files_hash_while_the_window_i
                            re.compile(r"^docker image inspect "): Result("sha256:9\n"),  # the OPA image is here
                            re.compile(r"^sh -c .*docker image inspect"): Result("sha256:1\nsha256:2\n")}, repeat=True)
     target = Target.local(project, Host.local(ctx))
+    target.write_state(engine="embedded")  # chosen at deploy
 
     def asked() -> int:
         return sum(bool(hashes.match(call.args[0])) for call in ctx.run.call_args_list)
@@ -203,6 +204,9 @@ def test_a_promotion_asks_compose_for_the_promoted_files_hash_while_the_window_i
     wait = interrupt.sleep_after(lambda: promotion.warm_up(project, target), lambda s: slept.append((s, asked())))
     wait(4.0)  # the window
     assert len(slept) == 1 and 0 < slept[0][0] <= 4.0 and slept[0][1] == 1  # asked first, then the rest slept
+    from swiftlib.policy.embedded import shared_engine
+
+    assert "canary" in shared_engine(project.policies_dir)._bundles  # the gate's plan compiled during the wait too
     canary = project.manifest.canary
     text = promotion._promoted_compose(project, target, choose_engine(target),
                                        {"image": canary.image, "version": canary.version})
