@@ -222,15 +222,16 @@ def _first_lines(exc: BaseException, limit: int = 8) -> str:
     return " ".join(line.strip() for line in lines[:limit]) or type(exc).__name__
 
 
-_SHARED: dict[tuple[str, str], EmbeddedEngine] = {}
+_SHARED: dict[str, tuple[str, EmbeddedEngine]] = {}  # policies directory -> (content digest, its engine)
+_SHARED_DIRECTORIES = 4  # a run uses one; each compiled engine holds about 10 MB
 _SHARED_LOCK = threading.Lock()
 
 
 def shared_engine(policies_dir: str | Path) -> EmbeddedEngine:
     """The process's engine for these policies: compiled once and reused by every gate of a run (a fleet's
-    hosts, a rollout's steps, a warm-up during a canary's window). Keyed by the files' content, so an
-    edited policy is compiled afresh; a directory that cannot be read gets an engine of its own, whose
-    first use reports why."""
+    hosts, a rollout's steps, the work done during a canary's window). An edited policy is compiled afresh
+    and replaces the old engine; a directory that cannot be read gets an engine of its own, whose first
+    use reports why."""
     import hashlib
 
     path = Path(policies_dir)
@@ -238,11 +239,13 @@ def shared_engine(policies_dir: str | Path) -> EmbeddedEngine:
         digest = hashlib.sha256()
         for file in rego_files(path):
             digest.update(f"{file.relative_to(path)}\0{read_policy(file, path)}\0".encode())
-        key = (str(path.resolve()), digest.hexdigest())
+        where, content = str(path.resolve()), digest.hexdigest()
     except Exception:  # noqa: BLE001 - unreadable policies: the engine's own load says why, as before
         return EmbeddedEngine(path)
     with _SHARED_LOCK:
-        engine = _SHARED.get(key)
-        if engine is None:
-            engine = _SHARED[key] = EmbeddedEngine(path)
+        known = _SHARED.pop(where, None)
+        engine = known[1] if known and known[0] == content else EmbeddedEngine(path)
+        _SHARED[where] = (content, engine)  # the newest last
+        while len(_SHARED) > _SHARED_DIRECTORIES:
+            del _SHARED[next(iter(_SHARED))]
         return engine

@@ -604,3 +604,16 @@ def test_a_shared_engine_for_unreadable_policies_reports_why_when_used(tmp_path:
 
     with pytest.raises(PolicyEngineError, match="no .rego files"):
         shared_engine(tmp_path / "nothing-here").prepare("canary")
+
+
+def test_shared_engines_are_kept_for_a_few_directories_only(tmp_path: Path) -> None:
+    """Each compiled engine holds about 10 MB: a process keeps the newest few, not one per directory it met."""
+    from swiftlib.policy import embedded
+
+    first = None
+    for i in range(embedded._SHARED_DIRECTORIES + 2):
+        shutil.copytree(POLICIES, tmp_path / str(i))
+        engine = embedded.shared_engine(tmp_path / str(i))
+        first = first or engine
+    assert len(embedded._SHARED) == embedded._SHARED_DIRECTORIES
+    assert embedded.shared_engine(tmp_path / "0") is not first  # dropped, compiled again when asked
