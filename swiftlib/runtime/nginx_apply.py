@@ -6,6 +6,7 @@ The compose runtime does it in one exec (`commands.nginx_apply`), which prints e
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,8 +43,10 @@ def parse(stdout: str) -> ScriptOutput:
 def in_steps(runtime: Any, drain_wait: float | None) -> NginxApplied:
     """The same answer from a runtime's own `nginx_test`, `nginx_reload` and worker looks (a reload failure
     raises from `nginx_reload`)."""
-    old = frozenset(runtime.nginx_workers()) if drain_wait is not None else frozenset()
-    tested, said = runtime.nginx_test()
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the workers to wait for are listed while nginx -t runs
+        listing = pool.submit(runtime.nginx_workers) if drain_wait is not None else None
+        tested, said = runtime.nginx_test()
+        old = frozenset(listing.result()) if listing is not None else frozenset()
     if tested != 0:
         return NginxApplied(tested, said, old)
     runtime.nginx_reload()

@@ -145,3 +145,39 @@ def test_old_workers_still_busy_after_the_first_look_are_waited_for(project):
     assert nginx_include.apply(target, TRAFFIC_FILE, "# split\n", drain=True) is not None
     assert sum(bool(looks.match(call.args[0])) for call in ctx.run.call_args_list) == 2
     assert nginx_include.serves(target, TRAFFIC_FILE, "# split\n")
+
+
+class StepwiseNginx:
+    """A runtime whose nginx is driven step by step (as the swarm runtime's, on every node)."""
+
+    def __init__(self, tested: int = 0, workers: set[str] = frozenset({"n1:7"}), left: set[str] = frozenset()):
+        self.calls: list[str] = []
+        self._tested, self._workers, self._left = tested, set(workers), set(left)
+
+    def nginx_workers(self) -> set[str]:
+        self.calls.append("workers")
+        return set(self._workers)
+
+    def nginx_test(self) -> tuple[int, str]:
+        self.calls.append("test")
+        return self._tested, "" if self._tested == 0 else "emerg"
+
+    def nginx_reload(self) -> None:
+        self.calls.append("reload")
+
+    def nginx_workers_left(self, old: set[str], wait: float) -> set[str]:
+        self.calls.append(f"left {sorted(old)} {wait}")
+        return self._left & old
+
+
+def test_a_runtime_of_steps_checks_before_it_reloads_and_looks_at_the_listed_workers():
+    from swiftlib.runtime import nginx_apply
+
+    accepted = StepwiseNginx(left={"n1:7"})
+    assert nginx_apply.in_steps(accepted, 2.0) == nginx_apply.NginxApplied(0, "", frozenset({"n1:7"}), frozenset({"n1:7"}))
+    assert sorted(accepted.calls[:2]) == ["test", "workers"] and accepted.calls[2:] == ["reload", "left ['n1:7'] 2.0"]
+    refused = StepwiseNginx(tested=1)
+    assert nginx_apply.in_steps(refused, 2.0).tested == 1 and "reload" not in refused.calls
+    no_drain = StepwiseNginx()
+    assert nginx_apply.in_steps(no_drain, None) == nginx_apply.NginxApplied(0, "")
+    assert no_drain.calls == ["test", "reload"]
