@@ -90,3 +90,14 @@ def test_a_stopped_nginx_answers_no_stage(nginx):
     docker("stop", nginx)
     done, out = apply(nginx, drain_wait=2.0)
     assert done.returncode != 0 and out.stages == () and "is not running" in done.stderr
+
+
+def test_a_reload_that_fails_after_an_accepted_check_stops_at_that_stage(nginx):
+    """nginx -s reload finds the master through its pid file: without it the check passes and the reload
+    fails, and the output says which (the runtime reports it as a failed `nginx -s reload`)."""
+    before = workers(nginx)
+    docker("exec", nginx, "rm", "-f", "/run/nginx.pid")
+    done, out = apply(nginx, drain_wait=2.0)
+    assert done.returncode != 0 and out.stages == ("tested",) and out.old == before
+    assert "nginx.pid" in done.stderr
+    assert workers(nginx) == before  # not reloaded: the old workers serve on
