@@ -113,7 +113,14 @@ def nginx_test_in_container(image: str, conf_path: str, traffic_dir: str, tls_di
 # Worker PIDs from /proc (the nginx images may lack ps); nginx renames workers "nginx: worker process".
 # A process's title, read by the shell itself (no fork per process): nginx pads it with NULs, where `read` stops.
 _TITLE = 'line=; read -r line 2>/dev/null < "/proc/$p/cmdline"; case "$line" in '
-NGINX_WORKERS_SCRIPT = f'cd /proc && for p in [0-9]*; do {_TITLE}"nginx: worker process"*) echo "$p";; esac; done'
+
+
+def _each_worker(action: str) -> str:
+    """Runs ``action`` with ``$p`` set to each nginx worker's PID."""
+    return f'for p in /proc/[0-9]*; do p=${{p#/proc/}}; {_TITLE}"nginx: worker process"*) {action};; esac; done'
+
+
+NGINX_WORKERS_SCRIPT = _each_worker('echo "$p"')
 NGINX_POLL_SECONDS = 0.02
 
 
@@ -139,8 +146,7 @@ def nginx_workers_left(container: str, pids: list[str], wait: float) -> list[str
 # $1: the drain's polls (-1: no drain). The workers are listed, the config checked, nginx reloaded and the
 # listed workers waited for, in one exec; each stage reached is printed, so a failure names its stage.
 NGINX_APPLY_SCRIPT = (
-    'n=$1; old=; for p in /proc/[0-9]*; do p=${p#/proc/}; '
-    f'{_TITLE}"nginx: worker process"*) old="$old $p";; esac; done; echo "old:$old"; '
+    'n=$1; old=; ' + _each_worker('old="$old $p"') + '; echo "old:$old"; '
     'nginx -t -q || exit $?; echo tested; nginx -s reload || exit $?; echo reloaded; '
     f'if [ "$n" -lt 0 ]; then exit 0; fi; set -- $old; {_left_loop("left:")}')
 
