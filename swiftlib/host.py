@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from invoke import Context
 from invoke.exceptions import CommandTimedOut, UnexpectedExit
 
+from . import interrupt
 from .errors import CommandFailed, HostUnreachable
 
 
@@ -53,7 +54,7 @@ STDIN_BLOCK = 64 * 1024
 
 
 class _RunnerFixes:
-    """Six fixes to Invoke's runners, for commands that carry files rather than a person's typing.
+    """Seven fixes to Invoke's runners, for commands that carry files rather than a person's typing.
 
     Invoke reads ``in_stream`` one byte per loop turn with a 10 ms sleep between turns: 2 KB of compose
     file took 23 s to reach `docker compose -f -`, locally and over SSH alike. A string given as a
@@ -66,11 +67,25 @@ class _RunnerFixes:
     before the setup got there became an AttributeError (exit 1) in place of the interrupt (exit 130).
     Last, over SSH a command's stdin is written through ``remote.ordered_send``: never after our CLOSE
     of its channel (OpenSSH drops the connection for that), and stdin left unread by a command that has
-    ended is not an error (as Invoke ignores a local child's broken pipe)."""
+    ended is not an error (as Invoke ignores a local child's broken pipe). And a Ctrl-C that landed while the
+command was being started (the child forked, Invoke's IO threads not yet up) escaped before Invoke's wait
+could forward it: the run stopped while its command went on unwatched. It is held until the wait
+(`interrupt.hold`), which forwards it, as it does a Ctrl-C during the command."""
 
     using_pty = False  # until the setup says otherwise
 
+    def start(self, *args: Any, **kwargs: Any) -> None:
+        interrupt.hold()
+        super().start(*args, **kwargs)  # type: ignore[misc]
+
+    def stop(self) -> None:
+        try:
+            super().stop()  # type: ignore[misc]
+        finally:
+            interrupt.release()  # the wait never came (the start failed): a Ctrl-C held meanwhile is raised
+
     def wait(self) -> None:
+        interrupt.release()
         process = getattr(self, "process", None)
         exit_status = getattr(getattr(self, "channel", None), "status_event", None)
         if isinstance(process, subprocess.Popen):

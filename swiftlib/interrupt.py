@@ -12,7 +12,10 @@ flight finish first, so a host is never left between two halves of a traffic mov
 A press that lands while a command runs is caught by Invoke's runner, which only forwards it
 to the command (as a ``\x03`` on its stdin) and goes on: the run would never stop. Inside
 `noticed()` the main thread's SIGINT handler also calls `request()`, so the next wait stops
-the run even then.
+the run even then. A press that lands while Invoke starts the command, before it waits for it,
+is held until that wait (`hold`, `release`: `host`'s runner calls them), which forwards it the same way: raised there, it
+left the command running on unwatched (a `docker stop` went on after the Ctrl-C note had
+said the container runs).
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 _requested = threading.Event()
+_held = {"on": False, "pressed": False}  # a command starting on the main thread (`hold`)
 
 
 def request() -> None:
@@ -62,7 +66,26 @@ def sleep_after(work: Callable[[], None], sleep: Callable[[float], None] = sleep
 
 def _on_sigint(signum: int, frame: Any) -> None:
     request()
+    if _held["on"]:
+        _held["pressed"] = True
+        return
     raise KeyboardInterrupt
+
+
+def hold() -> None:
+    """A command is being started on the main thread: a Ctrl-C now waits for `release()`."""
+    if threading.current_thread() is threading.main_thread():
+        _held["on"] = True
+
+
+def release() -> None:
+    """The command's start is over: a Ctrl-C held since `hold()` is raised now (in its wait, which
+    forwards it to the command as it does any Ctrl-C that lands there)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    pressed, _held["on"], _held["pressed"] = _held["pressed"], False, False
+    if pressed:
+        raise KeyboardInterrupt
 
 
 @contextmanager

@@ -137,3 +137,36 @@ def test_a_ctrl_c_during_the_work_of_a_wait_ends_the_wait():
     with pytest.raises(KeyboardInterrupt):
         interrupt.sleep_after(pressed, slept.append)(4.0)
     assert slept == []
+
+
+def test_ctrl_c_while_a_command_is_being_started_lets_it_finish_and_stops_at_the_next_wait(tmp_path, monkeypatch):
+    """A press that landed after the child was forked, before Invoke waited for it, escaped from the
+    start: the run stopped (and its Ctrl-C note read the host) while the command went on unwatched."""
+    import invoke.runners
+
+    from swiftlib.host import Host
+
+    forked = invoke.runners.Popen
+
+    def pressed_once_forked(*args, **kwargs):
+        process = forked(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)  # handled at the next bytecode: inside Invoke's start-up
+        return process
+
+    monkeypatch.setattr(invoke.runners, "Popen", pressed_once_forked)
+    done = tmp_path / "done"
+    steps = []
+
+    def act(host):
+        Host.local().run(["sh", "-c", f"sleep 0.5; touch {done}"], timeout=10)  # a `docker stop`, say
+        steps.append(f"command finished: {done.exists()}")
+        interrupt.sleep(30)
+        steps.append("went on")
+
+    with pytest.raises(KeyboardInterrupt):
+        run_on_hosts(["h1"], act)
+    assert steps == ["command finished: True"]
+    monkeypatch.undo()
+    interrupt.clear()
+    Host.local().run(["true"], timeout=10)  # nothing held over into the next command
+    assert not interrupt.requested()
