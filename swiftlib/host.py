@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from invoke import Context
+from invoke.runners import Local
 from invoke.exceptions import CommandTimedOut, UnexpectedExit
 
 from . import interrupt
@@ -70,12 +71,15 @@ class _RunnerFixes:
     ended is not an error (as Invoke ignores a local child's broken pipe). And a Ctrl-C that landed while the
 command was being started (the child forked, Invoke's IO threads not yet up) escaped before Invoke's wait
 could forward it: the run stopped while its command went on unwatched. It is held until the wait
-(`interrupt.hold`), which forwards it, as it does a Ctrl-C during the command."""
+(`interrupt.hold`), which forwards it, as it does a Ctrl-C during the command. Only for this machine's
+commands: over SSH the start opens a channel, which can hang as long as the network does, and a Ctrl-C
+must still end that."""
 
     using_pty = False  # until the setup says otherwise
 
     def start(self, *args: Any, **kwargs: Any) -> None:
-        interrupt.hold()
+        if isinstance(self, Local):
+            interrupt.hold()
         super().start(*args, **kwargs)  # type: ignore[misc]
 
     def stop(self) -> None:
