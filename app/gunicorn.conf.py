@@ -6,7 +6,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from app_settings import THREADS, parse_port  # noqa: E402
-from app_worker import wake_on_signals  # noqa: E402
+from app_worker import end_at_once, leave_with_last_worker, wake_on_signals  # noqa: E402
 
 # APP_HOST exists for tests that must stay on loopback; in a container the app
 # listens on every interface of its own network namespace and nginx fronts it.
@@ -23,6 +23,16 @@ worker_class = "gthread"
 def post_worker_init(worker):
     # A SIGTERM (docker stop) wakes the worker's wait at once, not after gunicorn 20.1's 1 s poll.
     wake_on_signals(worker)
+
+
+def worker_exit(server, worker):
+    # A worker stopped cleanly skips the interpreter's teardown (about 60 ms of every `docker stop`).
+    end_at_once(worker)
+
+
+def child_exit(server, worker):
+    # A stopping master whose last worker is gone exits now, not at its next 0.1 s look.
+    leave_with_last_worker(server)
 
 
 # nginx writes the access log; gunicorn only logs errors, to stderr.

@@ -582,3 +582,41 @@ def test_gunicorn_as_configured_stops_gracefully_on_sigterm() -> None:
             proc.terminate()
             assert in_flight.result(timeout=10)[0] == 200
             assert proc.wait(timeout=10) == 0
+
+
+END_AT_ONCE_PROBE = """
+import atexit, os, sys, types
+sys.path.insert(0, {app_dir!r})
+from app_worker import end_at_once
+atexit.register(lambda: print("interpreter teardown", flush=True))
+worker = types.SimpleNamespace(pid=os.getpid() + {pid_offset})
+try:
+    sys.exit({code})
+finally:  # as gunicorn's spawn_worker calls worker_exit
+    print("worker exiting", flush=True)
+    end_at_once(worker)
+"""
+
+
+@pytest.mark.parametrize("code, pid_offset, teardown", [
+    (0, 0, False),     # a clean stop: the process ends there, exit 0
+    (3, 0, True),      # a boot failure: its code reaches the master, through the usual teardown
+    (4, 0, True),      # an app that failed to load, likewise
+    (0, 1, True),      # the master's own call (it reaps a worker already gone): never ends the master
+])
+def test_a_worker_ends_at_once_only_after_a_clean_stop(code: int, pid_offset: int, teardown: bool) -> None:
+    probe = END_AT_ONCE_PROBE.format(app_dir=str(APP_DIR), pid_offset=pid_offset, code=code)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30)
+    assert done.returncode == code, done.stderr
+    assert done.stdout.splitlines() == ["worker exiting"] + (["interpreter teardown"] if teardown else [])
+
+
+def test_gunicorn_as_configured_still_gives_up_on_an_app_that_cannot_load(tmp_path: Path) -> None:
+    """The worker_exit hook must not hide a load failure from the master: it stops (exit 4, "App failed
+    to load") instead of starting workers forever."""
+    (tmp_path / "broken_app.py").write_text("raise RuntimeError('no config')\n")
+    env = {**os.environ, "APP_HOST": "127.0.0.1", "APP_PORT": str(free_port()), "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "broken_app:app"],
+                          cwd=APP_DIR, env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode in (3, 4), done.stderr[-2000:]
+    assert "no config" in done.stderr
