@@ -17,13 +17,14 @@ import json
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+from typing import TYPE_CHECKING, Any
 
 from .errors import SwiftDeployError
 from .manifest.model import SWARM_SECRET_FINGERPRINT, Healthcheck, Manifest
 from .tracks import SERVICES, TRAFFIC_FILE, Split, running_tracks, split_clients_lines, split_for
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 COMPOSE_FILE = "docker-compose.yml"
 NGINX_FILE = "nginx.conf"
@@ -72,9 +73,13 @@ def nginx_json(value: Any) -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def make_environment(templates_dir: Path) -> Environment:
+def make_environment(templates_dir: Path) -> "Environment":
     """One environment per templates directory and process: each template is compiled once (jinja2
-    compiles a template at its first load, about 0.1 s for all of them; it reloads one that changed)."""
+    compiles a template at its first load, about 0.1 s for all of them; it reloads one that changed).
+    Jinja2 is imported here, at the first render: a command that renders nothing (or, as a promotion,
+    not before its canary window, whose wait renders first) does not start up the slower for it."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
     env = Environment(
         loader=FileSystemLoader(str(templates_dir)),
         undefined=StrictUndefined,
@@ -161,6 +166,8 @@ def _rendered(manifest: Manifest, templates_dir: Path, _stamp: tuple, include_op
     """render_all's work, remembered per process: a run renders the same files for its pre-flight,
     its render step and its decisions (the caller copies the answer)."""
     split = dict(split_items) if split_items is not None else None
+    from jinja2 import TemplateError  # loaded by make_environment
+
     env = make_environment(templates_dir)
     context = render_context(manifest, include_opa=include_opa, bridge=bridge, split=split,
                              secrets_label=secrets_label, project_dir=project_dir)

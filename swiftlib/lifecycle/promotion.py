@@ -7,7 +7,11 @@ goes when the promotion is complete.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
 from ..errors import HealthCheckFailed, UsageError
+from ..manifest.load import load_editor
 from ..render import COMPOSE_FILE
 from ..results import Reporter, StepResult
 from ..tracks import only, track
@@ -47,16 +51,21 @@ def finish_promotion(project: Project, target: Target, reporter: Reporter, opts:
         marker = {"from_image": target.manifest.services.image, "from_version": target.manifest.services.version,
                   "image": canary.image, "version": canary.version}
         target.write_state(**{PROMOTION: marker})
-    if track_steps.is_running(target, "canary") and _stable_would_change(project, target, choice, marker):
+    canary_runs, stable_changes = _at_once(lambda: track_steps.is_running(target, "canary"),
+                                           lambda: _stable_would_change(project, target, choice, marker))
+    if canary_runs and stable_changes:
         traffic.switch(project, target, reporter, only("canary"), opts, why="the canary serves while stable is replaced")
     project = use(project, target, {"mode": "stable", "image": marker["image"], "version": marker["version"]}, reporter)
     render_step.render(project, target, reporter, choice, opts, config_files(project, target, choice))
-    if not track_steps.is_running(target, "canary") and track_steps.would_recreate(target, "stable"):
+    # Read again after the edit: a canary or stable that died meanwhile is seen (and stable started again).
+    canary_runs, stable = _at_once(lambda: track_steps.is_running(target, "canary"),
+                                   lambda: track_steps.running_and_would_recreate(target, "stable"))
+    if not canary_runs and all(stable):
         msg = (f"the canary no longer runs, so stable cannot become {marker['version']} without dropping requests; "
                f"run `inv rollback` to go back to {marker['from_version']}, then promote again")
         reporter.record(StepResult("promote", target.name, "failed", msg, {}, HealthCheckFailed.exit_code))
         raise HealthCheckFailed(msg, host=target.name)
-    track_steps.start(project, target, reporter, "stable", opts)
+    track_steps.start(project, target, reporter, "stable", opts, observed=stable)
     traffic.switch(project, target, reporter, only("stable"), opts, why="promoted")
     track_steps.remove(project, target, reporter, "canary", opts)
     health.health(target, reporter, expect_mode="stable", tls=certificates.client_check(project, target))
@@ -64,6 +73,12 @@ def finish_promotion(project: Project, target: Target, reporter: Reporter, opts:
     project.audit.append("mode_change", {"from": current, "to": "stable", "engine": choice.engine,
                                          "version": marker["version"], "image": marker["image"]}, host=target.name)
     return project
+
+
+def _at_once(*reads: Callable[[], Any]) -> list[Any]:
+    """The answers of ``reads``, asked side by side: each is a docker call (a round trip over SSH)."""
+    with ThreadPoolExecutor(max_workers=len(reads)) as pool:
+        return [future.result() for future in [pool.submit(read) for read in reads]]
 
 
 def _promoted_compose(project: Project, target: Target, choice, marker: dict) -> str:
@@ -85,8 +100,10 @@ def _stable_would_change(project: Project, target: Target, choice, marker: dict)
 
 def warm_up(project: Project, target: Target) -> None:
     """The first work judging the canary and finishing its promotion need, done while the canary's window
-    is waited out (`interrupt.sleep_after`): compile the embedded engine's canary policy (about 50 ms) and
-    ask compose for the promoted file's config hash (about 0.1 s locally, a round trip more over SSH).
+    is waited out (`interrupt.sleep_after`): compile the embedded engine's canary policy (about 50 ms),
+    ask compose for the promoted file's config hash (about 0.1 s locally, a round trip more over SSH), and
+    load the template engine and the manifest editor's YAML library, which the run loads at its first
+    render and its first edit (about 25 ms).
 
     Both are functions of files the run does not change (the compiled engine is kept per policy content,
     the hash per compose text), so after the window they are answered at once. Nothing else is kept: the
@@ -98,6 +115,7 @@ def warm_up(project: Project, target: Target) -> None:
         canary = target.manifest.canary
         compose_text = _promoted_compose(project, target, choice, {"image": canary.image, "version": canary.version})
         target.runtime.config_hashes(track(target.manifest, "stable").service, compose_text)
+        load_editor()
     except Exception:  # noqa: BLE001 - a warm-up only: the promotion asks again and reports what fails
         pass
 

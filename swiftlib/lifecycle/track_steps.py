@@ -50,13 +50,14 @@ def running_and_would_recreate(target: Target, track_name: str, compose_text: st
 
 
 def start(project: Project, target: Target, reporter: Reporter, track_name: str, opts: Options, *,
-          compose_text: str | None = None) -> StepResult:
+          compose_text: str | None = None, observed: tuple[bool, bool] | None = None) -> StepResult:
     """Create (or update) the track's container alone and wait until it answers healthy.
 
     ``compose_text`` (check mode): the compose file the run would write, which decides whether the
-    running track would be recreated."""
+    running track would be recreated. ``observed``: `running_and_would_recreate`'s answer, when the
+    caller has just asked it."""
     spec = track(target.manifest, track_name)
-    running, recreate = running_and_would_recreate(target, track_name, compose_text)
+    running, recreate = observed or running_and_would_recreate(target, track_name, compose_text)
     changes = not running or recreate
     if opts.check:
         said = (f"would {'recreate' if running else 'start'} {spec.container_name} ({spec.image}, {spec.version})"
@@ -85,11 +86,12 @@ def start(project: Project, target: Target, reporter: Reporter, track_name: str,
 def remove(project: Project, target: Target, reporter: Reporter, track_name: str, opts: Options) -> StepResult | None:
     """Stop (gracefully) and remove the track's container; None when there was none."""
     name = track(target.manifest, track_name).container_name
-    if container_state(target, name) == "absent":
-        return None
     if opts.check:
+        if container_state(target, name) == "absent":
+            return None
         return reporter.record(StepResult(f"remove {track_name}", target.name, "changed", f"would remove {name}"))
-    target.runtime.remove(name)
+    if not target.runtime.remove(name):  # the runtime tells an absent one from its own answer: no read first
+        return None
     canary_window.forget(target, track_name)
     project.audit.append("track_removed", {"track": track_name, "container": name}, host=target.name)
     return reporter.record(StepResult(f"remove {track_name}", target.name, "changed", f"{name} drained and removed"))

@@ -161,6 +161,11 @@ def load_manifest(path: Path, *, overrides: Mapping[str, Any] | None = None) -> 
 _SCALAR = re.compile(r"""^(?:"(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s#,\[\]{}]+)""")
 
 
+def load_editor() -> None:
+    """Import what `replace_scalar` needs (about 10 ms), ahead of an edit a run knows is coming."""
+    import ruamel.yaml  # noqa: F401
+
+
 def replace_scalar(text: str, key_path: tuple[str, ...], new_value: str) -> str:
     """Return ``text`` with the plain string scalar at ``key_path`` replaced, all else untouched."""
     # ruamel is only needed to locate the scalar; importing it lazily keeps every other task's start-up fast.

@@ -60,8 +60,8 @@ class Runtime(Protocol):
     def start_service(self, service: str) -> None:
         """Create or update one service alone; its neighbours stay as they are."""
 
-    def remove(self, container: str) -> None:
-        """Stop gracefully (in-flight requests finish), then remove."""
+    def remove(self, container: str) -> bool:
+        """Stop gracefully (in-flight requests finish), then remove; False when there was none."""
 
     def down(self, *, with_file: bool) -> None:
         """Remove the stack: by its compose file, or (``with_file`` False) by its project label."""

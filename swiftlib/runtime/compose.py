@@ -116,9 +116,12 @@ class ComposeRuntime:
         self._host.run(commands.compose_start_service(*self._project, service), timeout=600,
                        hint=f"see `docker compose logs {service}` in the project directory")
 
-    def remove(self, container: str) -> None:
-        self._host.run(commands.stop_container(container), check=False, timeout=60)
+    def remove(self, container: str) -> bool:
+        stopped = self._host.run(commands.stop_container(container), check=False, timeout=60)
+        if not stopped.ok and "No such container" in stopped.stderr:
+            return False
         self._host.run(commands.remove_container(container), timeout=60)
+        return True
 
     def down(self, *, with_file: bool) -> None:
         argv = (commands.compose_down(*self._project) if with_file

@@ -239,12 +239,13 @@ class SwarmRuntime:
         # file's `monitor`, from services.healthcheck: a fixed 30 s fell short of a longer healthcheck)
         return m.deploy.health_timeout_seconds * max(1, replicas) + m.services.healthcheck.settled_seconds
 
-    def remove(self, container: str) -> None:
+    def remove(self, container: str) -> bool:
         service = self._service_of(container)
-        if not service:
-            return
+        if not service or self.state(container) == "absent":
+            return False
         self._manager.run(["docker", "service", "rm", self._full(service)], check=False, timeout=60)
         self._wait_no_containers(f"label={SERVICE_LABEL}={self._full(service)}")
+        return True
 
     def down(self, *, with_file: bool) -> None:
         self._manager.run(["docker", "stack", "rm", self._stack], timeout=120)

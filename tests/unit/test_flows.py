@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from invoke import MockContext, Result
@@ -225,3 +226,33 @@ def test_a_warm_up_that_fails_leaves_the_question_to_the_promotion(project):
     assert target.runtime.config_hashes("app", "services: {}\n") == {}  # asked again, and fails as compose says
     assert sum("config --hash" in call.args[0] for call in ctx.run.call_args_list) == 2
 
+
+
+def test_removing_a_track_already_gone_changes_nothing_and_records_nothing(project):
+    """The removal asks Docker to stop the container without reading its state first; Docker's own "No such
+    container" answers for an absent one: no rm, no audit record, no step reported."""
+    from swiftlib.lifecycle import track_steps
+
+    engine = Engine()
+    canary = names(project)["canary"]
+    engine.ctx.set_result_for("run", re.compile(rf"^docker stop --time \d+ {re.escape(canary)}$"),
+                              Result("", stderr=f"Error response from daemon: No such container: {canary}", exited=1))
+    reporter = quiet()
+    assert track_steps.remove(project, target_on(project, engine), reporter, "canary", Options()) is None
+    assert [c for c in engine.commands if CHANGES.search(c)] == [f"docker stop --time 10 {canary}"]
+    log = Path(project.audit.path)
+    assert reporter.results == [] and (not log.exists() or "track_removed" not in log.read_text())
+
+
+def test_removing_a_running_track_stops_it_then_removes_it_and_says_so(project):
+    from swiftlib.lifecycle import track_steps
+
+    engine = Engine(running=(names(project)["canary"],))
+    canary = names(project)["canary"]
+    for argv in (rf"^docker stop --time \d+ {re.escape(canary)}$", rf"^docker rm --force {re.escape(canary)}$"):
+        engine.ctx.set_result_for("run", re.compile(argv), Result(canary + "\n"))
+    reporter = quiet()
+    done = track_steps.remove(project, target_on(project, engine), reporter, "canary", Options())
+    assert done.status == "changed" and "drained and removed" in done.msg
+    assert [c for c in engine.commands if CHANGES.search(c)] == [f"docker stop --time 10 {canary}",
+                                                                 f"docker rm --force {canary}"]
