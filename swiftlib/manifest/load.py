@@ -37,6 +37,7 @@ wrong edit never leaves a broken manifest.
 from __future__ import annotations
 
 import os
+import importlib
 import re
 from pathlib import Path
 from typing import Any, Mapping
@@ -163,7 +164,7 @@ _SCALAR = re.compile(r"""^(?:"(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s#,\[\]{}]+)"""
 
 def load_editor() -> None:
     """Import what `replace_scalar` needs (about 10 ms), ahead of an edit a run knows is coming."""
-    import ruamel.yaml  # noqa: F401
+    importlib.import_module("ruamel.yaml")
 
 
 def replace_scalar(text: str, key_path: tuple[str, ...], new_value: str) -> str:
