@@ -36,8 +36,8 @@ wrong edit never leaves a broken manifest.
 """
 from __future__ import annotations
 
-import os
 import importlib
+import os
 import re
 from pathlib import Path
 from typing import Any, Mapping

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 from .. import http, interrupt
@@ -129,14 +130,18 @@ def cached_baseline(target: Target, now: float, window: float, track: str = "can
 
 
 def _scrape_both(target: Target, clock: Callable[[], float], remember: bool) -> tuple[TrackScrape, TrackScrape | None]:
-    """The canary now, and stable at the same moment when it runs (at 100% canary it may not)."""
+    """The canary now, and stable at the same moment when it runs (at 100% canary it may not): both
+    scraped side by side, so the window's first and last looks cost one scrape's time, not two."""
     now = clock()
-    canary = scrape(target, track="canary", clock=lambda: now, remember=remember)
-    try:
-        stable = scrape(target, track="stable", clock=lambda: now, remember=remember)
-    except MetricsUnavailable:
-        stable = None
-    return canary, stable
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        canary = pool.submit(scrape, target, track="canary", clock=lambda: now, remember=remember)
+        stable = pool.submit(scrape, target, track="stable", clock=lambda: now, remember=remember)
+        canary_scrape = canary.result()  # the canary's failure first, as when they were scraped in turn
+        try:
+            stable_scrape: TrackScrape | None = stable.result()
+        except MetricsUnavailable:
+            stable_scrape = None
+        return canary_scrape, stable_scrape
 
 
 def measure(target: Target, *, sleep: Callable[[float], None] = interrupt.sleep, clock: Callable[[], float] = time.time,
@@ -159,7 +164,8 @@ def measure(target: Target, *, sleep: Callable[[float], None] = interrupt.sleep,
         start, start_stable = _scrape_both(target, clock, remember)
         if on_wait:
             on_wait(window)
-        sleep(window)
+        # From the first look's moment, not its end: the window observed is the window configured.
+        sleep(max(0.0, window - (clock() - start.taken_at)))
     end, end_stable = _scrape_both(target, clock, remember)
     baseline = track_window(start_stable, end_stable) if start_stable and end_stable else None
     return track_window(start, end), baseline

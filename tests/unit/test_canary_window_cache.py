@@ -5,6 +5,8 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 from swiftlib.observe import canary_window
 from swiftlib.workspace import LocalWorkspace
 
@@ -47,3 +49,32 @@ def test_of_several_scrapes_old_enough_the_newest_starts_the_window(tmp_path):
     target.workspace.write(canary_window.scrapes_file("canary"), json.dumps(cache))
     now = 1001.0 + WINDOW + 0.5  # all three are between one and 1.5 windows old
     assert canary_window.cached_baseline(target, now, WINDOW).taken_at == 1001.0
+
+
+def test_the_window_observed_is_the_window_configured_however_long_the_first_look_takes(tmp_path, monkeypatch):
+    """The wait counts from the first look's moment: a first look that takes 0.3 s (a slow scrape, a round
+    trip over SSH) is not added to the window, and the stats cover the configured seconds."""
+    import threading
+
+    now = [1000.0]
+    lock = threading.Lock()
+    looks = iter(["canary_t0.prom", "canary_t0.prom", "canary_t1.prom", "canary_t1.prom"])
+
+    def fetch(target, track):
+        with lock:
+            text = (METRICS / next(looks)).read_text()
+            now[0] += 0.15  # each scrape takes its time
+        return {"": text}
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    slept: list[float] = []
+    monkeypatch.setattr(canary_window, "fetch_metrics_texts", fetch)
+    manifest = SimpleNamespace(metrics=SimpleNamespace(uses_prometheus=False),
+                               canary_limits=SimpleNamespace(evaluation_window_seconds=WINDOW))
+    target = SimpleNamespace(workspace=LocalWorkspace(tmp_path), manifest=manifest)
+    canary, stable = canary_window.measure(target, sleep=sleep, clock=lambda: now[0], remember=False)
+    assert slept == [pytest.approx(WINDOW - 0.3)]
+    assert canary.window_seconds == pytest.approx(WINDOW) and stable.window_seconds == pytest.approx(WINDOW)
