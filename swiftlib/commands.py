@@ -171,10 +171,16 @@ def compose_config_hash(project_dir: str, project_name: str, service: str, *, fr
     return compose(project_dir, project_name, "config", "--hash", service, compose_file="-" if from_stdin else None)
 
 
+# One `docker image inspect` for all (its lines come in the order asked) when the engine has every image;
+# only when one is missing, image by image, to tell which (a docker process each: about 15 ms).
+IMAGE_IDS_SCRIPT = ('ids=$(docker image inspect --format "{{.Id}}" "$@" 2>/dev/null) && '
+                    '{ printf "%s\\n" "$ids"; exit 0; }; '
+                    'for i; do docker image inspect --format "{{.Id}}" "$i" 2>/dev/null || echo -; done')
+
+
 def image_ids_each(images: Sequence[str]) -> list[str]:
     """One line per image, in order: its ID, or ``-`` when the engine lacks it (one call for several)."""
-    return ["sh", "-c", 'for i; do docker image inspect --format "{{.Id}}" "$i" 2>/dev/null || echo -; done',
-            "sh", *images]
+    return ["sh", "-c", IMAGE_IDS_SCRIPT, "sh", *images]
 
 
 def inspect_containers(containers: Sequence[str], fmt: str) -> list[str]:

@@ -80,3 +80,16 @@ def test_missing_local_image_says_build_it(remote_host) -> None:
 def test_failed_load_is_reported_for_the_remote(remote_host, tiny_image: str) -> None:
     result = run_bytes(remote_host, "docker load", b"this is not a tar archive")
     assert result.exited != 0 and result.stderr
+
+
+def test_every_image_id_comes_in_the_order_asked_whether_or_not_one_is_missing(remote_host, tiny_image: str) -> None:
+    """One `docker image inspect` answers when the engine has every image; with one missing, each is asked
+    alone and the missing one is None, the others keep their place (here and over SSH alike)."""
+    from swiftlib.remote.images import image_ids
+
+    tiny, nginx = image_id(Host.local(), tiny_image), image_id(Host.local(), "nginx:stable")
+    assert tiny and nginx and tiny != nginx
+    for host in (Host.local(), remote_host):
+        assert image_ids(host, ["nginx:stable", tiny_image]) == {"nginx:stable": nginx, tiny_image: tiny}
+        assert image_ids(host, [tiny_image, "sdtest-absent:0", "nginx:stable"]) == {
+            tiny_image: tiny, "sdtest-absent:0": None, "nginx:stable": nginx}

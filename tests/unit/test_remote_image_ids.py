@@ -10,7 +10,7 @@ from swiftlib.remote.images import image_ids
 
 
 def test_each_image_gets_its_id_or_none_in_order():
-    ctx = MockContext(run={re.compile(r"^sh -c 'for i; do docker image inspect"): Result("sha256:aa\n-\nsha256:cc\n")})
+    ctx = MockContext(run={re.compile(r"^sh -c 'ids=\$\(docker image inspect"): Result("sha256:aa\n-\nsha256:cc\n")})
     assert image_ids(Host.local(ctx), ["app:1", "missing:1", "nginx:stable"]) == {
         "app:1": "sha256:aa", "missing:1": None, "nginx:stable": "sha256:cc"}
 
