@@ -7,9 +7,6 @@ goes when the promotion is complete.
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
-
 from ..errors import HealthCheckFailed, UsageError
 from ..manifest.load import load_editor
 from ..render import COMPOSE_FILE
@@ -51,16 +48,16 @@ def finish_promotion(project: Project, target: Target, reporter: Reporter, opts:
         marker = {"from_image": target.manifest.services.image, "from_version": target.manifest.services.version,
                   "image": canary.image, "version": canary.version}
         target.write_state(**{PROMOTION: marker})
-    canary_runs, stable_changes = _at_once(lambda: track_steps.is_running(target, "canary"),
-                                           lambda: _stable_would_change(project, target, choice, marker))
-    if canary_runs and stable_changes:
+    (stable_runs, recreate), others = track_steps.look(target, "stable", _promoted_compose(project, target, choice, marker),
+                                                       beside=("canary",))
+    # A canary of the very version stable runs changes nothing there: no request needs to move to the canary.
+    if others["canary"] and (not stable_runs or recreate):
         traffic.switch(project, target, reporter, only("canary"), opts, why="the canary serves while stable is replaced")
     project = use(project, target, {"mode": "stable", "image": marker["image"], "version": marker["version"]}, reporter)
     render_step.render(project, target, reporter, choice, opts, config_files(project, target, choice))
     # Read again after the edit: a canary or stable that died meanwhile is seen (and stable started again).
-    canary_runs, stable = _at_once(lambda: track_steps.is_running(target, "canary"),
-                                   lambda: track_steps.running_and_would_recreate(target, "stable"))
-    if not canary_runs and all(stable):
+    stable, others = track_steps.look(target, "stable", beside=("canary",))
+    if not others["canary"] and all(stable):
         msg = (f"the canary no longer runs, so stable cannot become {marker['version']} without dropping requests; "
                f"run `inv rollback` to go back to {marker['from_version']}, then promote again")
         reporter.record(StepResult("promote", target.name, "failed", msg, {}, HealthCheckFailed.exit_code))
@@ -75,12 +72,6 @@ def finish_promotion(project: Project, target: Target, reporter: Reporter, opts:
     return project
 
 
-def _at_once(*reads: Callable[[], Any]) -> list[Any]:
-    """The answers of ``reads``, asked side by side: each is a docker call (a round trip over SSH)."""
-    with ThreadPoolExecutor(max_workers=len(reads)) as pool:
-        return [future.result() for future in [pool.submit(read) for read in reads]]
-
-
 def _promoted_compose(project: Project, target: Target, choice, marker: dict) -> str:
     """The compose file the promotion will write: the manifest in stable mode at the promoted version."""
     from dataclasses import replace
@@ -88,14 +79,6 @@ def _promoted_compose(project: Project, target: Target, choice, marker: dict) ->
     m = target.manifest
     promoted = replace(m, services=replace(m.services, mode="stable", image=marker["image"], version=marker["version"]))
     return render_step.rendered_files(project, target, choice, manifest=promoted)[COMPOSE_FILE]
-
-
-def _stable_would_change(project: Project, target: Target, choice, marker: dict) -> bool:
-    """Whether making the promoted version stable recreates the stable track (a canary of the very version
-    stable runs changes nothing there: it keeps its share, no request needs to move to the canary)."""
-    running, recreate = track_steps.running_and_would_recreate(target, "stable",
-                                                               _promoted_compose(project, target, choice, marker))
-    return not running or recreate
 
 
 def warm_up(project: Project, target: Target) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import Sequence
 
 from ..errors import HealthCheckFailed
 from ..render import COMPOSE_FILE
@@ -32,21 +33,29 @@ def would_recreate(target: Target, track_name: str, compose_text: str | None = N
 
 def running_and_would_recreate(target: Target, track_name: str, compose_text: str | None = None, *,
                                running: bool | None = None) -> tuple[bool, bool]:
-    """Whether the track runs, and whether it would be recreated (see `would_recreate`). The reads (its
-    state, compose's config hash and the images' IDs, the container's labels) run at once: each is a
-    docker call, a round trip on a remote host."""
+    """Whether the track runs, and whether it would be recreated (see `would_recreate`)."""
+    if running is False:
+        return False, False
+    return look(target, track_name, compose_text)[0]
+
+
+def look(target: Target, track_name: str, compose_text: str | None = None, *,
+         beside: Sequence[str] = ()) -> tuple[tuple[bool, bool], dict[str, bool]]:
+    """`running_and_would_recreate` for ``track_name``, and whether each track of ``beside`` runs. The
+    containers are read in one call (state and labels), beside compose's config hash and the images'
+    IDs: each is a docker call, a round trip on a remote host."""
     spec = track(target.manifest, track_name)
-    if compose_text is None and target.workspace.read(COMPOSE_FILE) is None:
-        return (is_running(target, track_name) if running is None else running), False
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        state = pool.submit(container_state, target, spec.container_name) if running is None else None
-        wanted = pool.submit(target.runtime.config_hashes, spec.service, compose_text)
-        seen = pool.submit(target.runtime.running_hash, spec.container_name)
-        running = state.result().startswith("running") if state is not None else running
-        if not running:
-            return False, False
-        hashed = wanted.result().get(spec.service)
-        return True, hashed is not None and hashed.strip() != seen.result()
+    others = {name: track(target.manifest, name).container_name for name in beside}
+    names = [spec.container_name, *others.values()]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        wanted = (pool.submit(target.runtime.config_hashes, spec.service, compose_text)
+                  if compose_text is not None or target.workspace.read(COMPOSE_FILE) is not None else None)
+        looks = target.runtime.looks(names)
+        state, identity = looks[spec.container_name]
+        running = state.startswith("running")
+        hashed = wanted.result().get(spec.service) if wanted is not None and running else None
+    recreate = hashed is not None and hashed.strip() != identity
+    return (running, recreate), {name: looks[container][0].startswith("running") for name, container in others.items()}
 
 
 def start(project: Project, target: Target, reporter: Reporter, track_name: str, opts: Options, *,

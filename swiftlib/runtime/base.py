@@ -45,6 +45,10 @@ class Runtime(Protocol):
     def running_hash(self, container: str) -> str:
         """The hash the running ``container`` was made from ("" when unknown)."""
 
+    def looks(self, containers: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """Each container's `state` and `running_hash` ("absent", "" for one that is not there), in one
+        read where the engine allows it."""
+
     accepted: str  # what the check behind `refuses` vouches for when it returns None, in words
 
     def refuses(self, path: str) -> str | None:

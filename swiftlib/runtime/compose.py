@@ -80,6 +80,10 @@ class ComposeRuntime:
         seen = self._observed([container]).get(container)
         return seen.identity if seen else ""
 
+    def looks(self, containers: Sequence[str]) -> dict[str, tuple[str, str]]:
+        out = self._host.run(commands.inspect_containers(containers, compose_state.LOOK_FORMAT), check=False).stdout
+        return compose_state.parse_looks(out, containers)
+
     def _observed(self, containers: Sequence[str]) -> dict[str, compose_state.Observed]:
         out = self._host.run(commands.inspect_containers(containers, compose_state.INSPECT_FORMAT), check=False).stdout
         return compose_state.parse_observed(out)

@@ -13,6 +13,8 @@ CONFIG_HASH_LABEL = "com.docker.compose.config-hash"
 IMAGE_LABEL = "com.docker.compose.image"  # the image ID a container was created from (compose v2)
 INSPECT_FORMAT = ("{{.Name}}|{{.State.Status}}|" f'{{{{index .Config.Labels "{CONFIG_HASH_LABEL}"}}}}|'
                   f'{{{{index .Config.Labels "{IMAGE_LABEL}"}}}}')
+# INSPECT_FORMAT and the health (as a container's state is told: `running healthy`, `exited none`).
+LOOK_FORMAT = INSPECT_FORMAT + "|{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}"
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,18 @@ class Observed:
     def identity(self) -> str:
         """As ``identities`` gives a service's: what the container was created from."""
         return f"{self.config_hash} {self.image_id}".rstrip()
+
+
+def parse_looks(text: str, containers: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """``LOOK_FORMAT`` lines -> each of ``containers``: (its state, what it was created from); a container
+    that printed no line is ``("absent", "")``."""
+    found = {}
+    for line in text.splitlines():
+        parts = line.strip().split("|")
+        if len(parts) == 5 and parts[0]:
+            status, config_hash, image_id, health = parts[1:]
+            found[parts[0].lstrip("/")] = (f"{status} {health}", Observed(status, config_hash, image_id).identity)
+    return {name: found.get(name, ("absent", "")) for name in containers}
 
 
 def planned_services(compose: Mapping) -> dict[str, Planned] | None:

@@ -157,6 +157,9 @@ class SwarmRuntime:
             return {}
         return data if isinstance(data, dict) else {}
 
+    def looks(self, containers: Sequence[str]) -> dict[str, tuple[str, str]]:
+        return {name: (self.state(name), self.running_hash(name)) for name in containers}
+
     def running_hash(self, container: str) -> str:
         service = self._service_of(container)
         if not service or self.state(container) == "absent":

@@ -105,3 +105,18 @@ def test_a_container_the_engine_does_not_know_has_ended_only_when_it_said_so():
     assert ended_for_good("", ["sdt-run"], missing=False) is None
     # a blank line (a remote shell's noise) is no container, not a crash in the middle of a health wait
     assert ended_for_good("\n" + ENDED, ["sdt-kill"], missing=False).startswith("sdt-kill has exited")
+
+
+def test_one_inspect_tells_each_containers_state_and_what_it_was_made_from():
+    """LOOK_FORMAT's lines, as `docker inspect` prints them for two containers when a third is gone."""
+    from swiftlib.runtime.compose_state import parse_looks
+
+    printed = ("/app|running|h1|sha256:1|healthy\n"
+               "/app-canary|exited|h2|sha256:2|none\n")
+    assert parse_looks(printed, ["app", "app-canary", "app-next"]) == {
+        "app": ("running healthy", "h1 sha256:1"),
+        "app-canary": ("exited none", "h2 sha256:2"),
+        "app-next": ("absent", ""),
+    }
+    # a container made before compose labelled its image: the hash alone, as running_hash gives it
+    assert parse_looks("/app|running||\n/app|running|h1||starting\n", ["app"]) == {"app": ("running starting", "h1")}

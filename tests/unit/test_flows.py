@@ -160,7 +160,7 @@ def test_starting_a_track_that_runs_from_the_same_config_and_image_runs_no_compo
         return MockContext(run={
             re.compile(r"^docker compose .* config --hash"): Result("app h1\n"),
             re.compile(r"^sh -c .*docker image inspect"): Result(f"{image_id}\n"),
-            re.compile(r"^docker inspect --format .*config-hash.* " + stable + "$"): Result(f"/{stable}|running|h1|sha256:1\n"),
+            re.compile(r"^docker inspect --format .*config-hash.* " + stable + "$"): Result(f"/{stable}|running|h1|sha256:1|healthy\n"),
             inspect_state(stable): Result("running healthy\n"),
             inspect_state(nginx): Result("running healthy\n"),
             re.compile(r"^docker compose .* up -d --no-deps app$"): Result(""),
