@@ -12,6 +12,7 @@ handed to ``reporter.unexpected_error`` so the CLI can show or save its tracebac
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -140,31 +141,33 @@ def prepare_remote(project: Project, target: Target, reporter: Reporter, *, chec
     changed = target.workspace.sync_dir(project.policies_dir, target.policies_subdir)
     m = target.manifest
     local = Host.local()
-    here = image_ids(local, list(dict.fromkeys([m.canary.image, m.opa.image])))
+    engines = target.runtime.hosts()  # a swarm's images go to every node: tasks run where Swarm places them
+    # Every image the stack may run, read here and on each engine at once (one call each): which of them
+    # are shipped depends on this machine's answer, the remote reads only wait for nothing.
+    candidates = list(dict.fromkeys([m.services.image, m.nginx.image, m.canary.image, m.opa.image]
+                                    + ([m.metrics.prometheus.image] if m.metrics.uses_prometheus else [])))
+    with ThreadPoolExecutor(1 + len(engines)) as pool:
+        asked = [pool.submit(image_ids, host, candidates) for host in (local, *engines)]
+        wanted, theirs = asked[0].result(), [future.result() for future in asked[1:]]
     images = [m.services.image, m.nginx.image]
-    if m.canary.image not in images and here[m.canary.image]:
+    if m.canary.image not in images and wanted[m.canary.image]:
         images.append(m.canary.image)  # a canary image only this machine has
-    if here[m.opa.image]:
+    if wanted[m.opa.image]:
         images.append(m.opa.image)
     if m.metrics.uses_prometheus:
         images.append(m.metrics.prometheus.image)
     images = list(dict.fromkeys(images))
-    wanted = {**here, **image_ids(local, [image for image in images if image not in here])}
-    engines = target.runtime.hosts()  # a swarm's images go to every node: tasks run where Swarm places them
 
-    def ship(host: Host) -> list[tuple[str, str, str]]:
-        there = image_ids(host, images)  # one round trip; only what differs is looked at image by image
+    def ship(host: Host, there: dict[str, str | None]) -> list[tuple[str, str, str]]:
         stale = [image for image in images if wanted[image] is None or there[image] != wanted[image]]
-        done = ((image, ensure_image(local, host, image)) for image in stale)
+        done = ((image, ensure_image(local, host, image)) for image in stale)  # image by image: only what differs
         return [(host.name, image, how) for image, how in done if how != "ok"]
 
     if len(engines) == 1:
-        shipped = ship(engines[0])
+        shipped = ship(engines[0], theirs[0])
     else:  # each node over its own connection, at once
-        from concurrent.futures import ThreadPoolExecutor
-
         with ThreadPoolExecutor(len(engines)) as pool:
-            shipped = [pair for pairs in pool.map(ship, engines) for pair in pairs]
+            shipped = [pair for pairs in pool.map(ship, engines, theirs) for pair in pairs]
     what = [f"policies: {', '.join(changed)}"] if changed else []
     how_said = {"changed": "docker save | ssh | docker load", "tagged": "the same image ID was there: tagged"}
     what += [f"image {image}{f' to {name}' if len(engines) > 1 else ''} ({how_said[how]})"
