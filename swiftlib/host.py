@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from invoke import Context
-from invoke.runners import Local
 from invoke.exceptions import CommandTimedOut, UnexpectedExit
+from invoke.runners import Local
 
 from . import interrupt
 from .errors import CommandFailed, HostUnreachable
@@ -68,12 +68,12 @@ class _RunnerFixes:
     before the setup got there became an AttributeError (exit 1) in place of the interrupt (exit 130).
     Last, over SSH a command's stdin is written through ``remote.ordered_send``: never after our CLOSE
     of its channel (OpenSSH drops the connection for that), and stdin left unread by a command that has
-    ended is not an error (as Invoke ignores a local child's broken pipe). And a Ctrl-C that landed while the
-command was being started (the child forked, Invoke's IO threads not yet up) escaped before Invoke's wait
-could forward it: the run stopped while its command went on unwatched. It is held until the wait
-(`interrupt.hold`), which forwards it, as it does a Ctrl-C during the command. Only for this machine's
-commands: over SSH the start opens a channel, which can hang as long as the network does, and a Ctrl-C
-must still end that."""
+    ended is not an error (as Invoke ignores a local child's broken pipe). And a Ctrl-C that landed while
+    the command was being started (the child forked, Invoke's IO threads not yet up) escaped before
+    Invoke's wait could forward it: the run stopped while its command went on unwatched. It is held until
+    the wait (`interrupt.hold`), which forwards it, as it does a Ctrl-C during the command. Only for this
+    machine's commands: over SSH the start opens a channel, which can hang as long as the network does,
+    and a Ctrl-C must still end that."""
 
     using_pty = False  # until the setup says otherwise
 

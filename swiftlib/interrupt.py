@@ -12,10 +12,10 @@ flight finish first, so a host is never left between two halves of a traffic mov
 A press that lands while a command runs is caught by Invoke's runner, which only forwards it
 to the command (as a ``\x03`` on its stdin) and goes on: the run would never stop. Inside
 `noticed()` the main thread's SIGINT handler also calls `request()`, so the next wait stops
-the run even then. A press that lands while Invoke starts the command, before it waits for it,
-is held until that wait (`hold`, `release`: `host`'s runner calls them), which forwards it the same way: raised there, it
-left the command running on unwatched (a `docker stop` went on after the Ctrl-C note had
-said the container runs).
+the run even then. A press that lands while Invoke starts a local command, before it waits for
+it, is held until that wait (`hold`, `release`: `host`'s runner calls them), which forwards it
+the same way: raised there, it left the command running on unwatched (a `docker stop` went on
+after the Ctrl-C note had said the container runs).
 """
 from __future__ import annotations
 

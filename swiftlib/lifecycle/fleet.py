@@ -142,8 +142,8 @@ def prepare_remote(project: Project, target: Target, reporter: Reporter, *, chec
     m = target.manifest
     local = Host.local()
     engines = target.runtime.hosts()  # a swarm's images go to every node: tasks run where Swarm places them
-    # Every image the stack may run, read here and on each engine at once (one call each): which of them
-    # are shipped depends on this machine's answer, the remote reads only wait for nothing.
+    # Every image the stack may run, read here and on each engine at once (one call each). Which of them are
+    # shipped depends on this machine's answer; the engines' answers need not wait for it.
     candidates = list(dict.fromkeys([m.services.image, m.nginx.image, m.canary.image, m.opa.image]
                                     + ([m.metrics.prometheus.image] if m.metrics.uses_prometheus else [])))
     with ThreadPoolExecutor(1 + len(engines)) as pool:

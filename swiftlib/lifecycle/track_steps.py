@@ -22,20 +22,14 @@ def is_running(target: Target, track_name: str) -> bool:
     return container_state(target, track(target.manifest, track_name).container_name).startswith("running")
 
 
-def would_recreate(target: Target, track_name: str, compose_text: str | None = None, *,
-                   running: bool | None = None) -> bool:
+def would_recreate(target: Target, track_name: str, compose_text: str | None = None) -> bool:
     """True when the track runs but the compose file on the host (or ``compose_text``, the one a run
-    would write) describes it differently. ``running``: whether it runs, when the caller has just asked."""
-    if running is None:
-        return running_and_would_recreate(target, track_name, compose_text)[1]
-    return running and running_and_would_recreate(target, track_name, compose_text, running=True)[1]
+    would write) describes it differently."""
+    return running_and_would_recreate(target, track_name, compose_text)[1]
 
 
-def running_and_would_recreate(target: Target, track_name: str, compose_text: str | None = None, *,
-                               running: bool | None = None) -> tuple[bool, bool]:
+def running_and_would_recreate(target: Target, track_name: str, compose_text: str | None = None) -> tuple[bool, bool]:
     """Whether the track runs, and whether it would be recreated (see `would_recreate`)."""
-    if running is False:
-        return False, False
     return look(target, track_name, compose_text)[0]
 
 

@@ -32,6 +32,7 @@ class Observed:
     status: str
     config_hash: str
     image_id: str
+    health: str = "none"  # read with LOOK_FORMAT only
 
     @property
     def identity(self) -> str:
@@ -42,13 +43,9 @@ class Observed:
 def parse_looks(text: str, containers: Iterable[str]) -> dict[str, tuple[str, str]]:
     """``LOOK_FORMAT`` lines -> each of ``containers``: (its state, what it was created from); a container
     that printed no line is ``("absent", "")``."""
-    found = {}
-    for line in text.splitlines():
-        parts = line.strip().split("|")
-        if len(parts) == 5 and parts[0]:
-            status, config_hash, image_id, health = parts[1:]
-            found[parts[0].lstrip("/")] = (f"{status} {health}", Observed(status, config_hash, image_id).identity)
-    return {name: found.get(name, ("absent", "")) for name in containers}
+    found = parse_observed(text)
+    return {name: (f"{seen.status} {seen.health}", seen.identity) if (seen := found.get(name)) else ("absent", "")
+            for name in containers}
 
 
 def planned_services(compose: Mapping) -> dict[str, Planned] | None:
@@ -67,11 +64,12 @@ def planned_services(compose: Mapping) -> dict[str, Planned] | None:
 
 
 def parse_observed(text: str) -> dict[str, Observed]:
-    """``INSPECT_FORMAT`` lines (a missing container prints none) -> container name -> Observed."""
+    """``INSPECT_FORMAT`` (or ``LOOK_FORMAT``) lines (a missing container prints none) -> container name ->
+    Observed."""
     found = {}
     for line in text.splitlines():
         parts = line.strip().split("|")
-        if len(parts) == 4 and parts[0]:
+        if len(parts) in (4, 5) and parts[0]:
             found[parts[0].lstrip("/")] = Observed(*parts[1:])
     return found
 

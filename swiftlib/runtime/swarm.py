@@ -158,13 +158,19 @@ class SwarmRuntime:
         return data if isinstance(data, dict) else {}
 
     def looks(self, containers: Sequence[str]) -> dict[str, tuple[str, str]]:
-        return {name: (self.state(name), self.running_hash(name)) for name in containers}
+        found = {}
+        for name in containers:
+            state = self.state(name)  # one read each: the hash needs to know whether it runs
+            found[name] = (state, self._hash_of(name, state))
+        return found
 
     def running_hash(self, container: str) -> str:
+        return self._hash_of(container, self.state(container))
+
+    def _hash_of(self, container: str, state: str) -> str:
+        """The spec hash the service of ``container`` was deployed with ("" when it is absent)."""
         service = self._service_of(container)
-        if not service or self.state(container) == "absent":
-            return ""
-        return str(self._deployed().get(service, ""))
+        return str(self._deployed().get(service, "")) if service and state != "absent" else ""
 
     # What `refuses` can vouch for: Docker 20.10 has no `docker stack config`, so only the file's shape.
     accepted = "stack file parsed (Docker 20.10 has no `docker stack config`; `docker stack deploy` names what it refuses)"
